@@ -1,0 +1,55 @@
+"""Composition root of the auth service process: `python -m services.auth`."""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack
+from pathlib import Path
+
+from services.auth.adapters.notifier import NatsPublisher
+from services.auth.adapters.passwords import Argon2Hasher
+from services.auth.adapters.repository import SqlUnitOfWork
+from services.auth.adapters.signing import JwtIssuer, load_or_create_signing_key
+from services.auth.entrypoints.grpc_api import POLICY, SERVICE_NAME, AuthApi
+from services.auth.service_layer.auth_service import AuthService
+from xuc import subjects
+from xuc.runtime import db, nats
+from xuc.runtime.grpc_edge import Authenticator, EdgeInterceptor
+from xuc.runtime.process import GrpcService, run, serve_grpc, stop_signal
+from xuc.runtime.settings import Settings
+from xuc.security.tokens import TokenVerifier
+from xucproto.auth.v1 import auth_pb2_grpc
+
+MIGRATIONS = Path(__file__).parent / "adapters" / "migrations"
+
+
+async def main(settings: Settings) -> None:
+    stopping = stop_signal()
+    async with AsyncExitStack() as stack:
+        engine = db.create_engine_for(settings.database_url)
+        stack.push_async_callback(engine.dispose)
+        await db.migrate(settings.database_url, MIGRATIONS, version_table="auth_alembic_version")
+
+        key = load_or_create_signing_key(settings.signing_key_file or settings.data_dir / "auth" / "signing-key.pem")
+        issuer = JwtIssuer(key, settings.token_issuer, settings.token_ttl)
+        verifier = TokenVerifier(settings.token_issuer, [key.public_key()])
+
+        connection = await nats.connect(settings.nats_url, name="xuc-auth")
+        stack.push_async_callback(connection.drain)
+        js = connection.jetstream()
+        for stream in subjects.ALL_STREAMS:
+            await nats.ensure_stream(js, stream())
+
+        service = AuthService(lambda: SqlUnitOfWork(engine), Argon2Hasher(), issuer, NatsPublisher(js))
+        api = AuthApi(service, issuer, settings.token_issuer)
+        interceptor = EdgeInterceptor(POLICY, Authenticator(settings.service_token, verifier))
+        await serve_grpc(
+            settings,
+            "auth",
+            [GrpcService(SERVICE_NAME, lambda server: auth_pb2_grpc.add_AuthServicer_to_server(api, server))],
+            [interceptor],
+            stopping,
+        )
+
+
+if __name__ == "__main__":
+    run("auth", main)

@@ -1,0 +1,97 @@
+"""SQL storage of users, and the unit of work the use cases run in."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
+
+from services.auth.adapters.tables import users
+from services.auth.domain.errors import UserAlreadyExists
+from services.auth.domain.model import Profile, User
+from xuc.errors import Unreachable
+
+
+def _to_user(row: Any) -> User:
+    return User(
+        id=row.id,
+        login=row.login,
+        password_hash=row.password_hash,
+        profile=Profile(firstname=row.firstname, lastname=row.lastname, line=row.line, mobile=row.mobile),
+    )
+
+
+def _columns(user: User) -> dict[str, str]:
+    return {"login": user.login, "password_hash": user.password_hash, **vars(user.profile)}
+
+
+class SqlUserRepository:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def by_login(self, login: str) -> User | None:
+        row = (await self._connection.execute(select(users).where(users.c.login == login))).first()
+        return _to_user(row) if row else None
+
+    async def by_id(self, user_id: str) -> User | None:
+        row = (await self._connection.execute(select(users).where(users.c.id == user_id))).first()
+        return _to_user(row) if row else None
+
+    async def add(self, user: User) -> None:
+        try:
+            async with self._connection.begin_nested():
+                await self._connection.execute(insert(users).values(id=user.id, **_columns(user)))
+        except IntegrityError:
+            raise UserAlreadyExists(f"A user with login {user.login!r} already exists") from None
+
+    async def update(self, user: User) -> None:
+        await self._connection.execute(
+            update(users).where(users.c.id == user.id).values(**_columns(user), updated_at=func.now())
+        )
+
+    async def delete(self, user: User) -> None:
+        await self._connection.execute(delete(users).where(users.c.id == user.id))
+
+    async def all(self) -> Sequence[User]:
+        rows = await self._connection.execute(select(users).order_by(users.c.login))
+        return [_to_user(row) for row in rows]
+
+
+class SqlUnitOfWork:
+    """One transaction; rolled back unless committed. A lost database becomes `Unreachable`."""
+
+    users: SqlUserRepository
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._connection: AsyncConnection | None = None
+        self._transaction: AsyncTransaction | None = None
+
+    async def __aenter__(self) -> SqlUnitOfWork:
+        try:
+            self._connection = await self._engine.connect()
+            self._transaction = await self._connection.begin()
+        except DBAPIError as exc:
+            raise Unreachable(f"The user database is not reachable: {exc.orig}") from None
+        self.users = SqlUserRepository(self._connection)
+        return self
+
+    async def commit(self) -> None:
+        assert self._transaction is not None
+        await self._transaction.commit()
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        assert self._connection is not None and self._transaction is not None
+        try:
+            if self._transaction.is_active:
+                await self._transaction.rollback()
+        finally:
+            await self._connection.close()
+        if isinstance(error, DBAPIError) and error.connection_invalidated:
+            raise Unreachable("The user database connection was lost") from None

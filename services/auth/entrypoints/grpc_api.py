@@ -1,0 +1,92 @@
+"""The auth gRPC API: protobuf in, use case, protobuf out. No rule lives here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+
+from services.auth.adapters.signing import JwtIssuer
+from services.auth.domain.model import ClientInfo, IssuedToken, Profile, User, UserSpec
+from services.auth.service_layer.auth_service import AuthService
+from xuc.runtime.grpc_edge import Access, current_caller
+from xucproto.auth.v1 import auth_pb2, auth_pb2_grpc
+from xuc.security.tokens import ALGORITHM
+
+SERVICE_NAME = auth_pb2.DESCRIPTOR.services_by_name["Auth"].full_name
+
+# Who may call what (deny by default: a method missing here is refused).
+POLICY: dict[str, Access] = {
+    f"/{SERVICE_NAME}/Login": Access.SERVICE,
+    f"/{SERVICE_NAME}/Check": Access.USER,
+    f"/{SERVICE_NAME}/GetPublicKeys": Access.SERVICE,
+    f"/{SERVICE_NAME}/CreateUser": Access.SERVICE,
+    f"/{SERVICE_NAME}/UpdateUser": Access.SERVICE,
+    f"/{SERVICE_NAME}/PutUsers": Access.SERVICE,
+    f"/{SERVICE_NAME}/DeleteUser": Access.SERVICE,
+    f"/{SERVICE_NAME}/GetUser": Access.SERVICE,
+    f"/{SERVICE_NAME}/ListUsers": Access.SERVICE,
+}
+
+Context = grpc.aio.ServicerContext
+
+
+def _token_reply(issued: IssuedToken) -> auth_pb2.TokenReply:
+    return auth_pb2.TokenReply(login=issued.login, token=issued.token, ttl=issued.ttl, expires=issued.expires)
+
+
+def _user_message(user: User) -> auth_pb2.User:
+    return auth_pb2.User(id=user.id, login=user.login, **vars(user.profile))
+
+
+def _spec(message: auth_pb2.CreateUserRequest) -> UserSpec:
+    return UserSpec(
+        login=message.login,
+        password=message.password,
+        profile=Profile(message.firstname, message.lastname, message.line, message.mobile),
+    )
+
+
+class AuthApi(auth_pb2_grpc.AuthServicer):  # type: ignore[misc]
+    def __init__(self, service: AuthService, issuer: JwtIssuer, token_issuer_name: str) -> None:
+        self._service = service
+        self._issuer = issuer
+        self._issuer_name = token_issuer_name
+
+    async def Login(self, request: auth_pb2.LoginRequest, context: Context) -> auth_pb2.TokenReply:
+        client = ClientInfo(request.client_address, request.software_type, request.application_type)
+        return _token_reply(await self._service.login(request.login, request.password, client))
+
+    async def Check(self, request: auth_pb2.CheckRequest, context: Context) -> auth_pb2.TokenReply:
+        claims = current_caller().claims
+        assert claims is not None  # the policy admits users only
+        return _token_reply(await self._service.refresh(claims))
+
+    async def GetPublicKeys(self, request: Any, context: Context) -> auth_pb2.PublicKeySet:
+        key = auth_pb2.PublicKey(kid=self._issuer.kid, algorithm=ALGORITHM, pem=self._issuer.public_pem())
+        return auth_pb2.PublicKeySet(keys=[key], issuer=self._issuer_name)
+
+    async def CreateUser(self, request: auth_pb2.CreateUserRequest, context: Context) -> auth_pb2.User:
+        return _user_message(await self._service.create_user(_spec(request)))
+
+    async def UpdateUser(self, request: auth_pb2.UpdateUserRequest, context: Context) -> auth_pb2.User:
+        changes = {name: getattr(request, name) for name in ("firstname", "lastname", "line", "mobile")
+                   if request.HasField(name)}
+        password = request.password if request.HasField("password") else None
+        return _user_message(await self._service.update_user(request.login, password, changes))
+
+    async def PutUsers(self, request: auth_pb2.PutUsersRequest, context: Context) -> auth_pb2.PutUsersReply:
+        results = await self._service.put_users([_spec(user) for user in request.users])
+        return auth_pb2.PutUsersReply(
+            results=[auth_pb2.PutUserResult(user=_user_message(user), outcome=outcome) for user, outcome in results]
+        )
+
+    async def DeleteUser(self, request: auth_pb2.DeleteUserRequest, context: Context) -> auth_pb2.DeleteUserReply:
+        await self._service.delete_user(request.login)
+        return auth_pb2.DeleteUserReply()
+
+    async def GetUser(self, request: auth_pb2.GetUserRequest, context: Context) -> auth_pb2.User:
+        return _user_message(await self._service.get_user(request.login))
+
+    async def ListUsers(self, request: Any, context: Context) -> auth_pb2.ListUsersReply:
+        return auth_pb2.ListUsersReply(users=[_user_message(user) for user in await self._service.list_users()])

@@ -1,0 +1,168 @@
+"""The auth use cases. Events are collected during a use case and published after commit."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+from services.auth.domain.errors import InvalidCredentials, InvalidUser, UserAlreadyExists, UserNotFound
+from services.auth.domain.model import (
+    ClientInfo,
+    Event,
+    IssuedToken,
+    LoginAttempted,
+    Profile,
+    User,
+    UserChanged,
+    UserSpec,
+    validate_login,
+    validate_password,
+)
+from services.auth.domain.ports import EventPublisher, PasswordHasher, TokenIssuer, UnitOfWork
+from xuc.errors import InvalidToken
+from xuc.security.tokens import Claims
+
+PASSWORD_METHOD = "password"
+
+
+class AuthService:
+    def __init__(
+        self,
+        unit_of_work: Callable[[], UnitOfWork],
+        hasher: PasswordHasher,
+        issuer: TokenIssuer,
+        publisher: EventPublisher,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._uow = unit_of_work
+        self._hasher = hasher
+        self._issuer = issuer
+        self._publisher = publisher
+        self._clock = clock
+        self._dummy_hash: str | None = None
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self._clock(), UTC)
+
+    # --- login and tokens -------------------------------------------------------------------
+    async def login(self, login: str, password: str, client: ClientInfo) -> IssuedToken:
+        async with self._uow() as uow:
+            user = await uow.users.by_login(login)
+            valid = await self._password_matches(user, password)
+            if user is not None and valid and self._hasher.needs_rehash(user.password_hash):
+                await uow.users.update(user.with_changes(password_hash=await self._hasher.hash(password)))
+                await uow.commit()
+        if user is None or not valid:
+            await self._publish(LoginAttempted(login, False, InvalidCredentials.reason, PASSWORD_METHOD,
+                                               client, "", self._now()))
+            raise InvalidCredentials()
+        issued = self._issuer.issue(user, self._clock())
+        await self._publish(LoginAttempted(login, True, "", PASSWORD_METHOD, client, user.id, self._now()))
+        return issued
+
+    async def _password_matches(self, user: User | None, password: str) -> bool:
+        if user is None:
+            # Spend the same time as for a real user, so timing does not tell which logins exist.
+            if self._dummy_hash is None:
+                self._dummy_hash = await self._hasher.hash("not a password of anyone")
+            await self._hasher.verify(self._dummy_hash, password)
+            return False
+        return await self._hasher.verify(user.password_hash, password)
+
+    async def refresh(self, claims: Claims) -> IssuedToken:
+        """A new token for the holder of a verified one, if the user still exists."""
+        async with self._uow() as uow:
+            user = await uow.users.by_id(claims.user_id)
+        if user is None or user.login != claims.login:
+            raise InvalidToken("The token's user no longer exists")
+        return self._issuer.issue(user, self._clock())
+
+    # --- user administration ------------------------------------------------------------------
+    async def create_user(self, spec: UserSpec) -> User:
+        validate_login(spec.login)
+        user = User(spec.login, await self._hasher.hash(validate_password(spec.password)),
+                    spec.profile.validated())
+        async with self._uow() as uow:
+            if await uow.users.by_login(spec.login) is not None:
+                raise UserAlreadyExists(f"A user with login {spec.login!r} already exists")
+            await uow.users.add(user)
+            await uow.commit()
+        await self._publish(UserChanged(user.login, user.id, "created", self._now()))
+        return user
+
+    async def update_user(self, login: str, password: str | None, profile_changes: dict[str, str]) -> User:
+        async with self._uow() as uow:
+            user = await uow.users.by_login(login)
+            if user is None:
+                raise UserNotFound(f"No user with login {login!r}")
+            profile = Profile(**{**vars(user.profile), **profile_changes}).validated()
+            new_hash = await self._hasher.hash(validate_password(password)) if password is not None else None
+            user = user.with_changes(password_hash=new_hash, profile=profile)
+            await uow.users.update(user)
+            await uow.commit()
+        await self._publish(UserChanged(user.login, user.id, "updated", self._now()))
+        return user
+
+    async def put_users(self, specs: Sequence[UserSpec]) -> list[tuple[User, str]]:
+        """Make these users exist as described, all or nothing; outcome per user."""
+        logins = [validate_login(spec.login) for spec in specs]
+        if len(set(logins)) != len(logins):
+            raise _invalid_duplicate_logins(logins)
+        for spec in specs:
+            validate_password(spec.password)
+            spec.profile.validated()
+        results: list[tuple[User, str]] = []
+        events: list[Event] = []
+        async with self._uow() as uow:
+            for spec in specs:
+                user, outcome = await self._put_one(uow, spec)
+                results.append((user, outcome))
+                if outcome != "unchanged":
+                    events.append(UserChanged(user.login, user.id, outcome, self._now()))
+            await uow.commit()
+        await self._publish(*events)
+        return results
+
+    async def _put_one(self, uow: UnitOfWork, spec: UserSpec) -> tuple[User, str]:
+        existing = await uow.users.by_login(spec.login)
+        if existing is None:
+            user = User(spec.login, await self._hasher.hash(spec.password), spec.profile)
+            await uow.users.add(user)
+            return user, "created"
+        same_password = await self._hasher.verify(existing.password_hash, spec.password)
+        if same_password and existing.profile == spec.profile:
+            return existing, "unchanged"
+        new_hash = None if same_password else await self._hasher.hash(spec.password)
+        user = existing.with_changes(password_hash=new_hash, profile=spec.profile)
+        await uow.users.update(user)
+        return user, "updated"
+
+    async def delete_user(self, login: str) -> None:
+        async with self._uow() as uow:
+            user = await uow.users.by_login(login)
+            if user is None:
+                raise UserNotFound(f"No user with login {login!r}")
+            await uow.users.delete(user)
+            await uow.commit()
+        await self._publish(UserChanged(user.login, user.id, "deleted", self._now()))
+
+    async def get_user(self, login: str) -> User:
+        async with self._uow() as uow:
+            user = await uow.users.by_login(login)
+        if user is None:
+            raise UserNotFound(f"No user with login {login!r}")
+        return user
+
+    async def list_users(self) -> Sequence[User]:
+        async with self._uow() as uow:
+            return await uow.users.all()
+
+    async def _publish(self, *events: Event) -> None:
+        if events:
+            await self._publisher.publish(events)
+
+
+def _invalid_duplicate_logins(logins: list[str]) -> InvalidUser:
+    repeated = sorted({login for login in logins if logins.count(login) > 1})
+    return InvalidUser(f"logins appear more than once: {', '.join(repeated)}")

@@ -1,0 +1,61 @@
+"""Domain errors with a stable reason, shared by every service.
+
+A domain error knows *what* went wrong (its `reason`, the code the REST documentation uses) and
+*which kind* of failure it is. It knows nothing of gRPC or HTTP: the gRPC edge maps the kind to a
+status code (xuc/runtime/grpc_errors.py) and the gateway maps (status, reason) to the documented
+HTTP answer (gateway/errors.py).
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class ErrorKind(Enum):
+    INVALID = "invalid"
+    NOT_FOUND = "not_found"
+    CONFLICT = "conflict"
+    UNAUTHENTICATED = "unauthenticated"
+    FORBIDDEN = "forbidden"
+    UNAVAILABLE = "unavailable"
+    INTERNAL = "internal"
+
+
+class DomainError(Exception):
+    reason: str = "NotHandledError"
+    kind: ErrorKind = ErrorKind.INTERNAL
+    default_message: str = "Error not covered by the implementation"
+
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message or self.default_message
+        super().__init__(self.message)
+
+
+class InvalidToken(DomainError):
+    reason = "InvalidToken"
+    kind = ErrorKind.UNAUTHENTICATED
+    default_message = "The token is invalid"
+
+
+class TokenExpired(DomainError):
+    reason = "TokenExpired"
+    kind = ErrorKind.UNAUTHENTICATED
+    default_message = "The token has expired"
+
+
+class MissingCredentials(DomainError):
+    reason = "AuthorizationHeaderNotFound"
+    kind = ErrorKind.UNAUTHENTICATED
+    default_message = "No credentials were presented"
+
+
+class Forbidden(DomainError):
+    reason = "Forbidden"
+    kind = ErrorKind.FORBIDDEN
+    default_message = "The caller may not do this"
+
+
+class Unreachable(DomainError):
+    reason = "Unreachable"
+    kind = ErrorKind.UNAVAILABLE
+    default_message = "A dependency is not reachable"

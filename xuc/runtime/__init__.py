@@ -1,0 +1,1 @@
+"""What every process shares: settings, logs, the gRPC server frame, NATS, the database."""

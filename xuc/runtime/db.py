@@ -1,0 +1,86 @@
+"""SQLAlchemy engines and Alembic migrations, one database (or table prefix) per service.
+
+A URL is given in its plain form (`sqlite:///path`, `postgresql://user@host/db`); the driver is
+chosen here: aiosqlite/psycopg for the async engine the service uses, the sync drivers for
+Alembic, which runs once at start in a worker thread. Each service prefixes its tables and keeps
+its own Alembic version table, so several services may share one PostgreSQL database while each
+still owns its data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+
+def _driver_url(url: str, *, asynchronous: bool) -> URL:
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return parsed.set(drivername="sqlite+aiosqlite" if asynchronous else "sqlite")
+    if backend in ("postgresql", "postgres"):
+        return parsed.set(drivername="postgresql+psycopg")
+    raise ValueError(f"unsupported database URL scheme {parsed.drivername!r}: use sqlite:// or postgresql://")
+
+
+def _prepare_sqlite_file(url: URL) -> None:
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets readers run during a write; the busy timeout rides out short write contention.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def create_engine_for(url: str) -> AsyncEngine:
+    driver_url = _driver_url(url, asynchronous=True)
+    _prepare_sqlite_file(driver_url)
+    if driver_url.get_backend_name() == "sqlite":
+        engine = create_async_engine(driver_url)
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_async_engine(driver_url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+def _upgrade(url: str, script_location: Path, version_table: str) -> None:
+    driver_url = _driver_url(url, asynchronous=False)
+    _prepare_sqlite_file(driver_url)
+    engine = create_engine(driver_url)
+    try:
+        with engine.begin() as connection:
+            config = Config()
+            config.set_main_option("script_location", str(script_location))
+            config.attributes["connection"] = connection
+            config.attributes["version_table"] = version_table
+            command.upgrade(config, "head")
+    finally:
+        engine.dispose()
+
+
+async def migrate(url: str, script_location: Path, version_table: str) -> None:
+    """Bring the service's tables to the newest revision (idempotent)."""
+    await asyncio.to_thread(_upgrade, url, script_location, version_table)
+
+
+def run_alembic_env(context: Any) -> None:
+    """Body of every service's migrations/env.py: online migrations on the given connection."""
+    connection: Connection = context.config.attributes["connection"]
+    context.configure(
+        connection=connection,
+        version_table=context.config.attributes["version_table"],
+        render_as_batch=connection.dialect.name == "sqlite",
+    )
+    with context.begin_transaction():
+        context.run_migrations()

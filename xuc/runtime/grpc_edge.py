@@ -1,0 +1,127 @@
+"""The gRPC edge of every service: who is calling, and how errors leave.
+
+Each service declares which caller every RPC accepts (`Access`) in one table; methods absent from
+the table are refused (deny by default), except the standard health and reflection services.
+The interceptor authenticates the caller from metadata, makes it available to the handler through
+`current_caller()`, and turns domain errors into a status with an ErrorInfo reason. An unexpected
+exception is logged with its traceback and answered INTERNAL without internals.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import hmac
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+import grpc
+
+from xuc.errors import DomainError, Forbidden, InvalidToken, MissingCredentials
+from xuc.runtime.grpc_errors import status_for, status_for_error
+from xuc.security.tokens import Claims, TokenVerifier
+
+log = logging.getLogger(__name__)
+
+SERVICE_TOKEN_METADATA = "x-xuc-service-token"
+AUTHORIZATION_METADATA = "authorization"
+PUBLIC_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+
+
+class Access(Enum):
+    USER = "user"  # a user token in `authorization: Bearer ...`
+    SERVICE = "service"  # the service token in `x-xuc-service-token`
+    USER_OR_SERVICE = "user_or_service"
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who made the current call: a user (with verified claims) or a trusted service."""
+
+    claims: Claims | None
+
+    @property
+    def is_service(self) -> bool:
+        return self.claims is None
+
+
+_caller: contextvars.ContextVar[Caller] = contextvars.ContextVar("xuc_caller")
+
+
+def current_caller() -> Caller:
+    return _caller.get()
+
+
+class Authenticator:
+    def __init__(self, service_token: str, verifier: TokenVerifier | None) -> None:
+        if not service_token:
+            raise ValueError("a service token is required (XUC_SERVICE_TOKEN)")
+        self._service_token = service_token.encode()
+        self._verifier = verifier
+
+    def authenticate(self, metadata: Mapping[str, str], access: Access) -> Caller:
+        """The caller, or UNAUTHENTICATED (no or bad credentials) / PERMISSION_DENIED (wrong kind)."""
+        presented_service = metadata.get(SERVICE_TOKEN_METADATA)
+        authorization = metadata.get(AUTHORIZATION_METADATA)
+        if presented_service is not None:
+            if not hmac.compare_digest(presented_service.encode(), self._service_token):
+                raise InvalidToken("The service token is not valid")
+            caller = Caller(claims=None)
+        elif authorization is not None and self._verifier is not None:
+            scheme, _, token = authorization.partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                raise MissingCredentials("Expected 'authorization: Bearer <token>'")
+            caller = Caller(claims=self._verifier.verify(token.strip()))
+        else:
+            raise MissingCredentials("This call needs credentials in its metadata")
+        if access is Access.SERVICE and not caller.is_service:
+            raise Forbidden("This call is reserved to services")
+        if access is Access.USER and caller.is_service:
+            raise Forbidden("This call is made on behalf of a user, with the user's token")
+        return caller
+
+
+Handler = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
+
+
+class EdgeInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+    def __init__(self, policy: Mapping[str, Access], authenticator: Authenticator) -> None:
+        self._policy = dict(policy)
+        self._authenticator = authenticator
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(details)
+        method: str = details.method
+        if handler is None or method.startswith(PUBLIC_PREFIXES):
+            return handler
+        if handler.unary_unary is None:
+            raise NotImplementedError(f"{method}: only unary RPCs are wrapped so far")
+        access = self._policy.get(method)
+        metadata = {key: value for key, value in (details.invocation_metadata or ()) if isinstance(value, str)}
+        return handler._replace(unary_unary=self._guarded(method, access, metadata, handler.unary_unary))
+
+    def _guarded(
+        self, method: str, access: Access | None, metadata: Mapping[str, str], behaviour: Handler
+    ) -> Handler:
+        authenticator = self._authenticator
+
+        async def guarded(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            try:
+                if access is None:
+                    raise Forbidden(f"{method} is not open to any caller")
+                _caller.set(authenticator.authenticate(metadata, access))
+                return await behaviour(request, context)
+            except DomainError as error:
+                status = status_for_error(error)
+            except Exception:
+                log.exception("unhandled error", extra={"rpc": method})
+                status = status_for(grpc.StatusCode.INTERNAL, "NotHandledError", "Internal error")
+            await context.abort(status.code, status.details, status.trailing_metadata)
+
+        return guarded

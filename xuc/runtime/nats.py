@@ -1,0 +1,47 @@
+"""The NATS connection and the JetStream streams a service publishes to."""
+
+from __future__ import annotations
+
+import logging
+
+import nats
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from nats.js.api import StreamConfig
+from nats.js.errors import NotFoundError
+
+log = logging.getLogger(__name__)
+
+
+async def connect(url: str, name: str) -> Client:
+    async def disconnected() -> None:
+        log.warning("NATS disconnected", extra={"url": url})
+
+    async def reconnected() -> None:
+        log.info("NATS reconnected", extra={"url": url})
+
+    async def error(exc: Exception) -> None:
+        log.warning("NATS error: %s", exc)
+
+    return await nats.connect(
+        url,
+        name=name,
+        max_reconnect_attempts=-1,  # a service outlives a NATS restart
+        reconnect_time_wait=0.5,
+        connect_timeout=5,
+        disconnected_cb=disconnected,
+        reconnected_cb=reconnected,
+        error_cb=error,
+    )
+
+
+async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
+    """Create the stream, or bring an existing one to this configuration (idempotent)."""
+    assert config.name
+    try:
+        await js.stream_info(config.name)
+    except NotFoundError:
+        await js.add_stream(config)
+        log.info("created stream", extra={"stream": config.name})
+    else:
+        await js.update_stream(config)

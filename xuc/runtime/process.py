@@ -1,0 +1,101 @@
+"""The frame of every service process: logs, signals, the gRPC server, the ready file.
+
+A composition root builds its parts inside `async with ServiceProcess(...) as process:` and calls
+`await process.serve(...)`; on SIGTERM/SIGINT the gRPC server stops taking calls, finishes the
+in-flight ones (grace period), and the exit stack unwinds the rest (NATS drained, engine
+disposed) in reverse order of creation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1.health import aio as health_aio
+from grpc_reflection.v1alpha import reflection
+
+from xuc.runtime import logs
+from xuc.runtime.settings import Settings
+
+log = logging.getLogger(__name__)
+
+SHUTDOWN_GRACE_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class GrpcService:
+    """One gRPC service a process exposes: its full name and how to add it to a server."""
+
+    name: str
+    register: Callable[[grpc.aio.Server], None]
+
+
+def write_ready_file(path: Path | None, **addresses: Any) -> None:
+    """Tell the launcher where we listen: written atomically once we serve."""
+    if path is None:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps({"pid": os.getpid(), **addresses}))
+    temporary.replace(path)
+
+
+def stop_signal() -> asyncio.Event:
+    """An event set on the first SIGTERM or SIGINT."""
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopping.set)
+    return stopping
+
+
+async def serve_grpc(
+    settings: Settings,
+    component: str,
+    services: Sequence[GrpcService],
+    interceptors: Sequence[grpc.aio.ServerInterceptor],
+    stopping: asyncio.Event,
+) -> None:
+    """Serve until `stopping` is set, then drain in-flight calls."""
+    server = grpc.aio.server(interceptors=list(interceptors), options=[("grpc.so_reuseport", 0)])
+    health = health_aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health, server)
+    for service in services:
+        service.register(server)
+    reflection.enable_server_reflection(
+        [*(s.name for s in services), health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+         reflection.SERVICE_NAME],
+        server,
+    )
+    port = server.add_insecure_port(settings.grpc_listen)
+    if port == 0:
+        raise OSError(f"cannot listen on {settings.grpc_listen}")
+    await server.start()
+    for service in services:
+        await health.set(service.name, health_pb2.HealthCheckResponse.SERVING)
+    address = f"{settings.grpc_listen.rpartition(':')[0]}:{port}"
+    log.info("%s serving gRPC", component, extra={"address": address})
+    write_ready_file(settings.ready_file, grpc=address)
+    await stopping.wait()
+    log.info("%s stopping: finishing in-flight calls", component)
+    await health.enter_graceful_shutdown()
+    await server.stop(SHUTDOWN_GRACE_SECONDS)
+
+
+def run(component: str, main: Callable[[Settings], Awaitable[None]]) -> None:
+    """Entry point of a process: settings, logs, then the composition root's `main`."""
+    settings = Settings.from_env(component)
+    logs.configure(settings.log_level, settings.log_format)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(main(settings))
+    log.info("%s stopped", component)

@@ -1,0 +1,92 @@
+"""Settings from the environment (prefix XUC_), read once by each composition root.
+
+Every variable is listed in README ("Configuration"). Nothing here connects or creates anything.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class SettingsError(ValueError):
+    """A variable has a value we cannot use; the message names it."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in env.get(name, "").split(",") if item.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    nats_url: str
+    database_url: str
+    grpc_listen: str
+    auth_address: str
+    service_token: str
+    token_ttl: int
+    token_issuer: str
+    signing_key_file: Path | None
+    http_host: str
+    http_port: int
+    cors_origins: tuple[str, ...]
+    max_body_bytes: int
+    log_level: str
+    log_format: str
+    ready_file: Path | None
+    event_url: str
+    deprecated_api_hosts: tuple[str, ...]
+
+    @classmethod
+    def from_env(cls, component: str = "", env: Mapping[str, str] | None = None) -> Settings:
+        """Settings of one component; `XUC_<COMPONENT>_DATABASE_URL` overrides `XUC_DATABASE_URL`."""
+        env = os.environ if env is None else env
+        data_dir = Path(env.get("XUC_DATA_DIR", "").strip() or ".xuc")
+        prefix = f"XUC_{component.upper()}_" if component else "XUC_"
+        default_database = (data_dir / f"{component or 'xuc'}.db").resolve()
+        database_url = (
+            env.get(f"{prefix}DATABASE_URL", "").strip()
+            or env.get("XUC_DATABASE_URL", "").strip()
+            or f"sqlite:///{default_database}"
+        )
+        key_file = env.get("XUC_SIGNING_KEY_FILE", "").strip()
+        ready_file = env.get("XUC_READY_FILE", "").strip()
+        log_format = env.get("XUC_LOG_FORMAT", "text").strip().lower()
+        if log_format not in ("text", "json"):
+            raise SettingsError(f"XUC_LOG_FORMAT must be 'text' or 'json', got {log_format!r}")
+        return cls(
+            data_dir=data_dir,
+            nats_url=env.get("XUC_NATS_URL", "").strip() or "nats://127.0.0.1:4222",
+            database_url=database_url,
+            grpc_listen=env.get(f"{prefix}GRPC_LISTEN", "").strip() or "127.0.0.1:0",
+            auth_address=env.get("XUC_AUTH_ADDRESS", "").strip(),
+            service_token=env.get("XUC_SERVICE_TOKEN", "").strip(),
+            token_ttl=_int(env, "XUC_TOKEN_TTL", 3600, minimum=1),
+            token_issuer=env.get("XUC_TOKEN_ISSUER", "").strip() or "xuc",
+            signing_key_file=Path(key_file) if key_file else None,
+            http_host=env.get("XUC_HTTP_HOST", "").strip() or "0.0.0.0",
+            http_port=_int(env, "XUC_HTTP_PORT", 8090),
+            cors_origins=_list(env, "XUC_CORS_ORIGINS"),
+            max_body_bytes=_int(env, "XUC_MAX_BODY_BYTES", 1024 * 1024, minimum=1),
+            log_level=env.get("XUC_LOG_LEVEL", "").strip().upper() or "INFO",
+            log_format=log_format,
+            ready_file=Path(ready_file) if ready_file else None,
+            event_url=env.get("XUC_EVENT_URL", "").strip(),
+            deprecated_api_hosts=_list(env, "DEPRECATED_API_HOST"),
+        )

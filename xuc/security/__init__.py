@@ -1,0 +1,1 @@
+"""Credentials every component checks locally: user tokens (JWT) and the service token."""

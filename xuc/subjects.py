@@ -1,0 +1,79 @@
+"""Every NATS subject, stream and durable consumer name of the system, defined once.
+
+Subjects are `xuc.<domain>.<event>.<key>`; the key (a login, say) is encoded as one subject
+token: characters outside [A-Za-z0-9_-] (dots, wildcards, spaces, non-ASCII) become `~XX` bytes
+of their UTF-8 encoding, so any login maps to exactly one token and back.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from nats.js.api import StorageType, StreamConfig
+
+_SAFE = re.compile(rb"[A-Za-z0-9_-]")
+
+
+def encode_token(value: str) -> str:
+    if not value:
+        return "~"  # an empty token is not allowed in a subject
+    return "".join(
+        chr(byte) if _SAFE.fullmatch(bytes([byte])) else f"~{byte:02X}" for byte in value.encode("utf-8")
+    )
+
+
+def decode_token(token: str) -> str:
+    if token == "~":
+        return ""
+    out, i = bytearray(), 0
+    while i < len(token):
+        if token[i] == "~":
+            out.append(int(token[i + 1 : i + 3], 16))
+            i += 3
+        else:
+            out.append(ord(token[i]))
+            i += 1
+    return out.decode("utf-8")
+
+
+@dataclass(frozen=True)
+class Subject:
+    """A subject template `prefix.<key>`; `all` is the wildcard a subscriber filters on."""
+
+    prefix: str
+
+    def for_key(self, key: str) -> str:
+        return f"{self.prefix}.{encode_token(key)}"
+
+    @property
+    def all(self) -> str:
+        return f"{self.prefix}.*"
+
+    def key_of(self, subject: str) -> str:
+        head, _, token = subject.rpartition(".")
+        if head != self.prefix:
+            raise ValueError(f"{subject!r} is not a {self.prefix} subject")
+        return decode_token(token)
+
+
+# --- auth ---------------------------------------------------------------------------------
+AUTH_STREAM = "XUC_AUTH"
+LOGIN_ATTEMPTED = Subject("xuc.auth.login")  # xucproto.events.v1.LoginAttempted
+USER_CHANGED = Subject("xuc.auth.user")  # xucproto.events.v1.UserChanged
+
+# The header naming the protobuf message type of a payload, e.g. "xuc.events.v1.LoginAttempted".
+EVENT_TYPE_HEADER = "Xuc-Event-Type"
+
+
+def auth_stream() -> StreamConfig:
+    return StreamConfig(
+        name=AUTH_STREAM,
+        subjects=["xuc.auth.>"],
+        storage=StorageType.FILE,
+        max_age=30 * 24 * 3600,  # seconds: audit events are kept a month
+        duplicate_window=120,
+    )
+
+
+ALL_STREAMS = (auth_stream,)

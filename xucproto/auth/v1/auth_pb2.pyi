@@ -1,0 +1,153 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class LoginRequest(_message.Message):
+    __slots__ = ("login", "password", "client_address", "software_type", "application_type")
+    LOGIN_FIELD_NUMBER: _ClassVar[int]
+    PASSWORD_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    SOFTWARE_TYPE_FIELD_NUMBER: _ClassVar[int]
+    APPLICATION_TYPE_FIELD_NUMBER: _ClassVar[int]
+    login: str
+    password: str
+    client_address: str
+    software_type: str
+    application_type: str
+    def __init__(self, login: _Optional[str] = ..., password: _Optional[str] = ..., client_address: _Optional[str] = ..., software_type: _Optional[str] = ..., application_type: _Optional[str] = ...) -> None: ...
+
+class CheckRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class TokenReply(_message.Message):
+    __slots__ = ("login", "token", "ttl", "expires")
+    LOGIN_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    TTL_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_FIELD_NUMBER: _ClassVar[int]
+    login: str
+    token: str
+    ttl: int
+    expires: int
+    def __init__(self, login: _Optional[str] = ..., token: _Optional[str] = ..., ttl: _Optional[int] = ..., expires: _Optional[int] = ...) -> None: ...
+
+class GetPublicKeysRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class PublicKey(_message.Message):
+    __slots__ = ("kid", "algorithm", "pem")
+    KID_FIELD_NUMBER: _ClassVar[int]
+    ALGORITHM_FIELD_NUMBER: _ClassVar[int]
+    PEM_FIELD_NUMBER: _ClassVar[int]
+    kid: str
+    algorithm: str
+    pem: str
+    def __init__(self, kid: _Optional[str] = ..., algorithm: _Optional[str] = ..., pem: _Optional[str] = ...) -> None: ...
+
+class PublicKeySet(_message.Message):
+    __slots__ = ("keys", "issuer")
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    ISSUER_FIELD_NUMBER: _ClassVar[int]
+    keys: _containers.RepeatedCompositeFieldContainer[PublicKey]
+    issuer: str
+    def __init__(self, keys: _Optional[_Iterable[_Union[PublicKey, _Mapping]]] = ..., issuer: _Optional[str] = ...) -> None: ...
+
+class User(_message.Message):
+    __slots__ = ("id", "login", "firstname", "lastname", "line", "mobile")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    LOGIN_FIELD_NUMBER: _ClassVar[int]
+    FIRSTNAME_FIELD_NUMBER: _ClassVar[int]
+    LASTNAME_FIELD_NUMBER: _ClassVar[int]
+    LINE_FIELD_NUMBER: _ClassVar[int]
+    MOBILE_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    login: str
+    firstname: str
+    lastname: str
+    line: str
+    mobile: str
+    def __init__(self, id: _Optional[str] = ..., login: _Optional[str] = ..., firstname: _Optional[str] = ..., lastname: _Optional[str] = ..., line: _Optional[str] = ..., mobile: _Optional[str] = ...) -> None: ...
+
+class CreateUserRequest(_message.Message):
+    __slots__ = ("login", "password", "firstname", "lastname", "line", "mobile")
+    LOGIN_FIELD_NUMBER: _ClassVar[int]
+    PASSWORD_FIELD_NUMBER: _ClassVar[int]
+    FIRSTNAME_FIELD_NUMBER: _ClassVar[int]
+    LASTNAME_FIELD_NUMBER: _ClassVar[int]
+    LINE_FIELD_NUMBER: _ClassVar[int]
+    MOBILE_FIELD_NUMBER: _ClassVar[int]
+    login: str
+    password: str
+    firstname: str
+    lastname: str
+    line: str
+    mobile: str
+    def __init__(self, login: _Optional[str] = ..., password: _Optional[str] = ..., firstname: _Optional[str] = ..., lastname: _Optional[str] = ..., line: _Optional[str] = ..., mobile: _Optional[str] = ...) -> None: ...
+
+class UpdateUserRequest(_message.Message):
+    __slots__ = ("login", "password", "firstname", "lastname", "line", "mobile")
+    LOGIN_FIELD_NUMBER: _ClassVar[int]
+    PASSWORD_FIELD_NUMBER: _ClassVar[int]
+    FIRSTNAME_FIELD_NUMBER: _ClassVar[int]
+    LASTNAME_FIELD_NUMBER: _ClassVar[int]
+    LINE_FIELD_NUMBER: _ClassVar[int]
+    MOBILE_FIELD_NUMBER: _ClassVar[int]
+    login: str
+    password: str
+    firstname: str
+    lastname: str
+    line: str
+    mobile: str
+    def __init__(self, login: _Optional[str] = ..., password: _Optional[str] = ..., firstname: _Optional[str] = ..., lastname: _Optional[str] = ..., line: _Optional[str] = ..., mobile: _Optional[str] = ...) -> None: ...
+
+class PutUsersRequest(_message.Message):
+    __slots__ = ("users",)
+    USERS_FIELD_NUMBER: _ClassVar[int]
+    users: _containers.RepeatedCompositeFieldContainer[CreateUserRequest]
+    def __init__(self, users: _Optional[_Iterable[_Union[CreateUserRequest, _Mapping]]] = ...) -> None: ...
+
+class PutUserResult(_message.Message):
+    __slots__ = ("user", "outcome")
+    USER_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    user: User
+    outcome: str
+    def __init__(self, user: _Optional[_Union[User, _Mapping]] = ..., outcome: _Optional[str] = ...) -> None: ...
+
+class PutUsersReply(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[PutUserResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[PutUserResult, _Mapping]]] = ...) -> None: ...
+
+class DeleteUserRequest(_message.Message):
+    __slots__ = ("login",)
+    LOGIN_FIELD_NUMBER: _ClassVar[int]
+    login: str
+    def __init__(self, login: _Optional[str] = ...) -> None: ...
+
+class DeleteUserReply(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetUserRequest(_message.Message):
+    __slots__ = ("login",)
+    LOGIN_FIELD_NUMBER: _ClassVar[int]
+    login: str
+    def __init__(self, login: _Optional[str] = ...) -> None: ...
+
+class ListUsersRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListUsersReply(_message.Message):
+    __slots__ = ("users",)
+    USERS_FIELD_NUMBER: _ClassVar[int]
+    users: _containers.RepeatedCompositeFieldContainer[User]
+    def __init__(self, users: _Optional[_Iterable[_Union[User, _Mapping]]] = ...) -> None: ...
