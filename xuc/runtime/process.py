@@ -14,7 +14,7 @@ import json
 import logging
 import os
 import signal
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -92,7 +92,7 @@ async def serve_grpc(
     await server.stop(SHUTDOWN_GRACE_SECONDS)
 
 
-def run(component: str, main: Callable[[Settings], Awaitable[None]]) -> None:
+def run(component: str, main: Callable[[Settings], Coroutine[Any, Any, None]]) -> None:
     """Entry point of a process: settings, logs, then the composition root's `main`."""
     settings = Settings.from_env(component)
     logs.configure(settings.log_level, settings.log_format)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeAlias
 
 import grpc
 
@@ -10,8 +10,8 @@ from services.auth.adapters.signing import JwtIssuer
 from services.auth.domain.model import ClientInfo, IssuedToken, Profile, User, UserSpec
 from services.auth.service_layer.auth_service import AuthService
 from xuc.runtime.grpc_edge import Access, current_caller
-from xucproto.auth.v1 import auth_pb2, auth_pb2_grpc
 from xuc.security.tokens import ALGORITHM
+from xucproto.auth.v1 import auth_pb2, auth_pb2_grpc
 
 SERVICE_NAME = auth_pb2.DESCRIPTOR.services_by_name["Auth"].full_name
 
@@ -28,7 +28,7 @@ POLICY: dict[str, Access] = {
     f"/{SERVICE_NAME}/ListUsers": Access.SERVICE,
 }
 
-Context = grpc.aio.ServicerContext
+Context: TypeAlias = grpc.aio.ServicerContext
 
 
 def _token_reply(issued: IssuedToken) -> auth_pb2.TokenReply:
@@ -47,7 +47,7 @@ def _spec(message: auth_pb2.CreateUserRequest) -> UserSpec:
     )
 
 
-class AuthApi(auth_pb2_grpc.AuthServicer):  # type: ignore[misc]
+class AuthApi(auth_pb2_grpc.AuthServicer):
     def __init__(self, service: AuthService, issuer: JwtIssuer, token_issuer_name: str) -> None:
         self._service = service
         self._issuer = issuer

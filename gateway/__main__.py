@@ -1,0 +1,53 @@
+"""Composition root of the gateway process: `python -m gateway`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import AsyncExitStack
+
+import uvicorn
+
+from gateway.app import GatewayConfig, create_app
+from gateway.keys import PublicKeyCache
+from xuc.runtime import grpc_client
+from xuc.runtime.process import run, write_ready_file
+from xuc.runtime.settings import Settings, SettingsError
+from xucproto.auth.v1 import auth_pb2_grpc
+
+log = logging.getLogger("gateway")
+KEYS_TIMEOUT_SECONDS = 30.0
+
+
+async def main(settings: Settings) -> None:
+    if not settings.auth_address:
+        raise SettingsError("XUC_AUTH_ADDRESS is required (host:port of the auth service)")
+    async with AsyncExitStack() as stack:
+        auth_channel = grpc_client.channel(settings.auth_address)
+        stack.push_async_callback(auth_channel.close)
+        auth = auth_pb2_grpc.AuthStub(auth_channel)
+        keys = PublicKeyCache(auth, settings.service_token, settings.token_issuer)
+        await keys.wait_until_loaded(KEYS_TIMEOUT_SECONDS)
+
+        config = GatewayConfig(settings.service_token, settings.cors_origins, settings.max_body_bytes)
+        server = uvicorn.Server(uvicorn.Config(
+            create_app(config, auth, keys),
+            host=settings.http_host,
+            port=settings.http_port,
+            log_config=None,  # our logging configuration stays in force
+            access_log=False,
+            timeout_graceful_shutdown=10,
+            server_header=False,
+        ))
+        serving = asyncio.create_task(server.serve())  # handles SIGTERM/SIGINT: drains, then returns
+        while not server.started and not serving.done():  # noqa: ASYNC110 (uvicorn has no "started" event)
+            await asyncio.sleep(0.05)
+        if server.started:
+            host, port = server.servers[0].sockets[0].getsockname()[:2]
+            log.info("gateway serving HTTP", extra={"address": f"{host}:{port}"})
+            write_ready_file(settings.ready_file, http=f"{host}:{port}")
+        await serving
+
+
+if __name__ == "__main__":
+    run("gateway", main)

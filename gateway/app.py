@@ -1,0 +1,110 @@
+"""The gateway's ASGI application: routes, middleware and the exception handlers (one place)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+import yaml
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from gateway.errors import error_response, response_for_domain_error, response_for_rpc_error, unhandled_code
+from gateway.keys import PublicKeyCache
+from gateway.limits import BodySizeLimit
+from gateway.routes.auth import AuthRoutes
+from xuc.errors import DomainError
+from xuc.runtime.grpc_client import service_metadata
+from xuc.runtime.grpc_errors import reason_of
+from xucproto.auth.v1 import auth_pb2_grpc
+
+log = logging.getLogger(__name__)
+
+HTTP_ERROR_CODES = {404: "NotFound", 405: "MethodNotAllowed"}
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    service_token: str
+    cors_origins: tuple[str, ...] = ()
+    max_body_bytes: int = 1024 * 1024
+
+
+def load_openapi() -> dict[str, Any]:
+    text = (Path(__file__).parent / "openapi.yaml").read_text(encoding="utf-8")
+    document: dict[str, Any] = yaml.safe_load(text)
+    return document
+
+
+async def _domain_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DomainError)
+    return response_for_domain_error(exc, request.url.path)
+
+
+async def _rpc_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, grpc.aio.AioRpcError)
+    reason = reason_of(exc)
+    if exc.code() in (grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN) or not reason:
+        log.warning("service call failed", extra={"path": request.url.path, "status": exc.code().name,
+                                                   "details": exc.details()})
+    return response_for_rpc_error(exc.code(), reason, exc.details() or "", request.url.path)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = HTTP_ERROR_CODES.get(exc.status_code, unhandled_code(request.url.path))
+    return error_response(exc.status_code, code, str(exc.detail))
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.error("unhandled error", exc_info=exc, extra={"path": request.url.path})
+    return error_response(500, unhandled_code(request.url.path), "The request could not be handled")
+
+
+def create_app(config: GatewayConfig, auth: auth_pb2_grpc.AuthStub, keys: PublicKeyCache) -> Starlette:
+    openapi = load_openapi()
+
+    async def openapi_json(request: Request) -> Response:
+        return JSONResponse(openapi)
+
+    async def live(request: Request) -> Response:
+        return PlainTextResponse("ok")
+
+    async def ready(request: Request) -> Response:
+        return PlainTextResponse("ready") if keys.ready else PlainTextResponse("starting", status_code=503)
+
+    routes: list[BaseRoute] = [
+        *AuthRoutes(auth, service_metadata(config.service_token), keys).routes(),
+        Route("/xuc/api/openapi.json", openapi_json, methods=["GET"]),
+        Route("/health/live", live, methods=["GET"]),
+        Route("/health/ready", ready, methods=["GET"]),
+    ]
+    # CORS outermost, so that every answer (errors and 413s included) carries its headers.
+    middleware = []
+    if config.cors_origins:
+        middleware.append(Middleware(
+            CORSMiddleware,
+            allow_origins=list(config.cors_origins),
+            allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
+            allow_headers=["Authorization", "X-Auth-Token", "Content-Type"],
+            max_age=600,
+        ))
+    middleware.append(Middleware(BodySizeLimit, max_bytes=config.max_body_bytes))
+    return Starlette(
+        routes=routes,
+        middleware=middleware,
+        exception_handlers={
+            DomainError: _domain_error,
+            grpc.aio.AioRpcError: _rpc_error,
+            HTTPException: _http_error,
+            Exception: _unexpected,
+        },
+    )

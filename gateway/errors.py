@@ -1,0 +1,84 @@
+"""The one table from errors to documented HTTP answers `{"error": <code>, "message": <text>}`.
+
+Errors reach the gateway two ways: from a service, as a gRPC status with an ErrorInfo reason, and
+locally (token verification, request parsing) as domain errors, which go through the same table
+after their kind is turned into the status a service would have sent.
+"""
+
+from __future__ import annotations
+
+import grpc
+from starlette.responses import JSONResponse
+
+from xuc.errors import DomainError
+from xuc.runtime.grpc_errors import STATUS_OF_KIND
+
+S = grpc.StatusCode
+
+# (gRPC status, reason) -> (HTTP status, documented error code)
+TABLE: dict[tuple[grpc.StatusCode, str], tuple[int, str]] = {
+    # auth (login, check)
+    (S.UNAUTHENTICATED, "InvalidCredentials"): (401, "InvalidCredentials"),
+    (S.UNAUTHENTICATED, "InvalidToken"): (401, "InvalidToken"),
+    (S.UNAUTHENTICATED, "TokenExpired"): (401, "TokenExpired"),
+    (S.UNAUTHENTICATED, "AuthorizationHeaderNotFound"): (401, "AuthorizationHeaderNotFound"),
+    (S.UNAUTHENTICATED, "BearerNotFound"): (401, "BearerNotFound"),
+    (S.INVALID_ARGUMENT, "InvalidJson"): (400, "InvalidJson"),
+    # user administration (gRPC only today; listed so the gateway answers them well later)
+    (S.NOT_FOUND, "UserNotFound"): (404, "UserNotFound"),
+    (S.ALREADY_EXISTS, "UserAlreadyExists"): (409, "UserAlreadyExists"),
+    (S.INVALID_ARGUMENT, "InvalidUser"): (400, "InvalidUser"),
+    # edge-only answers
+    (S.INVALID_ARGUMENT, "PayloadTooLarge"): (413, "PayloadTooLarge"),
+}
+
+# When no (status, reason) row matches: by status alone.
+BY_STATUS: dict[grpc.StatusCode, tuple[int, str]] = {
+    S.UNAUTHENTICATED: (401, "InvalidToken"),
+    S.PERMISSION_DENIED: (403, "Forbidden"),
+    S.NOT_FOUND: (404, "NotFound"),
+    S.INVALID_ARGUMENT: (400, "InvalidRequest"),
+    S.ALREADY_EXISTS: (409, "Conflict"),
+    S.UNAVAILABLE: (503, "Unreachable"),
+    S.DEADLINE_EXCEEDED: (503, "Unreachable"),
+    S.RESOURCE_EXHAUSTED: (429, "TooManyRequests"),
+}
+
+# The documented code for "anything else" differs by section of the REST API.
+UNHANDLED_CODE_BY_PREFIX: tuple[tuple[str, str], ...] = (
+    ("/xuc/api/2.0/auth/", "UnhandledError"),
+    ("/xuc/api/2.0/contact/", "NotHandledError"),
+    ("/xuc/api/2.0/call_qualification", "NotHandledError"),
+)
+DEFAULT_UNHANDLED_CODE = "UnhandledError"
+
+MESSAGES: dict[str, str] = {
+    "Unreachable": "A service needed to answer is not reachable, try again later",
+}
+
+
+def unhandled_code(path: str) -> str:
+    return next((code for prefix, code in UNHANDLED_CODE_BY_PREFIX if path.startswith(prefix)),
+                DEFAULT_UNHANDLED_CODE)
+
+
+def http_answer(status: grpc.StatusCode, reason: str, path: str) -> tuple[int, str]:
+    found = TABLE.get((status, reason)) or BY_STATUS.get(status)
+    return found if found is not None else (500, unhandled_code(path))
+
+
+def error_response(http_status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": code, "message": message}, status_code=http_status)
+
+
+def response_for_domain_error(error: DomainError, path: str) -> JSONResponse:
+    http_status, code = http_answer(STATUS_OF_KIND[error.kind], error.reason, path)
+    return error_response(http_status, code, error.message)
+
+
+def response_for_rpc_error(status: grpc.StatusCode, reason: str, details: str, path: str) -> JSONResponse:
+    http_status, code = http_answer(status, reason, path)
+    if http_status >= 500:
+        # Internals stay in the logs; the client gets a message that is safe to show.
+        details = MESSAGES.get(code, "The request could not be handled")
+    return error_response(http_status, code, details or code)

@@ -1,0 +1,1 @@
+"""One module per section of the REST API; each route is one gRPC call."""
