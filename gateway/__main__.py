@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import Iterator
 from contextlib import AsyncExitStack
 
 import uvicorn
@@ -11,7 +13,7 @@ import uvicorn
 from gateway.app import GatewayConfig, create_app
 from gateway.keys import PublicKeyCache
 from xuc.runtime import grpc_client
-from xuc.runtime.process import run, write_ready_file
+from xuc.runtime.process import run, stop_signal, write_ready_file
 from xuc.runtime.settings import Settings, SettingsError
 from xucproto.auth.v1 import auth_pb2_grpc
 
@@ -19,7 +21,17 @@ log = logging.getLogger("gateway")
 KEYS_TIMEOUT_SECONDS = 30.0
 
 
+class _Server(uvicorn.Server):
+    """uvicorn, minus its own signal handling: it re-raises the signal once it has served, which
+    would kill the process before the composition root unwinds. Our `stop_signal` drives it."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
 async def main(settings: Settings) -> None:
+    stopping = stop_signal()
     if not settings.auth_address:
         raise SettingsError("XUC_AUTH_ADDRESS is required (host:port of the auth service)")
     async with AsyncExitStack() as stack:
@@ -30,7 +42,7 @@ async def main(settings: Settings) -> None:
         await keys.wait_until_loaded(KEYS_TIMEOUT_SECONDS)
 
         config = GatewayConfig(settings.service_token, settings.cors_origins, settings.max_body_bytes)
-        server = uvicorn.Server(uvicorn.Config(
+        server = _Server(uvicorn.Config(
             create_app(config, auth, keys),
             host=settings.http_host,
             port=settings.http_port,
@@ -39,13 +51,16 @@ async def main(settings: Settings) -> None:
             timeout_graceful_shutdown=10,
             server_header=False,
         ))
-        serving = asyncio.create_task(server.serve())  # handles SIGTERM/SIGINT: drains, then returns
+        serving = asyncio.create_task(server.serve())
         while not server.started and not serving.done():  # noqa: ASYNC110 (uvicorn has no "started" event)
             await asyncio.sleep(0.05)
         if server.started:
             host, port = server.servers[0].sockets[0].getsockname()[:2]
             log.info("gateway serving HTTP", extra={"address": f"{host}:{port}"})
             write_ready_file(settings.ready_file, http=f"{host}:{port}")
+        # On SIGTERM/SIGINT uvicorn stops accepting, finishes in-flight requests, then returns.
+        await asyncio.wait([serving, asyncio.create_task(stopping.wait())], return_when=asyncio.FIRST_COMPLETED)
+        server.should_exit = True
         await serving
 
 

@@ -23,9 +23,15 @@ def encode_token(value: str) -> str:
     )
 
 
+_ENCODED = re.compile(r"(?:[A-Za-z0-9_-]|~[0-9A-F]{2})+")
+
+
 def decode_token(token: str) -> str:
+    """The key `encode_token` made this token from; ValueError for a token it cannot have made."""
     if token == "~":
         return ""
+    if not _ENCODED.fullmatch(token):
+        raise ValueError(f"{token!r} is not an encoded subject token")
     out, i = bytearray(), 0
     while i < len(token):
         if token[i] == "~":
@@ -34,7 +40,10 @@ def decode_token(token: str) -> str:
         else:
             out.append(ord(token[i]))
             i += 1
-    return out.decode("utf-8")
+    decoded = out.decode("utf-8")
+    if encode_token(decoded) != token:  # e.g. "~41" for "A": one key, one spelling
+        raise ValueError(f"{token!r} is not the canonical encoding of {decoded!r}")
+    return decoded
 
 
 @dataclass(frozen=True)

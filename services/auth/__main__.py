@@ -40,6 +40,7 @@ async def main(settings: Settings) -> None:
             await nats.ensure_stream(js, stream())
 
         service = AuthService(lambda: SqlUnitOfWork(engine), Argon2Hasher(), issuer, NatsPublisher(js))
+        await service.prepare()
         api = AuthApi(service, issuer, settings.token_issuer)
         interceptor = EdgeInterceptor(POLICY, Authenticator(settings.service_token, verifier))
         await serve_grpc(

@@ -69,7 +69,9 @@ class Authenticator:
             if not hmac.compare_digest(presented_service.encode(), self._service_token):
                 raise InvalidToken("The service token is not valid")
             caller = Caller(claims=None)
-        elif authorization is not None and self._verifier is not None:
+        elif authorization is not None:
+            if self._verifier is None:
+                raise Forbidden("This service takes no calls on behalf of users")
             scheme, _, token = authorization.partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
                 raise MissingCredentials("Expected 'authorization: Bearer <token>'")

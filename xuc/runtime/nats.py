@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 
-import nats
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.api import StreamConfig
@@ -14,8 +13,11 @@ log = logging.getLogger(__name__)
 
 
 async def connect(url: str, name: str) -> Client:
+    client = Client()
+
     async def disconnected() -> None:
-        log.warning("NATS disconnected", extra={"url": url})
+        if not (client.is_draining or client.is_closed):  # our own shutdown is no news
+            log.warning("NATS disconnected", extra={"url": url})
 
     async def reconnected() -> None:
         log.info("NATS reconnected", extra={"url": url})
@@ -23,16 +25,17 @@ async def connect(url: str, name: str) -> Client:
     async def error(exc: Exception) -> None:
         log.warning("NATS error: %s", exc)
 
-    return await nats.connect(
+    await client.connect(
         url,
         name=name,
         max_reconnect_attempts=-1,  # a service outlives a NATS restart
-        reconnect_time_wait=0.5,
+        reconnect_time_wait=1,
         connect_timeout=5,
         disconnected_cb=disconnected,
         reconnected_cb=reconnected,
         error_cb=error,
     )
+    return client
 
 
 async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:

@@ -10,12 +10,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
 
 class SettingsError(ValueError):
     """A variable has a value we cannot use; the message names it."""
 
 
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0, maximum: int | None = None) -> int:
     raw = env.get(name, "").strip()
     if not raw:
         return default
@@ -25,6 +27,8 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> i
         raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
     if value < minimum:
         raise SettingsError(f"{name} must be at least {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise SettingsError(f"{name} must be at most {maximum}, got {value}")
     return value
 
 
@@ -67,9 +71,12 @@ class Settings:
         )
         key_file = env.get("XUC_SIGNING_KEY_FILE", "").strip()
         ready_file = env.get("XUC_READY_FILE", "").strip()
-        log_format = env.get("XUC_LOG_FORMAT", "text").strip().lower()
+        log_format = env.get("XUC_LOG_FORMAT", "").strip().lower() or "text"
         if log_format not in ("text", "json"):
             raise SettingsError(f"XUC_LOG_FORMAT must be 'text' or 'json', got {log_format!r}")
+        log_level = env.get("XUC_LOG_LEVEL", "").strip().upper() or "INFO"
+        if log_level not in LOG_LEVELS:
+            raise SettingsError(f"XUC_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {log_level!r}")
         return cls(
             data_dir=data_dir,
             nats_url=env.get("XUC_NATS_URL", "").strip() or "nats://127.0.0.1:4222",
@@ -81,10 +88,10 @@ class Settings:
             token_issuer=env.get("XUC_TOKEN_ISSUER", "").strip() or "xuc",
             signing_key_file=Path(key_file) if key_file else None,
             http_host=env.get("XUC_HTTP_HOST", "").strip() or "0.0.0.0",
-            http_port=_int(env, "XUC_HTTP_PORT", 8090),
+            http_port=_int(env, "XUC_HTTP_PORT", 8090, maximum=65535),
             cors_origins=_list(env, "XUC_CORS_ORIGINS"),
             max_body_bytes=_int(env, "XUC_MAX_BODY_BYTES", 1024 * 1024, minimum=1),
-            log_level=env.get("XUC_LOG_LEVEL", "").strip().upper() or "INFO",
+            log_level=log_level,
             log_format=log_format,
             ready_file=Path(ready_file) if ready_file else None,
             event_url=env.get("XUC_EVENT_URL", "").strip(),

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from services.auth.domain.errors import InvalidCredentials, InvalidUser, UserAlreadyExists, UserNotFound
 from services.auth.domain.model import (
+    LOGIN,
     ClientInfo,
     Event,
     IssuedToken,
@@ -24,6 +25,8 @@ from xuc.errors import InvalidToken
 from xuc.security.tokens import Claims
 
 PASSWORD_METHOD = "password"
+MAX_LOGIN_IN_EVENT = 64
+PROFILE_FIELDS = frozenset(vars(Profile()))
 
 
 class AuthService:
@@ -42,11 +45,21 @@ class AuthService:
         self._clock = clock
         self._dummy_hash: str | None = None
 
+    async def prepare(self) -> None:
+        """Work done once at start so the first requests cost what later ones do."""
+        self._dummy_hash = await self._hasher.hash("not a password of anyone")
+
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self._clock(), UTC)
 
     # --- login and tokens -------------------------------------------------------------------
     async def login(self, login: str, password: str, client: ClientInfo) -> IssuedToken:
+        if not LOGIN.fullmatch(login):
+            # Cannot exist: no lookup, but the same hashing time, and a bounded login in the event.
+            await self._password_matches(None, password)
+            await self._publish(LoginAttempted(login[:MAX_LOGIN_IN_EVENT], False, InvalidCredentials.reason,
+                                               PASSWORD_METHOD, client, "", self._now()))
+            raise InvalidCredentials()
         async with self._uow() as uow:
             user = await uow.users.by_login(login)
             valid = await self._password_matches(user, password)
@@ -96,6 +109,9 @@ class AuthService:
             user = await uow.users.by_login(login)
             if user is None:
                 raise UserNotFound(f"No user with login {login!r}")
+            unknown = set(profile_changes) - PROFILE_FIELDS
+            if unknown:
+                raise InvalidUser(f"unknown user fields: {', '.join(sorted(unknown))}")
             profile = Profile(**{**vars(user.profile), **profile_changes}).validated()
             new_hash = await self._hasher.hash(validate_password(password)) if password is not None else None
             user = user.with_changes(password_hash=new_hash, profile=profile)

@@ -1,0 +1,158 @@
+"""Settings read from the environment (xuc/runtime/settings.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from xuc.runtime.settings import Settings, SettingsError
+
+
+def test_defaults() -> None:
+    settings = Settings.from_env("", env={})
+    assert settings.data_dir == Path(".xuc")
+    assert settings.nats_url == "nats://127.0.0.1:4222"
+    assert settings.database_url == f"sqlite:///{(Path('.xuc') / 'xuc.db').resolve()}"
+    assert settings.grpc_listen == "127.0.0.1:0"
+    assert settings.auth_address == ""
+    assert settings.service_token == ""
+    assert settings.token_ttl == 3600
+    assert settings.token_issuer == "xuc"
+    assert settings.signing_key_file is None
+    assert settings.http_host == "0.0.0.0"
+    assert settings.http_port == 8090
+    assert settings.cors_origins == ()
+    assert settings.max_body_bytes == 1024 * 1024
+    assert settings.log_level == "INFO"
+    assert settings.log_format == "text"
+    assert settings.ready_file is None
+    assert settings.event_url == ""
+    assert settings.deprecated_api_hosts == ()
+
+
+def test_the_default_database_is_one_sqlite_file_per_component_in_the_data_dir(tmp_path: Path) -> None:
+    settings = Settings.from_env("auth", env={"XUC_DATA_DIR": str(tmp_path)})
+    assert settings.data_dir == tmp_path
+    assert settings.database_url == f"sqlite:///{tmp_path.resolve() / 'auth.db'}"
+
+
+def test_values_are_read_from_xuc_variables() -> None:
+    env = {
+        "XUC_DATA_DIR": "/var/lib/xuc",
+        "XUC_NATS_URL": "nats://nats:4222",
+        "XUC_DATABASE_URL": "postgresql://xuc:pw@db:5432/xuc",
+        "XUC_AUTH_GRPC_LISTEN": "0.0.0.0:50051",
+        "XUC_AUTH_ADDRESS": "auth:50051",
+        "XUC_SERVICE_TOKEN": "  s3cret  ",
+        "XUC_TOKEN_TTL": "120",
+        "XUC_TOKEN_ISSUER": "my-xuc",
+        "XUC_SIGNING_KEY_FILE": "/run/secrets/key.pem",
+        "XUC_HTTP_HOST": "127.0.0.1",
+        "XUC_HTTP_PORT": " 9000 ",
+        "XUC_MAX_BODY_BYTES": "2048",
+        "XUC_LOG_LEVEL": "debug",
+        "XUC_LOG_FORMAT": "JSON",
+        "XUC_READY_FILE": "/tmp/ready.json",
+        "XUC_EVENT_URL": "http://hooks.example/events",
+    }
+    settings = Settings.from_env("auth", env=env)
+    assert settings.data_dir == Path("/var/lib/xuc")
+    assert settings.nats_url == "nats://nats:4222"
+    assert settings.database_url == "postgresql://xuc:pw@db:5432/xuc"
+    assert settings.grpc_listen == "0.0.0.0:50051"
+    assert settings.auth_address == "auth:50051"
+    assert settings.service_token == "s3cret"
+    assert settings.token_ttl == 120
+    assert settings.token_issuer == "my-xuc"
+    assert settings.signing_key_file == Path("/run/secrets/key.pem")
+    assert settings.http_host == "127.0.0.1"
+    assert settings.http_port == 9000
+    assert settings.max_body_bytes == 2048
+    assert settings.log_level == "DEBUG"
+    assert settings.log_format == "json"
+    assert settings.ready_file == Path("/tmp/ready.json")
+    assert settings.event_url == "http://hooks.example/events"
+
+
+def test_the_process_environment_is_the_default_source(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XUC_NATS_URL", "nats://elsewhere:4222")
+    assert Settings.from_env("auth").nats_url == "nats://elsewhere:4222"
+
+
+def test_a_component_database_url_overrides_the_shared_one() -> None:
+    env = {"XUC_DATABASE_URL": "postgresql://shared/xuc", "XUC_AUTH_DATABASE_URL": "sqlite:///auth-only.db"}
+    assert Settings.from_env("auth", env=env).database_url == "sqlite:///auth-only.db"
+    assert Settings.from_env("contacts", env=env).database_url == "postgresql://shared/xuc"
+
+
+def test_a_blank_component_database_url_falls_back_to_the_shared_one() -> None:
+    env = {"XUC_DATABASE_URL": "postgresql://shared/xuc", "XUC_AUTH_DATABASE_URL": "   "}
+    assert Settings.from_env("auth", env=env).database_url == "postgresql://shared/xuc"
+
+
+def test_the_grpc_listen_address_is_per_component() -> None:
+    env = {"XUC_AUTH_GRPC_LISTEN": "0.0.0.0:50051", "XUC_CONTACTS_GRPC_LISTEN": "0.0.0.0:50052"}
+    assert Settings.from_env("auth", env=env).grpc_listen == "0.0.0.0:50051"
+    assert Settings.from_env("contacts", env=env).grpc_listen == "0.0.0.0:50052"
+    assert Settings.from_env("telephony", env=env).grpc_listen == "127.0.0.1:0"
+    assert Settings.from_env("", env={"XUC_GRPC_LISTEN": "[::]:1"}).grpc_listen == "[::]:1"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("XUC_TOKEN_TTL", "an hour"),
+        ("XUC_TOKEN_TTL", "1.5"),
+        ("XUC_TOKEN_TTL", "0"),  # below the minimum
+        ("XUC_TOKEN_TTL", "-60"),
+        ("XUC_HTTP_PORT", "80a"),
+        ("XUC_HTTP_PORT", "-1"),
+        ("XUC_MAX_BODY_BYTES", "1MB"),
+        ("XUC_MAX_BODY_BYTES", "0"),
+    ],
+)
+def test_a_bad_integer_names_its_variable(name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=name):
+        Settings.from_env("auth", env={name: value})
+
+
+@pytest.mark.parametrize("value", ["yaml", "logfmt", "jsonl"])
+def test_a_bad_log_format_names_its_variable(value: str) -> None:
+    with pytest.raises(SettingsError, match="XUC_LOG_FORMAT"):
+        Settings.from_env("auth", env={"XUC_LOG_FORMAT": value})
+
+
+@pytest.mark.parametrize(("value", "expected"), [("text", "text"), ("json", "json"), (" Json ", "json")])
+def test_the_log_format_is_case_insensitive(value: str, expected: str) -> None:
+    assert Settings.from_env("", env={"XUC_LOG_FORMAT": value}).log_format == expected
+
+
+def test_settings_error_is_a_value_error() -> None:
+    assert issubclass(SettingsError, ValueError)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("", ()),
+        ("xuc.example.com", ("xuc.example.com",)),
+        ("a.example, b.example:8090 ,, ", ("a.example", "b.example:8090")),
+        (" , ", ()),
+    ],
+)
+def test_deprecated_api_host_is_a_comma_list(raw: str, expected: tuple[str, ...]) -> None:
+    assert Settings.from_env("gateway", env={"DEPRECATED_API_HOST": raw}).deprecated_api_hosts == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("", ()),
+        ("https://app.example", ("https://app.example",)),
+        ("https://a.example,http://b.example:3000", ("https://a.example", "http://b.example:3000")),
+        (" https://a.example , ", ("https://a.example",)),
+    ],
+)
+def test_cors_origins_is_a_comma_list(raw: str, expected: tuple[str, ...]) -> None:
+    assert Settings.from_env("gateway", env={"XUC_CORS_ORIGINS": raw}).cors_origins == expected
