@@ -13,7 +13,7 @@ import uvicorn
 from gateway.app import GatewayConfig, create_app
 from gateway.keys import PublicKeyCache
 from xuc.runtime import grpc_client
-from xuc.runtime.process import run, stop_signal, write_ready_file
+from xuc.runtime.process import remove_ready_file, run, stop_signal, write_ready_file
 from xuc.runtime.settings import Settings, SettingsError
 from xucproto.auth.v1 import auth_pb2_grpc
 
@@ -62,6 +62,7 @@ async def main(settings: Settings) -> None:
         await asyncio.wait([serving, asyncio.create_task(stopping.wait())], return_when=asyncio.FIRST_COMPLETED)
         server.should_exit = True
         await serving
+        remove_ready_file(settings.ready_file)
 
 
 if __name__ == "__main__":

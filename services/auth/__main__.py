@@ -34,12 +34,12 @@ async def main(settings: Settings) -> None:
         verifier = TokenVerifier(settings.token_issuer, [key.public_key()])
 
         connection = await nats.connect(settings.nats_url, name="xuc-auth")
-        stack.push_async_callback(connection.drain)
+        stack.push_async_callback(nats.close, connection)
         js = connection.jetstream()
         for stream in subjects.ALL_STREAMS:
             await nats.ensure_stream(js, stream())
 
-        service = AuthService(lambda: SqlUnitOfWork(engine), Argon2Hasher(), issuer, NatsPublisher(js))
+        service = AuthService(lambda: SqlUnitOfWork(engine), Argon2Hasher(), issuer, NatsPublisher(connection))
         await service.prepare()
         api = AuthApi(service, issuer, settings.token_issuer)
         interceptor = EdgeInterceptor(POLICY, Authenticator(settings.service_token, verifier))

@@ -35,7 +35,10 @@ def _prepare_sqlite_file(url: URL) -> None:
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # The sqlite3 driver opens transactions lazily and commits at each SAVEPOINT release; taking
+    # over BEGIN (below) makes a unit of work one real transaction, as on PostgreSQL.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     # WAL lets readers run during a write; the busy timeout rides out short write contention.
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -44,12 +47,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _sqlite_begin(connection: Connection) -> None:
+    connection.exec_driver_sql("BEGIN")
+
+
 def create_engine_for(url: str) -> AsyncEngine:
     driver_url = _driver_url(url, asynchronous=True)
     _prepare_sqlite_file(driver_url)
     if driver_url.get_backend_name() == "sqlite":
         engine = create_async_engine(driver_url)
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "connect", _sqlite_connect)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
     return create_async_engine(driver_url, pool_size=10, max_overflow=10, pool_pre_ping=True)
 

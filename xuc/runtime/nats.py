@@ -38,6 +38,19 @@ async def connect(url: str, name: str) -> Client:
     return client
 
 
+async def close(client: Client) -> None:
+    """Drain (deliver what is pending) when connected; just close during an outage."""
+    if client.is_closed:
+        return
+    if client.is_connected:
+        try:
+            await client.drain()
+            return
+        except Exception as exc:  # the connection went away while draining
+            log.warning("NATS drain failed: %s", exc)
+    await client.close()
+
+
 async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
     """Create the stream, or bring an existing one to this configuration (idempotent)."""
     assert config.name

@@ -50,6 +50,11 @@ def write_ready_file(path: Path | None, **addresses: Any) -> None:
     temporary.replace(path)
 
 
+def remove_ready_file(path: Path | None) -> None:
+    if path is not None:
+        path.unlink(missing_ok=True)
+
+
 def stop_signal() -> asyncio.Event:
     """An event set on the first SIGTERM or SIGINT."""
     stopping = asyncio.Event()
@@ -86,10 +91,13 @@ async def serve_grpc(
     address = f"{settings.grpc_listen.rpartition(':')[0]}:{port}"
     log.info("%s serving gRPC", component, extra={"address": address})
     write_ready_file(settings.ready_file, grpc=address)
-    await stopping.wait()
-    log.info("%s stopping: finishing in-flight calls", component)
-    await health.enter_graceful_shutdown()
-    await server.stop(SHUTDOWN_GRACE_SECONDS)
+    try:
+        await stopping.wait()
+        log.info("%s stopping: finishing in-flight calls", component)
+        await health.enter_graceful_shutdown()
+        await server.stop(SHUTDOWN_GRACE_SECONDS)
+    finally:
+        remove_ready_file(settings.ready_file)
 
 
 def run(component: str, main: Callable[[Settings], Coroutine[Any, Any, None]]) -> None:

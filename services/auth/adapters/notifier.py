@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
+from nats.aio.client import Client
 from nats.js import JetStreamContext
 
 from services.auth.domain.model import Event, LoginAttempted
@@ -42,10 +43,15 @@ def to_message(event: Event) -> tuple[str, Message]:
 
 
 class NatsPublisher:
-    def __init__(self, js: JetStreamContext) -> None:
-        self._js = js
+    def __init__(self, connection: Client) -> None:
+        self._connection = connection
+        self._js: JetStreamContext = connection.jetstream()
 
     async def publish(self, events: Sequence[Event]) -> None:
+        if not self._connection.is_connected:
+            # Fail fast rather than make every caller wait out a publish timeout during an outage.
+            log.error("events not published: NATS is not connected", extra={"count": len(events)})
+            return
         for event in events:
             subject, message = to_message(event)
             headers = {

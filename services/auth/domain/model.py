@@ -10,7 +10,7 @@ from datetime import datetime
 from services.auth.domain.errors import InvalidUser
 
 LOGIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}")
-PHONE_NUMBER = re.compile(r"\+?[0-9*#]{1,32}")
+PHONE_NUMBER = re.compile(r"\+?[0-9*#]{1,31}")  # at most 32 characters, the column's size
 MAX_NAME = 128
 MAX_PASSWORD = 1024  # bytes hashed are bounded: a megabyte "password" is a denial of service
 
