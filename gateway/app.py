@@ -13,6 +13,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -61,7 +62,23 @@ async def _rpc_error(request: Request, exc: Exception) -> Response:
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code = HTTP_ERROR_CODES.get(exc.status_code, unhandled_code(request.url.path))
-    return error_response(exc.status_code, code, str(exc.detail))
+    response = error_response(exc.status_code, code, str(exc.detail))
+    response.headers.update(exc.headers or {})  # e.g. the Allow header a 405 must carry
+    return response
+
+
+class JsonErrorCors(CORSMiddleware):
+    """CORS whose refused preflights answer in the error body shape, like every other error."""
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        response = super().preflight_response(request_headers)
+        if response.status_code < 400:
+            return response
+        refused = error_response(response.status_code, "CorsNotAllowed", bytes(response.body).decode())
+        for name in ("vary", "access-control-allow-methods", "access-control-max-age"):
+            if name in response.headers:
+                refused.headers[name] = response.headers[name]
+        return refused
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
@@ -91,7 +108,7 @@ def create_app(config: GatewayConfig, auth: auth_pb2_grpc.AuthStub, keys: Public
     middleware = []
     if config.cors_origins:
         middleware.append(Middleware(
-            CORSMiddleware,
+            JsonErrorCors,
             allow_origins=list(config.cors_origins),
             allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
             allow_headers=["Authorization", "X-Auth-Token", "Content-Type"],
