@@ -133,7 +133,7 @@ def _ms(value: str, unit: str) -> float:
 
 def _wrk(url: str, connections: int, seconds: int, headers: dict[str, str], method: str,
          body: bytes | None) -> LoadResult:
-    args = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    args = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"]
     for name, value in headers.items():
         args += ["-H", f"{name}: {value}"]
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:

@@ -4,26 +4,37 @@ Tokens are JWTs signed ES256 (P-256 verifies fastest of the asymmetric choices o
 a `kid` header. A verifier holds only public keys, so any process can check a token without a
 call to auth. Verified tokens are remembered (bounded LRU, expiry re-checked on every hit): a client
 presents the same token on every request of a session, and the signature need not be re-checked.
+
+Tokens are issued with PyJWT (services/auth/adapters/signing.py). They are verified here with
+`cryptography` directly: a compact JWS with one pinned algorithm is a few lines, and PyJWT's
+character-by-character base64 validation in Python doubled the cost of a first verification
+(~100 us -> ~70 us here, against ~65 us for the ECDSA check itself).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import json
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
 
-import jwt
-from cryptography.hazmat.primitives import serialization
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from xuc.errors import InvalidToken, TokenExpired
 
 ALGORITHM = "ES256"
 REQUIRED_CLAIMS = ("sub", "login", "iat", "exp", "jti", "iss")
+# Three base64url segments, no padding: checked once by a compiled pattern, so that the decoding
+# below never sees characters it would silently skip.
+_COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+_ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
 
 
 @dataclass(frozen=True)
@@ -72,11 +83,8 @@ class TokenVerifier:
 
     @staticmethod
     def kid_of(token: str) -> str:
-        try:
-            header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError:
-            raise InvalidToken("The token is not a well-formed JWT") from None
-        kid = header.get("kid")
+        """The `kid` of the (not yet verified) header: it only chooses which key verifies."""
+        kid = _header(token).get("kid")
         if not isinstance(kid, str):
             raise InvalidToken("The token has no key id")
         return kid
@@ -91,45 +99,77 @@ class TokenVerifier:
                 raise TokenExpired()
             self._verified.move_to_end(token)
             return cached
-        claims = self._verify_signature(token, now)
-        self._verified[token] = claims
-        if len(self._verified) > self._cache_size:
-            self._verified.popitem(last=False)
+        claims = self._verify_signature(token)
+        if claims.expires <= now:
+            raise TokenExpired()
+        if self._cache_size:
+            self._verified[token] = claims
+            if len(self._verified) > self._cache_size:
+                self._verified.popitem(last=False)
         return claims
 
-    def _verify_signature(self, token: str, now: float) -> Claims:
+    def _verify_signature(self, token: str) -> Claims:
+        header = _header(token)
+        if header.get("alg") != ALGORITHM:  # pinned: no "none", no HS256 keyed with the public key
+            raise InvalidToken(f"The token is not signed {ALGORITHM}")
         key = self._keys.get(self.kid_of(token))
         if key is None:
             raise InvalidToken("The token was signed with an unknown key")
+        signing_input, _, signature_segment = token.rpartition(".")
         try:
-            payload: dict[str, Any] = jwt.decode(
-                token,
-                key,
-                algorithms=[ALGORITHM],  # pins the algorithm: no "none", no HS256 with a public key
-                issuer=self._issuer,
-                # Expiry is checked below against our clock (injectable), with no leeway.
-                options={"require": list(REQUIRED_CLAIMS), "verify_aud": False, "verify_iat": False,
-                         "verify_exp": False},
-                leeway=0,
-            )
-        except jwt.PyJWTError as exc:
-            raise InvalidToken(f"The token is invalid: {exc}") from None
+            signature = _b64decode(signature_segment)
+        except ValueError:
+            raise InvalidToken("The token's signature is not base64url") from None
+        if len(signature) != 64:
+            raise InvalidToken("The token's signature is not an ES256 signature")
+        der = encode_dss_signature(int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big"))
         try:
-            claims = Claims(
+            key.verify(der, signing_input.encode("ascii"), _ECDSA_SHA256)
+        except InvalidSignature:
+            raise InvalidToken("The token's signature does not match") from None
+        try:
+            payload = json.loads(_b64decode(signing_input.partition(".")[2]))
+        except ValueError:
+            raise InvalidToken("The token's payload is not JSON") from None
+        if not isinstance(payload, dict) or any(name not in payload for name in REQUIRED_CLAIMS):
+            raise InvalidToken(f"The token lacks one of the claims {', '.join(REQUIRED_CLAIMS)}")
+        if payload["iss"] != self._issuer:
+            raise InvalidToken("The token was issued by another deployment")
+        try:
+            return Claims(
                 user_id=_str(payload["sub"]),
                 login=_str(payload["login"]),
-                issued_at=int(payload["iat"]),
-                expires=int(payload["exp"]),
+                issued_at=_int(payload["iat"]),
+                expires=_int(payload["exp"]),
                 token_id=_str(payload["jti"]),
             )
-        except (TypeError, ValueError):
+        except TypeError:
             raise InvalidToken("The token's claims have the wrong types") from None
-        if claims.expires <= now:
-            raise TokenExpired()
-        return claims
+
+
+def _b64decode(segment: str) -> bytes:
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+def _header(token: str) -> dict[str, object]:
+    if not _COMPACT_JWS.fullmatch(token):
+        raise InvalidToken("The token is not a well-formed JWT")
+    try:
+        header = json.loads(_b64decode(token.partition(".")[0]))
+    except ValueError:
+        raise InvalidToken("The token's header is not JSON") from None
+    if not isinstance(header, dict):
+        raise InvalidToken("The token's header is not a JSON object")
+    return header
 
 
 def _str(value: object) -> str:
     if not isinstance(value, str) or not value:
         raise TypeError("expected a non-empty string")
     return value
+
+
+def _int(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError("expected a number")
+    return int(value)

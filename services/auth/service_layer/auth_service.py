@@ -26,6 +26,8 @@ from xuc.security.tokens import Claims
 
 PASSWORD_METHOD = "password"
 MAX_LOGIN_IN_EVENT = 64
+RECENT_USER_SECONDS = 5.0
+RECENT_USERS_MAX = 100_000
 PROFILE_FIELDS = frozenset(vars(Profile()))
 
 
@@ -44,6 +46,7 @@ class AuthService:
         self._publisher = publisher
         self._clock = clock
         self._dummy_hash: str | None = None
+        self._recent: dict[str, tuple[User, float]] = {}
 
     async def prepare(self) -> None:
         """Work done once at start so the first requests cost what later ones do."""
@@ -85,11 +88,28 @@ class AuthService:
 
     async def refresh(self, claims: Claims) -> IssuedToken:
         """A new token for the holder of a verified one, if the user still exists."""
-        async with self._uow() as uow:
-            user = await uow.users.by_id(claims.user_id)
+        user = await self._recent_user(claims.user_id)
         if user is None or user.login != claims.login:
             raise InvalidToken("The token's user no longer exists")
         return self._issuer.issue(user, self._clock())
+
+    async def _recent_user(self, user_id: str) -> User | None:
+        """The user, read at most RECENT_USER_SECONDS ago. Token refreshes are the hot path and
+        need only know the user still exists; this process's own changes evict at once, another
+        replica's are seen within that delay."""
+        now = self._clock()
+        remembered = self._recent.get(user_id)
+        if remembered is not None and now - remembered[1] < RECENT_USER_SECONDS:
+            return remembered[0]
+        async with self._uow() as uow:
+            user = await uow.users.by_id(user_id)
+        if len(self._recent) >= RECENT_USERS_MAX:
+            self._recent.clear()
+        if user is not None:
+            self._recent[user_id] = (user, now)
+        else:
+            self._recent.pop(user_id, None)
+        return user
 
     # --- user administration ------------------------------------------------------------------
     async def create_user(self, spec: UserSpec) -> User:
@@ -175,6 +195,9 @@ class AuthService:
             return await uow.users.all()
 
     async def _publish(self, *events: Event) -> None:
+        for event in events:
+            if isinstance(event, UserChanged):
+                self._recent.pop(event.user_id, None)
         if events:
             await self._publisher.publish(events)
 
