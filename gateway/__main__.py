@@ -50,6 +50,7 @@ async def main(settings: Settings) -> None:
             access_log=False,
             timeout_graceful_shutdown=10,
             server_header=False,
+            proxy_headers=False,  # X-Forwarded-For is not trusted: the client address is the peer's
         ))
         serving = asyncio.create_task(server.serve())
         while not server.started and not serving.done():  # noqa: ASYNC110 (uvicorn has no "started" event)

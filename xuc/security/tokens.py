@@ -84,10 +84,7 @@ class TokenVerifier:
     @staticmethod
     def kid_of(token: str) -> str:
         """The `kid` of the (not yet verified) header: it only chooses which key verifies."""
-        kid = _header(token).get("kid")
-        if not isinstance(kid, str):
-            raise InvalidToken("The token has no key id")
-        return kid
+        return _kid(_header(token))
 
     def verify(self, token: str) -> Claims:
         """The token's claims, or InvalidToken / TokenExpired."""
@@ -112,7 +109,9 @@ class TokenVerifier:
         header = _header(token)
         if header.get("alg") != ALGORITHM:  # pinned: no "none", no HS256 keyed with the public key
             raise InvalidToken(f"The token is not signed {ALGORITHM}")
-        key = self._keys.get(self.kid_of(token))
+        if "crit" in header:  # RFC 7515 4.1.11: we understand no extension, so refuse any
+            raise InvalidToken("The token requires extensions we do not support")
+        key = self._keys.get(_kid(header))
         if key is None:
             raise InvalidToken("The token was signed with an unknown key")
         signing_input, _, signature_segment = token.rpartition(".")
@@ -161,6 +160,13 @@ def _header(token: str) -> dict[str, object]:
     if not isinstance(header, dict):
         raise InvalidToken("The token's header is not a JSON object")
     return header
+
+
+def _kid(header: dict[str, object]) -> str:
+    kid = header.get("kid")
+    if not isinstance(kid, str):
+        raise InvalidToken("The token has no key id")
+    return kid
 
 
 def _str(value: object) -> str:
