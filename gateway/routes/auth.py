@@ -9,7 +9,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from gateway.keys import PublicKeyCache
-from gateway.requests import client_address, json_object, optional_string, presented_token, required_string
+from gateway.requests import client_address, json_object, optional_string, required_string
 from xuc.runtime.grpc_client import Metadata, user_metadata
 from xucproto.auth.v1 import auth_pb2, auth_pb2_grpc
 
@@ -42,9 +42,8 @@ class AuthRoutes:
         return _token_answer(reply)
 
     async def check(self, request: Request) -> JSONResponse:
-        token = presented_token(request)
-        await self.keys.verify(token)  # a forged or expired token is refused here, without a hop
-        reply = await self.stub.Check(auth_pb2.CheckRequest(), metadata=user_metadata(token),
+        caller = await self.keys.authenticate(request)
+        reply = await self.stub.Check(auth_pb2.CheckRequest(), metadata=user_metadata(caller.token),
                                       timeout=RPC_TIMEOUT_SECONDS)
         return _token_answer(reply)
 

@@ -1,0 +1,81 @@
+"""The one table from (gRPC status, reason) to the documented HTTP answer (gateway/errors.py)."""
+
+from __future__ import annotations
+
+import json
+
+import grpc
+import pytest
+
+import gateway.requests
+import services.auth.domain.errors
+import xuc.errors
+from gateway.errors import TABLE, http_answer, response_for_domain_error, response_for_rpc_error
+from xuc.errors import DomainError, ErrorKind
+from xuc.runtime.grpc_errors import STATUS_OF_KIND
+
+AUTH = "/xuc/api/2.0/auth/login"
+S = grpc.StatusCode
+
+
+def all_domain_errors() -> list[type[DomainError]]:
+    modules = (xuc.errors, services.auth.domain.errors, gateway.requests)
+    return [value for module in modules for value in vars(module).values()
+            if isinstance(value, type) and issubclass(value, DomainError) and value is not DomainError]
+
+
+@pytest.mark.parametrize(
+    ("status", "reason", "expected"),
+    [
+        (S.UNAUTHENTICATED, "InvalidCredentials", (401, "InvalidCredentials")),
+        (S.UNAUTHENTICATED, "InvalidToken", (401, "InvalidToken")),
+        (S.UNAUTHENTICATED, "TokenExpired", (401, "TokenExpired")),
+        (S.UNAUTHENTICATED, "AuthorizationHeaderNotFound", (401, "AuthorizationHeaderNotFound")),
+        (S.UNAUTHENTICATED, "BearerNotFound", (401, "BearerNotFound")),
+        (S.INVALID_ARGUMENT, "InvalidJson", (400, "InvalidJson")),
+        (S.INVALID_ARGUMENT, "PayloadTooLarge", (413, "PayloadTooLarge")),
+        (S.UNAVAILABLE, "", (503, "Unreachable")),
+        (S.DEADLINE_EXCEEDED, "", (503, "Unreachable")),
+        (S.INTERNAL, "NotHandledError", (500, "UnhandledError")),
+        (S.UNKNOWN, "", (500, "UnhandledError")),
+    ],
+)
+def test_documented_auth_answers(status: grpc.StatusCode, reason: str, expected: tuple[int, str]) -> None:
+    assert http_answer(status, reason, AUTH) == expected
+
+
+def test_the_unhandled_code_follows_the_section_of_the_api() -> None:
+    assert http_answer(S.INTERNAL, "", "/xuc/api/2.0/auth/check") == (500, "UnhandledError")
+    assert http_answer(S.INTERNAL, "", "/xuc/api/2.0/contact/personal") == (500, "NotHandledError")
+    assert http_answer(S.INTERNAL, "", "/xuc/api/2.0/call_qualification/queue/1") == (500, "NotHandledError")
+
+
+@pytest.mark.parametrize("error", all_domain_errors(), ids=lambda error: error.__name__)
+def test_every_domain_error_has_a_non_500_answer_unless_internal(error: type[DomainError]) -> None:
+    http_status, code = http_answer(STATUS_OF_KIND[error.kind], error.reason, AUTH)
+    if error.kind is ErrorKind.INTERNAL:
+        assert http_status == 500
+    else:
+        assert 400 <= http_status < 500 or http_status == 503
+        assert code == error.reason or (STATUS_OF_KIND[error.kind], error.reason) not in TABLE
+
+
+def test_every_row_of_the_table_keeps_its_reason_as_the_code() -> None:
+    # The reasons are the documented codes: the table only chooses the HTTP status.
+    assert all(code == reason for (_, reason), (_, code) in TABLE.items())
+
+
+def test_a_domain_error_becomes_the_documented_body() -> None:
+    response = response_for_domain_error(xuc.errors.TokenExpired(), AUTH)
+    assert response.status_code == 401
+    assert json.loads(bytes(response.body)) == {"error": "TokenExpired", "message": "The token has expired"}
+
+
+def test_a_server_error_never_carries_the_services_details() -> None:
+    response = response_for_rpc_error(S.INTERNAL, "", "Traceback (most recent call last): secret", AUTH)
+    body = json.loads(bytes(response.body))
+    assert response.status_code == 500
+    assert body["error"] == "UnhandledError"
+    assert "secret" not in body["message"]
+    assert isinstance(body["message"], str)
+    assert body["message"]
