@@ -10,7 +10,6 @@ is validated only.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
+from services.auth.domain.model import LOGIN, PHONE_NUMBER
 from xuc.launcher import CliError, load_service_token
 from xuc.runtime import grpc_client
 from xuc.runtime.settings import Settings
@@ -43,10 +43,10 @@ Loc = tuple[str | int, ...]
 
 
 # --- the file's model -----------------------------------------------------------------------------
-# The login and phone rules repeat the auth service's, so that a bad value is reported with its line
-# here rather than by the server without one; the server still has the last word.
-_LOGIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}")
-_PHONE = re.compile(r"\+?[0-9*#]{1,32}")
+# The login and phone rules are the auth service's own (its pure domain), checked here so that a bad
+# value is reported with its line rather than by the server without one.
+_LOGIN = LOGIN
+_PHONE = PHONE_NUMBER
 
 
 def _login(value: str) -> str:
