@@ -11,8 +11,8 @@ from contextlib import AsyncExitStack
 import uvicorn
 
 from gateway.app import GatewayConfig, create_app
-from gateway.keys import PublicKeyCache
 from xuc.runtime import grpc_client
+from xuc.runtime.keys import PublicKeyCache
 from xuc.runtime.process import remove_ready_file, run, stop_signal, write_ready_file
 from xuc.runtime.settings import Settings, SettingsError
 from xucproto.auth.v1 import auth_pb2_grpc

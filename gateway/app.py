@@ -19,12 +19,12 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from gateway.errors import error_response, response_for_domain_error, response_for_rpc_error, unhandled_code
-from gateway.keys import PublicKeyCache
 from gateway.limits import BodySizeLimit
 from gateway.routes.auth import AuthRoutes
 from xuc.errors import DomainError
 from xuc.runtime.grpc_client import service_metadata
 from xuc.runtime.grpc_errors import reason_of
+from xuc.runtime.keys import PublicKeyCache
 from xucproto.auth.v1 import auth_pb2_grpc
 
 log = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """`xuc up`: the whole system as supervised child processes on one machine.
 
-Start order: NATS (unless XUC_NATS_URL names one), auth, contacts, telephony, then the gateway.
+Start order: NATS (unless XUC_NATS_URL names one), auth, telephony, contacts, then the gateway.
 Each component is awaited (its ready file, then a health check) before the next starts, since the
 later ones are given the earlier ones' addresses. If any child exits while the stack runs, or
 while it starts, everything is stopped: a half-up system would answer some requests and fail
@@ -34,7 +34,8 @@ POLL_SECONDS = 0.1
 LINE_LIMIT = 1 << 20  # a child's longest output line we relay whole
 TOKEN_FILE = "service-token"
 # The gRPC services, in start order: (name, module run with `python -m`).
-SERVICES = (("auth", "services.auth"), ("contacts", "services.contacts"), ("telephony", "services.telephony"))
+# Contacts asks telephony for phone statuses, so telephony starts first.
+SERVICES = (("auth", "services.auth"), ("telephony", "services.telephony"), ("contacts", "services.contacts"))
 GATEWAY = ("gateway", "gateway")
 
 

@@ -85,4 +85,23 @@ def auth_stream() -> StreamConfig:
     )
 
 
-ALL_STREAMS = (auth_stream,)
+# --- contacts -------------------------------------------------------------------------------------
+CONTACTS_STREAM = "XUC_CONTACTS"
+CONTACT_CHANGED = Subject("xuc.contacts.contact")  # xucproto.events.v1.ContactChanged, key: owner login
+CONTACTS_IMPORTED = Subject("xuc.contacts.imported")  # xucproto.events.v1.ContactsImported
+CONTACTS_CLEARED = Subject("xuc.contacts.cleared")  # xucproto.events.v1.ContactsCleared
+# xucproto.events.v1.QualificationAnswered, key: the queue id
+QUALIFICATION_ANSWERED = Subject("xuc.contacts.qualification")
+
+
+def contacts_stream() -> StreamConfig:
+    return StreamConfig(
+        name=CONTACTS_STREAM,
+        subjects=["xuc.contacts.>"],
+        storage=StorageType.FILE,
+        max_age=30 * 24 * 3600,
+        duplicate_window=120,
+    )
+
+
+ALL_STREAMS = (auth_stream, contacts_stream)

@@ -8,9 +8,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from gateway.keys import PublicKeyCache
+from gateway.credentials import authenticate
 from gateway.requests import client_address, json_object, optional_string, required_string
 from xuc.runtime.grpc_client import Metadata, user_metadata
+from xuc.runtime.keys import PublicKeyCache
 from xucproto.auth.v1 import auth_pb2, auth_pb2_grpc
 
 RPC_TIMEOUT_SECONDS = 10.0
@@ -42,7 +43,7 @@ class AuthRoutes:
         return _token_answer(reply)
 
     async def check(self, request: Request) -> JSONResponse:
-        caller = await self.keys.authenticate(request)
+        caller = await authenticate(request, self.keys)
         reply = await self.stub.Check(auth_pb2.CheckRequest(), metadata=user_metadata(caller.token),
                                       timeout=RPC_TIMEOUT_SECONDS)
         return _token_answer(reply)

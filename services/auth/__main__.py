@@ -5,7 +5,7 @@ from __future__ import annotations
 from contextlib import AsyncExitStack
 from pathlib import Path
 
-from services.auth.adapters.notifier import NatsPublisher
+from services.auth.adapters.notifier import to_message
 from services.auth.adapters.passwords import Argon2Hasher
 from services.auth.adapters.repository import SqlUnitOfWork
 from services.auth.adapters.signing import JwtIssuer, load_or_create_signing_key
@@ -13,6 +13,7 @@ from services.auth.entrypoints.grpc_api import POLICY, SERVICE_NAME, AuthApi
 from services.auth.service_layer.auth_service import AuthService
 from xuc import subjects
 from xuc.runtime import db, nats
+from xuc.runtime.events import NatsEventPublisher
 from xuc.runtime.grpc_edge import Authenticator, EdgeInterceptor
 from xuc.runtime.process import GrpcService, run, serve_grpc, stop_signal
 from xuc.runtime.settings import Settings
@@ -39,7 +40,8 @@ async def main(settings: Settings) -> None:
         for stream in subjects.ALL_STREAMS:
             await nats.ensure_stream(js, stream())
 
-        service = AuthService(lambda: SqlUnitOfWork(engine), Argon2Hasher(), issuer, NatsPublisher(connection))
+        publisher = NatsEventPublisher(connection, to_message)
+        service = AuthService(lambda: SqlUnitOfWork(engine), Argon2Hasher(), issuer, publisher)
         await service.prepare()
         api = AuthApi(service, issuer, settings.token_issuer)
         interceptor = EdgeInterceptor(POLICY, Authenticator(settings.service_token, verifier))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextvars
 import hmac
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -86,6 +86,7 @@ class Authenticator:
 
 
 Handler = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
+StreamHandler = Callable[[Any, grpc.aio.ServicerContext], AsyncIterator[Any]]
 
 
 class EdgeInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
@@ -102,28 +103,56 @@ class EdgeInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         method: str = details.method
         if handler is None or method.startswith(PUBLIC_PREFIXES):
             return handler
-        if handler.unary_unary is None:
-            raise NotImplementedError(f"{method}: only unary RPCs are wrapped so far")
         access = self._policy.get(method)
         metadata = {key: value for key, value in (details.invocation_metadata or ()) if isinstance(value, str)}
-        return handler._replace(unary_unary=self._guarded(method, access, metadata, handler.unary_unary))
+        if handler.unary_unary is not None:
+            return handler._replace(unary_unary=self._guarded(method, access, metadata, handler.unary_unary))
+        if handler.stream_unary is not None:  # the request is an async iterator: same shape
+            return handler._replace(stream_unary=self._guarded(method, access, metadata, handler.stream_unary))
+        if handler.unary_stream is not None:
+            return handler._replace(unary_stream=self._guarded_stream(method, access, metadata, handler.unary_stream))
+        return handler._replace(stream_stream=self._guarded_stream(method, access, metadata, handler.stream_stream))
+
+    def _authenticate(self, method: str, access: Access | None, metadata: Mapping[str, str]) -> None:
+        if access is None:
+            raise Forbidden(f"{method} is not open to any caller")
+        _caller.set(self._authenticator.authenticate(metadata, access))
 
     def _guarded(
         self, method: str, access: Access | None, metadata: Mapping[str, str], behaviour: Handler
     ) -> Handler:
-        authenticator = self._authenticator
-
         async def guarded(request: Any, context: grpc.aio.ServicerContext) -> Any:
             try:
-                if access is None:
-                    raise Forbidden(f"{method} is not open to any caller")
-                _caller.set(authenticator.authenticate(metadata, access))
+                self._authenticate(method, access, metadata)
                 return await behaviour(request, context)
-            except DomainError as error:
-                status = status_for_error(error)
-            except Exception:
-                log.exception("unhandled error", extra={"rpc": method})
-                status = status_for(grpc.StatusCode.INTERNAL, "NotHandledError", "Internal error")
+            except Exception as error:  # the edge answers every failure with a status
+                status = _status_of(method, error)
             await context.abort(status.code, status.details, status.trailing_metadata)
 
         return guarded
+
+    def _guarded_stream(
+        self, method: str, access: Access | None, metadata: Mapping[str, str], behaviour: StreamHandler
+    ) -> StreamHandler:
+        """The same for RPCs that answer a stream: the servicer method is an async generator."""
+
+        async def guarded(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            try:
+                self._authenticate(method, access, metadata)
+                async for item in behaviour(request, context):
+                    yield item
+                return
+            except Exception as error:
+                status = _status_of(method, error)
+            await context.abort(status.code, status.details, status.trailing_metadata)
+
+        return guarded
+
+
+def _status_of(method: str, error: Exception) -> grpc.Status:
+    if isinstance(error, DomainError):
+        return status_for_error(error)
+    if isinstance(error, grpc.aio.AbortError):  # already a status, set by the servicer itself
+        raise error
+    log.error("unhandled error", exc_info=error, extra={"rpc": method})
+    return status_for(grpc.StatusCode.INTERNAL, "NotHandledError", "Internal error")

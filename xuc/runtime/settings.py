@@ -43,6 +43,8 @@ class Settings:
     database_url: str
     grpc_listen: str
     auth_address: str
+    telephony_address: str
+    max_import_bytes: int
     service_token: str
     token_ttl: int
     token_issuer: str
@@ -83,6 +85,8 @@ class Settings:
             database_url=database_url,
             grpc_listen=env.get(f"{prefix}GRPC_LISTEN", "").strip() or "127.0.0.1:0",
             auth_address=env.get("XUC_AUTH_ADDRESS", "").strip(),
+            telephony_address=env.get("XUC_TELEPHONY_ADDRESS", "").strip(),
+            max_import_bytes=_int(env, "XUC_MAX_IMPORT_BYTES", 64 * 1024 * 1024, minimum=1),
             service_token=env.get("XUC_SERVICE_TOKEN", "").strip(),
             token_ttl=_int(env, "XUC_TOKEN_TTL", 3600, minimum=1),
             token_issuer=env.get("XUC_TOKEN_ISSUER", "").strip() or "xuc",

@@ -1,5 +1,7 @@
 """Local token verification with the public keys fetched from auth, cached and refreshed.
 
+Used by the gateway and by every service that takes calls on behalf of users.
+
 Keys are fetched at start (the gateway is not ready before) and again when a token names a key
 we do not know (auth rotated it), at most once per REFRESH_INTERVAL so forged kids cannot make
 us hammer auth.
@@ -10,24 +12,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
 
 import grpc
-from starlette.requests import Request
 
-from gateway.requests import presented_token
 from xuc.errors import InvalidToken, Unreachable
 from xuc.runtime.grpc_client import service_metadata
 from xuc.security.tokens import Claims, TokenVerifier, load_public_key
 from xucproto.auth.v1 import auth_pb2, auth_pb2_grpc
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class UserCredentials:
-    token: str  # passed on to the service, which verifies it again (no service trusts the gateway)
-    claims: Claims
 REFRESH_INTERVAL_SECONDS = 10.0
 
 
@@ -61,12 +54,6 @@ class PublicKeyCache:
                 if time.monotonic() > deadline:
                     raise
                 await asyncio.sleep(0.2)
-
-    async def authenticate(self, request: Request) -> UserCredentials:
-        """The caller of a 2.0 route: its token, verified here. Every route but login calls this
-        first, so a missing, forged or expired token is answered 401 without a hop."""
-        token = presented_token(request)
-        return UserCredentials(token, await self.verify(token))
 
     async def verify(self, token: str) -> Claims:
         kid = self.verifier.kid_of(token)

@@ -1,0 +1,56 @@
+"""The contacts service's errors; each reason is the code the REST documentation uses or one we
+added where it is silent (README "Contacts: decisions")."""
+
+from __future__ import annotations
+
+from xuc.errors import DomainError, ErrorKind
+
+
+class InvalidContact(DomainError):
+    reason = "InvalidContact"
+    kind = ErrorKind.INVALID
+    default_message = "Personal contact has bad format"
+
+
+class ContactNotFound(DomainError):
+    reason = "ContactNotFound"
+    kind = ErrorKind.NOT_FOUND
+    default_message = "Personal contact does not exist"
+
+
+class DuplicateContact(DomainError):
+    reason = "DuplicateContact"
+    kind = ErrorKind.CONFLICT
+    default_message = "Personal contact already exists"
+
+
+class InvalidImport(DomainError):
+    """The file as a whole cannot be imported (charset, header, no valid line): nothing is created."""
+
+    reason = "InvalidContact"
+    kind = ErrorKind.INVALID
+    default_message = "The file cannot be imported"
+
+
+class UnknownSubQualification(DomainError):
+    reason = "UnknownSubQualification"
+    kind = ErrorKind.INVALID
+    default_message = "No active sub-qualification has this id"
+
+
+class InvalidQualificationAnswer(DomainError):
+    reason = "InvalidQualificationAnswer"
+    kind = ErrorKind.INVALID
+    default_message = "The qualification answer is not valid"
+
+
+class InvalidDate(DomainError):
+    reason = "InvalidDate"
+    kind = ErrorKind.INVALID
+    default_message = "Dates are YYYY-MM-DD or YYYY-MM-DD HH:MM:SS"
+
+
+class InvalidQualification(DomainError):
+    reason = "InvalidQualification"
+    kind = ErrorKind.INVALID
+    default_message = "The qualification is not valid"
