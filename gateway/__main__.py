@@ -8,6 +8,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import AsyncExitStack
 
+import grpc
 import uvicorn
 
 from gateway.app import GatewayConfig, create_app
@@ -16,9 +17,14 @@ from xuc.runtime.keys import PublicKeyCache
 from xuc.runtime.process import remove_ready_file, run, stop_signal, write_ready_file
 from xuc.runtime.settings import Settings, SettingsError
 from xucproto.auth.v1 import auth_pb2_grpc
+from xucproto.contacts.v1 import contacts_pb2_grpc
 
 log = logging.getLogger("gateway")
 KEYS_TIMEOUT_SECONDS = 30.0
+# An import's report lists every line (about 50 bytes each): 5 MB for 100,000 lines, above gRPC's
+# default 4 MiB. The service has built and committed it by then, so refusing it here would turn a
+# done import into an error; its size is the service's to bound.
+CONTACTS_CHANNEL_OPTIONS = (("grpc.max_receive_message_length", -1),)
 
 
 class _Server(uvicorn.Server):
@@ -34,16 +40,23 @@ async def main(settings: Settings) -> None:
     stopping = stop_signal()
     if not settings.auth_address:
         raise SettingsError("XUC_AUTH_ADDRESS is required (host:port of the auth service)")
+    if not settings.contacts_address:
+        raise SettingsError("XUC_CONTACTS_ADDRESS is required (host:port of the contacts service)")
     async with AsyncExitStack() as stack:
         auth_channel = grpc_client.channel(settings.auth_address)
         stack.push_async_callback(auth_channel.close)
         auth = auth_pb2_grpc.AuthStub(auth_channel)
         keys = PublicKeyCache(auth, settings.service_token, settings.token_issuer)
         await keys.wait_until_loaded(KEYS_TIMEOUT_SECONDS)
+        # Not awaited: the gateway serves auth while contacts is down (its routes answer 503).
+        contacts_channel = grpc.aio.insecure_channel(settings.contacts_address, options=CONTACTS_CHANNEL_OPTIONS)
+        stack.push_async_callback(contacts_channel.close)
 
-        config = GatewayConfig(settings.service_token, settings.cors_origins, settings.max_body_bytes)
+        config = GatewayConfig(settings.service_token, settings.cors_origins, settings.max_body_bytes,
+                               settings.max_import_bytes)
         server = _Server(uvicorn.Config(
-            create_app(config, auth, keys),
+            create_app(config, auth, keys, contacts_pb2_grpc.PersonalContactsStub(contacts_channel),
+                       contacts_pb2_grpc.QualificationsStub(contacts_channel)),
             host=settings.http_host,
             port=settings.http_port,
             log_config=None,  # our logging configuration stays in force

@@ -21,11 +21,14 @@ from starlette.routing import BaseRoute, Route
 from gateway.errors import error_response, response_for_domain_error, response_for_rpc_error, unhandled_code
 from gateway.limits import BodySizeLimit
 from gateway.routes.auth import AuthRoutes
+from gateway.routes.contacts import IMPORT_PATH, ContactsRoutes
+from gateway.routes.qualifications import QualificationsRoutes
 from xuc.errors import DomainError
 from xuc.runtime.grpc_client import service_metadata
 from xuc.runtime.grpc_errors import reason_of
 from xuc.runtime.keys import PublicKeyCache
 from xucproto.auth.v1 import auth_pb2_grpc
+from xucproto.contacts.v1 import contacts_pb2_grpc
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +40,7 @@ class GatewayConfig:
     service_token: str
     cors_origins: tuple[str, ...] = ()
     max_body_bytes: int = 1024 * 1024
+    max_import_bytes: int = 64 * 1024 * 1024  # the contacts import (a CSV file) only
 
 
 def load_openapi() -> dict[str, Any]:
@@ -86,7 +90,13 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     return error_response(500, unhandled_code(request.url.path), "The request could not be handled")
 
 
-def create_app(config: GatewayConfig, auth: auth_pb2_grpc.AuthStub, keys: PublicKeyCache) -> Starlette:
+def create_app(
+    config: GatewayConfig,
+    auth: auth_pb2_grpc.AuthStub,
+    keys: PublicKeyCache,
+    personal_contacts: contacts_pb2_grpc.PersonalContactsStub,
+    qualifications: contacts_pb2_grpc.QualificationsStub,
+) -> Starlette:
     openapi = load_openapi()
 
     async def openapi_json(request: Request) -> Response:
@@ -100,6 +110,8 @@ def create_app(config: GatewayConfig, auth: auth_pb2_grpc.AuthStub, keys: Public
 
     routes: list[BaseRoute] = [
         *AuthRoutes(auth, service_metadata(config.service_token), keys).routes(),
+        *ContactsRoutes(personal_contacts, keys).routes(),
+        *QualificationsRoutes(qualifications, keys).routes(),
         Route("/xuc/api/openapi.json", openapi_json, methods=["GET"]),
         Route("/health/live", live, methods=["GET"]),
         Route("/health/ready", ready, methods=["GET"]),
@@ -114,7 +126,8 @@ def create_app(config: GatewayConfig, auth: auth_pb2_grpc.AuthStub, keys: Public
             allow_headers=["Authorization", "X-Auth-Token", "Content-Type"],
             max_age=600,
         ))
-    middleware.append(Middleware(BodySizeLimit, max_bytes=config.max_body_bytes))
+    middleware.append(Middleware(BodySizeLimit, max_bytes=config.max_body_bytes,
+                                 overrides={IMPORT_PATH: config.max_import_bytes}))
     return Starlette(
         routes=routes,
         middleware=middleware,

@@ -28,6 +28,20 @@ TABLE: dict[tuple[grpc.StatusCode, str], tuple[int, str]] = {
     (S.NOT_FOUND, "UserNotFound"): (404, "UserNotFound"),
     (S.ALREADY_EXISTS, "UserAlreadyExists"): (409, "UserAlreadyExists"),
     (S.INVALID_ARGUMENT, "InvalidUser"): (400, "InvalidUser"),
+    # personal contacts
+    (S.INVALID_ARGUMENT, "InvalidContact"): (400, "InvalidContact"),
+    (S.NOT_FOUND, "ContactNotFound"): (404, "ContactNotFound"),
+    (S.ALREADY_EXISTS, "DuplicateContact"): (409, "DuplicateContact"),
+    # documented as a 500; answered 400, since a body that is not JSON is the client's doing
+    (S.INVALID_ARGUMENT, "JsonParsingError"): (400, "JsonParsingError"),
+    # qualifications; the documentation knows only two 400 codes, so the service's more precise
+    # reasons about an answer are told to clients as the documented JsonErrorDecoding (the message
+    # keeps the detail)
+    (S.INVALID_ARGUMENT, "JsonBodyNotFound"): (400, "JsonBodyNotFound"),
+    (S.INVALID_ARGUMENT, "JsonErrorDecoding"): (400, "JsonErrorDecoding"),
+    (S.INVALID_ARGUMENT, "UnknownSubQualification"): (400, "JsonErrorDecoding"),
+    (S.INVALID_ARGUMENT, "InvalidQualificationAnswer"): (400, "JsonErrorDecoding"),
+    (S.INVALID_ARGUMENT, "InvalidDate"): (400, "InvalidDate"),
     # edge-only answers
     (S.INVALID_ARGUMENT, "PayloadTooLarge"): (413, "PayloadTooLarge"),
 }
@@ -49,6 +63,7 @@ UNHANDLED_CODE_BY_PREFIX: tuple[tuple[str, str], ...] = (
     ("/xuc/api/2.0/auth/", "UnhandledError"),
     ("/xuc/api/2.0/contact/", "NotHandledError"),
     ("/xuc/api/2.0/call_qualification", "NotHandledError"),
+    ("/xuc/api/api/2.0/call_qualification", "NotHandledError"),  # the documented (typo) export path
 )
 DEFAULT_UNHANDLED_CODE = "UnhandledError"
 

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from starlette.requests import Request
 
 from xuc.errors import DomainError, ErrorKind, MissingCredentials
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+TYPE_NAMES: dict[type, str] = {str: "a string", int: "an integer", bool: "true or false"}
 
 
 class InvalidJson(DomainError):
@@ -22,22 +26,89 @@ class BearerNotFound(DomainError):
     default_message = "The Authorization header does not hold a Bearer token"
 
 
+class JsonParsingError(DomainError):
+    """Personal contacts: the body is not JSON (documented as a 500; a client's fault, so 400 here)."""
+
+    reason = "JsonParsingError"
+    kind = ErrorKind.INVALID
+    default_message = "The personal contact sent is not valid JSON"
+
+
+class InvalidContactRequest(DomainError):
+    """Personal contacts: the JSON (or query) is not the shape of a contact (unknown key, wrong type)."""
+
+    reason = "InvalidContact"
+    kind = ErrorKind.INVALID
+    default_message = "Personal contact has bad format"
+
+
+class JsonBodyNotFound(DomainError):
+    reason = "JsonBodyNotFound"
+    kind = ErrorKind.INVALID
+    default_message = "No qualification answer was sent"
+
+
+class JsonErrorDecoding(DomainError):
+    reason = "JsonErrorDecoding"
+    kind = ErrorKind.INVALID
+    default_message = "The qualification answer sent is not valid"
+
+
 class PayloadTooLarge(DomainError):
     reason = "PayloadTooLarge"
     kind = ErrorKind.INVALID
     default_message = "The request body is too large"
 
 
-async def json_object(request: Request) -> dict[str, Any]:
-    """The body as a JSON object, whatever JSON content type (and charset) it was labelled with."""
+async def json_value(request: Request, invalid: type[DomainError] = InvalidJson,
+                     empty: type[DomainError] | None = None) -> Any:
+    """The body as JSON, whatever JSON content type (and charset) it was labelled with.
+
+    `invalid` is raised for bytes that are not JSON and `empty` (when given) for no body at all:
+    each section of the API documents its own codes for these.
+    """
     body = await request.body()
+    if not body and empty is not None:
+        raise empty()
     try:
-        value = json.loads(body)  # detects UTF-8/16/32 from the bytes themselves
+        return json.loads(body)  # detects UTF-8/16/32 from the bytes themselves
     except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError; nesting bombs recurse
-        raise InvalidJson("The body is not valid JSON") from None
+        raise invalid("The body is not valid JSON") from None
+
+
+async def json_object(request: Request, invalid: type[DomainError] = InvalidJson,
+                      empty: type[DomainError] | None = None) -> dict[str, Any]:
+    """The body as a JSON object (see json_value)."""
+    value = await json_value(request, invalid, empty)
     if not isinstance(value, dict):
-        raise InvalidJson("The body must be a JSON object")
+        raise invalid("The body must be a JSON object")
     return value
+
+
+def _has_type(value: Any, expected: type) -> bool:
+    if expected is int:
+        # JSON true/false are not numbers; and a protobuf int64 field refuses what it cannot hold.
+        return type(value) is int and INT64_MIN <= value <= INT64_MAX
+    return type(value) is expected
+
+
+def checked_object(body: dict[str, Any], types: Mapping[str, type], required: Collection[str],
+                   invalid: type[DomainError]) -> dict[str, Any]:
+    """`body` if it has only the keys of `types`, each of its type, and every `required` key.
+
+    This checks the representation only (what the JSON must look like to become the request
+    message); what the values may be is the service's to say.
+    """
+    unknown = sorted(set(body) - set(types))
+    if unknown:
+        raise invalid(f"'{unknown[0]}' is not a known key")
+    missing = [name for name in required if name not in body]
+    if missing:
+        raise invalid(f"'{missing[0]}' is required")
+    for name, value in body.items():
+        if not _has_type(value, types[name]):
+            raise invalid(f"'{name}' must be {TYPE_NAMES[types[name]]}")
+    return body
 
 
 def required_string(body: dict[str, Any], name: str) -> str:

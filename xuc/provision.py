@@ -5,13 +5,24 @@ it comes from, so that a bad file changes nothing. Types are checked first; dupl
 references (an agent's user, a queue's agents, ...) once the types are right. Each section is
 then applied by its "applier", idempotently; a section whose owning service does not store it yet
 is validated only.
+
+Absent and empty sections: users are only ever created or updated, so an absent, empty (`[]`) or
+bare (`users:` with nothing under it) users section is simply nothing to do. Qualifications are
+different: the file describes *all* of them, and the contacts service deactivates those it does not
+list. So the qualifications section is applied only when the file gives it as a list: `[]`
+deactivates every qualification, while an absent or bare `qualifications:` leaves them alone
+(a bare key is a placeholder, not a request to deactivate everything).
+
+The services are reached through XUC_<NAME>_ADDRESS, else the `run/<name>.json` file of the
+running `xuc up`; the contacts service is connected to only when a section needs it, so users can
+be provisioned while auth alone answers.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -29,10 +40,13 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 
 from services.auth.domain.model import LOGIN, PHONE_NUMBER
+from services.contacts.domain.qualifications import CONTROL_CHARACTERS
+from services.contacts.domain.qualifications import MAX_NAME as MAX_QUALIFICATION_NAME
 from xuc.launcher import CliError, load_service_token
 from xuc.runtime import grpc_client
 from xuc.runtime.settings import Settings
 from xucproto.auth.v1 import auth_pb2, auth_pb2_grpc
+from xucproto.contacts.v1 import contacts_pb2, contacts_pb2_grpc
 
 NOT_RUNNING = "the system is not running: start it with `xuc up`"
 CONNECT_SECONDS = 5.0
@@ -43,8 +57,8 @@ Loc = tuple[str | int, ...]
 
 
 # --- the file's model -----------------------------------------------------------------------------
-# The login and phone rules are the auth service's own (its pure domain), checked here so that a bad
-# value is reported with its line rather than by the server without one.
+# The login, phone and qualification name rules are the services' own (their pure domains), checked
+# here so that a bad value is reported with its line rather than by the server without one.
 _LOGIN = LOGIN
 _PHONE = PHONE_NUMBER
 
@@ -61,6 +75,12 @@ def _phone(value: str) -> str:
     return value
 
 
+def _printable(value: str) -> str:
+    if CONTROL_CHARACTERS.search(value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
 def _not_bool(value: Any) -> Any:
     if isinstance(value, bool):  # pydantic would read `true` as 1
         raise ValueError("must be an integer")
@@ -72,6 +92,7 @@ Phone = Annotated[str, AfterValidator(_phone)]
 RequiredPhone = Annotated[str, Field(min_length=1), AfterValidator(_phone)]
 Name = Annotated[str, Field(min_length=1)]
 QueueId = Annotated[int, BeforeValidator(_not_bool), Field(ge=1)]
+QualificationName = Annotated[str, Field(min_length=1, max_length=MAX_QUALIFICATION_NAME), AfterValidator(_printable)]
 
 
 class _Entry(BaseModel):
@@ -101,11 +122,11 @@ class QueueEntry(_Entry):
 
 
 class SubQualificationEntry(_Entry):
-    name: Name
+    name: QualificationName
 
 
 class QualificationEntry(_Entry):
-    name: Name
+    name: QualificationName
     queues: list[QueueId] = []  # queue ids of the queues section
     sub_qualifications: list[SubQualificationEntry] = Field(default=[], alias="subQualifications")
 
@@ -116,9 +137,10 @@ class ProvisionFile(BaseModel):
     users: list[UserEntry] = []
     agents: list[AgentEntry] = []
     queues: list[QueueEntry] = []
-    qualifications: list[QualificationEntry] = []
+    # None: the file does not manage qualifications (see the module's docstring).
+    qualifications: list[QualificationEntry] | None = None
 
-    @field_validator("*", mode="before")
+    @field_validator("users", "agents", "queues", mode="before")
     @classmethod
     def _empty_section(cls, value: Any) -> Any:
         return [] if value is None else value  # `users:` with nothing under it yet
@@ -266,18 +288,24 @@ def _reference_problems(spec: ProvisionFile) -> list[tuple[Loc, str]]:
     logins = {user.login for user in spec.users}
     agents = {agent.number for agent in spec.agents}
     queues = {queue.id for queue in spec.queues}
+    qualifications = spec.qualifications or []
     problems = [
         *_unique([(("users", i, "login"), user.login) for i, user in enumerate(spec.users)], "login"),
         *_unique([(("agents", i, "number"), agent.number) for i, agent in enumerate(spec.agents)], "agent number"),
         *_unique([(("queues", i, "id"), queue.id) for i, queue in enumerate(spec.queues)], "queue id"),
+        *_unique([(("qualifications", i, "name"), qualification.name)
+                  for i, qualification in enumerate(qualifications)], "qualification name"),
     ]
+    for i, qualification in enumerate(qualifications):
+        problems += _unique([(("qualifications", i, "subQualifications", j, "name"), sub.name)
+                             for j, sub in enumerate(qualification.sub_qualifications)], "sub-qualification name")
     problems += [(("agents", i, "user"), f"unknown user {agent.user!r}: not in the users section")
                  for i, agent in enumerate(spec.agents) if agent.user not in logins]
     problems += [(("queues", i, "agents", j), f"unknown agent {number!r}: not in the agents section")
                  for i, queue in enumerate(spec.queues) for j, number in enumerate(queue.agents)
                  if number not in agents]
     problems += [(("qualifications", i, "queues", j), f"unknown queue id {queue_id}: not in the queues section")
-                 for i, qualification in enumerate(spec.qualifications)
+                 for i, qualification in enumerate(qualifications)
                  for j, queue_id in enumerate(qualification.queues) if queue_id not in queues]
     return problems
 
@@ -305,40 +333,62 @@ def load(path: Path) -> ProvisionFile:
 
 
 # --- the running system ---------------------------------------------------------------------------
-@dataclass(frozen=True)
 class System:
     """The running services a command talks to, and the metadata that authenticates it.
 
-    A section's applier gets what it needs here: the telephony and contacts stubs join `auth` when
-    those services store agents, queues and qualifications.
+    Auth is connected to at once (every command needs it); the other services on first use, so a
+    command that does not need them works while they are down or absent. Channels opened here are
+    closed when the `connect()` block ends.
     """
 
-    auth: Any  # auth_pb2_grpc.AuthStub (the generated stubs are untyped)
-    metadata: grpc_client.Metadata
+    def __init__(self, auth: Any, metadata: grpc_client.Metadata,
+                 open_contacts: Callable[[], Awaitable[Any]] | None = None) -> None:
+        self.auth = auth  # auth_pb2_grpc.AuthStub (the generated stubs are untyped)
+        self.metadata = metadata
+        self._open_contacts = open_contacts
+        self._contacts: Any = None
+
+    async def contacts(self) -> Any:
+        """The channel to the contacts service, connected on the first call; CliError if not running."""
+        if self._contacts is None:
+            if self._open_contacts is None:
+                raise CliError("this command cannot reach the contacts service")
+            self._contacts = await self._open_contacts()
+        return self._contacts
 
 
-def _auth_address(settings: Settings) -> str:
-    """XUC_AUTH_ADDRESS, else the address the running `xuc up` published in its run directory."""
-    if settings.auth_address:
-        return settings.auth_address
+def _service_address(configured: str, settings: Settings, name: str) -> str:
+    """XUC_<NAME>_ADDRESS, else the address the running `xuc up` published in its run directory."""
+    if configured:
+        return configured
     try:
-        address = json.loads((settings.data_dir / "run" / "auth.json").read_text())["grpc"]
+        address = json.loads((settings.data_dir / "run" / f"{name}.json").read_text())["grpc"]
     except (OSError, ValueError, KeyError, TypeError):
-        raise CliError(NOT_RUNNING) from None
+        raise CliError(f"{NOT_RUNNING} (no address for {name}: set XUC_{name.upper()}_ADDRESS)") from None
     if not isinstance(address, str):
         raise CliError(NOT_RUNNING)
     return address
 
 
+async def _open_channel(stack: AsyncExitStack, address: str, name: str) -> Any:
+    channel = await stack.enter_async_context(grpc_client.channel(address))
+    if not await grpc_client.reachable(channel, CONNECT_SECONDS):
+        raise CliError(f"{NOT_RUNNING} ({name} does not answer at {address})")
+    return channel
+
+
 @asynccontextmanager
 async def connect(settings: Settings) -> AsyncIterator[System]:
-    address = _auth_address(settings)
+    address = _service_address(settings.auth_address, settings, "auth")
     token = load_service_token(settings.data_dir)
-    async with grpc_client.channel(address) as channel:
-        if not await grpc_client.reachable(channel, CONNECT_SECONDS):
-            raise CliError(f"{NOT_RUNNING} (auth does not answer at {address})")
-        stub = auth_pb2_grpc.AuthStub(channel)
-        yield System(stub, grpc_client.service_metadata(token))
+    async with AsyncExitStack() as stack:
+        auth_channel = await _open_channel(stack, address, "auth")
+
+        async def open_contacts() -> Any:
+            return await _open_channel(stack, _service_address(settings.contacts_address, settings, "contacts"),
+                                       "contacts")
+
+        yield System(auth_pb2_grpc.AuthStub(auth_channel), grpc_client.service_metadata(token), open_contacts)
 
 
 # --- appliers: one per section, applied in this order ---------------------------------------------
@@ -354,6 +404,21 @@ async def apply_users(system: System, spec: ProvisionFile) -> None:
         print(f"user {result.user.login}: {result.outcome}", flush=True)
 
 
+async def apply_qualifications(system: System, spec: ProvisionFile) -> None:
+    """All qualifications in one call: the contacts service applies them all or none, and
+    deactivates those the file no longer lists."""
+    request = contacts_pb2.PutQualificationsRequest(qualifications=[
+        contacts_pb2.QualificationSpec(name=entry.name, queue_ids=entry.queues,
+                                       sub_qualifications=[sub.name for sub in entry.sub_qualifications])
+        for entry in spec.qualifications or []])
+    stub = contacts_pb2_grpc.QualificationsStub(await system.contacts())
+    reply = await stub.PutQualifications(request, metadata=system.metadata, timeout=CALL_SECONDS)
+    for qualification, outcome in zip(reply.qualifications, reply.outcomes, strict=True):
+        print(f"qualification {qualification.name}: {outcome}", flush=True)
+    for name in reply.deactivated:
+        print(f"qualification {name}: deactivated", flush=True)
+
+
 def _not_stored_yet(section: str, owner: str) -> Applier:
     async def report(system: System, spec: ProvisionFile) -> None:
         count = len(getattr(spec, section))
@@ -367,17 +432,25 @@ APPLIERS: dict[str, Applier] = {
     "users": apply_users,
     "agents": _not_stored_yet("agents", "telephony"),
     "queues": _not_stored_yet("queues", "telephony"),
-    "qualifications": _not_stored_yet("qualifications", "contacts"),
+    "qualifications": apply_qualifications,
 }
 
 
+def _to_apply(spec: ProvisionFile, section: str) -> bool:
+    """Whether the file asks anything of this section: entries, or (qualifications) the list itself."""
+    entries = getattr(spec, section)
+    return entries is not None if section == "qualifications" else bool(entries)
+
+
 async def provision(path: Path, settings: Settings) -> None:
-    """Validate the whole file, then apply its non-empty sections (InvalidFile: nothing applied)."""
+    """Validate the whole file, then apply the sections it gives (InvalidFile: nothing applied)."""
     spec = load(path)
-    sections = [section for section in APPLIERS if getattr(spec, section)]
+    sections = [section for section in APPLIERS if _to_apply(spec, section)]
     if not sections:
         print("nothing to provision: the file has no entries", flush=True)
         return
     async with connect(settings) as system:
+        if "qualifications" in sections:
+            await system.contacts()  # a service that is down fails the run before anything changes
         for section in sections:
             await APPLIERS[section](system, spec)

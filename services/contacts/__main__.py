@@ -1,19 +1,93 @@
-"""Composition root of the contacts service process: `python -m services.contacts`.
-
-No API yet: the process serves the standard health and reflection services only.
-"""
+"""Composition root of the contacts service process: `python -m services.contacts`."""
 
 from __future__ import annotations
 
+from contextlib import AsyncExitStack
+from pathlib import Path
+
+from services.contacts.adapters.contact_events import contact_event_message
+from services.contacts.adapters.contact_repository import SqlContactsUnitOfWork
+from services.contacts.adapters.phone_statuses import TelephonyPhoneStatuses
+from services.contacts.adapters.qualification_events import qualification_event_message
+from services.contacts.adapters.qualification_repository import SqlQualificationsUnitOfWork
+from services.contacts.entrypoints.personal_contacts_api import (
+    PERSONAL_CONTACTS_POLICY,
+    PERSONAL_CONTACTS_SERVICE,
+    PersonalContactsApi,
+)
+from services.contacts.entrypoints.qualifications_api import (
+    QUALIFICATIONS_POLICY,
+    QUALIFICATIONS_SERVICE,
+    QualificationsApi,
+)
+from services.contacts.service_layer.personal_contacts import PersonalContactsService
+from services.contacts.service_layer.qualifications import QualificationsService
+from xuc import subjects
+from xuc.runtime import db, grpc_client, nats
+from xuc.runtime.events import NatsEventPublisher
 from xuc.runtime.grpc_edge import Authenticator, EdgeInterceptor
-from xuc.runtime.process import run, serve_grpc, stop_signal
-from xuc.runtime.settings import Settings
+from xuc.runtime.keys import PublicKeyCache
+from xuc.runtime.process import GrpcService, run, serve_grpc, stop_signal
+from xuc.runtime.settings import Settings, SettingsError
+from xucproto.auth.v1 import auth_pb2_grpc
+from xucproto.contacts.v1 import contacts_pb2_grpc
+
+MIGRATIONS = Path(__file__).parent / "adapters" / "migrations"
+KEYS_TIMEOUT_SECONDS = 30.0
 
 
 async def main(settings: Settings) -> None:
+    if not settings.auth_address:
+        raise SettingsError("XUC_AUTH_ADDRESS is required (host:port of the auth service)")
     stopping = stop_signal()
-    interceptor = EdgeInterceptor({}, Authenticator(settings.service_token, verifier=None))
-    await serve_grpc(settings, "contacts", [], [interceptor], stopping)
+    async with AsyncExitStack() as stack:
+        engine = db.create_engine_for(settings.database_url)
+        stack.push_async_callback(engine.dispose)
+        await db.migrate(settings.database_url, MIGRATIONS, version_table="contacts_alembic_version")
+
+        connection = await nats.connect(settings.nats_url, name="xuc-contacts")
+        stack.push_async_callback(nats.close, connection)
+        for stream in subjects.ALL_STREAMS:
+            await nats.ensure_stream(connection.jetstream(), stream())
+
+        auth_channel = grpc_client.channel(settings.auth_address)
+        stack.push_async_callback(auth_channel.close)
+        keys = PublicKeyCache(auth_pb2_grpc.AuthStub(auth_channel), settings.service_token, settings.token_issuer)
+        await keys.wait_until_loaded(KEYS_TIMEOUT_SECONDS)
+
+        # Without a telephony address (a deployment without it), every number is "not a line".
+        telephony_channel = grpc_client.channel(settings.telephony_address) if settings.telephony_address else None
+        if telephony_channel is not None:
+            stack.push_async_callback(telephony_channel.close)
+
+        personal = PersonalContactsService(
+            lambda: SqlContactsUnitOfWork(engine),
+            NatsEventPublisher(connection, contact_event_message),
+            TelephonyPhoneStatuses(telephony_channel, settings.service_token),
+            max_import_bytes=settings.max_import_bytes,
+        )
+        await personal.discard_unfinished_imports()
+        qualifications = QualificationsService(
+            lambda: SqlQualificationsUnitOfWork(engine),
+            NatsEventPublisher(connection, qualification_event_message),
+        )
+        personal_api, qualifications_api = PersonalContactsApi(personal), QualificationsApi(qualifications)
+        interceptor = EdgeInterceptor(
+            {**PERSONAL_CONTACTS_POLICY, **QUALIFICATIONS_POLICY},
+            Authenticator(settings.service_token, keys.verifier),
+        )
+        await serve_grpc(
+            settings,
+            "contacts",
+            [
+                GrpcService(PERSONAL_CONTACTS_SERVICE, lambda server: contacts_pb2_grpc
+                            .add_PersonalContactsServicer_to_server(personal_api, server)),
+                GrpcService(QUALIFICATIONS_SERVICE, lambda server: contacts_pb2_grpc
+                            .add_QualificationsServicer_to_server(qualifications_api, server)),
+            ],
+            [interceptor],
+            stopping,
+        )
 
 
 if __name__ == "__main__":

@@ -77,6 +77,7 @@ def test_a_second_gateway_accepts_the_tokens_of_the_first(stack: Stack, api: htt
     ready_file, log_path = tmp_path / "gw2.json", tmp_path / "gw2.log"
     env = clean_env(
         XUC_AUTH_ADDRESS=stack.run_file("auth")["grpc"],
+        XUC_CONTACTS_ADDRESS=stack.run_file("contacts")["grpc"],
         XUC_SERVICE_TOKEN=stack.service_token(),
         XUC_HTTP_HOST="127.0.0.1",
         XUC_HTTP_PORT=str(port),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -10,6 +11,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from gateway.app import GatewayConfig, create_app, load_openapi
 
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+CONVERTOR = re.compile(r"\{(\w+):\w+\}")  # Starlette's "{queueId:int}" is OpenAPI's "{queueId}"
 
 
 def _served(routes: Iterable[BaseRoute], prefix: str = "") -> set[tuple[str, str]]:
@@ -17,7 +19,7 @@ def _served(routes: Iterable[BaseRoute], prefix: str = "") -> set[tuple[str, str
     for route in routes:
         if isinstance(route, Route):
             methods = {method.lower() for method in route.methods or ()} - {"head"}  # HEAD comes with GET
-            served |= {(prefix + route.path, method) for method in methods}
+            served |= {(CONVERTOR.sub(r"{\1}", prefix + route.path), method) for method in methods}
         elif isinstance(route, Mount):
             served |= _served(route.routes, prefix + route.path)
         else:
@@ -32,7 +34,7 @@ def _documented(document: dict[str, Any]) -> set[tuple[str, str]]:
 
 def test_every_served_route_is_documented_and_every_documented_one_served() -> None:
     # The handlers are not called: no stub or key cache is needed to list the routes.
-    app = create_app(GatewayConfig(service_token="unused"), None, None)  # type: ignore[arg-type]
+    app = create_app(GatewayConfig(service_token="unused"), None, None, None, None)  # type: ignore[arg-type]
 
     served = _served(app.routes)
 
@@ -73,3 +75,25 @@ def test_every_reference_resolves() -> None:
             assert isinstance(node, dict), f"{ref} does not resolve"
             assert part in node, f"{ref} does not resolve"
             node = node[part]
+
+
+def _parameters(document: dict[str, Any], item: dict[str, Any], operation: dict[str, Any]) -> list[dict[str, Any]]:
+    resolved = []
+    for parameter in [*item.get("parameters", []), *operation.get("parameters", [])]:
+        if "$ref" in parameter:
+            parameter = document["components"]["parameters"][parameter["$ref"].rpartition("/")[2]]
+        resolved.append(parameter)
+    return resolved
+
+
+def test_every_path_parameter_is_described() -> None:
+    document = load_openapi()
+
+    for path, item in document["paths"].items():
+        in_path = set(re.findall(r"\{(\w+)\}", path))
+        for method, operation in item.items():
+            if method not in HTTP_METHODS:
+                continue
+            described = {parameter["name"] for parameter in _parameters(document, item, operation)
+                         if parameter["in"] == "path"}
+            assert described == in_path, (path, method)

@@ -1,12 +1,23 @@
-"""Reading provisioning files (xuc/provision.py): the model, and problems reported by line and path."""
+"""Provisioning files (xuc/provision.py): the model, problems reported by line and path, and the
+appliers against in-process gRPC servers standing in for auth and contacts (they record the requests)."""
 
 from __future__ import annotations
 
+import json
 import textwrap
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
+import grpc
 import pytest
 
-from xuc.provision import InvalidFile, ProvisionFile, parse
+from xuc.launcher import CliError
+from xuc.provision import InvalidFile, ProvisionFile, parse, provision
+from xuc.runtime.settings import Settings
+from xucproto.auth.v1 import auth_pb2, auth_pb2_grpc
+from xucproto.contacts.v1 import contacts_pb2, contacts_pb2_grpc
 
 EXAMPLE = """\
 users:
@@ -37,6 +48,7 @@ def test_the_documented_example_is_read_whole() -> None:
     assert [(agent.number, agent.user) for agent in spec.agents] == [("2001", "alicej")]
     [queue] = spec.queues
     assert (queue.id, queue.name, queue.number, queue.agents) == (5, "support", "3000", ["2001"])
+    assert spec.qualifications is not None
     [qualification] = spec.qualifications
     assert qualification.queues == [5]
     assert [sub.name for sub in qualification.sub_qualifications] == ["Technical", "General"]
@@ -68,9 +80,16 @@ def test_json_is_yaml() -> None:
     assert spec.users[0].line == "1001"
 
 
-@pytest.mark.parametrize("text", ["", "# nothing yet\n", "users:\nagents: []\n"])
+@pytest.mark.parametrize("text", ["", "# nothing yet\n", "users:\nagents: []\n", "qualifications:\n"])
 def test_an_empty_file_or_section_is_nothing_to_do(text: str) -> None:
     assert parse(text) == ProvisionFile()
+
+
+def test_an_empty_qualifications_list_is_kept_apart_from_an_absent_section() -> None:
+    # `[]` deactivates every qualification; an absent or bare section leaves them alone.
+    assert parse("qualifications: []\n").qualifications == []
+    assert parse("users: []\n").qualifications is None
+    assert parse("qualifications:\n").qualifications is None
 
 
 def test_a_name_is_not_taken_for_a_boolean() -> None:
@@ -183,6 +202,41 @@ def test_references_to_undeclared_entries_are_refused() -> None:
     ]
 
 
+def test_duplicate_qualification_and_sub_qualification_names_are_refused() -> None:
+    assert problems_of("""\
+        qualifications:
+          - {name: Support, subQualifications: [{name: Technical}, {name: General}, {name: Technical}]}
+          - {name: Sales}
+          - {name: Support}
+        """) == [
+        (2, "qualifications[0].subQualifications[2].name",
+         "duplicate sub-qualification name 'Technical' (also at qualifications[0].subQualifications[0].name)"),
+        (4, "qualifications[2].name", "duplicate qualification name 'Support' (also at qualifications[0].name)"),
+    ]
+
+
+def test_qualification_names_are_at_most_128_characters() -> None:
+    long_name = "x" * 129
+    assert problems_of(f"""\
+        qualifications:
+          - name: {long_name}
+            subQualifications: [{{name: {long_name}}}, {{name: {"y" * 128}}}]
+        """) == [
+        (2, "qualifications[0].name", "string should have at most 128 characters"),
+        (3, "qualifications[0].subQualifications[0].name", "string should have at most 128 characters"),
+    ]
+
+
+def test_qualification_names_have_no_control_characters() -> None:
+    assert problems_of("""\
+        qualifications:
+          - {name: "Sup\\tport", subQualifications: [{name: "a\\nb"}]}
+        """) == [
+        (2, "qualifications[0].name", "must not contain control characters"),
+        (2, "qualifications[0].subQualifications[0].name", "must not contain control characters"),
+    ]
+
+
 def test_a_key_given_twice_in_an_entry_is_refused() -> None:
     assert problems_of("""\
         users:
@@ -226,3 +280,165 @@ def test_problems_render_as_file_line_path_message() -> None:
 
     assert [problem.render("provision.yaml") for problem in raised.value.problems] == [
         "provision.yaml:2: users[0].password: field required"]
+
+
+# --- applying, against stand-ins for the services ------------------------------------------------
+@dataclass
+class Recorded:
+    put_users: list[auth_pb2.PutUsersRequest] = field(default_factory=list)
+    put_qualifications: list[contacts_pb2.PutQualificationsRequest] = field(default_factory=list)
+    service_tokens: set[str] = field(default_factory=set)
+
+    def saw(self, context: grpc.aio.ServicerContext) -> None:
+        self.service_tokens |= {value for key, value in context.invocation_metadata() or ()
+                                if key == "x-xuc-service-token"}
+
+
+class StandInAuth(auth_pb2_grpc.AuthServicer):
+    def __init__(self, recorded: Recorded) -> None:
+        self.recorded = recorded
+
+    async def PutUsers(self, request: auth_pb2.PutUsersRequest, context: Any) -> auth_pb2.PutUsersReply:
+        self.recorded.saw(context)
+        self.recorded.put_users.append(request)
+        return auth_pb2.PutUsersReply(results=[
+            auth_pb2.PutUserResult(user=auth_pb2.User(login=user.login), outcome="created") for user in request.users])
+
+
+class StandInQualifications(contacts_pb2_grpc.QualificationsServicer):
+    """Answers the first listed qualification "created", the others "unchanged", and reports "Old"
+    deactivated, so that every kind of line is printed."""
+
+    def __init__(self, recorded: Recorded) -> None:
+        self.recorded = recorded
+
+    async def PutQualifications(self, request: contacts_pb2.PutQualificationsRequest,
+                                context: Any) -> contacts_pb2.PutQualificationsReply:
+        self.recorded.saw(context)
+        self.recorded.put_qualifications.append(request)
+        listed = [contacts_pb2.Qualification(id=i + 1, name=spec.name) for i, spec in enumerate(request.qualifications)]
+        outcomes = ["created", *["unchanged"] * len(listed)][:len(listed)]
+        return contacts_pb2.PutQualificationsReply(qualifications=listed, outcomes=outcomes, deactivated=["Old"])
+
+
+@dataclass
+class Services:
+    recorded: Recorded
+    auth_address: str
+    contacts_address: str
+
+
+@pytest.fixture
+async def services() -> AsyncIterator[Services]:
+    recorded = Recorded()
+    auth_server, contacts_server = grpc.aio.server(), grpc.aio.server()
+    auth_pb2_grpc.add_AuthServicer_to_server(StandInAuth(recorded), auth_server)
+    contacts_pb2_grpc.add_QualificationsServicer_to_server(StandInQualifications(recorded), contacts_server)
+    auth_port = auth_server.add_insecure_port("127.0.0.1:0")
+    contacts_port = contacts_server.add_insecure_port("127.0.0.1:0")
+    await auth_server.start()
+    await contacts_server.start()
+    try:
+        yield Services(recorded, f"127.0.0.1:{auth_port}", f"127.0.0.1:{contacts_port}")
+    finally:
+        await auth_server.stop(None)
+        await contacts_server.stop(None)
+
+
+SERVICE_TOKEN = "stand-in-service-token"
+
+
+def settings_for(data_dir: Path, **addresses: str) -> Settings:
+    env = {"XUC_DATA_DIR": str(data_dir), **{f"XUC_{name.upper()}_ADDRESS": value for name, value in addresses.items()}}
+    return Settings.from_env(env=env)
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("XUC_SERVICE_TOKEN", SERVICE_TOKEN)
+    return tmp_path
+
+
+def provisioning_file(data_dir: Path, text: str) -> Path:
+    path = data_dir / "provision.yaml"
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def output_lines(capsys: pytest.CaptureFixture[str]) -> list[str]:
+    return capsys.readouterr().out.splitlines()
+
+
+async def test_qualifications_are_put_in_one_call_after_the_users(
+    services: Services, data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = provisioning_file(data_dir, """\
+        users:
+          - {login: alicej, password: pw}
+        queues:
+          - {id: 5, name: support, number: "3000"}
+          - {id: 6, name: sales, number: "3001"}
+        qualifications:
+          - {name: Support, queues: [5, 6], subQualifications: [{name: Technical}, {name: General}]}
+          - {name: Empty}
+        """)
+
+    await provision(path, settings_for(data_dir, auth=services.auth_address, contacts=services.contacts_address))
+
+    assert output_lines(capsys) == [
+        "user alicej: created",
+        "queues: 2 validated, not applied yet (the telephony service does not store them yet)",
+        "qualification Support: created",
+        "qualification Empty: unchanged",
+        "qualification Old: deactivated",
+    ]
+    [request] = services.recorded.put_qualifications
+    assert [(spec.name, list(spec.queue_ids), list(spec.sub_qualifications)) for spec in request.qualifications] == [
+        ("Support", [5, 6], ["Technical", "General"]), ("Empty", [], [])]
+    assert services.recorded.service_tokens == {SERVICE_TOKEN}
+
+
+async def test_an_empty_list_puts_no_qualification_and_an_absent_section_makes_no_call(
+    services: Services, data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = settings_for(data_dir, auth=services.auth_address, contacts=services.contacts_address)
+
+    await provision(provisioning_file(data_dir, "users: [{login: bob, password: pw}]\n"), settings)
+    assert services.recorded.put_qualifications == []
+
+    await provision(provisioning_file(data_dir, "qualifications: []\n"), settings)
+    [request] = services.recorded.put_qualifications
+    assert list(request.qualifications) == []
+    assert output_lines(capsys) == ["user bob: created", "qualification Old: deactivated"]
+
+
+async def test_users_need_only_auth(services: Services, data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # No contacts address and no run/contacts.json: fine, as long as no section needs contacts.
+    await provision(provisioning_file(data_dir, "users: [{login: carol, password: pw}]\n"),
+                    settings_for(data_dir, auth=services.auth_address))
+
+    assert output_lines(capsys) == ["user carol: created"]
+
+
+async def test_without_contacts_nothing_is_applied(services: Services, data_dir: Path) -> None:
+    path = provisioning_file(data_dir, """\
+        users: [{login: dave, password: pw}]
+        qualifications: [{name: Support}]
+        """)
+
+    with pytest.raises(CliError, match="no address for contacts: set XUC_CONTACTS_ADDRESS"):
+        await provision(path, settings_for(data_dir, auth=services.auth_address))
+
+    assert services.recorded.put_users == []  # checked before the users were applied
+
+
+async def test_the_contacts_address_is_read_from_the_run_directory(
+    services: Services, data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (data_dir / "run").mkdir()
+    (data_dir / "run" / "contacts.json").write_text(json.dumps({"pid": 1, "grpc": services.contacts_address}))
+
+    await provision(provisioning_file(data_dir, "qualifications: [{name: Support}]\n"),
+                    settings_for(data_dir, auth=services.auth_address))
+
+    assert output_lines(capsys) == ["qualification Support: created", "qualification Old: deactivated"]

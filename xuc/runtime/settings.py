@@ -43,6 +43,7 @@ class Settings:
     database_url: str
     grpc_listen: str
     auth_address: str
+    contacts_address: str
     telephony_address: str
     max_import_bytes: int
     service_token: str
@@ -85,6 +86,7 @@ class Settings:
             database_url=database_url,
             grpc_listen=env.get(f"{prefix}GRPC_LISTEN", "").strip() or "127.0.0.1:0",
             auth_address=env.get("XUC_AUTH_ADDRESS", "").strip(),
+            contacts_address=env.get("XUC_CONTACTS_ADDRESS", "").strip(),
             telephony_address=env.get("XUC_TELEPHONY_ADDRESS", "").strip(),
             max_import_bytes=_int(env, "XUC_MAX_IMPORT_BYTES", 64 * 1024 * 1024, minimum=1),
             service_token=env.get("XUC_SERVICE_TOKEN", "").strip(),

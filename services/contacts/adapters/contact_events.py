@@ -1,0 +1,37 @@
+"""How personal contacts events become protobuf messages and subjects (xuc.runtime.events publishes
+them). Subjects are keyed by the owner's login."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from services.contacts.domain.contacts import ContactChanged, ContactsImported, Event
+from xuc import subjects
+from xucproto.events.v1 import contacts_events_pb2
+
+
+def _timestamp(moment: datetime) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromDatetime(moment)
+    return stamp
+
+
+def contact_event_message(event: Event) -> tuple[str, Message]:
+    owner = event.owner
+    occurred_at = _timestamp(event.occurred_at)
+    if isinstance(event, ContactChanged):
+        return subjects.CONTACT_CHANGED.for_key(owner.login), contacts_events_pb2.ContactChanged(
+            owner_login=owner.login, owner_user_id=owner.user_id, contact_id=event.contact_id,
+            change=event.change, occurred_at=occurred_at,
+        )
+    if isinstance(event, ContactsImported):
+        return subjects.CONTACTS_IMPORTED.for_key(owner.login), contacts_events_pb2.ContactsImported(
+            owner_login=owner.login, owner_user_id=owner.user_id, created=event.created, failed=event.failed,
+            occurred_at=occurred_at,
+        )
+    return subjects.CONTACTS_CLEARED.for_key(owner.login), contacts_events_pb2.ContactsCleared(
+        owner_login=owner.login, owner_user_id=owner.user_id, deleted=event.deleted, occurred_at=occurred_at,
+    )

@@ -1,0 +1,186 @@
+"""SQL storage of personal contacts, and the unit of work the use cases run in.
+
+Every read and every change of one contact sees visible rows only (`import_id IS NULL`); rows of
+an import in progress are written with `add_pending` and become visible with one UPDATE.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
+
+from services.contacts.adapters.contact_tables import personal_contacts as table
+from services.contacts.domain.contacts import (
+    TEXT_FIELDS,
+    Contact,
+    ContactFields,
+    ContactQuery,
+    identity,
+    search_text,
+    sort_key,
+)
+from services.contacts.domain.errors import DuplicateContact
+from services.contacts.domain.ports import PageCursor
+from xuc.errors import Unreachable
+
+VISIBLE = table.c.import_id.is_(None)
+LIST_ORDER = (table.c.sort_key, table.c.id)
+DUPLICATE_MESSAGE = "The same contact already exists"
+
+
+def _to_contact(row: Any) -> Contact:
+    fields = ContactFields.from_texts({name: getattr(row, name) for name in TEXT_FIELDS}, bool(row.favorite))
+    return Contact(id=row.id, owner_id=row.owner_id, fields=fields)
+
+
+def _columns(contact: Contact) -> dict[str, Any]:
+    fields = contact.fields
+    return {
+        **{name: getattr(fields, name) for name in TEXT_FIELDS},
+        "favorite": fields.favorite,
+        "owner_id": contact.owner_id,
+        "identity": identity(fields),
+        "search_text": search_text(fields),
+        "sort_key": sort_key(fields),
+    }
+
+
+def _owned(owner_id: str) -> ColumnElement[bool]:
+    return and_(table.c.owner_id == owner_id, VISIBLE)
+
+
+class SqlContactRepository:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def get(self, owner_id: str, contact_id: str) -> Contact | None:
+        query = select(table).where(table.c.id == contact_id, _owned(owner_id))
+        row = (await self._connection.execute(query)).first()
+        return _to_contact(row) if row else None
+
+    async def add(self, contact: Contact) -> None:
+        await self._write_unique(table.insert().values(id=contact.id, **_columns(contact)))
+
+    async def update(self, contact: Contact) -> bool:
+        statement = (update(table).where(table.c.id == contact.id, _owned(contact.owner_id))
+                     .values(**_columns(contact), updated_at=func.now()))
+        return await self._write_unique(statement) > 0
+
+    async def _write_unique(self, statement: Any) -> int:
+        """Run a write the unique index (owner, identity) may refuse: that is a DuplicateContact."""
+        try:
+            async with self._connection.begin_nested():
+                result = await self._connection.execute(statement)
+        except IntegrityError:
+            raise DuplicateContact(DUPLICATE_MESSAGE) from None
+        return int(result.rowcount)
+
+    async def delete(self, owner_id: str, contact_id: str) -> bool:
+        result = await self._connection.execute(delete(table).where(table.c.id == contact_id, _owned(owner_id)))
+        return int(result.rowcount) > 0
+
+    async def delete_all(self, owner_id: str) -> int:
+        result = await self._connection.execute(delete(table).where(_owned(owner_id)))
+        return int(result.rowcount)
+
+    async def search(self, owner_id: str, query: ContactQuery) -> tuple[list[Contact], int]:
+        conditions = [_owned(owner_id)]
+        if query.terms:
+            # contains(autoescape) escapes % and _ in the term: a search is a plain substring.
+            conditions.append(or_(*(table.c.search_text.contains(term, autoescape=True) for term in query.terms)))
+        total = (await self._connection.execute(select(func.count()).select_from(table).where(*conditions))).scalar()
+        page = select(table).where(*conditions).order_by(*LIST_ORDER).offset(query.offset or None)
+        if query.limit:
+            page = page.limit(query.limit)
+        rows = await self._connection.execute(page)
+        return [_to_contact(row) for row in rows], int(total or 0)
+
+    async def page_after(
+        self, owner_id: str, after: PageCursor | None, size: int
+    ) -> tuple[list[Contact], PageCursor | None]:
+        query = select(table).where(_owned(owner_id)).order_by(*LIST_ORDER).limit(size)
+        if after is not None:
+            after_key, after_id = after
+            query = query.where(or_(table.c.sort_key > after_key,
+                                    and_(table.c.sort_key == after_key, table.c.id > after_id)))
+        rows = (await self._connection.execute(query)).all()
+        cursor = (rows[-1].sort_key, rows[-1].id) if rows else None
+        return [_to_contact(row) for row in rows], cursor
+
+    async def add_pending(self, import_id: str, contacts: Sequence[Contact]) -> set[str]:
+        if not contacts:
+            return set()
+        insert = postgresql.insert if self._connection.dialect.name == "postgresql" else sqlite.insert
+        # One statement for the batch; a row the unique index refuses (a duplicate) is skipped, and
+        # RETURNING tells which were stored. (Selecting them back by id afterwards was cheaper on a
+        # small table, but the planner's choice made it quadratic on a large import.)
+        statement = (insert(table)
+                     .on_conflict_do_nothing(index_elements=[table.c.owner_id, table.c.identity])
+                     .returning(table.c.id))
+        rows = [{"id": contact.id, "import_id": import_id, **_columns(contact)} for contact in contacts]
+        result = await self._connection.execute(statement, rows)
+        return set(result.scalars())
+
+    async def publish_import(self, import_id: str) -> int:
+        result = await self._connection.execute(
+            update(table).where(table.c.import_id == import_id).values(import_id=None)
+        )
+        return int(result.rowcount)
+
+    async def discard_import(self, import_id: str) -> int:
+        result = await self._connection.execute(delete(table).where(table.c.import_id == import_id))
+        return int(result.rowcount)
+
+    async def discard_all_pending(self) -> int:
+        result = await self._connection.execute(delete(table).where(table.c.import_id.isnot(None)))
+        return int(result.rowcount)
+
+
+class SqlContactsUnitOfWork:
+    """One transaction; rolled back unless committed. A lost database becomes `Unreachable`."""
+
+    contacts: SqlContactRepository
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._connection: AsyncConnection | None = None
+        self._transaction: AsyncTransaction | None = None
+
+    async def __aenter__(self) -> SqlContactsUnitOfWork:
+        try:
+            self._connection = await self._engine.connect()
+            self._transaction = await self._connection.begin()
+        except DBAPIError as exc:
+            if self._connection is not None:
+                await self._connection.close()
+            raise Unreachable(f"The contacts database is not reachable: {exc.orig}") from None
+        self.contacts = SqlContactRepository(self._connection)
+        return self
+
+    async def commit(self) -> None:
+        assert self._transaction is not None
+        try:
+            await self._transaction.commit()
+        except DBAPIError as exc:
+            if exc.connection_invalidated:
+                raise Unreachable("The contacts database connection was lost") from None
+            raise
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        assert self._connection is not None
+        assert self._transaction is not None
+        try:
+            if self._transaction.is_active:
+                await self._transaction.rollback()
+        finally:
+            await self._connection.close()
+        if isinstance(error, DBAPIError) and error.connection_invalidated:
+            raise Unreachable("The contacts database connection was lost") from None

@@ -1,0 +1,277 @@
+"""The personal contacts use cases. Events are published after the change is committed.
+
+- Every use case acts for an `Owner` (the caller's user id and login): another user's contact id
+  answers ContactNotFound, exactly like an id that does not exist.
+- A list asks telephony for the status of its contacts' numbers in ONE call; a contact without
+  a number, or a number telephony does not know, is NOT_A_LINE (-2).
+- Import guarantee: a file's contacts appear all at once or not at all. Valid lines are stored in
+  batches (one transaction each) as rows pending under the import's id, which no read sees; one
+  UPDATE publishes them at the end. On any failure (bad bytes, a cancelled or timed-out call, an
+  error) the pending rows are deleted, and rows a crashed process left are deleted at the next
+  start (`discard_unfinished_imports`). Duplicates of existing contacts or of earlier lines of the
+  file are reported per line ("duplicate contact"); a file without a valid line creates nothing.
+  Memory holds one batch, never the file. One ContactsImported event, no per-contact events.
+- Export reads the contacts in pages (keyset on the list order) and streams ~64 KiB chunks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterable, AsyncIterator, Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from services.contacts.domain.contacts import (
+    Contact,
+    ContactChanged,
+    ContactFields,
+    ContactPage,
+    ContactsCleared,
+    ContactsImported,
+    CreatedContact,
+    Event,
+    FailedLine,
+    ImportReport,
+    ListedContact,
+    Owner,
+    canonical_contact_id,
+    contact_query,
+    identity,
+    new_contact_id,
+)
+from services.contacts.domain.csv_format import CsvExport, ImportParser, ParsedLine
+from services.contacts.domain.errors import ContactNotFound, InvalidImport
+from services.contacts.domain.ports import ContactsUnitOfWork, EventPublisher, PageCursor, PhoneStatuses
+
+log = logging.getLogger(__name__)
+
+NOT_A_LINE = -2  # xuc.telephony.v1.PhoneStatus.NOT_A_LINE
+DUPLICATE_CONTACT = "duplicate contact"
+IMPORT_BATCH_SIZE = 1000
+EXPORT_PAGE_SIZE = 1000
+MAX_IMPORT_BYTES = 64 * 1024 * 1024  # XUC_MAX_IMPORT_BYTES's default
+ERRORS_IN_MESSAGE = 5  # line errors quoted when a file has no valid line
+
+ImportChunks = AsyncIterable[tuple[str, bytes]]  # (charset, data); the first chunk's charset counts
+
+
+class PersonalContactsService:
+    def __init__(
+        self,
+        unit_of_work: Callable[[], ContactsUnitOfWork],
+        publisher: EventPublisher,
+        phone_statuses: PhoneStatuses,
+        *,
+        import_batch_size: int = IMPORT_BATCH_SIZE,
+        export_page_size: int = EXPORT_PAGE_SIZE,
+        max_import_bytes: int = MAX_IMPORT_BYTES,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._uow = unit_of_work
+        self._publisher = publisher
+        self._phones = phone_statuses
+        self._batch_size = import_batch_size
+        self._page_size = export_page_size
+        self._max_import_bytes = max_import_bytes
+        self._clock = clock
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self._clock(), UTC)
+
+    # --- reading -------------------------------------------------------------------------------
+    async def list_contacts(self, owner: Owner, search: str = "", limit: int = 0, offset: int = 0) -> ContactPage:
+        query = contact_query(search, limit, offset)
+        async with self._uow() as uow:
+            contacts, total = await uow.contacts.search(owner.user_id, query)
+        numbers = sorted({contact.fields.number for contact in contacts if contact.fields.number})
+        statuses = await self._phones.statuses(numbers) if numbers else {}
+        entries = [
+            ListedContact(contact, statuses.get(contact.fields.number, NOT_A_LINE) if contact.fields.number
+                          else NOT_A_LINE)
+            for contact in contacts
+        ]
+        return ContactPage(entries, total)
+
+    async def get_contact(self, owner: Owner, contact_id: str) -> Contact:
+        contact_id = canonical_contact_id(contact_id)
+        async with self._uow() as uow:
+            contact = await uow.contacts.get(owner.user_id, contact_id)
+        if contact is None:
+            raise _not_found(contact_id)
+        return contact
+
+    async def export_contacts(self, owner: Owner) -> AsyncIterator[bytes]:
+        """The owner's contacts as CSV chunks; no transaction stays open while a chunk is sent."""
+        export = CsvExport()
+        cursor: PageCursor | None = None
+        while True:
+            async with self._uow() as uow:
+                page, cursor = await uow.contacts.page_after(owner.user_id, cursor, self._page_size)
+            for contact in page:
+                chunk = export.add(contact.fields)
+                if chunk:
+                    yield chunk
+            if len(page) < self._page_size:
+                break
+        yield export.finish()
+
+    # --- changing one contact ----------------------------------------------------------------
+    async def create_contact(self, owner: Owner, fields: ContactFields) -> Contact:
+        contact = Contact(new_contact_id(), owner.user_id, fields.validated())
+        async with self._uow() as uow:
+            await uow.contacts.add(contact)
+            await uow.commit()
+        await self._publish(ContactChanged(owner, contact.id, "created", self._now()))
+        return contact
+
+    async def update_contact(
+        self, owner: Owner, contact_id: str, fields: ContactFields, favorite: bool | None = None
+    ) -> Contact:
+        """Replace every text field; `favorite` is kept when None."""
+        contact_id = canonical_contact_id(contact_id)
+        validated = fields.validated()
+        async with self._uow() as uow:
+            existing = await uow.contacts.get(owner.user_id, contact_id)
+            if existing is None:
+                raise _not_found(contact_id)
+            kept = existing.fields.favorite if favorite is None else favorite
+            contact = replace(existing, fields=replace(validated, favorite=kept))
+            await uow.contacts.update(contact)
+            await uow.commit()
+        await self._publish(ContactChanged(owner, contact.id, "updated", self._now()))
+        return contact
+
+    async def delete_contact(self, owner: Owner, contact_id: str) -> int:
+        contact_id = canonical_contact_id(contact_id)
+        async with self._uow() as uow:
+            if not await uow.contacts.delete(owner.user_id, contact_id):
+                raise _not_found(contact_id)
+            await uow.commit()
+        await self._publish(ContactChanged(owner, contact_id, "deleted", self._now()))
+        return 1
+
+    async def delete_all_contacts(self, owner: Owner) -> int:
+        async with self._uow() as uow:
+            deleted = await uow.contacts.delete_all(owner.user_id)
+            await uow.commit()
+        await self._publish(ContactsCleared(owner, deleted, self._now()))
+        return deleted
+
+    # --- import --------------------------------------------------------------------------------
+    async def import_contacts(self, owner: Owner, chunks: ImportChunks) -> ImportReport:
+        run = _ImportRun(owner, self._uow, self._batch_size)
+        published = False
+        try:
+            await self._read_file(run, chunks)
+            await run.flush()
+            if not run.report.created:
+                raise _no_valid_line(run.report)
+            async with self._uow() as uow:
+                await uow.contacts.publish_import(run.import_id)
+                await uow.commit()
+            published = True
+        finally:
+            if run.stored_any and not published:
+                # Shielded: a cancelled call (the usual reason to be here) must not cut the cleanup short.
+                await asyncio.shield(self._discard(run.import_id))
+        report = run.report
+        report.failed.sort()
+        log.info("contacts imported", extra={"owner": owner.login, "created_contacts": len(report.created),
+                                             "failed_lines": len(report.failed)})
+        await self._publish(ContactsImported(owner, len(report.created), len(report.failed), self._now()))
+        return report
+
+    async def _read_file(self, run: _ImportRun, chunks: ImportChunks) -> None:
+        parser: ImportParser | None = None
+        received = 0
+        async for charset, data in chunks:
+            if parser is None:
+                parser = ImportParser(charset)
+            received += len(data)
+            if received > self._max_import_bytes:
+                raise InvalidImport(f"the file is larger than {self._max_import_bytes} bytes")
+            for parsed in parser.feed(data):
+                await run.take(parsed)
+        for parsed in (parser or ImportParser()).finish():
+            await run.take(parsed)
+
+    async def _discard(self, import_id: str) -> None:
+        try:
+            async with self._uow() as uow:
+                discarded = await uow.contacts.discard_import(import_id)
+                await uow.commit()
+        except Exception:
+            # The import's own error is the one to answer; the next start deletes these rows.
+            log.exception("pending rows of a failed import not deleted", extra={"import_id": import_id})
+            return
+        log.info("unfinished import discarded", extra={"import_id": import_id, "rows": discarded})
+
+    async def discard_unfinished_imports(self) -> int:
+        """Delete the pending rows of imports a stopped process left; call once at start.
+
+        Every pending row is an orphan then, as long as one process serves a database (replicas
+        would need to scope this to their own imports)."""
+        async with self._uow() as uow:
+            discarded = await uow.contacts.discard_all_pending()
+            await uow.commit()
+        if discarded:
+            log.warning("pending rows of unfinished imports deleted", extra={"rows": discarded})
+        return discarded
+
+    async def _publish(self, event: Event) -> None:
+        await self._publisher.publish([event])
+
+
+class _ImportRun:
+    """One import in progress: the current batch, and the report so far."""
+
+    def __init__(self, owner: Owner, unit_of_work: Callable[[], ContactsUnitOfWork], batch_size: int) -> None:
+        self.owner = owner
+        self.import_id = new_contact_id()
+        self.report = ImportReport()
+        self.stored_any = False
+        self._uow = unit_of_work
+        self._batch_size = batch_size
+        self._batch: list[tuple[int, Contact]] = []
+        self._batch_keys: set[str] = set()
+
+    async def take(self, parsed: ParsedLine) -> None:
+        if parsed.fields is None:
+            self.report.failed.append(FailedLine(parsed.line, parsed.errors))
+            return
+        key = identity(parsed.fields)
+        if key in self._batch_keys:  # storage would skip it too; earlier batches are its job
+            self.report.failed.append(FailedLine(parsed.line, (DUPLICATE_CONTACT,)))
+            return
+        self._batch_keys.add(key)
+        self._batch.append((parsed.line, Contact(new_contact_id(), self.owner.user_id, parsed.fields)))
+        if len(self._batch) >= self._batch_size:
+            await self.flush()
+
+    async def flush(self) -> None:
+        if not self._batch:
+            return
+        self.stored_any = True  # before the call: a cancellation may land after rows were committed
+        async with self._uow() as uow:
+            stored = await uow.contacts.add_pending(self.import_id, [contact for _, contact in self._batch])
+            await uow.commit()
+        for line, contact in self._batch:
+            if contact.id in stored:
+                self.report.created.append(CreatedContact(contact.id, contact.fields.lastname))
+            else:
+                self.report.failed.append(FailedLine(line, (DUPLICATE_CONTACT,)))
+        self._batch.clear()
+        self._batch_keys.clear()
+
+
+def _not_found(contact_id: str) -> ContactNotFound:
+    return ContactNotFound(f"No contact with id {contact_id}")
+
+
+def _no_valid_line(report: ImportReport) -> InvalidImport:
+    failed = sorted(report.failed)
+    quoted = "; ".join(f"line {line.line}: {', '.join(line.errors)}" for line in failed[:ERRORS_IN_MESSAGE])
+    more = f"; and {len(failed) - ERRORS_IN_MESSAGE} more" if len(failed) > ERRORS_IN_MESSAGE else ""
+    return InvalidImport(f"no valid line ({quoted}{more})" if quoted else "no valid line")

@@ -1,0 +1,209 @@
+"""Personal contacts domain rules (services/contacts/domain/contacts.py): validation, identity,
+search and sort keys, list queries, ids. Pure functions on plain values."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from services.contacts.domain.contacts import (
+    MAX_LENGTH,
+    MAX_SORT_KEY,
+    NEEDS_NAME_OR_NUMBER,
+    TEXT_FIELDS,
+    ContactFields,
+    canonical_contact_id,
+    compact_number,
+    contact_query,
+    fold,
+    identity,
+    search_terms,
+    search_text,
+    sort_key,
+)
+from services.contacts.domain.errors import ContactNotFound, InvalidContact
+
+JOHN = ContactFields(firstname="John", lastname="Doe", number="1111", mobile="2222", fax="3333",
+                     email="j.doe@my.corp", company="corp")
+
+
+# --- validation ------------------------------------------------------------------------------------
+def test_a_full_contact_is_valid_and_unchanged() -> None:
+    assert JOHN.validated() == JOHN
+
+
+@pytest.mark.parametrize("fields", [
+    ContactFields(firstname="Ann"), ContactFields(lastname="Lee"), ContactFields(company="ACME"),
+    ContactFields(number="1001"), ContactFields(mobile="0611223344"),
+])
+def test_a_name_or_a_number_is_enough(fields: ContactFields) -> None:
+    assert fields.validated() == fields
+
+
+@pytest.mark.parametrize("fields", [
+    ContactFields(), ContactFields(fax="3333"), ContactFields(email="a@b.c"), ContactFields(fax="1", email="a@b.c"),
+    ContactFields(firstname="   ", number="\t "),
+])
+def test_a_contact_without_name_or_number_is_refused(fields: ContactFields) -> None:
+    with pytest.raises(InvalidContact) as refused:
+        fields.validated()
+    assert refused.value.message == NEEDS_NAME_OR_NUMBER
+
+
+def test_values_are_stripped() -> None:
+    spaced = ContactFields(firstname="  John ", lastname="\tDoe\n", number=" 1111 ", email=" a@b.c  ")
+    assert spaced.validated() == ContactFields(firstname="John", lastname="Doe", number="1111", email="a@b.c")
+
+
+@pytest.mark.parametrize("name", TEXT_FIELDS)
+def test_each_field_has_a_maximum_length(name: str) -> None:
+    longest = ContactFields.from_texts({"lastname": "Doe", name: "x" * MAX_LENGTH[name]})
+    assert longest.validated() == longest
+    with pytest.raises(InvalidContact) as refused:
+        ContactFields.from_texts({"lastname": "Doe", name: "x" * (MAX_LENGTH[name] + 1)}).validated()
+    assert refused.value.message == f"{name} must be at most {MAX_LENGTH[name]} characters"
+
+
+def test_the_lengths_are_those_decided() -> None:
+    assert MAX_LENGTH == {"firstname": 128, "lastname": 128, "company": 128, "number": 40, "mobile": 40,
+                          "fax": 40, "email": 254}
+
+
+@pytest.mark.parametrize("value", ["a\nb", "a\tb", "a\x00b", "a\x1bb", "a\x7fb", "a\x85b", "a\u2028b", "a\u2029b",
+                                   "a\ud800b"])
+def test_control_characters_are_refused(value: str) -> None:
+    with pytest.raises(InvalidContact) as refused:
+        ContactFields(lastname=value).validated()
+    assert refused.value.message == "lastname must not contain control characters"
+
+
+def test_every_problem_is_named() -> None:
+    with pytest.raises(InvalidContact) as refused:
+        ContactFields(firstname="x" * 129, email="a\nb").validated()
+    assert refused.value.message == ("firstname must be at most 128 characters; "
+                                     "email must not contain control characters")
+
+
+def test_non_ascii_and_spreadsheet_characters_are_fine() -> None:
+    fields = ContactFields(firstname="Zoë", lastname="=SUM(A1)", company="株式会社", email="+@-", number="+33 (0)1")
+    assert fields.validated() == fields
+
+
+# --- identity: the duplicate key ------------------------------------------------------------------
+@pytest.mark.parametrize("variant", [
+    ContactFields(firstname="JOHN", lastname="doe", number="1111", mobile="2222", fax="3333",
+                  email="J.Doe@My.Corp", company="CORP"),
+    ContactFields(firstname="John", lastname="Doe", number="11 11", mobile="2-2.2/2", fax="(33)33",
+                  email="j.doe@my.corp", company="corp"),
+    ContactFields(firstname="John", lastname="Doe", number="\uff11" * 4, mobile="2222", fax="3333",  # full-width 1s
+                  email="j.doe@my.corp", company="corp", favorite=True),
+])
+def test_identity_ignores_case_spacing_separators_and_favorite(variant: ContactFields) -> None:
+    assert identity(variant) == identity(JOHN)
+
+
+def test_identity_collapses_inner_whitespace_in_names() -> None:
+    assert identity(ContactFields(firstname="Jean  Pierre")) == identity(ContactFields(firstname="jean pierre"))
+
+
+@pytest.mark.parametrize("variant", [
+    ContactFields(firstname="Jöhn", lastname="Doe", number="1111", mobile="2222", fax="3333",
+                  email="j.doe@my.corp", company="corp"),
+    ContactFields(firstname="John", lastname="Doe", number="1112", mobile="2222", fax="3333",
+                  email="j.doe@my.corp", company="corp"),
+    ContactFields(firstname="John", lastname="Doe", number="1111", mobile="2222", fax="3333",
+                  email="j.doe@my.corp", company=""),
+    # The same values in other fields are another contact.
+    ContactFields(firstname="Doe", lastname="John", number="1111", mobile="2222", fax="3333",
+                  email="j.doe@my.corp", company="corp"),
+    ContactFields(firstname="John", lastname="Doe", number="2222", mobile="1111", fax="3333",
+                  email="j.doe@my.corp", company="corp"),
+])
+def test_identity_tells_different_contacts_apart(variant: ContactFields) -> None:
+    assert identity(variant) != identity(JOHN)
+
+
+def test_identity_is_a_sha256_hex_digest() -> None:
+    key = identity(JOHN)
+    assert len(key) == 64
+    assert int(key, 16) >= 0
+
+
+def test_field_boundaries_are_part_of_the_identity() -> None:
+    assert identity(ContactFields(firstname="a b", lastname="c")) != identity(ContactFields(firstname="a",
+                                                                                            lastname="b c"))
+
+
+@given(st.text(alphabet="0123456789 .-/()", max_size=30))
+def test_compact_numbers_keep_only_the_digits(number: str) -> None:
+    assert compact_number(number) == "".join(c for c in number if c.isdigit())
+
+
+# --- search and sort --------------------------------------------------------------------------------
+def test_fold_removes_case_and_accents() -> None:
+    assert fold("Élodie  DUPRÉ") == "elodie dupre"
+    assert fold("Straße") == "strasse"
+    assert fold("İstanbul") == "istanbul"
+    assert fold("ﬁne") == "fine"
+
+
+def test_search_text_holds_every_field_and_compact_numbers() -> None:
+    fields = ContactFields(firstname="Hélène", lastname="Côté", number="01 23 45", mobile="06.11", fax="(1) 2",
+                           email="H@x.FR", company="Ça")
+    text = search_text(fields)
+    for expected in ("helene", "cote", "01 23 45", "012345", "06.11", "0611", "(1) 2", "12", "h@x.fr", "ca"):
+        assert expected in text
+    assert "\n" not in "".join(fields.texts())  # the separator cannot come from a value
+
+
+def test_search_terms_are_folded_and_numbers_also_compact() -> None:
+    assert search_terms("  ÉLO ") == ("elo",)
+    assert search_terms("01.23") == ("01.23", "0123")
+    assert search_terms("0123") == ("0123",)
+    assert search_terms("+33 (0)1") == ("+33 (0)1", "+3301")
+    assert search_terms("a-b") == ("a-b",)  # not a number: no compact form
+    assert search_terms("") == ()
+    assert search_terms("   ") == ()
+
+
+def test_sort_key_orders_by_lastname_then_firstname_without_case_or_accents() -> None:
+    people = [("zoe", "Durand"), ("Émile", "dupont"), ("anne", "Dupont"), ("Bob", "Dupont-Aignan"), ("x", "")]
+    ordered = sorted(people, key=lambda p: sort_key(ContactFields(firstname=p[0], lastname=p[1])))
+    assert ordered == [("x", ""), ("anne", "Dupont"), ("Émile", "dupont"), ("Bob", "Dupont-Aignan"),
+                       ("zoe", "Durand")]
+
+
+def test_sort_key_is_bounded() -> None:
+    # U+FDFA folds to 18 characters: 128 of them would make a 2,304-character key.
+    assert len(sort_key(ContactFields(lastname="\ufdfa" * 128, firstname="\ufdfa" * 128))) == MAX_SORT_KEY
+
+
+# --- list queries -----------------------------------------------------------------------------------
+def test_list_query_bounds() -> None:
+    assert contact_query("", 0, 0).limit == 0
+    assert contact_query("Doe", 10_000, 5).terms == ("doe",)
+    for limit, offset in ((-1, 0), (10_001, 0), (0, -1)):
+        with pytest.raises(InvalidContact):
+            contact_query("", limit, offset)
+    with pytest.raises(InvalidContact):
+        contact_query("a\nb", 0, 0)
+    assert contact_query("x" * 256, 0, 0).terms == ("x" * 256,)
+    with pytest.raises(InvalidContact):
+        contact_query("x" * 257, 0, 0)
+
+
+# --- ids --------------------------------------------------------------------------------------------
+def test_contact_ids_are_canonical_uuids() -> None:
+    value = uuid.uuid4()
+    assert canonical_contact_id(str(value)) == str(value)
+    assert canonical_contact_id(str(value).upper()) == str(value)
+    assert canonical_contact_id(value.hex) == str(value)
+
+
+@pytest.mark.parametrize("not_an_id", ["", "42", "not-a-uuid", "' OR 1=1 --", "x" * 1000])
+def test_an_id_that_is_not_a_uuid_names_no_contact(not_an_id: str) -> None:
+    with pytest.raises(ContactNotFound):
+        canonical_contact_id(not_an_id)

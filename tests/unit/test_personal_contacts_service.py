@@ -1,0 +1,449 @@
+"""The personal contacts use cases (services/contacts/service_layer/personal_contacts.py) against
+hand-written fakes of their ports: ownership, duplicates, events after commit, one status call per
+list, and the import guarantee (all of a file's contacts or none) under failures and cancellation."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import TracebackType
+
+import pytest
+
+from services.contacts.domain.contacts import (
+    Contact,
+    ContactChanged,
+    ContactFields,
+    ContactQuery,
+    ContactsCleared,
+    ContactsImported,
+    Event,
+    FailedLine,
+    Owner,
+    identity,
+    search_text,
+    sort_key,
+)
+from services.contacts.domain.errors import ContactNotFound, DuplicateContact, InvalidContact, InvalidImport
+from services.contacts.domain.ports import PageCursor
+from services.contacts.service_layer.personal_contacts import NOT_A_LINE, PersonalContactsService
+
+ALICE = Owner(user_id="user-alice", login="alice")
+BOB = Owner(user_id="user-bob", login="bob")
+NOW = 1_700_000_000.0
+
+
+# --- fakes -------------------------------------------------------------------------------------------
+@dataclass
+class Row:
+    contact: Contact
+    import_id: str | None = None
+
+
+@dataclass
+class FakeDatabase:
+    """The committed rows. A unit of work works on a copy; commit writes it back."""
+
+    rows: dict[str, Row] = field(default_factory=dict)
+    commits: int = 0
+
+    def visible(self, owner: Owner) -> list[Contact]:
+        return sorted((row.contact for row in self.rows.values()
+                       if row.import_id is None and row.contact.owner_id == owner.user_id),
+                      key=lambda contact: (sort_key(contact.fields), contact.id))
+
+    def pending(self) -> int:
+        return sum(row.import_id is not None for row in self.rows.values())
+
+
+class FakeRepository:
+    def __init__(self, rows: dict[str, Row]) -> None:
+        self.rows = rows
+
+    def _owned(self, owner_id: str) -> list[Contact]:
+        return sorted((row.contact for row in self.rows.values()
+                       if row.import_id is None and row.contact.owner_id == owner_id),
+                      key=lambda contact: (sort_key(contact.fields), contact.id))
+
+    def _check_unique(self, contact: Contact) -> bool:
+        key = identity(contact.fields)
+        return not any(row.contact.owner_id == contact.owner_id and identity(row.contact.fields) == key
+                       and row.contact.id != contact.id for row in self.rows.values())
+
+    async def get(self, owner_id: str, contact_id: str) -> Contact | None:
+        return next((contact for contact in self._owned(owner_id) if contact.id == contact_id), None)
+
+    async def add(self, contact: Contact) -> None:
+        if not self._check_unique(contact):
+            raise DuplicateContact()
+        self.rows[contact.id] = Row(contact)
+
+    async def update(self, contact: Contact) -> bool:
+        if await self.get(contact.owner_id, contact.id) is None:
+            return False
+        if not self._check_unique(contact):
+            raise DuplicateContact()
+        self.rows[contact.id] = Row(contact)
+        return True
+
+    async def delete(self, owner_id: str, contact_id: str) -> bool:
+        return await self.get(owner_id, contact_id) is not None and self.rows.pop(contact_id) is not None
+
+    async def delete_all(self, owner_id: str) -> int:
+        owned = self._owned(owner_id)
+        for contact in owned:
+            del self.rows[contact.id]
+        return len(owned)
+
+    async def search(self, owner_id: str, query: ContactQuery) -> tuple[list[Contact], int]:
+        found = [contact for contact in self._owned(owner_id)
+                 if not query.terms or any(term in search_text(contact.fields) for term in query.terms)]
+        end = query.offset + query.limit if query.limit else None
+        return found[query.offset:end], len(found)
+
+    async def page_after(
+        self, owner_id: str, after: PageCursor | None, size: int
+    ) -> tuple[list[Contact], PageCursor | None]:
+        owned = [contact for contact in self._owned(owner_id)
+                 if after is None or (sort_key(contact.fields), contact.id) > after]
+        page = owned[:size]
+        return page, (sort_key(page[-1].fields), page[-1].id) if page else None
+
+    async def add_pending(self, import_id: str, contacts: Sequence[Contact]) -> set[str]:
+        stored = set()
+        for contact in contacts:
+            if self._check_unique(contact):
+                self.rows[contact.id] = Row(contact, import_id)
+                stored.add(contact.id)
+        return stored
+
+    async def publish_import(self, import_id: str) -> int:
+        pending = [row for row in self.rows.values() if row.import_id == import_id]
+        for row in pending:
+            row.import_id = None
+        return len(pending)
+
+    async def discard_import(self, import_id: str) -> int:
+        doomed = [key for key, row in self.rows.items() if row.import_id == import_id]
+        for key in doomed:
+            del self.rows[key]
+        return len(doomed)
+
+    async def discard_all_pending(self) -> int:
+        doomed = [key for key, row in self.rows.items() if row.import_id is not None]
+        for key in doomed:
+            del self.rows[key]
+        return len(doomed)
+
+
+class FakeUnitOfWork:
+    contacts: FakeRepository
+
+    def __init__(self, database: FakeDatabase) -> None:
+        self._database = database
+
+    async def __aenter__(self) -> FakeUnitOfWork:
+        self.contacts = FakeRepository(copy.deepcopy(self._database.rows))
+        return self
+
+    async def commit(self) -> None:
+        self._database.rows = copy.deepcopy(self.contacts.rows)
+        self._database.commits += 1
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        pass  # an uncommitted copy is dropped, as a rolled-back transaction
+
+
+@dataclass
+class RecordingPublisher:
+    database: FakeDatabase
+    published: list[tuple[Event, int]] = field(default_factory=list)  # (event, commits before it)
+
+    async def publish(self, events: Sequence[Event]) -> None:
+        self.published += [(event, self.database.commits) for event in events]
+
+    @property
+    def events(self) -> list[Event]:
+        return [event for event, _ in self.published]
+
+
+@dataclass
+class FakePhoneStatuses:
+    known: dict[str, int] = field(default_factory=dict)
+    calls: list[list[str]] = field(default_factory=list)
+
+    async def statuses(self, numbers: Sequence[str]) -> Mapping[str, int]:
+        self.calls.append(list(numbers))
+        return {number: self.known[number] for number in numbers if number in self.known}
+
+
+class System:
+    def __init__(self, batch_size: int = 1000, page_size: int = 1000, max_import_bytes: int = 1 << 20) -> None:
+        self.database = FakeDatabase()
+        self.publisher = RecordingPublisher(self.database)
+        self.phones = FakePhoneStatuses()
+        self.service = PersonalContactsService(
+            lambda: FakeUnitOfWork(self.database), self.publisher, self.phones,
+            import_batch_size=batch_size, export_page_size=page_size, max_import_bytes=max_import_bytes,
+            clock=lambda: NOW,
+        )
+
+
+async def file_chunks(data: bytes, charset: str = "", size: int = 7) -> AsyncIterator[tuple[str, bytes]]:
+    for start in range(0, len(data), size):
+        yield (charset if start == 0 else ""), data[start:start + size]
+
+
+def csv_file(*lines: str) -> bytes:
+    return ("\n".join(lines) + "\n").encode()
+
+
+# --- one contact ---------------------------------------------------------------------------------------
+async def test_create_validates_stores_and_then_publishes() -> None:
+    system = System()
+    contact = await system.service.create_contact(ALICE, ContactFields(firstname=" Ann ", number="1001"))
+
+    assert contact.fields == ContactFields(firstname="Ann", number="1001")
+    assert system.database.visible(ALICE) == [contact]
+    assert system.publisher.published == [
+        (ContactChanged(ALICE, contact.id, "created", datetime.fromtimestamp(NOW, UTC),
+                        system.publisher.events[0].event_id), 1)
+    ]
+
+
+async def test_invalid_and_duplicate_contacts_change_nothing() -> None:
+    system = System()
+    await system.service.create_contact(ALICE, ContactFields(firstname="Ann", number="01 23"))
+    with pytest.raises(InvalidContact):
+        await system.service.create_contact(ALICE, ContactFields(fax="1"))
+    with pytest.raises(DuplicateContact):
+        await system.service.create_contact(ALICE, ContactFields(firstname="ANN", number="0123", favorite=True))
+    assert len(system.database.visible(ALICE)) == 1
+    assert len(system.publisher.events) == 1
+    # Another owner may have the same contact.
+    await system.service.create_contact(BOB, ContactFields(firstname="Ann", number="01 23"))
+
+
+async def test_another_users_contact_is_not_found() -> None:
+    system = System()
+    contact = await system.service.create_contact(ALICE, ContactFields(lastname="Doe"))
+    with pytest.raises(ContactNotFound):
+        await system.service.get_contact(BOB, contact.id)
+    with pytest.raises(ContactNotFound):
+        await system.service.update_contact(BOB, contact.id, ContactFields(lastname="Hacked"))
+    with pytest.raises(ContactNotFound):
+        await system.service.delete_contact(BOB, contact.id)
+    for not_an_id in ("", "42", "x" * 100):
+        with pytest.raises(ContactNotFound):
+            await system.service.get_contact(ALICE, not_an_id)
+    assert system.database.visible(ALICE) == [contact]
+
+
+async def test_update_replaces_fields_and_keeps_favorite_unless_given() -> None:
+    system = System()
+    contact = await system.service.create_contact(ALICE, ContactFields(lastname="Doe", email="d@x", favorite=True))
+
+    kept = await system.service.update_contact(ALICE, contact.id, ContactFields(lastname="Doe"))
+    assert kept.fields == ContactFields(lastname="Doe", favorite=True)  # email emptied, favorite kept
+    unset = await system.service.update_contact(ALICE, contact.id.upper(), ContactFields(lastname="Doe"), False)
+    assert unset.fields == ContactFields(lastname="Doe")
+    assert [event.change for event in system.publisher.events if isinstance(event, ContactChanged)] \
+        == ["created", "updated", "updated"]
+
+
+async def test_an_update_may_not_make_a_duplicate() -> None:
+    system = System()
+    await system.service.create_contact(ALICE, ContactFields(lastname="Doe"))
+    other = await system.service.create_contact(ALICE, ContactFields(lastname="Lee"))
+    with pytest.raises(DuplicateContact):
+        await system.service.update_contact(ALICE, other.id, ContactFields(lastname="doe"))
+    assert (await system.service.get_contact(ALICE, other.id)).fields.lastname == "Lee"
+
+
+async def test_delete_one_and_all() -> None:
+    system = System()
+    first = await system.service.create_contact(ALICE, ContactFields(lastname="Doe"))
+    await system.service.create_contact(ALICE, ContactFields(lastname="Lee"))
+    await system.service.create_contact(BOB, ContactFields(lastname="Kim"))
+
+    assert await system.service.delete_contact(ALICE, first.id) == 1
+    with pytest.raises(ContactNotFound):
+        await system.service.delete_contact(ALICE, first.id)
+    assert await system.service.delete_all_contacts(ALICE) == 1
+    assert await system.service.delete_all_contacts(ALICE) == 0
+    assert system.database.visible(ALICE) == []
+    assert len(system.database.visible(BOB)) == 1
+    cleared = [event for event in system.publisher.events if isinstance(event, ContactsCleared)]
+    assert [(event.owner, event.deleted) for event in cleared] == [(ALICE, 1), (ALICE, 0)]
+
+
+# --- lists and statuses --------------------------------------------------------------------------------
+async def test_a_list_asks_statuses_once_for_its_distinct_numbers() -> None:
+    system = System()
+    system.phones.known = {"1001": 0, "1002": 8}
+    for fields in (ContactFields(lastname="A", number="1001"), ContactFields(lastname="B", number="1002"),
+                   ContactFields(lastname="C", number="1001", mobile="9"), ContactFields(lastname="D", mobile="1002"),
+                   ContactFields(lastname="E", number="5555")):
+        await system.service.create_contact(ALICE, fields)
+
+    page = await system.service.list_contacts(ALICE)
+
+    assert [(entry.contact.fields.lastname, entry.status) for entry in page.entries] == [
+        ("A", 0), ("B", 8), ("C", 0), ("D", NOT_A_LINE), ("E", NOT_A_LINE)]
+    assert system.phones.calls == [["1001", "1002", "5555"]]
+    assert page.total == 5
+
+
+async def test_search_limit_offset_and_no_status_call_for_an_empty_page() -> None:
+    system = System()
+    for lastname in ("Émile", "emilie", "Bob", "Zoé"):
+        await system.service.create_contact(ALICE, ContactFields(lastname=lastname, number="1"))
+
+    page = await system.service.list_contacts(ALICE, "EMI", limit=1, offset=1)
+    assert ([entry.contact.fields.lastname for entry in page.entries], page.total) == (["emilie"], 2)
+    empty = await system.service.list_contacts(ALICE, "nobody")
+    assert (empty.entries, empty.total) == ([], 0)
+    assert len(system.phones.calls) == 1
+    with pytest.raises(InvalidContact):
+        await system.service.list_contacts(ALICE, limit=10_001)
+
+
+# --- export ---------------------------------------------------------------------------------------------
+async def test_export_reads_every_page_in_list_order() -> None:
+    system = System(page_size=2)
+    for lastname in ("d", "b", "e", "a", "c"):
+        await system.service.create_contact(ALICE, ContactFields(lastname=lastname))
+    await system.service.create_contact(BOB, ContactFields(lastname="bob's"))
+
+    data = b"".join([chunk async for chunk in system.service.export_contacts(ALICE)])
+    assert data.decode().split("\r\n")[1:] == [",,,,a,,", ",,,,b,,", ",,,,c,,", ",,,,d,,", ",,,,e,,", ""]
+
+
+# --- import ---------------------------------------------------------------------------------------------
+async def test_import_reports_created_and_failed_lines_and_publishes_one_event() -> None:
+    system = System(batch_size=2)
+    await system.service.create_contact(ALICE, ContactFields(lastname="Existing", number="1"))
+    data = csv_file("lastname,number", "Doe,1", "Lee,2,3", "existing,1", "Kim,3", "DOE,1", "", "Ray,4", ",")
+
+    report = await system.service.import_contacts(ALICE, file_chunks(data))
+
+    assert [created.lastname for created in report.created] == ["Doe", "Kim", "Ray"]
+    assert report.failed == [FailedLine(3, ("too many fields",)), FailedLine(4, ("duplicate contact",)),
+                             FailedLine(6, ("duplicate contact",))]
+    assert [contact.fields.lastname for contact in system.database.visible(ALICE)] \
+        == ["Doe", "Existing", "Kim", "Ray"]
+    assert system.database.pending() == 0
+    imported = system.publisher.events[-1]
+    assert isinstance(imported, ContactsImported)
+    assert (imported.owner, imported.created, imported.failed) == (ALICE, 3, 3)
+    assert len(system.publisher.events) == 2  # the create, then the import: no per-contact event
+
+
+async def test_imported_contacts_stay_invisible_until_the_end() -> None:
+    system = System(batch_size=1)
+    seen_during: list[int] = []
+
+    async def chunks() -> AsyncIterator[tuple[str, bytes]]:
+        yield "", b"lastname\nDoe\nLee\n"
+        seen_during.append((await system.service.list_contacts(ALICE)).total)
+        seen_during.append(system.database.pending())
+        yield "", b"Kim\n"
+
+    report = await system.service.import_contacts(ALICE, chunks())
+    assert seen_during == [0, 2]
+    assert len(report.created) == 3
+    assert (await system.service.list_contacts(ALICE)).total == 3
+
+
+async def test_a_bad_byte_after_stored_batches_leaves_nothing() -> None:
+    system = System(batch_size=1)
+
+    async def chunks() -> AsyncIterator[tuple[str, bytes]]:
+        yield "", b"lastname\nDoe\nLee\n"
+        yield "", b"B\xe9ranger\n"
+
+    with pytest.raises(InvalidImport) as refused:
+        await system.service.import_contacts(ALICE, chunks())
+    assert refused.value.message == "the file is not valid utf-8 (byte offset 18)"
+    assert system.database.rows == {}
+    assert system.publisher.events == []
+
+
+async def test_a_cancelled_import_leaves_nothing() -> None:
+    system = System(batch_size=1)
+    stored, never = asyncio.Event(), asyncio.Event()
+
+    async def chunks() -> AsyncIterator[tuple[str, bytes]]:
+        yield "", b"lastname\nDoe\nLee\n"
+        stored.set()
+        await never.wait()  # the client goes silent, then cancels
+        yield "", b"Kim\n"
+
+    task = asyncio.create_task(system.service.import_contacts(ALICE, chunks()))
+    await stored.wait()
+    assert system.database.pending() == 2
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert system.database.rows == {}
+    assert system.publisher.events == []
+
+
+async def test_a_file_without_a_valid_line_creates_nothing() -> None:
+    system = System(batch_size=1)
+    await system.service.create_contact(ALICE, ContactFields(lastname="Doe"))
+    data = csv_file("lastname,fax", "Doe,", "x,y,z", ",1", "doe,", "a,b,c", "a,b,c", "a,b,c")
+
+    with pytest.raises(InvalidImport) as refused:
+        await system.service.import_contacts(ALICE, file_chunks(data))
+    assert refused.value.message == (
+        "no valid line (line 2: duplicate contact; line 3: too many fields; line 4: a contact needs a name or a "
+        "phone number; line 5: duplicate contact; line 6: too many fields; and 2 more)")
+    assert [contact.fields.lastname for contact in system.database.visible(ALICE)] == ["Doe"]
+    assert system.database.pending() == 0
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    (b"", "the file is empty: its first line must name the columns"),
+    (b"lastname\n", "no valid line"),
+    (b"name\nDoe\n", "unknown column(s): name (columns are company, email, fax, firstname, lastname, mobile, number)"),
+])
+async def test_files_refused_as_a_whole(data: bytes, message: str) -> None:
+    system = System()
+    with pytest.raises(InvalidImport) as refused:
+        await system.service.import_contacts(ALICE, file_chunks(data))
+    assert refused.value.message == message
+
+
+async def test_the_first_chunk_names_the_charset() -> None:
+    system = System()
+    report = await system.service.import_contacts(ALICE, file_chunks("lastname\nMüller\n".encode("latin-1"),
+                                                                     "iso-8859-1", size=3))
+    assert [created.lastname for created in report.created] == ["Müller"]
+    with pytest.raises(InvalidImport) as refused:
+        await system.service.import_contacts(ALICE, file_chunks(b"lastname\nX\n", "klingon"))
+    assert refused.value.message == "unknown charset 'klingon'"
+
+
+async def test_a_file_over_the_size_limit_leaves_nothing() -> None:
+    system = System(batch_size=1, max_import_bytes=100)
+    data = csv_file("lastname", *(f"Name{index}" for index in range(30)))
+    with pytest.raises(InvalidImport) as refused:
+        await system.service.import_contacts(ALICE, file_chunks(data, size=10))
+    assert refused.value.message == "the file is larger than 100 bytes"
+    assert system.database.rows == {}
+
+
+async def test_pending_rows_left_by_a_stopped_process_are_discarded() -> None:
+    system = System()
+    system.database.rows["left"] = Row(Contact("left", ALICE.user_id, ContactFields(lastname="Doe")), "import-1")
+    kept = await system.service.create_contact(ALICE, ContactFields(lastname="Lee"))
+
+    assert await system.service.discard_unfinished_imports() == 1
+    assert list(system.database.rows) == [kept.id]
+    assert await system.service.discard_unfinished_imports() == 0
