@@ -7,7 +7,7 @@ from pathlib import Path
 
 from services.auth.adapters.notifier import to_message
 from services.auth.adapters.passwords import Argon2Hasher
-from services.auth.adapters.repository import SqlUnitOfWork
+from services.auth.adapters.repository import SqlAuthUnitOfWork
 from services.auth.adapters.signing import JwtIssuer, load_or_create_signing_key
 from services.auth.entrypoints.grpc_api import POLICY, SERVICE_NAME, AuthApi
 from services.auth.service_layer.auth_service import AuthService
@@ -41,7 +41,7 @@ async def main(settings: Settings) -> None:
             await nats.ensure_stream(js, stream())
 
         publisher = NatsEventPublisher(connection, to_message)
-        service = AuthService(lambda: SqlUnitOfWork(engine), Argon2Hasher(), issuer, publisher)
+        service = AuthService(lambda: SqlAuthUnitOfWork(engine), Argon2Hasher(), issuer, publisher)
         await service.prepare()
         api = AuthApi(service, issuer, settings.token_issuer)
         interceptor = EdgeInterceptor(POLICY, Authenticator(settings.service_token, verifier))

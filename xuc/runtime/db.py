@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import URL, Connection, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction, create_async_engine
+
+from xuc.errors import Unreachable
 
 
 def _driver_url(url: str, *, asynchronous: bool) -> URL:
@@ -92,3 +96,52 @@ def run_alembic_env(context: Any) -> None:
     )
     with context.begin_transaction():
         context.run_migrations()
+
+
+class SqlUnitOfWork:
+    """One transaction, rolled back unless committed; a lost database becomes `Unreachable`.
+
+    Each service's unit of work subclasses it and binds its repositories to the connection in
+    `_bind`. Use cases run `async with uow: ...; await uow.commit()` and publish events after.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._connection: AsyncConnection | None = None
+        self._transaction: AsyncTransaction | None = None
+
+    def _bind(self, connection: AsyncConnection) -> None:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        try:
+            self._connection = await self._engine.connect()
+            self._transaction = await self._connection.begin()
+        except DBAPIError as exc:
+            if self._connection is not None:
+                await self._connection.close()
+            raise Unreachable(f"The database is not reachable: {exc.orig}") from None
+        self._bind(self._connection)
+        return self
+
+    async def commit(self) -> None:
+        assert self._transaction is not None
+        try:
+            await self._transaction.commit()
+        except DBAPIError as exc:
+            if exc.connection_invalidated:
+                raise Unreachable("The database connection was lost") from None
+            raise
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        assert self._connection is not None
+        assert self._transaction is not None
+        try:
+            if self._transaction.is_active:
+                await self._transaction.rollback()
+        finally:
+            await self._connection.close()
+        if isinstance(error, DBAPIError) and error.connection_invalidated:
+            raise Unreachable("The database connection was lost") from None

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from types import TracebackType
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
-from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.auth.adapters.tables import users
 from services.auth.domain.errors import UserAlreadyExists
 from services.auth.domain.model import Profile, User
-from xuc.errors import Unreachable
+from xuc.runtime.db import SqlUnitOfWork
 
 
 def _to_user(row: Any) -> User:
@@ -61,38 +60,8 @@ class SqlUserRepository:
         return [_to_user(row) for row in rows]
 
 
-class SqlUnitOfWork:
-    """One transaction; rolled back unless committed. A lost database becomes `Unreachable`."""
-
+class SqlAuthUnitOfWork(SqlUnitOfWork):
     users: SqlUserRepository
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
-        self._connection: AsyncConnection | None = None
-        self._transaction: AsyncTransaction | None = None
-
-    async def __aenter__(self) -> SqlUnitOfWork:
-        try:
-            self._connection = await self._engine.connect()
-            self._transaction = await self._connection.begin()
-        except DBAPIError as exc:
-            raise Unreachable(f"The user database is not reachable: {exc.orig}") from None
-        self.users = SqlUserRepository(self._connection)
-        return self
-
-    async def commit(self) -> None:
-        assert self._transaction is not None
-        await self._transaction.commit()
-
-    async def __aexit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        assert self._connection is not None
-        assert self._transaction is not None
-        try:
-            if self._transaction.is_active:
-                await self._transaction.rollback()
-        finally:
-            await self._connection.close()
-        if isinstance(error, DBAPIError) and error.connection_invalidated:
-            raise Unreachable("The user database connection was lost") from None
+    def _bind(self, connection: AsyncConnection) -> None:
+        self.users = SqlUserRepository(connection)

@@ -7,13 +7,12 @@ an import in progress are written with `add_pending` and become visible with one
 from __future__ import annotations
 
 from collections.abc import Sequence
-from types import TracebackType
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.contacts.adapters.contact_tables import personal_contacts as table
 from services.contacts.domain.contacts import (
@@ -27,7 +26,7 @@ from services.contacts.domain.contacts import (
 )
 from services.contacts.domain.errors import DuplicateContact
 from services.contacts.domain.ports import PageCursor
-from xuc.errors import Unreachable
+from xuc.runtime.db import SqlUnitOfWork
 
 VISIBLE = table.c.import_id.is_(None)
 LIST_ORDER = (table.c.sort_key, table.c.id)
@@ -142,45 +141,8 @@ class SqlContactRepository:
         return int(result.rowcount)
 
 
-class SqlContactsUnitOfWork:
-    """One transaction; rolled back unless committed. A lost database becomes `Unreachable`."""
-
+class SqlContactsUnitOfWork(SqlUnitOfWork):
     contacts: SqlContactRepository
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
-        self._connection: AsyncConnection | None = None
-        self._transaction: AsyncTransaction | None = None
-
-    async def __aenter__(self) -> SqlContactsUnitOfWork:
-        try:
-            self._connection = await self._engine.connect()
-            self._transaction = await self._connection.begin()
-        except DBAPIError as exc:
-            if self._connection is not None:
-                await self._connection.close()
-            raise Unreachable(f"The contacts database is not reachable: {exc.orig}") from None
-        self.contacts = SqlContactRepository(self._connection)
-        return self
-
-    async def commit(self) -> None:
-        assert self._transaction is not None
-        try:
-            await self._transaction.commit()
-        except DBAPIError as exc:
-            if exc.connection_invalidated:
-                raise Unreachable("The contacts database connection was lost") from None
-            raise
-
-    async def __aexit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        assert self._connection is not None
-        assert self._transaction is not None
-        try:
-            if self._transaction.is_active:
-                await self._transaction.rollback()
-        finally:
-            await self._connection.close()
-        if isinstance(error, DBAPIError) and error.connection_invalidated:
-            raise Unreachable("The contacts database connection was lost") from None
+    def _bind(self, connection: AsyncConnection) -> None:
+        self.contacts = SqlContactRepository(connection)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from types import TracebackType
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, delete, false, func, insert, literal, or_, select, text, true, update
-from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.contacts.adapters.qualification_tables import answers, qualification_queues, qualifications
 from services.contacts.adapters.qualification_tables import sub_qualifications as subs
@@ -22,7 +21,7 @@ from services.contacts.domain.qualifications import (
     QualificationSpec,
     SubQualification,
 )
-from xuc.errors import Unreachable
+from xuc.runtime.db import SqlUnitOfWork
 
 
 def _to_answer(row: Any) -> Answer:
@@ -162,38 +161,8 @@ class SqlQualificationRepository:
         return [_to_answer(row) for row in await self._connection.execute(query)]
 
 
-class SqlQualificationsUnitOfWork:
-    """One transaction; rolled back unless committed. A lost database becomes `Unreachable`."""
-
+class SqlQualificationsUnitOfWork(SqlUnitOfWork):
     qualifications: SqlQualificationRepository
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
-        self._connection: AsyncConnection | None = None
-        self._transaction: AsyncTransaction | None = None
-
-    async def __aenter__(self) -> SqlQualificationsUnitOfWork:
-        try:
-            self._connection = await self._engine.connect()
-            self._transaction = await self._connection.begin()
-        except DBAPIError as exc:
-            raise Unreachable(f"The contacts database is not reachable: {exc.orig}") from None
-        self.qualifications = SqlQualificationRepository(self._connection)
-        return self
-
-    async def commit(self) -> None:
-        assert self._transaction is not None
-        await self._transaction.commit()
-
-    async def __aexit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        assert self._connection is not None
-        assert self._transaction is not None
-        try:
-            if self._transaction.is_active:
-                await self._transaction.rollback()
-        finally:
-            await self._connection.close()
-        if isinstance(error, DBAPIError) and error.connection_invalidated:
-            raise Unreachable("The contacts database connection was lost") from None
+    def _bind(self, connection: AsyncConnection) -> None:
+        self.qualifications = SqlQualificationRepository(connection)
