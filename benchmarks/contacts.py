@@ -114,8 +114,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--lines", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--database-url", default="", help="XUC_DATABASE_URL of the stack (default: SQLite)")
     options = parser.parse_args()
-    figures: dict[str, Any] = {"seconds": options.seconds, "lines": options.lines}
+    figures: dict[str, Any] = {"seconds": options.seconds, "lines": options.lines,
+                               "database": options.database_url.partition(":")[0] or "sqlite"}
     work = Path(tempfile.mkdtemp(prefix="xuc-bench-contacts-"))
     big, fifty, thousand = work / "big.csv", work / "fifty.csv", work / "thousand.csv"
     csv_file(options.lines, big)
@@ -123,7 +125,8 @@ def main() -> None:
     csv_file(1000, thousand)
     figures["floor_import_s"] = round(floor_import(big), 2)
 
-    with harness.stack() as stack, harness.baseline() as urls:
+    database = {"XUC_DATABASE_URL": options.database_url} if options.database_url else {}
+    with harness.stack(database) as stack, harness.baseline() as urls:
         stack.provision(USERS)
         api = f"{stack.url}/xuc/api/2.0/contact"
         token50, token1000, token_import = (login(stack.url, user) for user in ("bench50", "bench1000",
