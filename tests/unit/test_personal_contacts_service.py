@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from services.contacts.domain.contacts import (
     Contact,
@@ -29,6 +31,7 @@ from services.contacts.domain.contacts import (
 )
 from services.contacts.domain.errors import ContactNotFound, DuplicateContact, InvalidContact, InvalidImport
 from services.contacts.domain.ports import PageCursor
+from services.contacts.service_layer.contacts_cache import ContactsCache
 from services.contacts.service_layer.personal_contacts import NOT_A_LINE, PersonalContactsService
 
 ALICE = Owner(user_id="user-alice", login="alice")
@@ -49,6 +52,10 @@ class FakeDatabase:
 
     rows: dict[str, Row] = field(default_factory=dict)
     commits: int = 0
+    reads: list[str] = field(default_factory=list)  # the repository reads, by method name
+    # Awaited by all_visible after its snapshot is taken: a test holds a load in flight with it.
+    during_load: Callable[[], Awaitable[None]] | None = None
+    after_commit: Callable[[], Awaitable[None]] | None = None  # awaited by a commit once it is done
 
     def visible(self, owner: Owner) -> list[Contact]:
         return sorted((row.contact for row in self.rows.values()
@@ -60,8 +67,9 @@ class FakeDatabase:
 
 
 class FakeRepository:
-    def __init__(self, rows: dict[str, Row]) -> None:
+    def __init__(self, rows: dict[str, Row], database: FakeDatabase) -> None:
         self.rows = rows
+        self._database = database
 
     def _owned(self, owner_id: str) -> list[Contact]:
         return sorted((row.contact for row in self.rows.values()
@@ -74,6 +82,7 @@ class FakeRepository:
                        and row.contact.id != contact.id for row in self.rows.values())
 
     async def get(self, owner_id: str, contact_id: str) -> Contact | None:
+        self._database.reads.append("get")
         return next((contact for contact in self._owned(owner_id) if contact.id == contact_id), None)
 
     async def add(self, contact: Contact) -> None:
@@ -82,7 +91,7 @@ class FakeRepository:
         self.rows[contact.id] = Row(contact)
 
     async def update(self, contact: Contact) -> bool:
-        if await self.get(contact.owner_id, contact.id) is None:
+        if not any(existing.id == contact.id for existing in self._owned(contact.owner_id)):
             return False
         if not self._check_unique(contact):
             raise DuplicateContact()
@@ -90,7 +99,7 @@ class FakeRepository:
         return True
 
     async def delete(self, owner_id: str, contact_id: str) -> bool:
-        return await self.get(owner_id, contact_id) is not None and self.rows.pop(contact_id) is not None
+        return any(contact.id == contact_id for contact in self._owned(owner_id)) and bool(self.rows.pop(contact_id))
 
     async def delete_all(self, owner_id: str) -> int:
         owned = self._owned(owner_id)
@@ -99,10 +108,18 @@ class FakeRepository:
         return len(owned)
 
     async def search(self, owner_id: str, query: ContactQuery) -> tuple[list[Contact], int]:
+        self._database.reads.append("search")
         found = [contact for contact in self._owned(owner_id)
                  if not query.terms or any(term in search_text(contact.fields) for term in query.terms)]
         end = query.offset + query.limit if query.limit else None
         return found[query.offset:end], len(found)
+
+    async def all_visible(self, owner_id: str, limit: int) -> list[Contact]:
+        self._database.reads.append("all_visible")
+        owned = self._owned(owner_id)[:limit]
+        if self._database.during_load is not None:
+            await self._database.during_load()
+        return owned
 
     async def page_after(
         self, owner_id: str, after: PageCursor | None, size: int
@@ -146,12 +163,14 @@ class FakeUnitOfWork:
         self._database = database
 
     async def __aenter__(self) -> FakeUnitOfWork:
-        self.contacts = FakeRepository(copy.deepcopy(self._database.rows))
+        self.contacts = FakeRepository(copy.deepcopy(self._database.rows), self._database)
         return self
 
     async def commit(self) -> None:
         self._database.rows = copy.deepcopy(self.contacts.rows)
         self._database.commits += 1
+        if self._database.after_commit is not None:
+            await self._database.after_commit()
 
     async def __aexit__(
         self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
@@ -183,15 +202,24 @@ class FakePhoneStatuses:
 
 
 class System:
-    def __init__(self, batch_size: int = 1000, page_size: int = 1000, max_import_bytes: int = 1 << 20) -> None:
+    default_cache_owners = 1000  # the fixture below runs every test with and without the cache
+
+    def __init__(self, batch_size: int = 1000, page_size: int = 1000, max_import_bytes: int = 1 << 20,
+                 cache_owners: int | None = None, cache_max_contacts: int = 5000) -> None:
+        cache_owners = self.default_cache_owners if cache_owners is None else cache_owners
         self.database = FakeDatabase()
         self.publisher = RecordingPublisher(self.database)
         self.phones = FakePhoneStatuses()
         self.service = PersonalContactsService(
             lambda: FakeUnitOfWork(self.database), self.publisher, self.phones,
             import_batch_size=batch_size, export_page_size=page_size, max_import_bytes=max_import_bytes,
-            clock=lambda: NOW,
+            clock=lambda: NOW, cache_owners=cache_owners, cache_max_contacts=cache_max_contacts,
         )
+
+
+@pytest.fixture(autouse=True, params=[1000, 0], ids=["cache", "no-cache"])
+def _with_and_without_cache(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(System, "default_cache_owners", request.param)
 
 
 async def file_chunks(data: bytes, charset: str = "", size: int = 7) -> AsyncIterator[tuple[str, bytes]]:
@@ -447,3 +475,196 @@ async def test_pending_rows_left_by_a_stopped_process_are_discarded() -> None:
     assert await system.service.discard_unfinished_imports() == 1
     assert list(system.database.rows) == [kept.id]
     assert await system.service.discard_unfinished_imports() == 0
+
+
+# --- the read cache -------------------------------------------------------------------------------------
+async def test_reads_are_served_from_the_cache_after_one_load() -> None:
+    system = System(cache_owners=10)
+    first = await system.service.create_contact(ALICE, ContactFields(lastname="Doe", number="1"))
+    second = await system.service.create_contact(ALICE, ContactFields(lastname="Lee"))
+
+    assert await system.service.get_contact(ALICE, first.id) == first
+    assert await system.service.get_contact(ALICE, second.id.upper()) == second
+    assert [entry.contact for entry in (await system.service.list_contacts(ALICE)).entries] == [first, second]
+    assert [entry.contact for entry in (await system.service.list_contacts(ALICE, "le")).entries] == [second]
+    with pytest.raises(ContactNotFound):
+        await system.service.get_contact(ALICE, "00000000-0000-4000-8000-000000000000")
+    with pytest.raises(ContactNotFound):  # another owner's contact: that owner's (empty) entry
+        await system.service.get_contact(BOB, first.id)
+    assert system.database.reads == ["all_visible", "all_visible"]  # one load per owner
+    assert system.phones.calls == [["1"]]  # still one status call per list with numbers
+
+
+async def test_without_the_cache_every_read_goes_to_the_repository() -> None:
+    system = System(cache_owners=0)
+    contact = await system.service.create_contact(ALICE, ContactFields(lastname="Doe"))
+    await system.service.get_contact(ALICE, contact.id)
+    await system.service.get_contact(ALICE, contact.id)
+    await system.service.list_contacts(ALICE)
+    assert system.database.reads == ["get", "get", "search"]
+
+
+async def test_every_write_evicts_the_owners_contacts_after_its_commit() -> None:
+    system = System(cache_owners=10)
+
+    async def lastnames(owner: Owner = ALICE) -> list[str]:
+        return [entry.contact.fields.lastname for entry in (await system.service.list_contacts(owner)).entries]
+
+    def loads() -> int:
+        return system.database.reads.count("all_visible")
+
+    assert await lastnames() == []
+    assert await lastnames(BOB) == []
+    contact = await system.service.create_contact(ALICE, ContactFields(lastname="Doe"))
+    assert await lastnames() == ["Doe"]
+    await system.service.update_contact(ALICE, contact.id, ContactFields(lastname="Dee"))
+    assert await lastnames() == ["Dee"]
+    assert (await system.service.get_contact(ALICE, contact.id)).fields.lastname == "Dee"
+    await system.service.delete_contact(ALICE, contact.id)
+    with pytest.raises(ContactNotFound):
+        await system.service.get_contact(ALICE, contact.id)
+    await system.service.import_contacts(ALICE, file_chunks(csv_file("lastname", "Kim", "Ray")))
+    assert await lastnames() == ["Kim", "Ray"]
+    await system.service.delete_all_contacts(ALICE)
+    assert await lastnames() == []
+    assert loads() == 7  # the first two lists, then one after each of the five writes
+    assert await lastnames(BOB) == []
+    assert loads() == 7  # another owner's entry stays
+
+    # A write that fails evicts too (a failed commit may have been applied); so does a failed import.
+    await system.service.create_contact(ALICE, ContactFields(lastname="Doe"))
+    await lastnames()
+    with pytest.raises(DuplicateContact):
+        await system.service.create_contact(ALICE, ContactFields(lastname="doe"))
+    await lastnames()
+    with pytest.raises(InvalidImport):
+        await system.service.import_contacts(ALICE, file_chunks(csv_file("lastname", "doe")))
+    await lastnames()
+    assert loads() == 10
+    await system.service.discard_unfinished_imports()
+    await lastnames(BOB)
+    assert loads() == 11
+
+
+async def test_a_load_that_read_before_a_write_is_not_kept() -> None:
+    system = System(cache_owners=10)
+    loading, release = asyncio.Event(), asyncio.Event()
+
+    async def hold() -> None:
+        loading.set()
+        await release.wait()
+
+    system.database.during_load = hold
+    stale_read = asyncio.create_task(system.service.list_contacts(ALICE))
+    await loading.wait()  # the load has its snapshot: no contact yet
+    system.database.during_load = None
+    created = await system.service.create_contact(ALICE, ContactFields(lastname="Doe"))  # commits, evicts
+    release.set()
+    assert (await stale_read).total == 0  # a read concurrent with the write: either answer is right
+
+    assert await system.service.get_contact(ALICE, created.id) == created  # the stale load was not kept
+    assert system.database.reads == ["all_visible", "all_visible"]
+    assert (await system.service.list_contacts(ALICE)).total == 1
+    assert system.database.reads == ["all_visible", "all_visible"]  # the fresh load was
+
+
+async def test_a_load_that_ends_between_a_commit_and_its_eviction_is_evicted() -> None:
+    system = System(cache_owners=10)
+    contact = await system.service.create_contact(ALICE, ContactFields(lastname="Doe"))
+    loading, release = asyncio.Event(), asyncio.Event()
+
+    async def hold() -> None:
+        loading.set()
+        await release.wait()
+
+    system.database.during_load = hold
+    stale_read = asyncio.create_task(system.service.get_contact(ALICE, contact.id))
+    await loading.wait()
+    system.database.during_load = None
+
+    async def finish_the_load() -> None:  # after the update's commit, before its eviction
+        system.database.after_commit = None
+        release.set()
+        assert (await stale_read).fields.lastname == "Doe"  # stored: no eviction yet
+
+    system.database.after_commit = finish_the_load
+    await system.service.update_contact(ALICE, contact.id, ContactFields(lastname="Dee"))
+    assert (await system.service.get_contact(ALICE, contact.id)).fields.lastname == "Dee"
+    assert system.database.reads == ["all_visible", "get", "all_visible"]  # the update's own read: "get"
+
+
+async def test_the_cache_keeps_at_most_its_number_of_owners() -> None:
+    system = System(cache_owners=2)
+    carol = Owner(user_id="user-carol", login="carol")
+    for owner in (ALICE, BOB, carol):
+        await system.service.list_contacts(owner)
+    await system.service.list_contacts(BOB)
+    await system.service.list_contacts(carol)
+    assert system.database.reads.count("all_visible") == 3
+    await system.service.list_contacts(ALICE)  # the least recently used was dropped
+    assert system.database.reads.count("all_visible") == 4
+    await system.service.list_contacts(carol)  # ALICE took BOB's place, carol stayed
+    assert system.database.reads.count("all_visible") == 4
+
+
+async def test_the_cache_holds_at_most_its_number_of_contacts_in_all() -> None:
+    cache = ContactsCache(max_owners=10, max_contacts=5, max_total=5)
+
+    async def three(limit: int) -> list[Contact]:
+        return [Contact(f"id-{i}", "owner", ContactFields(lastname=str(i))) for i in range(3)]
+
+    for owner in ("a", "b", "c"):
+        assert await cache.contacts(owner, three) is not None
+    assert len(cache) == 1  # 3 + 3 > 5: the older owners were dropped, the newest kept
+
+
+async def test_an_owner_with_too_many_contacts_is_read_from_the_database() -> None:
+    system = System(cache_owners=10, cache_max_contacts=2)
+    contacts = [await system.service.create_contact(ALICE, ContactFields(lastname=name)) for name in "abc"]
+
+    assert await system.service.get_contact(ALICE, contacts[0].id) == contacts[0]
+    page = await system.service.list_contacts(ALICE, limit=2)
+    assert ([entry.contact for entry in page.entries], page.total) == (contacts[:2], 3)
+    assert system.database.reads == ["all_visible", "get", "search"]  # one load: its marker is kept
+
+    await system.service.delete_contact(ALICE, contacts[2].id)  # now small enough
+    assert (await system.service.list_contacts(ALICE)).total == 2
+    assert await system.service.get_contact(ALICE, contacts[1].id) == contacts[1]
+    assert system.database.reads == ["all_visible", "get", "search", "all_visible"]
+
+
+_SEARCH_ALPHABET = "aAeÉéèbDd0123 .-+#*()/"
+_texts = st.text(alphabet=_SEARCH_ALPHABET, max_size=8)
+
+
+# The autouse fixture only sets the default this test overrides: running it once per example is fine.
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    contacts=st.lists(st.builds(ContactFields, firstname=_texts, lastname=_texts, number=_texts, mobile=_texts,
+                                email=_texts, company=_texts, favorite=st.booleans()), max_size=25),
+    searches=st.lists(st.text(alphabet=_SEARCH_ALPHABET, max_size=5), min_size=1, max_size=4),
+    limit=st.integers(0, 8),
+    offset=st.integers(0, 30),
+)
+def test_lists_are_the_same_with_and_without_the_cache(
+    contacts: list[ContactFields], searches: list[str], limit: int, offset: int
+) -> None:
+    systems = [System(cache_owners=1000), System(cache_owners=0)]
+    for index, fields in enumerate(contacts):
+        contact = Contact(f"{index % 7:02}-{index:04}", ALICE.user_id, fields)  # ids in no sort key's order
+        for system in systems:
+            system.database.rows[contact.id] = Row(contact)
+    for system in systems:
+        system.phones.known = {"1": 0, "0123": 8}
+
+    async def pages(system: System) -> list[tuple[list[tuple[Contact, int]], int]]:
+        answers = []
+        for search in ["", *searches]:
+            page = await system.service.list_contacts(ALICE, search, limit, offset)
+            answers.append(([(entry.contact, entry.status) for entry in page.entries], page.total))
+        return answers
+
+    cached, uncached = (asyncio.run(pages(system)) for system in systems)
+    assert cached == uncached
+    assert systems[0].database.reads == ["all_visible"]
+    assert systems[0].phones.calls == systems[1].phones.calls

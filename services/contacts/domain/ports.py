@@ -32,6 +32,9 @@ class ContactRepository(Protocol):
     async def search(self, owner_id: str, query: ContactQuery) -> tuple[list[Contact], int]:
         """One page of the owner's visible contacts in list order, and how many match in all."""
 
+    async def all_visible(self, owner_id: str, limit: int) -> list[Contact]:
+        """Up to `limit` of the owner's visible contacts in list order, in one read."""
+
     async def page_after(
         self, owner_id: str, after: PageCursor | None, size: int
     ) -> tuple[list[Contact], PageCursor | None]:

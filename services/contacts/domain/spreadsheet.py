@@ -11,10 +11,11 @@ from __future__ import annotations
 import re
 
 _FORMULA = re.compile(r"'*[=+\-@\t\r]")
+_STARTS_SUSPECT = frozenset("'=+-@\t\r")  # a quick first-character test spares the regex most cells
 
 
 def neutralize(cell: str) -> str:
-    return "'" + cell if _FORMULA.match(cell) else cell
+    return "'" + cell if cell and cell[0] in _STARTS_SUSPECT and _FORMULA.match(cell) else cell
 
 
 def unneutralize(cell: str) -> str:

@@ -12,6 +12,10 @@
   file are reported per line ("duplicate contact"); a file without a valid line creates nothing.
   Memory holds one batch, never the file. One ContactsImported event, no per-contact events.
 - Export reads the contacts in pages (keyset on the list order) and streams ~64 KiB chunks.
+- Reading one contact or a list is served from a per-owner read cache (`ContactsCache`: one read
+  loads an owner's contacts; every write evicts them after its commit); `cache_owners=0` disables
+  it. With several contacts processes per database it would need eviction on the NATS events
+  (see contacts_cache.py).
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -44,6 +49,7 @@ from services.contacts.domain.contacts import (
 from services.contacts.domain.csv_format import CsvExport, ImportParser, ParsedLine
 from services.contacts.domain.errors import ContactNotFound, InvalidImport
 from services.contacts.domain.ports import ContactsUnitOfWork, EventPublisher, PageCursor, PhoneStatuses
+from services.contacts.service_layer.contacts_cache import CACHE_MAX_CONTACTS, CACHE_MAX_OWNERS, ContactsCache
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +74,8 @@ class PersonalContactsService:
         export_page_size: int = EXPORT_PAGE_SIZE,
         max_import_bytes: int = MAX_IMPORT_BYTES,
         clock: Callable[[], float] = time.time,
+        cache_owners: int = CACHE_MAX_OWNERS,
+        cache_max_contacts: int = CACHE_MAX_CONTACTS,
     ) -> None:
         self._uow = unit_of_work
         self._publisher = publisher
@@ -76,6 +84,7 @@ class PersonalContactsService:
         self._page_size = export_page_size
         self._max_import_bytes = max_import_bytes
         self._clock = clock
+        self._cache = ContactsCache(cache_owners, cache_max_contacts)
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self._clock(), UTC)
@@ -83,8 +92,14 @@ class PersonalContactsService:
     # --- reading -------------------------------------------------------------------------------
     async def list_contacts(self, owner: Owner, search: str = "", limit: int = 0, offset: int = 0) -> ContactPage:
         query = contact_query(search, limit, offset)
-        async with self._uow() as uow:
-            contacts, total = await uow.contacts.search(owner.user_id, query)
+        cached = await self._cache.contacts(owner.user_id, self._loader(owner.user_id))
+        if cached is None:
+            async with self._uow() as uow:
+                contacts, total = await uow.contacts.search(owner.user_id, query)
+        else:
+            matching = cached.matching(query.terms)
+            end = query.offset + query.limit if query.limit else None
+            contacts, total = matching[query.offset:end], len(matching)
         numbers = sorted({contact.fields.number for contact in contacts if contact.fields.number})
         statuses = await self._phones.statuses(numbers) if numbers else {}
         entries = [
@@ -96,11 +111,30 @@ class PersonalContactsService:
 
     async def get_contact(self, owner: Owner, contact_id: str) -> Contact:
         contact_id = canonical_contact_id(contact_id)
-        async with self._uow() as uow:
-            contact = await uow.contacts.get(owner.user_id, contact_id)
+        cached = await self._cache.contacts(owner.user_id, self._loader(owner.user_id))
+        if cached is None:
+            async with self._uow() as uow:
+                contact = await uow.contacts.get(owner.user_id, contact_id)
+        else:
+            contact = cached.by_id.get(contact_id)
         if contact is None:
             raise _not_found(contact_id)
         return contact
+
+    def _loader(self, owner_id: str) -> Callable[[int], Awaitable[list[Contact]]]:
+        async def load(limit: int) -> list[Contact]:
+            async with self._uow() as uow:
+                return await uow.contacts.all_visible(owner_id, limit)
+        return load
+
+    @contextmanager
+    def _changing(self, owner_id: str) -> Iterator[None]:
+        """Around a write: the owner's cached contacts are evicted once it is over (committed or
+        failed: a failed commit may still have been applied)."""
+        try:
+            yield
+        finally:
+            self._cache.evict(owner_id)
 
     async def export_contacts(self, owner: Owner) -> AsyncIterator[bytes]:
         """The owner's contacts as CSV chunks; no transaction stays open while a chunk is sent."""
@@ -120,9 +154,10 @@ class PersonalContactsService:
     # --- changing one contact ----------------------------------------------------------------
     async def create_contact(self, owner: Owner, fields: ContactFields) -> Contact:
         contact = Contact(new_contact_id(), owner.user_id, fields.validated())
-        async with self._uow() as uow:
-            await uow.contacts.add(contact)
-            await uow.commit()
+        with self._changing(owner.user_id):
+            async with self._uow() as uow:
+                await uow.contacts.add(contact)
+                await uow.commit()
         await self._publish(ContactChanged(owner, contact.id, "created", self._now()))
         return contact
 
@@ -132,30 +167,33 @@ class PersonalContactsService:
         """Replace every text field; `favorite` is kept when None."""
         contact_id = canonical_contact_id(contact_id)
         validated = fields.validated()
-        async with self._uow() as uow:
-            existing = await uow.contacts.get(owner.user_id, contact_id)
-            if existing is None:
-                raise _not_found(contact_id)
-            kept = existing.fields.favorite if favorite is None else favorite
-            contact = replace(existing, fields=replace(validated, favorite=kept))
-            await uow.contacts.update(contact)
-            await uow.commit()
+        with self._changing(owner.user_id):
+            async with self._uow() as uow:
+                existing = await uow.contacts.get(owner.user_id, contact_id)
+                if existing is None:
+                    raise _not_found(contact_id)
+                kept = existing.fields.favorite if favorite is None else favorite
+                contact = replace(existing, fields=replace(validated, favorite=kept))
+                await uow.contacts.update(contact)
+                await uow.commit()
         await self._publish(ContactChanged(owner, contact.id, "updated", self._now()))
         return contact
 
     async def delete_contact(self, owner: Owner, contact_id: str) -> int:
         contact_id = canonical_contact_id(contact_id)
-        async with self._uow() as uow:
-            if not await uow.contacts.delete(owner.user_id, contact_id):
-                raise _not_found(contact_id)
-            await uow.commit()
+        with self._changing(owner.user_id):
+            async with self._uow() as uow:
+                if not await uow.contacts.delete(owner.user_id, contact_id):
+                    raise _not_found(contact_id)
+                await uow.commit()
         await self._publish(ContactChanged(owner, contact_id, "deleted", self._now()))
         return 1
 
     async def delete_all_contacts(self, owner: Owner) -> int:
-        async with self._uow() as uow:
-            deleted = await uow.contacts.delete_all(owner.user_id)
-            await uow.commit()
+        with self._changing(owner.user_id):
+            async with self._uow() as uow:
+                deleted = await uow.contacts.delete_all(owner.user_id)
+                await uow.commit()
         await self._publish(ContactsCleared(owner, deleted, self._now()))
         return deleted
 
@@ -168,14 +206,15 @@ class PersonalContactsService:
             await run.flush()
             if not run.report.created:
                 raise _no_valid_line(run.report)
-            async with self._uow() as uow:
-                await uow.contacts.publish_import(run.import_id)
-                await uow.commit()
+            with self._changing(owner.user_id):
+                async with self._uow() as uow:
+                    await uow.contacts.publish_import(run.import_id)
+                    await uow.commit()
             published = True
         finally:
             if run.stored_any and not published:
                 # Shielded: a cancelled call (the usual reason to be here) must not cut the cleanup short.
-                await asyncio.shield(self._discard(run.import_id))
+                await asyncio.shield(self._discard(owner.user_id, run.import_id))
         report = run.report
         report.failed.sort()
         log.info("contacts imported", extra={"owner": owner.login, "created_contacts": len(report.created),
@@ -197,11 +236,12 @@ class PersonalContactsService:
         for parsed in (parser or ImportParser()).finish():
             await run.take(parsed)
 
-    async def _discard(self, import_id: str) -> None:
+    async def _discard(self, owner_id: str, import_id: str) -> None:
         try:
-            async with self._uow() as uow:
-                discarded = await uow.contacts.discard_import(import_id)
-                await uow.commit()
+            with self._changing(owner_id):  # pending rows are invisible: evicted to be safe only
+                async with self._uow() as uow:
+                    discarded = await uow.contacts.discard_import(import_id)
+                    await uow.commit()
         except Exception:
             # The import's own error is the one to answer; the next start deletes these rows.
             log.exception("pending rows of a failed import not deleted", extra={"import_id": import_id})
@@ -216,6 +256,7 @@ class PersonalContactsService:
         async with self._uow() as uow:
             discarded = await uow.contacts.discard_all_pending()
             await uow.commit()
+        self._cache.clear()  # pending rows are invisible: to be safe only
         if discarded:
             log.warning("pending rows of unfinished imports deleted", extra={"rows": discarded})
         return discarded
