@@ -14,7 +14,7 @@ import uvicorn
 from gateway.app import GatewayConfig, create_app
 from xuc.runtime import grpc_client
 from xuc.runtime.keys import PublicKeyCache
-from xuc.runtime.process import remove_ready_file, run, stop_signal, write_ready_file
+from xuc.runtime.process import freeze_startup_objects, remove_ready_file, run, stop_signal, write_ready_file
 from xuc.runtime.settings import Settings, SettingsError
 from xucproto.auth.v1 import auth_pb2_grpc
 from xucproto.contacts.v1 import contacts_pb2_grpc
@@ -72,6 +72,7 @@ async def main(settings: Settings) -> None:
             host, port = server.servers[0].sockets[0].getsockname()[:2]
             log.info("gateway serving HTTP", extra={"address": f"{host}:{port}"})
             write_ready_file(settings.ready_file, http=f"{host}:{port}")
+            freeze_startup_objects()
         # On SIGTERM/SIGINT uvicorn stops accepting, finishes in-flight requests, then returns.
         await asyncio.wait([serving, asyncio.create_task(stopping.wait())], return_when=asyncio.FIRST_COMPLETED)
         server.should_exit = True

@@ -491,7 +491,7 @@ async def test_import_latin1_subset_of_columns(alice: Contacts) -> None:
 
 
 async def test_invalid_utf8_creates_nothing(alice: Contacts, contacts_database: TestDatabase) -> None:
-    good = "".join(f",,,,Name{index},,{index}\n" for index in range(2500)).encode()  # more than two batches
+    good = "".join(f",,,,Name{index},,{index}\n" for index in range(4500)).encode()  # more than two batches
     data = f"{HEADER}\n".encode() + good + b",,,,B\xe9ranger,,1\n"
 
     error = await rpc_error(alice.import_file(data, chunk_size=4096))
@@ -538,7 +538,7 @@ async def test_a_cancelled_import_leaves_nothing(alice: Contacts, contacts_datab
 
     async def chunks() -> AsyncIterator[contacts_pb2.ImportChunk]:
         yield contacts_pb2.ImportChunk(data=f"{HEADER}\n".encode())
-        for index in range(25):  # 2,500 lines: two batches are stored as pending rows
+        for index in range(45):  # 4,500 lines: two batches of 2,000 are stored as pending rows
             lines = "".join(f",,,,Name{index}-{line},,{line}\n" for line in range(100))
             yield contacts_pb2.ImportChunk(data=lines.encode())
         sent_enough.set()
@@ -547,7 +547,7 @@ async def test_a_cancelled_import_leaves_nothing(alice: Contacts, contacts_datab
 
     call = alice.import_call(chunks())
     await sent_enough.wait()
-    await wait_until(lambda: pending_rows(contacts_database) >= 2000, "pending rows of the import")
+    await wait_until(lambda: pending_rows(contacts_database) >= 4000, "pending rows of the import")
     assert (await alice.list_contacts()).total == 0  # pending rows are invisible
     call.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -561,7 +561,7 @@ async def test_a_cancelled_import_leaves_nothing(alice: Contacts, contacts_datab
 async def test_a_deadline_during_an_import_leaves_nothing(alice: Contacts, contacts_database: TestDatabase) -> None:
     async def chunks() -> AsyncIterator[contacts_pb2.ImportChunk]:
         yield contacts_pb2.ImportChunk(data=f"{HEADER}\n".encode())
-        yield contacts_pb2.ImportChunk(data="".join(f",,,,Late{i},,{i}\n" for i in range(1500)).encode())
+        yield contacts_pb2.ImportChunk(data="".join(f",,,,Late{i},,{i}\n" for i in range(2500)).encode())
         await asyncio.sleep(30)
 
     error = await rpc_error(alice.stub.ImportContacts(chunks(), metadata=alice.user.metadata, timeout=2.0))
@@ -581,7 +581,7 @@ async def test_a_restart_discards_what_a_crashed_import_left(
 
     async def chunks() -> AsyncIterator[contacts_pb2.ImportChunk]:
         yield contacts_pb2.ImportChunk(data=f"{HEADER}\n".encode())
-        yield contacts_pb2.ImportChunk(data="".join(f",,,,Crash{i},,{i}\n" for i in range(1500)).encode())
+        yield contacts_pb2.ImportChunk(data="".join(f",,,,Crash{i},,{i}\n" for i in range(2500)).encode())
         await never.wait()
 
     async with grpc.aio.insecure_channel(first.grpc_address) as channel:

@@ -5,6 +5,7 @@ Every call is made on behalf of a user (the user's token): the owner is the toke
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterable, AsyncIterator
 from typing import TypeAlias
 
@@ -49,6 +50,9 @@ def _favorite(message: contacts_pb2.ContactFields) -> bool | None:
     return message.favorite if message.HasField("favorite") else None
 
 
+# Contacts are immutable values and lists repeat them (the service caches them per owner): the
+# message of each is built once, and embedding it in a reply copies it in C. Never mutate one.
+@functools.lru_cache(maxsize=20_000)
 def _contact_message(contact: Contact) -> contacts_pb2.Contact:
     fields = contact.fields
     return contacts_pb2.Contact(id=contact.id, fields=contacts_pb2.ContactFields(

@@ -55,7 +55,7 @@ log = logging.getLogger(__name__)
 
 NOT_A_LINE = -2  # xuc.telephony.v1.PhoneStatus.NOT_A_LINE
 DUPLICATE_CONTACT = "duplicate contact"
-IMPORT_BATCH_SIZE = 1000
+IMPORT_BATCH_SIZE = 2000
 EXPORT_PAGE_SIZE = 1000
 MAX_IMPORT_BYTES = 64 * 1024 * 1024  # XUC_MAX_IMPORT_BYTES's default
 ERRORS_IN_MESSAGE = 5  # line errors quoted when a file has no valid line
@@ -214,7 +214,7 @@ class PersonalContactsService:
         finally:
             if run.stored_any and not published:
                 # Shielded: a cancelled call (the usual reason to be here) must not cut the cleanup short.
-                await asyncio.shield(self._discard(owner.user_id, run.import_id))
+                await asyncio.shield(self._abandon(owner.user_id, run))
         report = run.report
         report.failed.sort()
         log.info("contacts imported", extra={"owner": owner.login, "created_contacts": len(report.created),
@@ -235,6 +235,10 @@ class PersonalContactsService:
                 await run.take(parsed)
         for parsed in (parser or ImportParser()).finish():
             await run.take(parsed)
+
+    async def _abandon(self, owner_id: str, run: _ImportRun) -> None:
+        await run.settle(quietly=True)  # the batch in flight lands first, then everything goes
+        await self._discard(owner_id, run.import_id)
 
     async def _discard(self, owner_id: str, import_id: str) -> None:
         try:
@@ -277,6 +281,7 @@ class _ImportRun:
         self._batch_size = batch_size
         self._batch: list[tuple[int, Contact]] = []
         self._batch_keys: set[str] = set()
+        self._storing: asyncio.Future[None] | None = None
 
     async def take(self, parsed: ParsedLine) -> None:
         if parsed.fields is None:
@@ -289,22 +294,42 @@ class _ImportRun:
         self._batch_keys.add(key)
         self._batch.append((parsed.line, Contact(new_contact_id(), self.owner.user_id, parsed.fields)))
         if len(self._batch) >= self._batch_size:
-            await self.flush()
+            await self._store_in_background()
 
     async def flush(self) -> None:
-        if not self._batch:
-            return
+        """Store what is left and wait until every batch is stored (the end of the file)."""
+        if self._batch:
+            await self._store_in_background()
+        await self.settle()
+
+    async def _store_in_background(self) -> None:
+        """Hand the batch to storage and go on parsing while the database writes it (in its
+        thread or server): parsing and writing overlap. One batch at most is in flight, so
+        batches are stored in file order and memory holds two batches at most."""
+        await self.settle()
+        batch, self._batch, self._batch_keys = self._batch, [], set()
         self.stored_any = True  # before the call: a cancellation may land after rows were committed
+        self._storing = asyncio.ensure_future(self._store(batch))
+
+    async def settle(self, quietly: bool = False) -> None:
+        """Wait for the batch in flight; its error surfaces here unless `quietly`."""
+        storing, self._storing = self._storing, None
+        if storing is None:
+            return
+        if quietly:
+            await asyncio.gather(storing, return_exceptions=True)
+        else:
+            await storing
+
+    async def _store(self, batch: list[tuple[int, Contact]]) -> None:
         async with self._uow() as uow:
-            stored = await uow.contacts.add_pending(self.import_id, [contact for _, contact in self._batch])
+            stored = await uow.contacts.add_pending(self.import_id, [contact for _, contact in batch])
             await uow.commit()
-        for line, contact in self._batch:
+        for line, contact in batch:
             if contact.id in stored:
                 self.report.created.append(CreatedContact(contact.id, contact.fields.lastname))
             else:
                 self.report.failed.append(FailedLine(line, (DUPLICATE_CONTACT,)))
-        self._batch.clear()
-        self._batch_keys.clear()
 
 
 def _not_found(contact_id: str) -> ContactNotFound:
