@@ -1,5 +1,7 @@
-"""Contacts service: personal contacts and call qualifications (to come: issue "Contacts service").
+"""Contacts service: each user's personal contacts (CRUD, search, CSV import and export) and call
+qualifications per queue (provisioned, answered, exported).
 
-It already runs as its own process in the shared frame (health, reflection, graceful shutdown),
-so the launcher, compose file and tests treat it like the others.
+Layers as folders: domain (contacts and qualification rules, the CSV parser and writer, no
+infrastructure), service_layer (the use cases, the per-owner read cache), adapters (SQL, phone
+statuses asked of telephony, events), entrypoints (the two gRPC services). `__main__` composes them.
 """
