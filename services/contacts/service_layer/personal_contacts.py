@@ -56,7 +56,7 @@ log = logging.getLogger(__name__)
 NOT_A_LINE = -2  # xuc.telephony.v1.PhoneStatus.NOT_A_LINE
 DUPLICATE_CONTACT = "duplicate contact"
 IMPORT_BATCH_SIZE = 2000
-EXPORT_PAGE_SIZE = 1000
+EXPORT_PAGE_SIZE = 5000
 MAX_IMPORT_BYTES = 64 * 1024 * 1024  # XUC_MAX_IMPORT_BYTES's default
 ERRORS_IN_MESSAGE = 5  # line errors quoted when a file has no valid line
 
