@@ -55,7 +55,10 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(connection: Connection) -> None:
-    connection.exec_driver_sql("BEGIN")
+    # IMMEDIATE takes the write lock at once (waiting up to busy_timeout for it): a deferred
+    # transaction that reads then writes fails with "database is locked", without waiting, when
+    # another writer committed in between. SQLite has one writer at a time anyway.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def create_engine_for(url: str) -> AsyncEngine:

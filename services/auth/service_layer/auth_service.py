@@ -63,11 +63,15 @@ class AuthService:
             await self._publish(LoginAttempted(login[:MAX_LOGIN_IN_EVENT], False, InvalidCredentials.reason,
                                                PASSWORD_METHOD, client, "", self._now()))
             raise InvalidCredentials()
+        # Passwords are hashed outside any transaction: a hash takes ~0.1 s, and on SQLite a
+        # transaction holds the database's one write lock.
         async with self._uow() as uow:
             user = await uow.users.by_login(login)
-            valid = await self._password_matches(user, password)
-            if user is not None and valid and self._hasher.needs_rehash(user.password_hash):
-                await uow.users.update(user.with_changes(password_hash=await self._hasher.hash(password)))
+        valid = await self._password_matches(user, password)
+        if user is not None and valid and self._hasher.needs_rehash(user.password_hash):
+            upgraded = user.with_changes(password_hash=await self._hasher.hash(password))
+            async with self._uow() as uow:
+                await uow.users.update(upgraded)
                 await uow.commit()
         if user is None or not valid:
             await self._publish(LoginAttempted(login, False, InvalidCredentials.reason, PASSWORD_METHOD,
@@ -125,6 +129,7 @@ class AuthService:
         return user
 
     async def update_user(self, login: str, password: str | None, profile_changes: dict[str, str]) -> User:
+        new_hash = await self._hasher.hash(validate_password(password)) if password is not None else None
         async with self._uow() as uow:
             user = await uow.users.by_login(login)
             if user is None:
@@ -133,7 +138,6 @@ class AuthService:
             if unknown:
                 raise InvalidUser(f"unknown user fields: {', '.join(sorted(unknown))}")
             profile = Profile(**{**vars(user.profile), **profile_changes}).validated()
-            new_hash = await self._hasher.hash(validate_password(password)) if password is not None else None
             user = user.with_changes(password_hash=new_hash, profile=profile)
             await uow.users.update(user)
             await uow.commit()
@@ -148,31 +152,31 @@ class AuthService:
         for spec in specs:
             validate_password(spec.password)
             spec.profile.validated()
-        results: list[tuple[User, str]] = []
-        events: list[Event] = []
+        # Read, then hash and compare outside any transaction (each hash takes ~0.1 s), then write
+        # everything in one transaction: all or nothing.
         async with self._uow() as uow:
-            for spec in specs:
-                user, outcome = await self._put_one(uow, spec)
-                results.append((user, outcome))
-                if outcome != "unchanged":
-                    events.append(UserChanged(user.login, user.id, outcome, self._now()))
+            existing = [await uow.users.by_login(spec.login) for spec in specs]
+        results = [await self._planned(spec, current) for spec, current in zip(specs, existing, strict=True)]
+        async with self._uow() as uow:
+            for user, outcome in results:
+                if outcome == "created":
+                    await uow.users.add(user)
+                elif outcome == "updated":
+                    await uow.users.update(user)
             await uow.commit()
-        await self._publish(*events)
+        await self._publish(*(UserChanged(user.login, user.id, outcome, self._now())
+                              for user, outcome in results if outcome != "unchanged"))
         return results
 
-    async def _put_one(self, uow: UnitOfWork, spec: UserSpec) -> tuple[User, str]:
-        existing = await uow.users.by_login(spec.login)
+    async def _planned(self, spec: UserSpec, existing: User | None) -> tuple[User, str]:
+        """The user as `spec` describes it, and whether that creates, updates or changes nothing."""
         if existing is None:
-            user = User(spec.login, await self._hasher.hash(spec.password), spec.profile)
-            await uow.users.add(user)
-            return user, "created"
+            return User(spec.login, await self._hasher.hash(spec.password), spec.profile), "created"
         same_password = await self._hasher.verify(existing.password_hash, spec.password)
         if same_password and existing.profile == spec.profile:
             return existing, "unchanged"
         new_hash = None if same_password else await self._hasher.hash(spec.password)
-        user = existing.with_changes(password_hash=new_hash, profile=spec.profile)
-        await uow.users.update(user)
-        return user, "updated"
+        return existing.with_changes(password_hash=new_hash, profile=spec.profile), "updated"
 
     async def delete_user(self, login: str) -> None:
         async with self._uow() as uow:
