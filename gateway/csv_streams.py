@@ -93,11 +93,12 @@ async def _write(call: Any, message: Message) -> bool:
     return True
 
 
-async def upload(call: Any, request: Request, chunk: Callable[[bytes, bool], Message]) -> Any:
+async def upload(call: Any, request: Request, chunk: Callable[[bytes, bool, bool], Message]) -> Any:
     """Stream the request body into a client-streaming `call`; its reply.
 
-    `chunk(data, first)` builds the message for a piece of the body. At least one message is sent,
-    so an empty body still reaches the service (which says what an empty file means). Whatever
+    `chunk(data, first, last)` builds the message for a piece of the body; once the body is read
+    whole, an empty message marked `last` ends the file (it is also the first for an empty body,
+    which still reaches the service, which says what an empty file means). Whatever
     interrupts the upload (body too large, client gone) cancels the call: the service then
     discards what it received.
     """
@@ -105,11 +106,10 @@ async def upload(call: Any, request: Request, chunk: Callable[[bytes, bool], Mes
         first = True
         async for data in request.stream():
             for start in range(0, len(data), MAX_CHUNK_BYTES):
-                if not await _write(call, chunk(data[start:start + MAX_CHUNK_BYTES], first)):
+                if not await _write(call, chunk(data[start:start + MAX_CHUNK_BYTES], first, False)):
                     return await call  # the service answered early: its answer (an error) is ours
                 first = False
-        if first:
-            await _write(call, chunk(b"", True))
+        await _write(call, chunk(b"", first, True))
         await call.done_writing()
         return await call
     except BaseException:

@@ -83,11 +83,12 @@ def query_count(request: Request, name: str) -> int:
     return int(raw)
 
 
-def import_chunk(charset: str) -> Callable[[bytes, bool], contacts_pb2.ImportChunk]:
-    """Builds the messages of an import: the first one names the charset of the whole file."""
+def import_chunk(charset: str) -> Callable[[bytes, bool, bool], contacts_pb2.ImportChunk]:
+    """Builds the messages of an import: the first one names the charset of the whole file, the
+    final one is marked `last` (without it the service knows the upload was cut short)."""
 
-    def chunk(data: bytes, first: bool) -> contacts_pb2.ImportChunk:
-        return contacts_pb2.ImportChunk(charset=charset if first else "", data=data)
+    def chunk(data: bytes, first: bool, last: bool) -> contacts_pb2.ImportChunk:
+        return contacts_pb2.ImportChunk(charset=charset if first else "", data=data, last=last)
 
     return chunk
 

@@ -133,9 +133,9 @@ class Contacts:
 
 
 async def chunked(data: bytes, charset: str = "", size: int = 1000) -> AsyncIterator[contacts_pb2.ImportChunk]:
-    yield contacts_pb2.ImportChunk(charset=charset, data=data[:size])
+    yield contacts_pb2.ImportChunk(charset=charset, data=data[:size], last=len(data) <= size)
     for start in range(size, len(data), size):
-        yield contacts_pb2.ImportChunk(data=data[start:start + size])
+        yield contacts_pb2.ImportChunk(data=data[start:start + size], last=start + size >= len(data))
 
 
 @pytest.fixture
@@ -556,6 +556,22 @@ async def test_a_cancelled_import_leaves_nothing(alice: Contacts, contacts_datab
     await wait_until(lambda: pending_rows(contacts_database) == 0, "the cancelled import's rows to go")
     assert (await alice.list_contacts()).total == 0
     assert await alice.export() == f"{HEADER}\r\n".encode()
+
+
+async def test_an_upload_that_ends_before_its_last_chunk_imports_nothing(
+    alice: Contacts, contacts_database: TestDatabase
+) -> None:
+    async def cut_short() -> AsyncIterator[contacts_pb2.ImportChunk]:
+        # What the service sees when a client's cancellation reaches it as an end of stream.
+        yield contacts_pb2.ImportChunk(data=f"{HEADER}\n".encode())
+        yield contacts_pb2.ImportChunk(data="".join(f",,,,Cut{i},,{i}\n" for i in range(2500)).encode())
+
+    error = await rpc_error(alice.stub.ImportContacts(cut_short(), metadata=alice.user.metadata))
+
+    assert error.code() == INVALID
+    assert "interrupted" in (error.details() or "")
+    await wait_until(lambda: pending_rows(contacts_database) == 0, "the interrupted import's rows to go")
+    assert (await alice.list_contacts()).total == 0
 
 
 async def test_a_deadline_during_an_import_leaves_nothing(alice: Contacts, contacts_database: TestDatabase) -> None:

@@ -72,6 +72,7 @@ class Received:
     request: Any = None  # the request message (unary and server-streaming calls)
     chunks: list[tuple[str, int]] = field(default_factory=list)  # import: (charset, size) of each chunk
     data: bytearray = field(default_factory=bytearray)  # import: the bytes, joined
+    marked_last: list[bool] = field(default_factory=list)  # import: the `last` flag of each chunk
     cancelled: bool = False  # the client cancelled the call
     done: threading.Event = field(default_factory=threading.Event)
 
@@ -200,6 +201,7 @@ class FakeContacts(contacts_pb2_grpc.PersonalContactsServicer, contacts_pb2_grpc
             async for chunk in request_iterator:
                 call.chunks.append((chunk.charset, len(chunk.data)))
                 call.data += chunk.data
+                call.marked_last.append(chunk.last)
                 self.import_started.set()
                 if failure is not None and len(call.chunks) == failure.after_chunks:
                     break  # refuse the file early, without reading the rest (as for bad bytes)
@@ -661,6 +663,8 @@ def test_the_import_sends_the_file_with_its_charset_and_answers_the_report(api: 
     assert bytes(call.data) == csv
     assert call.chunks[0][0] == "ISO-8859-1"
     assert all(charset == "" for charset, _ in call.chunks[1:])
+    assert call.marked_last[-1]  # the file's end is said, not inferred from the stream's end
+    assert not any(call.marked_last[:-1])
     assert call.metadata["authorization"].startswith("Bearer ")
 
 

@@ -12,6 +12,7 @@ from typing import TypeAlias
 import grpc
 
 from services.contacts.domain.contacts import Contact, ContactFields, ImportReport, Owner
+from services.contacts.domain.errors import InvalidImport
 from services.contacts.service_layer.personal_contacts import PersonalContactsService
 from xuc.runtime.grpc_edge import Access, current_caller
 from xucproto.contacts.v1 import contacts_pb2, contacts_pb2_grpc
@@ -69,8 +70,13 @@ def _report_message(report: ImportReport) -> contacts_pb2.ImportReport:
 
 
 async def _chunks(requests: AsyncIterable[contacts_pb2.ImportChunk]) -> AsyncIterator[tuple[str, bytes]]:
+    """The file's pieces, up to the chunk marked `last`; a stream that ends before it was cut
+    short (a cancelled upload may end like a finished one here) and imports nothing."""
     async for request in requests:
         yield request.charset, request.data
+        if request.last:
+            return
+    raise InvalidImport("the upload ended before its last chunk: it was interrupted, nothing is imported")
 
 
 class PersonalContactsApi(contacts_pb2_grpc.PersonalContactsServicer):

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#xucproto/contacts/v1/contacts.proto\x12\x0fxuc.contacts.v1\"\xa5\x01\n\rContactFields\x12\x11\n\tfirstname\x18\x01 \x01(\t\x12\x10\n\x08lastname\x18\x02 \x01(\t\x12\x0e\n\x06number\x18\x03 \x01(\t\x12\x0e\n\x06mobile\x18\x04 \x01(\t\x12\x0b\n\x03\x66\x61x\x18\x05 \x01(\t\x12\r\n\x05\x65mail\x18\x06 \x01(\t\x12\x0f\n\x07\x63ompany\x18\x07 \x01(\t\x12\x15\n\x08\x66\x61vorite\x18\x08 \x01(\x08H\x00\x88\x01\x01\x42\x0b\n\t_favorite\"E\n\x07\x43ontact\x12\n\n\x02id\x18\x01 \x01(\t\x12.\n\x06\x66ields\x18\x02 \x01(\x0b\x32\x1e.xuc.contacts.v1.ContactFields\"\x18\n\nContactRef\x12\n\n\x02id\x18\x01 \x01(\t\"R\n\x14UpdateContactRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12.\n\x06\x66ields\x18\x02 \x01(\x0b\x32\x1e.xuc.contacts.v1.ContactFields\"D\n\x13ListContactsRequest\x12\x0e\n\x06search\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x05\x12\x0e\n\x06offset\x18\x03 \x01(\x05\"N\n\x11\x43ontactWithStatus\x12)\n\x07\x63ontact\x18\x01 \x01(\x0b\x32\x18.xuc.contacts.v1.Contact\x12\x0e\n\x06status\x18\x02 \x01(\x05\"Q\n\x0b\x43ontactList\x12\x33\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\".xuc.contacts.v1.ContactWithStatus\x12\r\n\x05total\x18\x02 \x01(\x05\"\x1a\n\x18\x44\x65leteAllContactsRequest\"&\n\x13\x44\x65leteContactsReply\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\x05\"\x17\n\x15\x45xportContactsRequest\"\x18\n\x08\x43svChunk\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\",\n\x0bImportChunk\x12\x0f\n\x07\x63harset\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\".\n\x0e\x43reatedContact\x12\n\n\x02id\x18\x01 \x01(\t\x12\x10\n\x08lastname\x18\x02 \x01(\t\"*\n\nFailedLine\x12\x0c\n\x04line\x18\x01 \x01(\x05\x12\x0e\n\x06\x65rrors\x18\x02 \x03(\t\"m\n\x0cImportReport\x12\x30\n\x07\x63reated\x18\x01 \x03(\x0b\x32\x1f.xuc.contacts.v1.CreatedContact\x12+\n\x06\x66\x61iled\x18\x02 \x03(\x0b\x32\x1b.xuc.contacts.v1.FailedLine\"\x1c\n\x08QueueRef\x12\x10\n\x08queue_id\x18\x01 \x01(\x03\"<\n\x10SubQualification\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0e\n\x06\x61\x63tive\x18\x03 \x01(\x08\"\x8b\x01\n\rQualification\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x0c\n\x04name\x18\x02 \x01(\t\x12=\n\x12sub_qualifications\x18\x03 \x03(\x0b\x32!.xuc.contacts.v1.SubQualification\x12\x11\n\tqueue_ids\x18\x04 \x03(\x03\x12\x0e\n\x06\x61\x63tive\x18\x05 \x01(\x08\"K\n\x11QualificationList\x12\x36\n\x0equalifications\x18\x01 \x03(\x0b\x32\x1e.xuc.contacts.v1.Qualification\"\xbc\x01\n\x13QualificationAnswer\x12\x1c\n\x14sub_qualification_id\x18\x01 \x01(\x03\x12\x0c\n\x04time\x18\x02 \x01(\t\x12\x0e\n\x06\x63\x61llid\x18\x03 \x01(\t\x12\r\n\x05\x61gent\x18\x04 \x01(\x03\x12\r\n\x05queue\x18\x05 \x01(\x03\x12\x12\n\nfirst_name\x18\x06 \x01(\t\x12\x11\n\tlast_name\x18\x07 \x01(\t\x12\x0f\n\x07\x63omment\x18\x08 \x01(\t\x12\x13\n\x0b\x63ustom_data\x18\t \x01(\t\"\x17\n\tAnswerRef\x12\n\n\x02id\x18\x01 \x01(\x03\"B\n\x14\x45xportAnswersRequest\x12\x10\n\x08queue_id\x18\x01 \x01(\x03\x12\x0c\n\x04\x66rom\x18\x02 \x01(\t\x12\n\n\x02to\x18\x03 \x01(\t\"P\n\x11QualificationSpec\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tqueue_ids\x18\x02 \x03(\x03\x12\x1a\n\x12sub_qualifications\x18\x03 \x03(\t\"V\n\x18PutQualificationsRequest\x12:\n\x0equalifications\x18\x01 \x03(\x0b\x32\".xuc.contacts.v1.QualificationSpec\"w\n\x16PutQualificationsReply\x12\x36\n\x0equalifications\x18\x01 \x03(\x0b\x32\x1e.xuc.contacts.v1.Qualification\x12\x10\n\x08outcomes\x18\x02 \x03(\t\x12\x13\n\x0b\x64\x65\x61\x63tivated\x18\x03 \x03(\t\"\x1b\n\x19ListQualificationsRequest2\xaa\x05\n\x10PersonalContacts\x12R\n\x0cListContacts\x12$.xuc.contacts.v1.ListContactsRequest\x1a\x1c.xuc.contacts.v1.ContactList\x12\x43\n\nGetContact\x12\x1b.xuc.contacts.v1.ContactRef\x1a\x18.xuc.contacts.v1.Contact\x12I\n\rCreateContact\x12\x1e.xuc.contacts.v1.ContactFields\x1a\x18.xuc.contacts.v1.Contact\x12P\n\rUpdateContact\x12%.xuc.contacts.v1.UpdateContactRequest\x1a\x18.xuc.contacts.v1.Contact\x12R\n\rDeleteContact\x12\x1b.xuc.contacts.v1.ContactRef\x1a$.xuc.contacts.v1.DeleteContactsReply\x12\x64\n\x11\x44\x65leteAllContacts\x12).xuc.contacts.v1.DeleteAllContactsRequest\x1a$.xuc.contacts.v1.DeleteContactsReply\x12U\n\x0e\x45xportContacts\x12&.xuc.contacts.v1.ExportContactsRequest\x1a\x19.xuc.contacts.v1.CsvChunk0\x01\x12O\n\x0eImportContacts\x12\x1c.xuc.contacts.v1.ImportChunk\x1a\x1d.xuc.contacts.v1.ImportReport(\x01\x32\xe0\x03\n\x0eQualifications\x12X\n\x17ListQueueQualifications\x12\x19.xuc.contacts.v1.QueueRef\x1a\".xuc.contacts.v1.QualificationList\x12P\n\x0c\x43reateAnswer\x12$.xuc.contacts.v1.QualificationAnswer\x1a\x1a.xuc.contacts.v1.AnswerRef\x12S\n\rExportAnswers\x12%.xuc.contacts.v1.ExportAnswersRequest\x1a\x19.xuc.contacts.v1.CsvChunk0\x01\x12g\n\x11PutQualifications\x12).xuc.contacts.v1.PutQualificationsRequest\x1a\'.xuc.contacts.v1.PutQualificationsReply\x12\x64\n\x12ListQualifications\x12*.xuc.contacts.v1.ListQualificationsRequest\x1a\".xuc.contacts.v1.QualificationListb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#xucproto/contacts/v1/contacts.proto\x12\x0fxuc.contacts.v1\"\xa5\x01\n\rContactFields\x12\x11\n\tfirstname\x18\x01 \x01(\t\x12\x10\n\x08lastname\x18\x02 \x01(\t\x12\x0e\n\x06number\x18\x03 \x01(\t\x12\x0e\n\x06mobile\x18\x04 \x01(\t\x12\x0b\n\x03\x66\x61x\x18\x05 \x01(\t\x12\r\n\x05\x65mail\x18\x06 \x01(\t\x12\x0f\n\x07\x63ompany\x18\x07 \x01(\t\x12\x15\n\x08\x66\x61vorite\x18\x08 \x01(\x08H\x00\x88\x01\x01\x42\x0b\n\t_favorite\"E\n\x07\x43ontact\x12\n\n\x02id\x18\x01 \x01(\t\x12.\n\x06\x66ields\x18\x02 \x01(\x0b\x32\x1e.xuc.contacts.v1.ContactFields\"\x18\n\nContactRef\x12\n\n\x02id\x18\x01 \x01(\t\"R\n\x14UpdateContactRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12.\n\x06\x66ields\x18\x02 \x01(\x0b\x32\x1e.xuc.contacts.v1.ContactFields\"D\n\x13ListContactsRequest\x12\x0e\n\x06search\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x05\x12\x0e\n\x06offset\x18\x03 \x01(\x05\"N\n\x11\x43ontactWithStatus\x12)\n\x07\x63ontact\x18\x01 \x01(\x0b\x32\x18.xuc.contacts.v1.Contact\x12\x0e\n\x06status\x18\x02 \x01(\x05\"Q\n\x0b\x43ontactList\x12\x33\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\".xuc.contacts.v1.ContactWithStatus\x12\r\n\x05total\x18\x02 \x01(\x05\"\x1a\n\x18\x44\x65leteAllContactsRequest\"&\n\x13\x44\x65leteContactsReply\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\x05\"\x17\n\x15\x45xportContactsRequest\"\x18\n\x08\x43svChunk\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\":\n\x0bImportChunk\x12\x0f\n\x07\x63harset\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\x12\x0c\n\x04last\x18\x03 \x01(\x08\".\n\x0e\x43reatedContact\x12\n\n\x02id\x18\x01 \x01(\t\x12\x10\n\x08lastname\x18\x02 \x01(\t\"*\n\nFailedLine\x12\x0c\n\x04line\x18\x01 \x01(\x05\x12\x0e\n\x06\x65rrors\x18\x02 \x03(\t\"m\n\x0cImportReport\x12\x30\n\x07\x63reated\x18\x01 \x03(\x0b\x32\x1f.xuc.contacts.v1.CreatedContact\x12+\n\x06\x66\x61iled\x18\x02 \x03(\x0b\x32\x1b.xuc.contacts.v1.FailedLine\"\x1c\n\x08QueueRef\x12\x10\n\x08queue_id\x18\x01 \x01(\x03\"<\n\x10SubQualification\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0e\n\x06\x61\x63tive\x18\x03 \x01(\x08\"\x8b\x01\n\rQualification\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x0c\n\x04name\x18\x02 \x01(\t\x12=\n\x12sub_qualifications\x18\x03 \x03(\x0b\x32!.xuc.contacts.v1.SubQualification\x12\x11\n\tqueue_ids\x18\x04 \x03(\x03\x12\x0e\n\x06\x61\x63tive\x18\x05 \x01(\x08\"K\n\x11QualificationList\x12\x36\n\x0equalifications\x18\x01 \x03(\x0b\x32\x1e.xuc.contacts.v1.Qualification\"\xbc\x01\n\x13QualificationAnswer\x12\x1c\n\x14sub_qualification_id\x18\x01 \x01(\x03\x12\x0c\n\x04time\x18\x02 \x01(\t\x12\x0e\n\x06\x63\x61llid\x18\x03 \x01(\t\x12\r\n\x05\x61gent\x18\x04 \x01(\x03\x12\r\n\x05queue\x18\x05 \x01(\x03\x12\x12\n\nfirst_name\x18\x06 \x01(\t\x12\x11\n\tlast_name\x18\x07 \x01(\t\x12\x0f\n\x07\x63omment\x18\x08 \x01(\t\x12\x13\n\x0b\x63ustom_data\x18\t \x01(\t\"\x17\n\tAnswerRef\x12\n\n\x02id\x18\x01 \x01(\x03\"B\n\x14\x45xportAnswersRequest\x12\x10\n\x08queue_id\x18\x01 \x01(\x03\x12\x0c\n\x04\x66rom\x18\x02 \x01(\t\x12\n\n\x02to\x18\x03 \x01(\t\"P\n\x11QualificationSpec\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tqueue_ids\x18\x02 \x03(\x03\x12\x1a\n\x12sub_qualifications\x18\x03 \x03(\t\"V\n\x18PutQualificationsRequest\x12:\n\x0equalifications\x18\x01 \x03(\x0b\x32\".xuc.contacts.v1.QualificationSpec\"w\n\x16PutQualificationsReply\x12\x36\n\x0equalifications\x18\x01 \x03(\x0b\x32\x1e.xuc.contacts.v1.Qualification\x12\x10\n\x08outcomes\x18\x02 \x03(\t\x12\x13\n\x0b\x64\x65\x61\x63tivated\x18\x03 \x03(\t\"\x1b\n\x19ListQualificationsRequest2\xaa\x05\n\x10PersonalContacts\x12R\n\x0cListContacts\x12$.xuc.contacts.v1.ListContactsRequest\x1a\x1c.xuc.contacts.v1.ContactList\x12\x43\n\nGetContact\x12\x1b.xuc.contacts.v1.ContactRef\x1a\x18.xuc.contacts.v1.Contact\x12I\n\rCreateContact\x12\x1e.xuc.contacts.v1.ContactFields\x1a\x18.xuc.contacts.v1.Contact\x12P\n\rUpdateContact\x12%.xuc.contacts.v1.UpdateContactRequest\x1a\x18.xuc.contacts.v1.Contact\x12R\n\rDeleteContact\x12\x1b.xuc.contacts.v1.ContactRef\x1a$.xuc.contacts.v1.DeleteContactsReply\x12\x64\n\x11\x44\x65leteAllContacts\x12).xuc.contacts.v1.DeleteAllContactsRequest\x1a$.xuc.contacts.v1.DeleteContactsReply\x12U\n\x0e\x45xportContacts\x12&.xuc.contacts.v1.ExportContactsRequest\x1a\x19.xuc.contacts.v1.CsvChunk0\x01\x12O\n\x0eImportContacts\x12\x1c.xuc.contacts.v1.ImportChunk\x1a\x1d.xuc.contacts.v1.ImportReport(\x01\x32\xe0\x03\n\x0eQualifications\x12X\n\x17ListQueueQualifications\x12\x19.xuc.contacts.v1.QueueRef\x1a\".xuc.contacts.v1.QualificationList\x12P\n\x0c\x43reateAnswer\x12$.xuc.contacts.v1.QualificationAnswer\x1a\x1a.xuc.contacts.v1.AnswerRef\x12S\n\rExportAnswers\x12%.xuc.contacts.v1.ExportAnswersRequest\x1a\x19.xuc.contacts.v1.CsvChunk0\x01\x12g\n\x11PutQualifications\x12).xuc.contacts.v1.PutQualificationsRequest\x1a\'.xuc.contacts.v1.PutQualificationsReply\x12\x64\n\x12ListQualifications\x12*.xuc.contacts.v1.ListQualificationsRequest\x1a\".xuc.contacts.v1.QualificationListb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -54,37 +54,37 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CSVCHUNK']._serialized_start=731
   _globals['_CSVCHUNK']._serialized_end=755
   _globals['_IMPORTCHUNK']._serialized_start=757
-  _globals['_IMPORTCHUNK']._serialized_end=801
-  _globals['_CREATEDCONTACT']._serialized_start=803
-  _globals['_CREATEDCONTACT']._serialized_end=849
-  _globals['_FAILEDLINE']._serialized_start=851
-  _globals['_FAILEDLINE']._serialized_end=893
-  _globals['_IMPORTREPORT']._serialized_start=895
-  _globals['_IMPORTREPORT']._serialized_end=1004
-  _globals['_QUEUEREF']._serialized_start=1006
-  _globals['_QUEUEREF']._serialized_end=1034
-  _globals['_SUBQUALIFICATION']._serialized_start=1036
-  _globals['_SUBQUALIFICATION']._serialized_end=1096
-  _globals['_QUALIFICATION']._serialized_start=1099
-  _globals['_QUALIFICATION']._serialized_end=1238
-  _globals['_QUALIFICATIONLIST']._serialized_start=1240
-  _globals['_QUALIFICATIONLIST']._serialized_end=1315
-  _globals['_QUALIFICATIONANSWER']._serialized_start=1318
-  _globals['_QUALIFICATIONANSWER']._serialized_end=1506
-  _globals['_ANSWERREF']._serialized_start=1508
-  _globals['_ANSWERREF']._serialized_end=1531
-  _globals['_EXPORTANSWERSREQUEST']._serialized_start=1533
-  _globals['_EXPORTANSWERSREQUEST']._serialized_end=1599
-  _globals['_QUALIFICATIONSPEC']._serialized_start=1601
-  _globals['_QUALIFICATIONSPEC']._serialized_end=1681
-  _globals['_PUTQUALIFICATIONSREQUEST']._serialized_start=1683
-  _globals['_PUTQUALIFICATIONSREQUEST']._serialized_end=1769
-  _globals['_PUTQUALIFICATIONSREPLY']._serialized_start=1771
-  _globals['_PUTQUALIFICATIONSREPLY']._serialized_end=1890
-  _globals['_LISTQUALIFICATIONSREQUEST']._serialized_start=1892
-  _globals['_LISTQUALIFICATIONSREQUEST']._serialized_end=1919
-  _globals['_PERSONALCONTACTS']._serialized_start=1922
-  _globals['_PERSONALCONTACTS']._serialized_end=2604
-  _globals['_QUALIFICATIONS']._serialized_start=2607
-  _globals['_QUALIFICATIONS']._serialized_end=3087
+  _globals['_IMPORTCHUNK']._serialized_end=815
+  _globals['_CREATEDCONTACT']._serialized_start=817
+  _globals['_CREATEDCONTACT']._serialized_end=863
+  _globals['_FAILEDLINE']._serialized_start=865
+  _globals['_FAILEDLINE']._serialized_end=907
+  _globals['_IMPORTREPORT']._serialized_start=909
+  _globals['_IMPORTREPORT']._serialized_end=1018
+  _globals['_QUEUEREF']._serialized_start=1020
+  _globals['_QUEUEREF']._serialized_end=1048
+  _globals['_SUBQUALIFICATION']._serialized_start=1050
+  _globals['_SUBQUALIFICATION']._serialized_end=1110
+  _globals['_QUALIFICATION']._serialized_start=1113
+  _globals['_QUALIFICATION']._serialized_end=1252
+  _globals['_QUALIFICATIONLIST']._serialized_start=1254
+  _globals['_QUALIFICATIONLIST']._serialized_end=1329
+  _globals['_QUALIFICATIONANSWER']._serialized_start=1332
+  _globals['_QUALIFICATIONANSWER']._serialized_end=1520
+  _globals['_ANSWERREF']._serialized_start=1522
+  _globals['_ANSWERREF']._serialized_end=1545
+  _globals['_EXPORTANSWERSREQUEST']._serialized_start=1547
+  _globals['_EXPORTANSWERSREQUEST']._serialized_end=1613
+  _globals['_QUALIFICATIONSPEC']._serialized_start=1615
+  _globals['_QUALIFICATIONSPEC']._serialized_end=1695
+  _globals['_PUTQUALIFICATIONSREQUEST']._serialized_start=1697
+  _globals['_PUTQUALIFICATIONSREQUEST']._serialized_end=1783
+  _globals['_PUTQUALIFICATIONSREPLY']._serialized_start=1785
+  _globals['_PUTQUALIFICATIONSREPLY']._serialized_end=1904
+  _globals['_LISTQUALIFICATIONSREQUEST']._serialized_start=1906
+  _globals['_LISTQUALIFICATIONSREQUEST']._serialized_end=1933
+  _globals['_PERSONALCONTACTS']._serialized_start=1936
+  _globals['_PERSONALCONTACTS']._serialized_end=2618
+  _globals['_QUALIFICATIONS']._serialized_start=2621
+  _globals['_QUALIFICATIONS']._serialized_end=3101
 # @@protoc_insertion_point(module_scope)

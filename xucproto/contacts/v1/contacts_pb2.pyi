@@ -95,12 +95,14 @@ class CsvChunk(_message.Message):
     def __init__(self, data: _Optional[bytes] = ...) -> None: ...
 
 class ImportChunk(_message.Message):
-    __slots__ = ("charset", "data")
+    __slots__ = ("charset", "data", "last")
     CHARSET_FIELD_NUMBER: _ClassVar[int]
     DATA_FIELD_NUMBER: _ClassVar[int]
+    LAST_FIELD_NUMBER: _ClassVar[int]
     charset: str
     data: bytes
-    def __init__(self, charset: _Optional[str] = ..., data: _Optional[bytes] = ...) -> None: ...
+    last: bool
+    def __init__(self, charset: _Optional[str] = ..., data: _Optional[bytes] = ..., last: _Optional[bool] = ...) -> None: ...
 
 class CreatedContact(_message.Message):
     __slots__ = ("id", "lastname")

@@ -128,8 +128,9 @@ class PersonalContactsServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ImportContacts(self, request_iterator, context):
-        """A CSV file streamed in chunks of bytes; the first chunk names the charset. All the file's
-        valid lines become visible at once, at the end, or none (see README "Import guarantees").
+        """A CSV file streamed in chunks of bytes; the first chunk names the charset, the final one is
+        marked `last`. All the file's valid lines become visible at once, at the end, or none (see
+        README "Import guarantee").
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
