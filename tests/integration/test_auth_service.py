@@ -21,17 +21,16 @@ from typing import Any
 
 import grpc
 import jwt
-import nats.errors
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from nats.aio.client import Client as NatsClient
-from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
 from tests.support.databases import DatabaseFactory, TestDatabase
+from tests.support.events import stored_messages
 from tests.support.processes import NatsServer, ServiceLauncher, ServiceProcess, wait_for
 from tests.support.rpc import refusal, rpc_error, unique_login
 from xuc import subjects
@@ -113,24 +112,6 @@ def auth(channel: grpc.aio.Channel, auth_service: ServiceProcess) -> AuthClient:
 @pytest.fixture
 def js(nats_client: NatsClient) -> JetStreamContext:
     return nats_client.jetstream()
-
-
-async def stored_messages(js: JetStreamContext, subject: str, count: int, within: float = 5.0) -> list[Msg]:
-    """The `count` messages the stream holds on `subject`, oldest first; fails if it holds more."""
-    subscription = await js.subscribe(subject, ordered_consumer=True)
-    try:
-        messages: list[Msg] = []
-        while len(messages) < count:
-            try:
-                messages.append(await subscription.next_msg(timeout=within))
-            except nats.errors.TimeoutError:
-                pytest.fail(f"{len(messages)} message(s) on {subject} within {within} s, expected {count}")
-        info = await subscription.consumer_info()
-        assert info.num_pending == 0, f"more than {count} message(s) on {subject}"
-        assert subscription.pending_msgs == 0, f"more than {count} message(s) on {subject}"
-    finally:
-        await subscription.unsubscribe()
-    return messages
 
 
 def _b64(data: bytes) -> str:

@@ -14,22 +14,22 @@ import io
 import socket
 import sqlite3
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import grpc
-import nats.errors
 import psycopg
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from nats.aio.client import Client as NatsClient
-from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from psycopg import sql
 
 from services.contacts.adapters.phone_statuses import TelephonyPhoneStatuses
+from tests.integration.conftest import start_contacts
 from tests.support.databases import SQLITE, DatabaseFactory, TestDatabase, postgres_admin_url
+from tests.support.events import stored_messages
 from tests.support.processes import ServiceLauncher, ServiceProcess, wait_for
 from tests.support.rpc import refusal, rpc_error, unique_login
 from xuc import subjects
@@ -48,29 +48,6 @@ PASSWORD = "contacts-pw"
 
 
 # --- processes -------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def contacts_database(database_factory: DatabaseFactory) -> TestDatabase:
-    return database_factory.create()
-
-
-def start_contacts(
-    launcher: ServiceLauncher, auth: ServiceProcess, database: TestDatabase, **extra_env: str
-) -> ServiceProcess:
-    return launcher.start("services.contacts", "contacts", database_url=database.url,
-                          service_token=auth.service_token,
-                          extra_env={"XUC_AUTH_ADDRESS": auth.grpc_address, **extra_env})
-
-
-@pytest.fixture(scope="module")
-def contacts_service(
-    nats_server: str, auth_service: ServiceProcess, contacts_database: TestDatabase,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[ServiceProcess]:
-    """Without XUC_TELEPHONY_ADDRESS: every phone status is NOT_A_LINE."""
-    with ServiceLauncher(nats_server, tmp_path_factory.mktemp("contacts")) as launcher:
-        yield start_contacts(launcher, auth_service, contacts_database)
-
-
 # --- clients ---------------------------------------------------------------------------------------
 @dataclass
 class User:
@@ -204,22 +181,6 @@ def pending_rows(database: TestDatabase) -> int:
 async def wait_until(condition: Callable[[], bool], what: str, within: float = 20.0) -> None:
     """Poll a blocking condition (a database query) off the event loop."""
     await asyncio.to_thread(wait_for, condition, within, what)
-
-
-async def stored_messages(js: JetStreamContext, subject: str, count: int, within: float = 5.0) -> list[Msg]:
-    """The `count` messages the stream holds on `subject`, oldest first; fails if it holds more."""
-    subscription = await js.subscribe(subject, ordered_consumer=True)
-    try:
-        messages: list[Msg] = []
-        while len(messages) < count:
-            try:
-                messages.append(await subscription.next_msg(timeout=within))
-            except nats.errors.TimeoutError:
-                pytest.fail(f"{len(messages)} message(s) on {subject} within {within} s, expected {count}")
-        assert (await subscription.consumer_info()).num_pending == 0, f"more than {count} message(s) on {subject}"
-    finally:
-        await subscription.unsubscribe()
-    return messages
 
 
 def csv_rows(data: bytes) -> list[list[str]]:

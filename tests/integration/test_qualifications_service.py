@@ -13,7 +13,7 @@ import asyncio
 import csv
 import io
 import secrets
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,8 +25,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 
-from tests.support.databases import DatabaseFactory, TestDatabase
-from tests.support.processes import ServiceLauncher, ServiceProcess
+from tests.support.databases import TestDatabase
+from tests.support.processes import ServiceProcess
 from tests.support.rpc import refusal, unique_login
 from xuc import subjects
 from xuc.provision import provision
@@ -45,23 +45,6 @@ HEADER = ["sub_qualification_id", "time", "callid", "agent", "queue", "first_nam
 
 
 # --- the processes and the people calling them ------------------------------------------------------
-@pytest.fixture(scope="module")
-def contacts_database(database_factory: DatabaseFactory) -> TestDatabase:
-    return database_factory.create()
-
-
-@pytest.fixture(scope="module")
-def contacts_service(
-    nats_server: str, auth_service: ServiceProcess, contacts_database: TestDatabase,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[ServiceProcess]:
-    """The contacts service, trusting the auth service's keys and sharing its service token."""
-    with ServiceLauncher(nats_server, tmp_path_factory.mktemp("contacts")) as launcher:
-        yield launcher.start("services.contacts", "contacts", database_url=contacts_database.url,
-                             service_token=auth_service.service_token,
-                             extra_env={"XUC_AUTH_ADDRESS": auth_service.grpc_address})
-
-
 async def _user_token(auth_address: str, service: Metadata) -> tuple[str, str]:
     login = unique_login("agent")
     async with grpc.aio.insecure_channel(auth_address) as channel:
