@@ -312,17 +312,23 @@ async def _start_nats(supervisor: Supervisor, env: dict[str, str], data_dir: Pat
     return url
 
 
-async def _start_grpc_service(supervisor: Supervisor, name: str, module: str, env: dict[str, str],
-                              run_dir: Path) -> str:
+async def _start_python_component(supervisor: Supervisor, name: str, module: str, env: dict[str, str],
+                                  run_dir: Path, address_key: str) -> str:
+    """Spawn `python -m module` and wait for the address it writes in its ready file."""
     ready_file = run_dir / f"{name}.json"
     child = await supervisor.spawn(name, [sys.executable, "-m", module],
                                    {**env, "XUC_READY_FILE": str(ready_file)})
+
+    async def ready() -> dict[str, Any] | None:
+        return _read_ready_file(ready_file, child.process.pid)
+
+    return _address_in(await _poll(ready), address_key, name)
+
+
+async def _start_grpc_service(supervisor: Supervisor, name: str, module: str, env: dict[str, str],
+                              run_dir: Path) -> str:
     async with _start_deadline(name):
-
-        async def ready() -> dict[str, Any] | None:
-            return _read_ready_file(ready_file, child.process.pid)
-
-        address = _address_in(await _poll(ready), "grpc", name)
+        address = await _start_python_component(supervisor, name, module, env, run_dir, "grpc")
 
         async def serving() -> bool | None:
             return await grpc_client.is_serving(address) or None
@@ -334,15 +340,8 @@ async def _start_grpc_service(supervisor: Supervisor, name: str, module: str, en
 
 async def _start_gateway(supervisor: Supervisor, env: dict[str, str], run_dir: Path) -> None:
     name, module = GATEWAY
-    ready_file = run_dir / f"{name}.json"
-    child = await supervisor.spawn(name, [sys.executable, "-m", module],
-                                   {**env, "XUC_READY_FILE": str(ready_file)})
     async with _start_deadline(name):
-
-        async def ready() -> dict[str, Any] | None:
-            return _read_ready_file(ready_file, child.process.pid)
-
-        host, port = _split_address(_address_in(await _poll(ready), "http", name))
+        host, port = _split_address(await _start_python_component(supervisor, name, module, env, run_dir, "http"))
 
         async def answering() -> bool | None:
             return await _http_status(host, port, "/health/ready") == 200 or None
