@@ -104,4 +104,41 @@ def contacts_stream() -> StreamConfig:
     )
 
 
-ALL_STREAMS = (auth_stream, contacts_stream)
+# --- telephony -------------------------------------------------------------------------------------
+TELEPHONY_STREAM = "XUC_TELEPHONY"
+PHONE_EVENT = Subject("xuc.telephony.phone")  # xucproto.events.v1.PhoneEvent, key: login
+PHONE_STATUS = Subject("xuc.telephony.status")  # xucproto.events.v1.PhoneStatusChanged, key: login
+AGENT_STATE = Subject("xuc.telephony.agent")  # xucproto.events.v1.AgentStateChanged, key: login
+USER_SERVICES = Subject("xuc.telephony.services")  # xucproto.events.v1.UserServicesChanged, key: login
+PUSH_REQUESTED = Subject("xuc.telephony.push")  # xucproto.events.v1.PushRequested, key: login
+
+
+def telephony_stream() -> StreamConfig:
+    return StreamConfig(
+        name=TELEPHONY_STREAM,
+        subjects=["xuc.telephony.>"],
+        storage=StorageType.FILE,
+        max_age=7 * 24 * 3600,  # phone events are live data: a week covers any receiver outage
+        duplicate_window=120,
+    )
+
+
+# --- the event URL forwarder (in the gateway) ----------------------------------------------------
+# One durable consumer shared by every gateway process (a queue group): each event is posted once.
+WEBHOOK_CONSUMER = "xuc-webhook"
+WEBHOOK_DELIVER_GROUP = "xuc-webhook"
+WEBHOOK_SUBJECTS = (PHONE_EVENT.all, PHONE_STATUS.all)
+WEBHOOK_DEAD_STREAM = "XUC_WEBHOOK_DEAD"
+WEBHOOK_DEAD = Subject("xuc.webhook.dead")  # xucproto.events.v1.UndeliveredEvent, key: login
+
+
+def webhook_dead_stream() -> StreamConfig:
+    return StreamConfig(
+        name=WEBHOOK_DEAD_STREAM,
+        subjects=["xuc.webhook.dead.>"],
+        storage=StorageType.FILE,
+        max_age=30 * 24 * 3600,  # kept a month for an operator to inspect and replay
+    )
+
+
+ALL_STREAMS = (auth_stream, contacts_stream, telephony_stream, webhook_dead_stream)

@@ -36,6 +36,25 @@ def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in env.get(name, "").split(",") if item.strip())
 
 
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name} must be true or false, got {raw!r}")
+
+
+def _pbx(env: Mapping[str, str]) -> str:
+    """`sim` (the built-in simulator) or `ami://user:secret@host:port`."""
+    raw = env.get("XUC_PBX", "").strip() or "sim"
+    if raw != "sim" and not raw.startswith("ami://"):
+        raise SettingsError(f"XUC_PBX must be 'sim' or 'ami://user:secret@host:5038', got {raw.split('@')[-1]!r}")
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -59,6 +78,13 @@ class Settings:
     ready_file: Path | None
     event_url: str
     deprecated_api_hosts: tuple[str, ...]
+    trusted_proxies: tuple[str, ...]
+    event_max_attempts: int
+    event_timeout_seconds: float
+    event_max_backoff_seconds: float
+    pbx: str
+    sim_ring_timeout: float
+    sim_auto_answer: bool
 
     @classmethod
     def from_env(cls, component: str = "", env: Mapping[str, str] | None = None) -> Settings:
@@ -102,4 +128,11 @@ class Settings:
             ready_file=Path(ready_file) if ready_file else None,
             event_url=env.get("XUC_EVENT_URL", "").strip(),
             deprecated_api_hosts=_list(env, "DEPRECATED_API_HOST"),
+            trusted_proxies=_list(env, "XUC_TRUSTED_PROXIES"),
+            event_max_attempts=_int(env, "XUC_EVENT_MAX_ATTEMPTS", 10, minimum=1),
+            event_timeout_seconds=_int(env, "XUC_EVENT_TIMEOUT_MS", 5000, minimum=1) / 1000,
+            event_max_backoff_seconds=_int(env, "XUC_EVENT_MAX_BACKOFF_MS", 30000, minimum=1) / 1000,
+            pbx=_pbx(env),
+            sim_ring_timeout=_int(env, "XUC_SIM_RING_TIMEOUT", 20, minimum=1),
+            sim_auto_answer=_bool(env, "XUC_SIM_AUTO_ANSWER", True),
         )

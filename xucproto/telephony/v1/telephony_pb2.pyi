@@ -3,7 +3,7 @@ from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
-from typing import ClassVar as _ClassVar, Optional as _Optional
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
@@ -19,6 +19,26 @@ class PhoneStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     DEACTIVATED: _ClassVar[PhoneStatus]
     NOT_A_LINE: _ClassVar[PhoneStatus]
     ERROR: _ClassVar[PhoneStatus]
+
+class ForwardKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    FORWARD_KIND_UNSPECIFIED: _ClassVar[ForwardKind]
+    FORWARD_UNCONDITIONAL: _ClassVar[ForwardKind]
+    FORWARD_NO_ANSWER: _ClassVar[ForwardKind]
+    FORWARD_BUSY: _ClassVar[ForwardKind]
+
+class AgentStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    AGENT_STATUS_UNSPECIFIED: _ClassVar[AgentStatus]
+    LOGGED_OUT: _ClassVar[AgentStatus]
+    READY: _ClassVar[AgentStatus]
+    PAUSED: _ClassVar[AgentStatus]
+
+class PushPlatform(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PUSH_PLATFORM_UNSPECIFIED: _ClassVar[PushPlatform]
+    ANDROID: _ClassVar[PushPlatform]
+    IOS: _ClassVar[PushPlatform]
 AVAILABLE: PhoneStatus
 CALLING: PhoneStatus
 BUSY: PhoneStatus
@@ -29,6 +49,17 @@ ON_HOLD: PhoneStatus
 DEACTIVATED: PhoneStatus
 NOT_A_LINE: PhoneStatus
 ERROR: PhoneStatus
+FORWARD_KIND_UNSPECIFIED: ForwardKind
+FORWARD_UNCONDITIONAL: ForwardKind
+FORWARD_NO_ANSWER: ForwardKind
+FORWARD_BUSY: ForwardKind
+AGENT_STATUS_UNSPECIFIED: AgentStatus
+LOGGED_OUT: AgentStatus
+READY: AgentStatus
+PAUSED: AgentStatus
+PUSH_PLATFORM_UNSPECIFIED: PushPlatform
+ANDROID: PushPlatform
+IOS: PushPlatform
 
 class GetPhoneStatusesRequest(_message.Message):
     __slots__ = ("numbers",)
@@ -48,3 +79,297 @@ class PhoneStatuses(_message.Message):
     STATUSES_FIELD_NUMBER: _ClassVar[int]
     statuses: _containers.ScalarMap[str, int]
     def __init__(self, statuses: _Optional[_Mapping[str, int]] = ...) -> None: ...
+
+class DialRequest(_message.Message):
+    __slots__ = ("username", "number", "variables")
+    class VariablesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    USERNAME_FIELD_NUMBER: _ClassVar[int]
+    NUMBER_FIELD_NUMBER: _ClassVar[int]
+    VARIABLES_FIELD_NUMBER: _ClassVar[int]
+    username: str
+    number: str
+    variables: _containers.ScalarMap[str, str]
+    def __init__(self, username: _Optional[str] = ..., number: _Optional[str] = ..., variables: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class DialByUsernameRequest(_message.Message):
+    __slots__ = ("username", "target_username")
+    USERNAME_FIELD_NUMBER: _ClassVar[int]
+    TARGET_USERNAME_FIELD_NUMBER: _ClassVar[int]
+    username: str
+    target_username: str
+    def __init__(self, username: _Optional[str] = ..., target_username: _Optional[str] = ...) -> None: ...
+
+class DialFromQueueRequest(_message.Message):
+    __slots__ = ("destination", "queue_id", "caller_id_name", "caller_id_number", "variables")
+    class VariablesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    DESTINATION_FIELD_NUMBER: _ClassVar[int]
+    QUEUE_ID_FIELD_NUMBER: _ClassVar[int]
+    CALLER_ID_NAME_FIELD_NUMBER: _ClassVar[int]
+    CALLER_ID_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    VARIABLES_FIELD_NUMBER: _ClassVar[int]
+    destination: str
+    queue_id: int
+    caller_id_name: str
+    caller_id_number: str
+    variables: _containers.ScalarMap[str, str]
+    def __init__(self, destination: _Optional[str] = ..., queue_id: _Optional[int] = ..., caller_id_name: _Optional[str] = ..., caller_id_number: _Optional[str] = ..., variables: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class DialReply(_message.Message):
+    __slots__ = ("unique_id", "linked_id", "number")
+    UNIQUE_ID_FIELD_NUMBER: _ClassVar[int]
+    LINKED_ID_FIELD_NUMBER: _ClassVar[int]
+    NUMBER_FIELD_NUMBER: _ClassVar[int]
+    unique_id: str
+    linked_id: str
+    number: str
+    def __init__(self, unique_id: _Optional[str] = ..., linked_id: _Optional[str] = ..., number: _Optional[str] = ...) -> None: ...
+
+class SetDndRequest(_message.Message):
+    __slots__ = ("username", "state")
+    USERNAME_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    username: str
+    state: bool
+    def __init__(self, username: _Optional[str] = ..., state: _Optional[bool] = ...) -> None: ...
+
+class SetForwardRequest(_message.Message):
+    __slots__ = ("username", "kind", "state", "destination")
+    USERNAME_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    DESTINATION_FIELD_NUMBER: _ClassVar[int]
+    username: str
+    kind: ForwardKind
+    state: bool
+    destination: str
+    def __init__(self, username: _Optional[str] = ..., kind: _Optional[_Union[ForwardKind, str]] = ..., state: _Optional[bool] = ..., destination: _Optional[str] = ...) -> None: ...
+
+class GetUserServicesRequest(_message.Message):
+    __slots__ = ("username",)
+    USERNAME_FIELD_NUMBER: _ClassVar[int]
+    username: str
+    def __init__(self, username: _Optional[str] = ...) -> None: ...
+
+class Forward(_message.Message):
+    __slots__ = ("enabled", "destination")
+    ENABLED_FIELD_NUMBER: _ClassVar[int]
+    DESTINATION_FIELD_NUMBER: _ClassVar[int]
+    enabled: bool
+    destination: str
+    def __init__(self, enabled: _Optional[bool] = ..., destination: _Optional[str] = ...) -> None: ...
+
+class UserServices(_message.Message):
+    __slots__ = ("username", "dnd", "unconditional", "no_answer", "busy")
+    USERNAME_FIELD_NUMBER: _ClassVar[int]
+    DND_FIELD_NUMBER: _ClassVar[int]
+    UNCONDITIONAL_FIELD_NUMBER: _ClassVar[int]
+    NO_ANSWER_FIELD_NUMBER: _ClassVar[int]
+    BUSY_FIELD_NUMBER: _ClassVar[int]
+    username: str
+    dnd: bool
+    unconditional: Forward
+    no_answer: Forward
+    busy: Forward
+    def __init__(self, username: _Optional[str] = ..., dnd: _Optional[bool] = ..., unconditional: _Optional[_Union[Forward, _Mapping]] = ..., no_answer: _Optional[_Union[Forward, _Mapping]] = ..., busy: _Optional[_Union[Forward, _Mapping]] = ...) -> None: ...
+
+class HandshakeRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class HandshakeReply(_message.Message):
+    __slots__ = ("published",)
+    PUBLISHED_FIELD_NUMBER: _ClassVar[int]
+    published: int
+    def __init__(self, published: _Optional[int] = ...) -> None: ...
+
+class AgentLoginRequest(_message.Message):
+    __slots__ = ("agent_number", "phone_number")
+    AGENT_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    PHONE_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    agent_number: str
+    phone_number: str
+    def __init__(self, agent_number: _Optional[str] = ..., phone_number: _Optional[str] = ...) -> None: ...
+
+class AgentLogoutRequest(_message.Message):
+    __slots__ = ("phone_number",)
+    PHONE_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    phone_number: str
+    def __init__(self, phone_number: _Optional[str] = ...) -> None: ...
+
+class TogglePauseRequest(_message.Message):
+    __slots__ = ("phone_number",)
+    PHONE_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    phone_number: str
+    def __init__(self, phone_number: _Optional[str] = ...) -> None: ...
+
+class AgentState(_message.Message):
+    __slots__ = ("agent_number", "username", "status", "phone_number", "queue_ids")
+    AGENT_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    USERNAME_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    PHONE_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    QUEUE_IDS_FIELD_NUMBER: _ClassVar[int]
+    agent_number: str
+    username: str
+    status: AgentStatus
+    phone_number: str
+    queue_ids: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, agent_number: _Optional[str] = ..., username: _Optional[str] = ..., status: _Optional[_Union[AgentStatus, str]] = ..., phone_number: _Optional[str] = ..., queue_ids: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class ListAgentsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class AgentStates(_message.Message):
+    __slots__ = ("agents",)
+    AGENTS_FIELD_NUMBER: _ClassVar[int]
+    agents: _containers.RepeatedCompositeFieldContainer[AgentState]
+    def __init__(self, agents: _Optional[_Iterable[_Union[AgentState, _Mapping]]] = ...) -> None: ...
+
+class GetHistoryRequest(_message.Message):
+    __slots__ = ("username", "size", "days")
+    USERNAME_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    DAYS_FIELD_NUMBER: _ClassVar[int]
+    username: str
+    size: int
+    days: int
+    def __init__(self, username: _Optional[str] = ..., size: _Optional[int] = ..., days: _Optional[int] = ...) -> None: ...
+
+class CallRecord(_message.Message):
+    __slots__ = ("start", "duration", "src_username", "dst_username", "status")
+    START_FIELD_NUMBER: _ClassVar[int]
+    DURATION_FIELD_NUMBER: _ClassVar[int]
+    SRC_USERNAME_FIELD_NUMBER: _ClassVar[int]
+    DST_USERNAME_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    start: str
+    duration: str
+    src_username: str
+    dst_username: str
+    status: str
+    def __init__(self, start: _Optional[str] = ..., duration: _Optional[str] = ..., src_username: _Optional[str] = ..., dst_username: _Optional[str] = ..., status: _Optional[str] = ...) -> None: ...
+
+class CallHistory(_message.Message):
+    __slots__ = ("calls",)
+    CALLS_FIELD_NUMBER: _ClassVar[int]
+    calls: _containers.RepeatedCompositeFieldContainer[CallRecord]
+    def __init__(self, calls: _Optional[_Iterable[_Union[CallRecord, _Mapping]]] = ...) -> None: ...
+
+class RegisterPushRequest(_message.Message):
+    __slots__ = ("platform", "token")
+    PLATFORM_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    platform: PushPlatform
+    token: str
+    def __init__(self, platform: _Optional[_Union[PushPlatform, str]] = ..., token: _Optional[str] = ...) -> None: ...
+
+class RegisterPushReply(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class AgentSpec(_message.Message):
+    __slots__ = ("number", "username")
+    NUMBER_FIELD_NUMBER: _ClassVar[int]
+    USERNAME_FIELD_NUMBER: _ClassVar[int]
+    number: str
+    username: str
+    def __init__(self, number: _Optional[str] = ..., username: _Optional[str] = ...) -> None: ...
+
+class QueueSpec(_message.Message):
+    __slots__ = ("id", "name", "number", "agents")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    NUMBER_FIELD_NUMBER: _ClassVar[int]
+    AGENTS_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    name: str
+    number: str
+    agents: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, id: _Optional[int] = ..., name: _Optional[str] = ..., number: _Optional[str] = ..., agents: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class PutAgentsAndQueuesRequest(_message.Message):
+    __slots__ = ("agents", "queues")
+    AGENTS_FIELD_NUMBER: _ClassVar[int]
+    QUEUES_FIELD_NUMBER: _ClassVar[int]
+    agents: _containers.RepeatedCompositeFieldContainer[AgentSpec]
+    queues: _containers.RepeatedCompositeFieldContainer[QueueSpec]
+    def __init__(self, agents: _Optional[_Iterable[_Union[AgentSpec, _Mapping]]] = ..., queues: _Optional[_Iterable[_Union[QueueSpec, _Mapping]]] = ...) -> None: ...
+
+class PutAgentsAndQueuesReply(_message.Message):
+    __slots__ = ("agents", "queues", "removed_agents", "removed_queues")
+    AGENTS_FIELD_NUMBER: _ClassVar[int]
+    QUEUES_FIELD_NUMBER: _ClassVar[int]
+    REMOVED_AGENTS_FIELD_NUMBER: _ClassVar[int]
+    REMOVED_QUEUES_FIELD_NUMBER: _ClassVar[int]
+    agents: int
+    queues: int
+    removed_agents: _containers.RepeatedScalarFieldContainer[str]
+    removed_queues: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, agents: _Optional[int] = ..., queues: _Optional[int] = ..., removed_agents: _Optional[_Iterable[str]] = ..., removed_queues: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class GetPbxStateRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class PbxState(_message.Message):
+    __slots__ = ("kind", "connected", "detail")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    CONNECTED_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    connected: bool
+    detail: str
+    def __init__(self, kind: _Optional[str] = ..., connected: _Optional[bool] = ..., detail: _Optional[str] = ...) -> None: ...
+
+class PlaceCallRequest(_message.Message):
+    __slots__ = ("caller", "callee")
+    CALLER_FIELD_NUMBER: _ClassVar[int]
+    CALLEE_FIELD_NUMBER: _ClassVar[int]
+    caller: str
+    callee: str
+    def __init__(self, caller: _Optional[str] = ..., callee: _Optional[str] = ...) -> None: ...
+
+class CallAction(_message.Message):
+    __slots__ = ("number", "unique_id")
+    NUMBER_FIELD_NUMBER: _ClassVar[int]
+    UNIQUE_ID_FIELD_NUMBER: _ClassVar[int]
+    number: str
+    unique_id: str
+    def __init__(self, number: _Optional[str] = ..., unique_id: _Optional[str] = ...) -> None: ...
+
+class ListCallsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class SimulatedCall(_message.Message):
+    __slots__ = ("linked_id", "caller", "callee", "state", "unique_ids")
+    LINKED_ID_FIELD_NUMBER: _ClassVar[int]
+    CALLER_FIELD_NUMBER: _ClassVar[int]
+    CALLEE_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    UNIQUE_IDS_FIELD_NUMBER: _ClassVar[int]
+    linked_id: str
+    caller: str
+    callee: str
+    state: str
+    unique_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, linked_id: _Optional[str] = ..., caller: _Optional[str] = ..., callee: _Optional[str] = ..., state: _Optional[str] = ..., unique_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class SimulatedCalls(_message.Message):
+    __slots__ = ("calls",)
+    CALLS_FIELD_NUMBER: _ClassVar[int]
+    calls: _containers.RepeatedCompositeFieldContainer[SimulatedCall]
+    def __init__(self, calls: _Optional[_Iterable[_Union[SimulatedCall, _Mapping]]] = ...) -> None: ...

@@ -39,6 +39,81 @@ class TelephonyStub:
                 request_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.GetPhoneStatusesRequest.SerializeToString,
                 response_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.PhoneStatuses.FromString,
                 _registered_method=True)
+        self.Dial = channel.unary_unary(
+                '/xuc.telephony.v1.Telephony/Dial',
+                request_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.DialRequest.SerializeToString,
+                response_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.DialReply.FromString,
+                _registered_method=True)
+        self.DialByUsername = channel.unary_unary(
+                '/xuc.telephony.v1.Telephony/DialByUsername',
+                request_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.DialByUsernameRequest.SerializeToString,
+                response_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.DialReply.FromString,
+                _registered_method=True)
+        self.DialFromQueue = channel.unary_unary(
+                '/xuc.telephony.v1.Telephony/DialFromQueue',
+                request_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.DialFromQueueRequest.SerializeToString,
+                response_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.DialReply.FromString,
+                _registered_method=True)
+        self.SetDnd = channel.unary_unary(
+                '/xuc.telephony.v1.Telephony/SetDnd',
+                request_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.SetDndRequest.SerializeToString,
+                response_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.UserServices.FromString,
+                _registered_method=True)
+        self.SetForward = channel.unary_unary(
+                '/xuc.telephony.v1.Telephony/SetForward',
+                request_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.SetForwardRequest.SerializeToString,
+                response_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.UserServices.FromString,
+                _registered_method=True)
+        self.GetUserServices = channel.unary_unary(
+                '/xuc.telephony.v1.Telephony/GetUserServices',
+                request_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.GetUserServicesRequest.SerializeToString,
+                response_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.UserServices.FromString,
+                _registered_method=True)
+        self.Handshake = channel.unary_unary(
+                '/xuc.telephony.v1.Telephony/Handshake',
+                request_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.HandshakeRequest.SerializeToString,
+                response_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.HandshakeReply.FromString,
+                _registered_method=True)
+        self.AgentLogin = channel.unary_unary(
+                '/xuc.telephony.v1.Telephony/AgentLogin',
+                request_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.AgentLoginRequest.SerializeToString,
+                response_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.AgentState.FromString,
+                _registered_method=True)
+        self.AgentLogout = channel.unary_unary(
+                '/xuc.telephony.v1.Telephony/AgentLogout',
+                request_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.AgentLogoutRequest.SerializeToString,
+                response_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.AgentState.FromString,
+                _registered_method=True)
+        self.TogglePause = channel.unary_unary(
+                '/xuc.telephony.v1.Telephony/TogglePause',
+                request_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.TogglePauseRequest.SerializeToString,
+                response_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.AgentState.FromString,
+                _registered_method=True)
+        self.ListAgents = channel.unary_unary(
+                '/xuc.telephony.v1.Telephony/ListAgents',
+                request_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.ListAgentsRequest.SerializeToString,
+                response_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.AgentStates.FromString,
+                _registered_method=True)
+        self.GetHistory = channel.unary_unary(
+                '/xuc.telephony.v1.Telephony/GetHistory',
+                request_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.GetHistoryRequest.SerializeToString,
+                response_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallHistory.FromString,
+                _registered_method=True)
+        self.RegisterPush = channel.unary_unary(
+                '/xuc.telephony.v1.Telephony/RegisterPush',
+                request_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.RegisterPushRequest.SerializeToString,
+                response_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.RegisterPushReply.FromString,
+                _registered_method=True)
+        self.PutAgentsAndQueues = channel.unary_unary(
+                '/xuc.telephony.v1.Telephony/PutAgentsAndQueues',
+                request_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.PutAgentsAndQueuesRequest.SerializeToString,
+                response_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.PutAgentsAndQueuesReply.FromString,
+                _registered_method=True)
+        self.GetPbxState = channel.unary_unary(
+                '/xuc.telephony.v1.Telephony/GetPbxState',
+                request_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.GetPbxStateRequest.SerializeToString,
+                response_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.PbxState.FromString,
+                _registered_method=True)
 
 
 class TelephonyServicer:
@@ -46,7 +121,108 @@ class TelephonyServicer:
 
     def GetPhoneStatuses(self, request, context):
         """The status of each number, in one call (the contacts list asks for all its numbers at once).
-        Numbers that are no known line answer NOT_A_LINE (-2).
+        Numbers that are no known line answer NOT_A_LINE (-2). Caller: a service or a user.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Dial(self, request, context):
+        """Click-to-call: ring the user's own line, then the (sanitised) number. Caller: a service.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DialByUsername(self, request, context):
+        """Click-to-call to another user's line.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DialFromQueue(self, request, context):
+        """A call from a queue to a destination, with the caller id and channel variables given.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetDnd(self, request, context):
+        """Do not disturb and call forwards: stored, applied to the PBX and published as events.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetForward(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetUserServices(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Handshake(self, request, context):
+        """Publishes the current phone status of every user again (the event URL receives them all).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AgentLogin(self, request, context):
+        """Agents, by agent number and phone (line) number as the 1.0 API names them.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AgentLogout(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def TogglePause(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAgents(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetHistory(self, request, context):
+        """The user's ended calls, newest first: the last `size`, or those of the last `days` days.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RegisterPush(self, request, context):
+        """The calling user's push token for one platform (a new one replaces the old). Caller: a user.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PutAgentsAndQueues(self, request, context):
+        """Makes agents and queues exist as described (the `agents:` and `queues:` sections of
+        `xuc provision`), all or nothing; those not listed are removed. Caller: a service.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetPbxState(self, request, context):
+        """The PBX connection, for health and `xuc status`. Caller: a service.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -59,6 +235,81 @@ def add_TelephonyServicer_to_server(servicer, server):
                     servicer.GetPhoneStatuses,
                     request_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.GetPhoneStatusesRequest.FromString,
                     response_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.PhoneStatuses.SerializeToString,
+            ),
+            'Dial': grpc.unary_unary_rpc_method_handler(
+                    servicer.Dial,
+                    request_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.DialRequest.FromString,
+                    response_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.DialReply.SerializeToString,
+            ),
+            'DialByUsername': grpc.unary_unary_rpc_method_handler(
+                    servicer.DialByUsername,
+                    request_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.DialByUsernameRequest.FromString,
+                    response_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.DialReply.SerializeToString,
+            ),
+            'DialFromQueue': grpc.unary_unary_rpc_method_handler(
+                    servicer.DialFromQueue,
+                    request_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.DialFromQueueRequest.FromString,
+                    response_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.DialReply.SerializeToString,
+            ),
+            'SetDnd': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetDnd,
+                    request_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.SetDndRequest.FromString,
+                    response_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.UserServices.SerializeToString,
+            ),
+            'SetForward': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetForward,
+                    request_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.SetForwardRequest.FromString,
+                    response_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.UserServices.SerializeToString,
+            ),
+            'GetUserServices': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetUserServices,
+                    request_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.GetUserServicesRequest.FromString,
+                    response_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.UserServices.SerializeToString,
+            ),
+            'Handshake': grpc.unary_unary_rpc_method_handler(
+                    servicer.Handshake,
+                    request_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.HandshakeRequest.FromString,
+                    response_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.HandshakeReply.SerializeToString,
+            ),
+            'AgentLogin': grpc.unary_unary_rpc_method_handler(
+                    servicer.AgentLogin,
+                    request_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.AgentLoginRequest.FromString,
+                    response_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.AgentState.SerializeToString,
+            ),
+            'AgentLogout': grpc.unary_unary_rpc_method_handler(
+                    servicer.AgentLogout,
+                    request_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.AgentLogoutRequest.FromString,
+                    response_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.AgentState.SerializeToString,
+            ),
+            'TogglePause': grpc.unary_unary_rpc_method_handler(
+                    servicer.TogglePause,
+                    request_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.TogglePauseRequest.FromString,
+                    response_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.AgentState.SerializeToString,
+            ),
+            'ListAgents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAgents,
+                    request_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.ListAgentsRequest.FromString,
+                    response_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.AgentStates.SerializeToString,
+            ),
+            'GetHistory': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetHistory,
+                    request_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.GetHistoryRequest.FromString,
+                    response_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallHistory.SerializeToString,
+            ),
+            'RegisterPush': grpc.unary_unary_rpc_method_handler(
+                    servicer.RegisterPush,
+                    request_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.RegisterPushRequest.FromString,
+                    response_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.RegisterPushReply.SerializeToString,
+            ),
+            'PutAgentsAndQueues': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutAgentsAndQueues,
+                    request_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.PutAgentsAndQueuesRequest.FromString,
+                    response_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.PutAgentsAndQueuesReply.SerializeToString,
+            ),
+            'GetPbxState': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPbxState,
+                    request_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.GetPbxStateRequest.FromString,
+                    response_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.PbxState.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -88,6 +339,706 @@ class Telephony:
             '/xuc.telephony.v1.Telephony/GetPhoneStatuses',
             xucproto_dot_telephony_dot_v1_dot_telephony__pb2.GetPhoneStatusesRequest.SerializeToString,
             xucproto_dot_telephony_dot_v1_dot_telephony__pb2.PhoneStatuses.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Dial(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xuc.telephony.v1.Telephony/Dial',
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.DialRequest.SerializeToString,
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.DialReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DialByUsername(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xuc.telephony.v1.Telephony/DialByUsername',
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.DialByUsernameRequest.SerializeToString,
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.DialReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DialFromQueue(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xuc.telephony.v1.Telephony/DialFromQueue',
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.DialFromQueueRequest.SerializeToString,
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.DialReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetDnd(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xuc.telephony.v1.Telephony/SetDnd',
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.SetDndRequest.SerializeToString,
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.UserServices.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetForward(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xuc.telephony.v1.Telephony/SetForward',
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.SetForwardRequest.SerializeToString,
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.UserServices.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetUserServices(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xuc.telephony.v1.Telephony/GetUserServices',
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.GetUserServicesRequest.SerializeToString,
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.UserServices.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Handshake(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xuc.telephony.v1.Telephony/Handshake',
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.HandshakeRequest.SerializeToString,
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.HandshakeReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AgentLogin(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xuc.telephony.v1.Telephony/AgentLogin',
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.AgentLoginRequest.SerializeToString,
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.AgentState.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AgentLogout(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xuc.telephony.v1.Telephony/AgentLogout',
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.AgentLogoutRequest.SerializeToString,
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.AgentState.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TogglePause(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xuc.telephony.v1.Telephony/TogglePause',
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.TogglePauseRequest.SerializeToString,
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.AgentState.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAgents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xuc.telephony.v1.Telephony/ListAgents',
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.ListAgentsRequest.SerializeToString,
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.AgentStates.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetHistory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xuc.telephony.v1.Telephony/GetHistory',
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.GetHistoryRequest.SerializeToString,
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallHistory.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RegisterPush(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xuc.telephony.v1.Telephony/RegisterPush',
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.RegisterPushRequest.SerializeToString,
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.RegisterPushReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutAgentsAndQueues(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xuc.telephony.v1.Telephony/PutAgentsAndQueues',
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.PutAgentsAndQueuesRequest.SerializeToString,
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.PutAgentsAndQueuesReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPbxState(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xuc.telephony.v1.Telephony/GetPbxState',
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.GetPbxStateRequest.SerializeToString,
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.PbxState.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
+class SimulatorStub:
+    """Drives the built-in PBX simulator (only served when XUC_PBX=sim), so that demos and tests can
+    play whole call scenarios. Caller: a service (`xuc pbx ...`).
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.PlaceCall = channel.unary_unary(
+                '/xuc.telephony.v1.Simulator/PlaceCall',
+                request_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.PlaceCallRequest.SerializeToString,
+                response_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.SimulatedCall.FromString,
+                _registered_method=True)
+        self.Answer = channel.unary_unary(
+                '/xuc.telephony.v1.Simulator/Answer',
+                request_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallAction.SerializeToString,
+                response_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.SimulatedCall.FromString,
+                _registered_method=True)
+        self.Hold = channel.unary_unary(
+                '/xuc.telephony.v1.Simulator/Hold',
+                request_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallAction.SerializeToString,
+                response_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.SimulatedCall.FromString,
+                _registered_method=True)
+        self.Resume = channel.unary_unary(
+                '/xuc.telephony.v1.Simulator/Resume',
+                request_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallAction.SerializeToString,
+                response_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.SimulatedCall.FromString,
+                _registered_method=True)
+        self.Hangup = channel.unary_unary(
+                '/xuc.telephony.v1.Simulator/Hangup',
+                request_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallAction.SerializeToString,
+                response_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.SimulatedCall.FromString,
+                _registered_method=True)
+        self.ListCalls = channel.unary_unary(
+                '/xuc.telephony.v1.Simulator/ListCalls',
+                request_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.ListCallsRequest.SerializeToString,
+                response_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.SimulatedCalls.FromString,
+                _registered_method=True)
+
+
+class SimulatorServicer:
+    """Drives the built-in PBX simulator (only served when XUC_PBX=sim), so that demos and tests can
+    play whole call scenarios. Caller: a service (`xuc pbx ...`).
+    """
+
+    def PlaceCall(self, request, context):
+        """A call from `caller` (any number: a line or an external number) to `callee`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Answer(self, request, context):
+        """Answer at `number` the call ringing there (or the call `unique_id` when given).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Hold(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Resume(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Hangup(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListCalls(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_SimulatorServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'PlaceCall': grpc.unary_unary_rpc_method_handler(
+                    servicer.PlaceCall,
+                    request_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.PlaceCallRequest.FromString,
+                    response_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.SimulatedCall.SerializeToString,
+            ),
+            'Answer': grpc.unary_unary_rpc_method_handler(
+                    servicer.Answer,
+                    request_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallAction.FromString,
+                    response_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.SimulatedCall.SerializeToString,
+            ),
+            'Hold': grpc.unary_unary_rpc_method_handler(
+                    servicer.Hold,
+                    request_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallAction.FromString,
+                    response_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.SimulatedCall.SerializeToString,
+            ),
+            'Resume': grpc.unary_unary_rpc_method_handler(
+                    servicer.Resume,
+                    request_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallAction.FromString,
+                    response_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.SimulatedCall.SerializeToString,
+            ),
+            'Hangup': grpc.unary_unary_rpc_method_handler(
+                    servicer.Hangup,
+                    request_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallAction.FromString,
+                    response_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.SimulatedCall.SerializeToString,
+            ),
+            'ListCalls': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCalls,
+                    request_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.ListCallsRequest.FromString,
+                    response_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.SimulatedCalls.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'xuc.telephony.v1.Simulator', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('xuc.telephony.v1.Simulator', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class Simulator:
+    """Drives the built-in PBX simulator (only served when XUC_PBX=sim), so that demos and tests can
+    play whole call scenarios. Caller: a service (`xuc pbx ...`).
+    """
+
+    @staticmethod
+    def PlaceCall(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xuc.telephony.v1.Simulator/PlaceCall',
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.PlaceCallRequest.SerializeToString,
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.SimulatedCall.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Answer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xuc.telephony.v1.Simulator/Answer',
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallAction.SerializeToString,
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.SimulatedCall.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Hold(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xuc.telephony.v1.Simulator/Hold',
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallAction.SerializeToString,
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.SimulatedCall.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Resume(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xuc.telephony.v1.Simulator/Resume',
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallAction.SerializeToString,
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.SimulatedCall.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Hangup(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xuc.telephony.v1.Simulator/Hangup',
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallAction.SerializeToString,
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.SimulatedCall.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListCalls(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xuc.telephony.v1.Simulator/ListCalls',
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.ListCallsRequest.SerializeToString,
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.SimulatedCalls.FromString,
             options,
             channel_credentials,
             insecure,
