@@ -12,12 +12,14 @@ import grpc
 import uvicorn
 
 from gateway.app import GatewayConfig, create_app
-from xuc.runtime import grpc_client
+from gateway.event_forwarder import EventForwarder
+from xuc.runtime import grpc_client, nats
 from xuc.runtime.keys import PublicKeyCache
 from xuc.runtime.process import freeze_startup_objects, remove_ready_file, run, stop_signal, write_ready_file
 from xuc.runtime.settings import Settings, SettingsError
 from xucproto.auth.v1 import auth_pb2_grpc
 from xucproto.contacts.v1 import contacts_pb2_grpc
+from xucproto.telephony.v1 import telephony_pb2_grpc
 
 log = logging.getLogger("gateway")
 KEYS_TIMEOUT_SECONDS = 30.0
@@ -52,18 +54,39 @@ async def main(settings: Settings) -> None:
         contacts_channel = grpc.aio.insecure_channel(settings.contacts_address, options=CONTACTS_CHANNEL_OPTIONS)
         stack.push_async_callback(contacts_channel.close)
 
+        telephony = None
+        if settings.telephony_address:  # not awaited either: its routes answer 503 while it is down
+            telephony_channel = grpc_client.channel(settings.telephony_address)
+            stack.push_async_callback(telephony_channel.close)
+            telephony = telephony_pb2_grpc.TelephonyStub(telephony_channel)
+        else:
+            log.warning("XUC_TELEPHONY_ADDRESS is not set: the 1.0 API and push registration answer 503")
+
+        if settings.event_url:  # the forwarder stops (draining) before NATS closes: the stack unwinds LIFO
+            connection = await nats.connect(settings.nats_url, name="xuc-gateway")
+            stack.push_async_callback(nats.close, connection)
+            forwarder = EventForwarder.from_settings(connection, settings)
+            await forwarder.start()
+            stack.push_async_callback(forwarder.stop)
+            log.info("forwarding phone events", extra={"event_url": settings.event_url})
+
         config = GatewayConfig(settings.service_token, settings.cors_origins, settings.max_body_bytes,
-                               settings.max_import_bytes)
+                               settings.max_import_bytes, deprecated_api_hosts=settings.deprecated_api_hosts,
+                               trusted_proxies=settings.trusted_proxies)
+        log.info("1.0 API clients", extra={"allowed": ",".join(config.deprecated_api_hosts) or "none",
+                                           "trusted_proxies": ",".join(config.trusted_proxies) or "none"})
         server = _Server(uvicorn.Config(
             create_app(config, auth, keys, contacts_pb2_grpc.PersonalContactsStub(contacts_channel),
-                       contacts_pb2_grpc.QualificationsStub(contacts_channel)),
+                       contacts_pb2_grpc.QualificationsStub(contacts_channel), telephony),
             host=settings.http_host,
             port=settings.http_port,
             log_config=None,  # our logging configuration stays in force
             access_log=False,
             timeout_graceful_shutdown=10,
             server_header=False,
-            proxy_headers=False,  # X-Forwarded-For is not trusted: the client address is the peer's
+            # X-Forwarded-For is not trusted by uvicorn: the client address stays the peer's, and the
+            # 1.0 API reads the header itself, from XUC_TRUSTED_PROXIES only (gateway/client_address.py).
+            proxy_headers=False,
         ))
         serving = asyncio.create_task(server.serve())
         while not server.started and not serving.done():  # noqa: ASYNC110 (uvicorn has no "started" event)

@@ -18,17 +18,21 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from gateway.client_address import ClientPolicy
 from gateway.errors import error_response, response_for_domain_error, response_for_rpc_error, unhandled_code
 from gateway.limits import BodySizeLimit
 from gateway.routes.auth import AuthRoutes
 from gateway.routes.contacts import IMPORT_PATH, ContactsRoutes
+from gateway.routes.push import PushRoutes
 from gateway.routes.qualifications import QualificationsRoutes
+from gateway.routes.telephony import TelephonyRoutes
 from xuc.errors import DomainError
 from xuc.runtime.grpc_client import service_metadata
 from xuc.runtime.grpc_errors import reason_of
 from xuc.runtime.keys import PublicKeyCache
 from xucproto.auth.v1 import auth_pb2_grpc
 from xucproto.contacts.v1 import contacts_pb2_grpc
+from xucproto.telephony.v1 import telephony_pb2_grpc
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +45,10 @@ class GatewayConfig:
     cors_origins: tuple[str, ...] = ()
     max_body_bytes: int = 1024 * 1024
     max_import_bytes: int = 64 * 1024 * 1024  # the contacts import (a CSV file) only
+    # The 1.0 API's allowed clients (DEPRECATED_API_HOST; nobody when empty) and the proxies whose
+    # X-Forwarded-For is believed (XUC_TRUSTED_PROXIES): addresses and networks, IPv4 and IPv6.
+    deprecated_api_hosts: tuple[str, ...] = ()
+    trusted_proxies: tuple[str, ...] = ()
 
 
 def load_openapi() -> dict[str, Any]:
@@ -96,8 +104,13 @@ def create_app(
     keys: PublicKeyCache,
     personal_contacts: contacts_pb2_grpc.PersonalContactsStub,
     qualifications: contacts_pb2_grpc.QualificationsStub,
+    telephony: telephony_pb2_grpc.TelephonyStub | None = None,
 ) -> Starlette:
+    """The gateway; without a telephony stub (no XUC_TELEPHONY_ADDRESS) its routes answer 503.
+
+    SettingsError if an allowed host or trusted proxy is not an address or network."""
     openapi = load_openapi()
+    clients = ClientPolicy.from_settings(config.deprecated_api_hosts, config.trusted_proxies)
 
     async def openapi_json(request: Request) -> Response:
         return JSONResponse(openapi)
@@ -112,6 +125,8 @@ def create_app(
         *AuthRoutes(auth, service_metadata(config.service_token), keys).routes(),
         *ContactsRoutes(personal_contacts, keys).routes(),
         *QualificationsRoutes(qualifications, keys).routes(),
+        *TelephonyRoutes(telephony, auth, service_metadata(config.service_token), clients).routes(),
+        *PushRoutes(telephony, keys).routes(),
         Route("/xuc/api/openapi.json", openapi_json, methods=["GET"]),
         Route("/health/live", live, methods=["GET"]),
         Route("/health/ready", ready, methods=["GET"]),

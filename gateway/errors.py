@@ -42,6 +42,16 @@ TABLE: dict[tuple[grpc.StatusCode, str], tuple[int, str]] = {
     (S.INVALID_ARGUMENT, "UnknownSubQualification"): (400, "JsonErrorDecoding"),
     (S.INVALID_ARGUMENT, "InvalidQualificationAnswer"): (400, "JsonErrorDecoding"),
     (S.INVALID_ARGUMENT, "InvalidDate"): (400, "InvalidDate"),
+    # telephony (the 1.0 API, mobile push registration); a missing push token is JsonBodyNotFound
+    (S.NOT_FOUND, "AgentNotFound"): (404, "AgentNotFound"),
+    (S.NOT_FOUND, "QueueNotFound"): (404, "QueueNotFound"),
+    (S.NOT_FOUND, "CallNotFound"): (404, "CallNotFound"),
+    (S.INVALID_ARGUMENT, "InvalidNumber"): (400, "InvalidNumber"),
+    (S.INVALID_ARGUMENT, "InvalidRequest"): (400, "InvalidRequest"),
+    (S.INVALID_ARGUMENT, "InvalidQueues"): (400, "InvalidQueues"),
+    # a PBX that is down is, to clients, one more dependency that cannot be reached
+    (S.UNAVAILABLE, "PbxUnreachable"): (503, "Unreachable"),
+    (S.UNAVAILABLE, "Unreachable"): (503, "Unreachable"),
     # edge-only answers
     (S.INVALID_ARGUMENT, "PayloadTooLarge"): (413, "PayloadTooLarge"),
 }
@@ -64,6 +74,9 @@ UNHANDLED_CODE_BY_PREFIX: tuple[tuple[str, str], ...] = (
     ("/xuc/api/2.0/contact/", "NotHandledError"),
     ("/xuc/api/2.0/call_qualification", "NotHandledError"),
     ("/xuc/api/api/2.0/call_qualification", "NotHandledError"),  # the documented (typo) export path
+    ("/xuc/api/1.0/", "NotHandledError"),
+    ("/xuc/api/2.0/config/mobile/", "NotHandledError"),
+    ("/xuc/api/2.0/mobile/", "NotHandledError"),
 )
 DEFAULT_UNHANDLED_CODE = "UnhandledError"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 from starlette.requests import Request
 
@@ -12,6 +12,7 @@ from xuc.errors import DomainError, ErrorKind, MissingCredentials
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 TYPE_NAMES: dict[type, str] = {str: "a string", int: "an integer", bool: "true or false"}
+TRAILING_COMMAS_MAX_BYTES = 64 * 1024
 
 
 class InvalidJson(DomainError):
@@ -60,12 +61,45 @@ class PayloadTooLarge(DomainError):
     default_message = "The request body is too large"
 
 
+def without_trailing_commas(text: str) -> str:
+    """`text` without the commas that end a JSON object or array after a value
+    (`{"token": "1234-5678",}`, as the mobile documentation writes it). Commas in strings, and
+    those that follow no value (`[,]`), stay: what was not JSON but for them still is not. Linear."""
+    kept: list[str] = []
+    comma = -1  # where in `kept` a comma after a value waits to learn what follows it
+    previous = ""  # the last character outside strings that is not whitespace
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+                previous = char
+        elif char not in " \t\r\n":
+            if char == ",":
+                comma = len(kept) if previous not in ("", "{", "[", ",") else -1
+            elif char in "}]" and comma >= 0:
+                kept[comma] = ""
+                comma = -1
+            else:
+                comma = -1
+            in_string = char == '"'
+            previous = char
+        kept.append(char)
+    return "".join(kept)
+
+
 async def json_value(request: Request, invalid: type[DomainError] = InvalidJson,
-                     empty: type[DomainError] | None = None) -> Any:
+                     empty: type[DomainError] | None = None, trailing_commas: bool = False) -> Any:
     """The body as JSON, whatever JSON content type (and charset) it was labelled with.
 
     `invalid` is raised for bytes that are not JSON and `empty` (when given) for no body at all:
-    each section of the API documents its own codes for these.
+    each section of the API documents its own codes for these. With `trailing_commas`, a body
+    that is JSON but for commas before `}` or `]` is read as if they were not there (bodies up to
+    TRAILING_COMMAS_MAX_BYTES: the documented bodies that have them are a few bytes long).
     """
     body = await request.body()
     if not body and empty is not None:
@@ -73,13 +107,18 @@ async def json_value(request: Request, invalid: type[DomainError] = InvalidJson,
     try:
         return json.loads(body)  # detects UTF-8/16/32 from the bytes themselves
     except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError; nesting bombs recurse
+        if not trailing_commas or len(body) > TRAILING_COMMAS_MAX_BYTES:
+            raise invalid("The body is not valid JSON") from None
+    try:
+        return json.loads(without_trailing_commas(body.decode(json.detect_encoding(body))))
+    except (ValueError, RecursionError):
         raise invalid("The body is not valid JSON") from None
 
 
 async def json_object(request: Request, invalid: type[DomainError] = InvalidJson,
-                      empty: type[DomainError] | None = None) -> dict[str, Any]:
+                      empty: type[DomainError] | None = None, trailing_commas: bool = False) -> dict[str, Any]:
     """The body as a JSON object (see json_value)."""
-    value = await json_value(request, invalid, empty)
+    value = await json_value(request, invalid, empty, trailing_commas)
     if not isinstance(value, dict):
         raise invalid("The body must be a JSON object")
     return value
@@ -109,6 +148,18 @@ def checked_object(body: dict[str, Any], types: Mapping[str, type], required: Co
         if not _has_type(value, types[name]):
             raise invalid(f"'{name}' must be {TYPE_NAMES[types[name]]}")
     return body
+
+
+def is_text(value: Any) -> TypeGuard[str]:
+    """A string a protobuf string field can carry: JSON may hold lone surrogates (`"\\ud800"`),
+    which are no UTF-8."""
+    if not isinstance(value, str):
+        return False
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def required_string(body: dict[str, Any], name: str) -> str:

@@ -1,4 +1,4 @@
-"""The `xuc` command: run the whole system, provision it, administer its users.
+"""The `xuc` command: run the whole system, provision it, administer its users, drive the PBX simulator.
 
 Every option that mirrors an environment variable sets that variable before anything reads it,
 so that the launched processes see the same configuration as the command itself.
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import grpc
 
-from xuc import launcher, provision
+from xuc import launcher, pbx_commands, provision
 from xuc.launcher import CliError
 from xuc.runtime.grpc_errors import reason_of
 from xuc.runtime.settings import Settings, SettingsError
@@ -30,7 +30,8 @@ UP_OPTIONS: tuple[tuple[str, str, type[int] | type[str], str], ...] = (
      "sqlite:///PATH or postgresql://USER@HOST/DB shared by the services "
      "(default: one SQLite file per service in the data directory)"),
     ("--token-ttl", "XUC_TOKEN_TTL", int, "lifetime of user tokens in seconds (default 3600)"),
-    ("--event-url", "XUC_EVENT_URL", str, "URL events are forwarded to"),
+    ("--event-url", "XUC_EVENT_URL", str, "URL phone events are posted to"),
+    ("--pbx", "XUC_PBX", str, "the PBX: 'sim' (built-in simulator, the default) or ami://USER:SECRET@HOST:5038"),
     ("--deprecated-api-host", "DEPRECATED_API_HOST", str,
      "comma-separated hosts allowed to call the deprecated API"),
 )
@@ -72,6 +73,7 @@ def _build_parser() -> argparse.ArgumentParser:
                        "qualifications")
 
     _add_user_commands(commands, common)
+    pbx_commands.add_parser(commands, common)
     return parser
 
 
@@ -155,7 +157,12 @@ def _user(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"up": _up, "provision": _provision, "user": _user}
+def _pbx(args: argparse.Namespace) -> int:
+    asyncio.run(pbx_commands.run(args))
+    return 0
+
+
+COMMANDS = {"up": _up, "provision": _provision, "user": _user, "pbx": _pbx}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

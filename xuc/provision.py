@@ -3,19 +3,21 @@
 The whole file is checked before anything is applied, and every problem is reported with the line
 it comes from, so that a bad file changes nothing. Types are checked first; duplicates and cross
 references (an agent's user, a queue's agents, ...) once the types are right. Each section is
-then applied by its "applier", idempotently; a section whose owning service does not store it yet
-is validated only.
+then applied by its "applier", idempotently, by the service that owns it (users: auth; agents and
+queues: telephony; qualifications: contacts).
 
 Absent and empty sections: users are only ever created or updated, so an absent, empty (`[]`) or
 bare (`users:` with nothing under it) users section is simply nothing to do. Qualifications are
 different: the file describes *all* of them, and the contacts service deactivates those it does not
 list. So the qualifications section is applied only when the file gives it as a list: `[]`
 deactivates every qualification, while an absent or bare `qualifications:` leaves them alone
-(a bare key is a placeholder, not a request to deactivate everything).
+(a bare key is a placeholder, not a request to deactivate everything). Agents and queues refer to
+each other and are applied together: a file that has entries in either section describes all of
+them (agents or queues it does not list are removed); a file with neither leaves them alone.
 
 The services are reached through XUC_<NAME>_ADDRESS, else the `run/<name>.json` file of the
-running `xuc up`; the contacts service is connected to only when a section needs it, so users can
-be provisioned while auth alone answers.
+running `xuc up`; the contacts and telephony services are connected to only when a section needs
+them, so users can be provisioned while auth alone answers.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from xuc.runtime import grpc_client
 from xuc.runtime.settings import Settings
 from xucproto.auth.v1 import auth_pb2, auth_pb2_grpc
 from xucproto.contacts.v1 import contacts_pb2, contacts_pb2_grpc
+from xucproto.telephony.v1 import telephony_pb2, telephony_pb2_grpc
 
 NOT_RUNNING = "the system is not running: start it with `xuc up`"
 CONNECT_SECONDS = 5.0
@@ -342,19 +345,20 @@ class System:
     """
 
     def __init__(self, auth: Any, metadata: grpc_client.Metadata,
-                 open_contacts: Callable[[], Awaitable[Any]] | None = None) -> None:
+                 open_service: Callable[[str], Awaitable[Any]] | None = None) -> None:
         self.auth = auth  # auth_pb2_grpc.AuthStub (the generated stubs are untyped)
         self.metadata = metadata
-        self._open_contacts = open_contacts
-        self._contacts: Any = None
+        self._open_service = open_service
+        self._channels: dict[str, Any] = {}
 
-    async def contacts(self) -> Any:
-        """The channel to the contacts service, connected on the first call; CliError if not running."""
-        if self._contacts is None:
-            if self._open_contacts is None:
-                raise CliError("this command cannot reach the contacts service")
-            self._contacts = await self._open_contacts()
-        return self._contacts
+    async def channel(self, name: str) -> Any:
+        """The channel to a service ("contacts", "telephony"), connected on the first call;
+        CliError if it is not running."""
+        if name not in self._channels:
+            if self._open_service is None:
+                raise CliError(f"this command cannot reach the {name} service")
+            self._channels[name] = await self._open_service(name)
+        return self._channels[name]
 
 
 def _service_address(configured: str, settings: Settings, name: str) -> str:
@@ -381,14 +385,14 @@ async def _open_channel(stack: AsyncExitStack, address: str, name: str) -> Any:
 async def connect(settings: Settings) -> AsyncIterator[System]:
     address = _service_address(settings.auth_address, settings, "auth")
     token = load_service_token(settings.data_dir)
+    configured = {"contacts": settings.contacts_address, "telephony": settings.telephony_address}
     async with AsyncExitStack() as stack:
         auth_channel = await _open_channel(stack, address, "auth")
 
-        async def open_contacts() -> Any:
-            return await _open_channel(stack, _service_address(settings.contacts_address, settings, "contacts"),
-                                       "contacts")
+        async def open_service(name: str) -> Any:
+            return await _open_channel(stack, _service_address(configured.get(name, ""), settings, name), name)
 
-        yield System(auth_pb2_grpc.AuthStub(auth_channel), grpc_client.service_metadata(token), open_contacts)
+        yield System(auth_pb2_grpc.AuthStub(auth_channel), grpc_client.service_metadata(token), open_service)
 
 
 # --- appliers: one per section, applied in this order ---------------------------------------------
@@ -411,7 +415,7 @@ async def apply_qualifications(system: System, spec: ProvisionFile) -> None:
         contacts_pb2.QualificationSpec(name=entry.name, queue_ids=entry.queues,
                                        sub_qualifications=[sub.name for sub in entry.sub_qualifications])
         for entry in spec.qualifications or []])
-    stub = contacts_pb2_grpc.QualificationsStub(await system.contacts())
+    stub = contacts_pb2_grpc.QualificationsStub(await system.channel("contacts"))
     reply = await stub.PutQualifications(request, metadata=system.metadata, timeout=CALL_SECONDS)
     for qualification, outcome in zip(reply.qualifications, reply.outcomes, strict=True):
         print(f"qualification {qualification.name}: {outcome}", flush=True)
@@ -419,25 +423,36 @@ async def apply_qualifications(system: System, spec: ProvisionFile) -> None:
         print(f"qualification {name}: deactivated", flush=True)
 
 
-def _not_stored_yet(section: str, owner: str) -> Applier:
-    async def report(system: System, spec: ProvisionFile) -> None:
-        count = len(getattr(spec, section))
-        print(f"{section}: {count} validated, not applied yet (the {owner} service does not store them yet)",
-              flush=True)
+async def apply_agents_and_queues(system: System, spec: ProvisionFile) -> None:
+    """Agents and queues in one call (they refer to each other): the telephony service applies
+    them all or none, and removes those the file no longer lists."""
+    request = telephony_pb2.PutAgentsAndQueuesRequest(
+        agents=[telephony_pb2.AgentSpec(number=agent.number, username=agent.user) for agent in spec.agents],
+        queues=[telephony_pb2.QueueSpec(id=queue.id, name=queue.name, number=queue.number, agents=queue.agents)
+                for queue in spec.queues],
+    )
+    stub = telephony_pb2_grpc.TelephonyStub(await system.channel("telephony"))
+    reply = await stub.PutAgentsAndQueues(request, metadata=system.metadata, timeout=CALL_SECONDS)
+    print(f"agents: {reply.agents} applied, queues: {reply.queues} applied", flush=True)
+    for number in reply.removed_agents:
+        print(f"agent {number}: removed", flush=True)
+    for queue_id in reply.removed_queues:
+        print(f"queue {queue_id}: removed", flush=True)
 
-    return report
 
-
+# Section(s) -> applier, applied in this order. Agents and queues go together: one applier.
 APPLIERS: dict[str, Applier] = {
     "users": apply_users,
-    "agents": _not_stored_yet("agents", "telephony"),
-    "queues": _not_stored_yet("queues", "telephony"),
+    "agents+queues": apply_agents_and_queues,
     "qualifications": apply_qualifications,
 }
+SERVICE_OF = {"agents+queues": "telephony", "qualifications": "contacts"}
 
 
 def _to_apply(spec: ProvisionFile, section: str) -> bool:
     """Whether the file asks anything of this section: entries, or (qualifications) the list itself."""
+    if section == "agents+queues":
+        return bool(spec.agents or spec.queues)
     entries = getattr(spec, section)
     return entries is not None if section == "qualifications" else bool(entries)
 
@@ -450,7 +465,8 @@ async def provision(path: Path, settings: Settings) -> None:
         print("nothing to provision: the file has no entries", flush=True)
         return
     async with connect(settings) as system:
-        if "qualifications" in sections:
-            await system.contacts()  # a service that is down fails the run before anything changes
+        for section in sections:  # a service that is down fails the run before anything changes
+            if section in SERVICE_OF:
+                await system.channel(SERVICE_OF[section])
         for section in sections:
             await APPLIERS[section](system, spec)

@@ -25,8 +25,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 
-from tests.support.databases import TestDatabase
-from tests.support.processes import ServiceProcess
+from tests.support.databases import DatabaseFactory, TestDatabase
+from tests.support.processes import ServiceLauncher, ServiceProcess
 from tests.support.rpc import refusal, unique_login
 from xuc import subjects
 from xuc.provision import provision
@@ -409,15 +409,20 @@ async def test_calls_without_credentials_are_refused(client: Client) -> None:
 # --- `xuc provision` against the real services ------------------------------------------------------
 async def test_provisioning_applies_the_qualifications_section(
     client: Client, auth_service: ServiceProcess, contacts_service: ServiceProcess, tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], service_launcher: ServiceLauncher,
+    database_factory: DatabaseFactory,
 ) -> None:
+    telephony = service_launcher.start("services.telephony", "telephony", database_url=database_factory.create().url,
+                                       service_token=auth_service.service_token,
+                                       extra_env={"XUC_AUTH_ADDRESS": auth_service.grpc_address})
     support, queue = names("support"), queue_id()
     path = tmp_path / "provision.yaml"
     path.write_text(f"queues:\n  - {{id: {queue}, name: q, number: '3000'}}\n"
                     f"qualifications:\n  - {{name: {support}, queues: [{queue}], subQualifications: [{{name: T}}]}}\n")
     monkeypatch.setenv("XUC_SERVICE_TOKEN", contacts_service.service_token)
     settings = Settings.from_env(env={"XUC_DATA_DIR": str(tmp_path), "XUC_AUTH_ADDRESS": auth_service.grpc_address,
-                                      "XUC_CONTACTS_ADDRESS": contacts_service.grpc_address})
+                                      "XUC_CONTACTS_ADDRESS": contacts_service.grpc_address,
+                                      "XUC_TELEPHONY_ADDRESS": telephony.grpc_address})
     await client.put(spec(names("previous")))
 
     await provision(path, settings)
@@ -425,8 +430,7 @@ async def test_provisioning_applies_the_qualifications_section(
     await provision(path, settings)
     second = capsys.readouterr().out.splitlines()
 
-    assert first[:2] == ["queues: 1 validated, not applied yet (the telephony service does not store them yet)",
-                         f"qualification {support}: created"]
+    assert first[:2] == ["agents: 0 applied, queues: 1 applied", f"qualification {support}: created"]
     assert all(line.endswith(": deactivated") for line in first[2:])
     assert any(line.startswith("qualification previous-") for line in first[2:])
     assert second[1:] == [f"qualification {support}: unchanged"]

@@ -10,6 +10,7 @@ import pytest
 import gateway.requests
 import services.auth.domain.errors
 import services.contacts.domain.errors
+import services.telephony.domain.errors
 import xuc.errors
 from gateway.errors import TABLE, http_answer, response_for_domain_error, response_for_rpc_error
 from xuc.errors import DomainError, ErrorKind
@@ -18,6 +19,9 @@ from xuc.runtime.grpc_errors import STATUS_OF_KIND
 AUTH = "/xuc/api/2.0/auth/login"
 CONTACTS = "/xuc/api/2.0/contact/personal"
 QUALIFICATIONS = "/xuc/api/2.0/call_qualification"
+V1 = "/xuc/api/1.0/dial/avencall.com/alice/"
+PUSH = "/xuc/api/2.0/config/mobile/push/register/android"
+DEPRECATED_PUSH = "/xuc/api/2.0/mobile/push/register"
 S = grpc.StatusCode
 
 # Rows whose code is not their reason: the service says more precisely what is wrong than the
@@ -25,11 +29,13 @@ S = grpc.StatusCode
 ALIASES = {
     "UnknownSubQualification": "JsonErrorDecoding",
     "InvalidQualificationAnswer": "JsonErrorDecoding",
+    "PbxUnreachable": "Unreachable",
 }
 
 
 def all_domain_errors() -> list[type[DomainError]]:
-    modules = (xuc.errors, services.auth.domain.errors, services.contacts.domain.errors, gateway.requests)
+    modules = (xuc.errors, services.auth.domain.errors, services.contacts.domain.errors,
+               services.telephony.domain.errors, gateway.requests)
     return [value for module in modules for value in vars(module).values()
             if isinstance(value, type) and issubclass(value, DomainError) and value is not DomainError]
 
@@ -89,12 +95,49 @@ def test_documented_qualifications_answers(status: grpc.StatusCode, reason: str,
     assert http_answer(status, reason, QUALIFICATIONS) == expected
 
 
+@pytest.mark.parametrize(
+    ("status", "reason", "expected"),
+    [
+        (S.NOT_FOUND, "UserNotFound", (404, "UserNotFound")),
+        (S.NOT_FOUND, "AgentNotFound", (404, "AgentNotFound")),
+        (S.NOT_FOUND, "QueueNotFound", (404, "QueueNotFound")),
+        (S.NOT_FOUND, "CallNotFound", (404, "CallNotFound")),
+        (S.INVALID_ARGUMENT, "InvalidNumber", (400, "InvalidNumber")),
+        (S.INVALID_ARGUMENT, "InvalidRequest", (400, "InvalidRequest")),
+        (S.INVALID_ARGUMENT, "InvalidQueues", (400, "InvalidQueues")),
+        (S.INVALID_ARGUMENT, "JsonBodyNotFound", (400, "JsonBodyNotFound")),
+        (S.INVALID_ARGUMENT, "JsonErrorDecoding", (400, "JsonErrorDecoding")),
+        (S.UNAVAILABLE, "PbxUnreachable", (503, "Unreachable")),
+        (S.UNAVAILABLE, "Unreachable", (503, "Unreachable")),
+        (S.UNAVAILABLE, "", (503, "Unreachable")),
+        (S.PERMISSION_DENIED, "Forbidden", (403, "Forbidden")),
+        (S.INTERNAL, "", (500, "NotHandledError")),
+        (S.UNKNOWN, "", (500, "NotHandledError")),
+    ],
+)
+@pytest.mark.parametrize("path", [V1, PUSH, DEPRECATED_PUSH])
+def test_documented_telephony_answers(status: grpc.StatusCode, reason: str, expected: tuple[int, str],
+                                      path: str) -> None:
+    assert http_answer(status, reason, path) == expected
+
+
+def test_an_unreachable_pbx_is_told_as_a_safe_message() -> None:
+    response = response_for_rpc_error(S.UNAVAILABLE, "PbxUnreachable", "AMI 10.0.0.1:5038: connection refused", V1)
+    body = json.loads(bytes(response.body))
+    assert response.status_code == 503
+    assert body["error"] == "Unreachable"
+    assert "10.0.0.1" not in body["message"]
+
+
 def test_the_unhandled_code_follows_the_section_of_the_api() -> None:
     assert http_answer(S.INTERNAL, "", "/xuc/api/2.0/auth/check") == (500, "UnhandledError")
     assert http_answer(S.INTERNAL, "", "/xuc/api/2.0/contact/personal") == (500, "NotHandledError")
     assert http_answer(S.INTERNAL, "", "/xuc/api/2.0/contact/import/personal") == (500, "NotHandledError")
     assert http_answer(S.INTERNAL, "", "/xuc/api/2.0/call_qualification/queue/1") == (500, "NotHandledError")
     assert http_answer(S.INTERNAL, "", "/xuc/api/api/2.0/call_qualification/csv/1/a/b") == (500, "NotHandledError")
+    assert http_answer(S.INTERNAL, "", "/xuc/api/1.0/handshake//") == (500, "NotHandledError")
+    assert http_answer(S.INTERNAL, "", "/xuc/api/2.0/config/mobile/push/register/ios") == (500, "NotHandledError")
+    assert http_answer(S.INTERNAL, "", "/xuc/api/2.0/mobile/push/register") == (500, "NotHandledError")
 
 
 @pytest.mark.parametrize("error", all_domain_errors(), ids=lambda error: error.__name__)

@@ -18,6 +18,7 @@ from xuc.provision import InvalidFile, ProvisionFile, parse, provision
 from xuc.runtime.settings import Settings
 from xucproto.auth.v1 import auth_pb2, auth_pb2_grpc
 from xucproto.contacts.v1 import contacts_pb2, contacts_pb2_grpc
+from xucproto.telephony.v1 import telephony_pb2, telephony_pb2_grpc
 
 EXAMPLE = """\
 users:
@@ -287,6 +288,7 @@ def test_problems_render_as_file_line_path_message() -> None:
 class Recorded:
     put_users: list[auth_pb2.PutUsersRequest] = field(default_factory=list)
     put_qualifications: list[contacts_pb2.PutQualificationsRequest] = field(default_factory=list)
+    put_agents_and_queues: list[telephony_pb2.PutAgentsAndQueuesRequest] = field(default_factory=list)
     service_tokens: set[str] = field(default_factory=set)
 
     def saw(self, context: grpc.aio.ServicerContext) -> None:
@@ -321,11 +323,25 @@ class StandInQualifications(contacts_pb2_grpc.QualificationsServicer):
         return contacts_pb2.PutQualificationsReply(qualifications=listed, outcomes=outcomes, deactivated=["Old"])
 
 
+class StandInTelephony(telephony_pb2_grpc.TelephonyServicer):
+    """Reports agent "2999" and queue 99 removed, so that every kind of line is printed."""
+
+    def __init__(self, recorded: Recorded) -> None:
+        self.recorded = recorded
+
+    async def PutAgentsAndQueues(self, request: telephony_pb2.PutAgentsAndQueuesRequest,
+                                 context: Any) -> telephony_pb2.PutAgentsAndQueuesReply:
+        self.recorded.saw(context)
+        self.recorded.put_agents_and_queues.append(request)
+        return telephony_pb2.PutAgentsAndQueuesReply(agents=len(request.agents), queues=len(request.queues),
+                                                     removed_agents=["2999"], removed_queues=[99])
+
+
 @dataclass
 class Services:
     recorded: Recorded
     auth_address: str
-    contacts_address: str
+    contacts_address: str  # the stand-in telephony service answers there too
 
 
 @pytest.fixture
@@ -334,6 +350,7 @@ async def services() -> AsyncIterator[Services]:
     auth_server, contacts_server = grpc.aio.server(), grpc.aio.server()
     auth_pb2_grpc.add_AuthServicer_to_server(StandInAuth(recorded), auth_server)
     contacts_pb2_grpc.add_QualificationsServicer_to_server(StandInQualifications(recorded), contacts_server)
+    telephony_pb2_grpc.add_TelephonyServicer_to_server(StandInTelephony(recorded), contacts_server)
     auth_port = auth_server.add_insecure_port("127.0.0.1:0")
     contacts_port = contacts_server.add_insecure_port("127.0.0.1:0")
     await auth_server.start()
@@ -375,19 +392,24 @@ async def test_qualifications_are_put_in_one_call_after_the_users(
     path = provisioning_file(data_dir, """\
         users:
           - {login: alicej, password: pw}
+        agents:
+          - {number: "2001", user: alicej}
         queues:
-          - {id: 5, name: support, number: "3000"}
+          - {id: 5, name: support, number: "3000", agents: ["2001"]}
           - {id: 6, name: sales, number: "3001"}
         qualifications:
           - {name: Support, queues: [5, 6], subQualifications: [{name: Technical}, {name: General}]}
           - {name: Empty}
         """)
 
-    await provision(path, settings_for(data_dir, auth=services.auth_address, contacts=services.contacts_address))
+    await provision(path, settings_for(data_dir, auth=services.auth_address, contacts=services.contacts_address,
+                                       telephony=services.contacts_address))
 
     assert output_lines(capsys) == [
         "user alicej: created",
-        "queues: 2 validated, not applied yet (the telephony service does not store them yet)",
+        "agents: 1 applied, queues: 2 applied",
+        "agent 2999: removed",
+        "queue 99: removed",
         "qualification Support: created",
         "qualification Empty: unchanged",
         "qualification Old: deactivated",
@@ -395,6 +417,10 @@ async def test_qualifications_are_put_in_one_call_after_the_users(
     [request] = services.recorded.put_qualifications
     assert [(spec.name, list(spec.queue_ids), list(spec.sub_qualifications)) for spec in request.qualifications] == [
         ("Support", [5, 6], ["Technical", "General"]), ("Empty", [], [])]
+    [put] = services.recorded.put_agents_and_queues
+    assert [(agent.number, agent.username) for agent in put.agents] == [("2001", "alicej")]
+    assert [(queue.id, queue.name, queue.number, list(queue.agents)) for queue in put.queues] == [
+        (5, "support", "3000", ["2001"]), (6, "sales", "3001", [])]
     assert services.recorded.service_tokens == {SERVICE_TOKEN}
 
 

@@ -79,10 +79,12 @@ async def serve_grpc(
     services: Sequence[GrpcService],
     interceptors: Sequence[grpc.aio.ServerInterceptor],
     stopping: asyncio.Event,
+    health: health_aio.HealthServicer | None = None,
 ) -> None:
-    """Serve until `stopping` is set, then drain in-flight calls."""
+    """Serve until `stopping` is set, then drain in-flight calls. A process that reports more than
+    its services' health (e.g. its PBX connection) passes its own health servicer."""
     server = grpc.aio.server(interceptors=list(interceptors), options=[("grpc.so_reuseport", 0)])
-    health = health_aio.HealthServicer()
+    health = health or health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
     for service in services:
         service.register(server)

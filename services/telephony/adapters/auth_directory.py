@@ -1,0 +1,75 @@
+"""The directory's source: the auth service's users, read once and then followed through their
+events (`xuc.auth.user.<login>`: each one re-reads that user), so the directory never waits on
+auth at request time.
+
+The subscription starts before the full read, so a change made during the read is not missed
+(at worst a user is read twice).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import grpc
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+
+from services.telephony.domain.model import UserLine
+from xuc import subjects
+from xuc.runtime.grpc_client import Metadata
+from xucproto.auth.v1 import auth_pb2
+from xucproto.events.v1 import auth_events_pb2
+
+log = logging.getLogger(__name__)
+CALL_SECONDS = 10.0
+
+OnUserChange = Callable[[str, UserLine | None], Awaitable[None]]
+
+
+def _user_line(user: Any) -> UserLine:
+    return UserLine(user.login, user.line, user.firstname, user.lastname, user.id)
+
+
+class AuthDirectory:
+    def __init__(self, auth: Any, metadata: Metadata, connection: Client) -> None:
+        self._auth = auth  # auth_pb2_grpc.AuthStub
+        self._metadata = metadata
+        self._connection = connection
+        self._subscription: Subscription | None = None
+
+    async def follow(self, on_change: OnUserChange) -> None:
+        async def changed(message: Msg) -> None:
+            try:
+                event = auth_events_pb2.UserChanged.FromString(message.data)
+            except Exception:
+                log.warning("unreadable user event ignored", extra={"subject": message.subject})
+                return
+            try:
+                user = None if event.change == "deleted" else await self.read(event.login)
+                await on_change(event.login, user)
+            except Exception:
+                log.exception("user change not applied", extra={"login": event.login})
+
+        self._subscription = await self._connection.subscribe(subjects.USER_CHANGED.all, cb=changed)
+
+    async def read(self, login: str) -> UserLine | None:
+        try:
+            user = await self._auth.GetUser(auth_pb2.GetUserRequest(login=login), metadata=self._metadata,
+                                            timeout=CALL_SECONDS)
+        except grpc.aio.AioRpcError as error:
+            if error.code() == grpc.StatusCode.NOT_FOUND:
+                return None
+            raise
+        return _user_line(user)
+
+    async def read_all(self) -> list[UserLine]:
+        reply = await self._auth.ListUsers(auth_pb2.ListUsersRequest(), metadata=self._metadata,
+                                           timeout=CALL_SECONDS)
+        return [_user_line(user) for user in reply.users]
+
+    async def close(self) -> None:
+        if self._subscription is not None:
+            await self._subscription.unsubscribe()

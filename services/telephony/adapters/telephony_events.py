@@ -1,0 +1,59 @@
+"""How telephony events become protobuf messages and subjects (xuc.runtime.events publishes them).
+Every subject is keyed by the user's login."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from services.telephony.domain.model import (
+    AgentStateChanged,
+    Event,
+    PhoneEventOccurred,
+    PhoneStatusChanged,
+    PushRequested,
+    UserServicesChanged,
+)
+from xuc import subjects
+from xucproto.events.v1 import telephony_events_pb2 as pb
+
+
+def _timestamp(moment: datetime) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromDatetime(moment)
+    return stamp
+
+
+def telephony_event_message(event: Event) -> tuple[str, Message]:
+    at = _timestamp(event.occurred_at)
+    if isinstance(event, PhoneEventOccurred):
+        channel = event.channel
+        return subjects.PHONE_EVENT.for_key(event.login), pb.PhoneEvent(
+            username=event.login, event_type=channel.state.value, dn=channel.number, other_dn=channel.other_number,
+            linked_id=channel.linked_id, unique_id=channel.unique_id, user_data=dict(channel.user_data),
+            occurred_at=at, event_id=event.event_id)
+    if isinstance(event, PhoneStatusChanged):
+        return subjects.PHONE_STATUS.for_key(event.login), pb.PhoneStatusChanged(
+            username=event.login, number=event.number, status=event.status, handshake=event.handshake,
+            occurred_at=at, event_id=event.event_id)
+    if isinstance(event, AgentStateChanged):
+        state = event.state
+        return subjects.AGENT_STATE.for_key(state.agent.login), pb.AgentStateChanged(
+            username=state.agent.login, agent_number=state.agent.number, state=state.status.value,
+            phone_number=state.phone_number, occurred_at=at, event_id=event.event_id)
+    if isinstance(event, UserServicesChanged):
+        services = event.services
+        return subjects.USER_SERVICES.for_key(services.login), pb.UserServicesChanged(
+            username=services.login, dnd=services.dnd,
+            unconditional_enabled=services.unconditional.enabled,
+            unconditional_destination=services.unconditional.destination,
+            no_answer_enabled=services.no_answer.enabled, no_answer_destination=services.no_answer.destination,
+            busy_enabled=services.busy.enabled, busy_destination=services.busy.destination,
+            occurred_at=at, event_id=event.event_id)
+    assert isinstance(event, PushRequested)
+    return subjects.PUSH_REQUESTED.for_key(event.login), pb.PushRequested(
+        username=event.login, platform=event.platform.value, token=event.token, caller_number=event.caller_number,
+        caller_name=event.caller_name, unique_id=event.unique_id, linked_id=event.linked_id, occurred_at=at,
+        event_id=event.event_id)

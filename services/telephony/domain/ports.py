@@ -1,0 +1,52 @@
+"""What the telephony use cases need from storage and from the event bus; adapters provide it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol
+
+from services.telephony.domain.history import EndedCall
+from services.telephony.domain.model import Agent, Event, PushPlatform, Queue, UserServices
+
+
+class TelephonyRepository(Protocol):
+    async def user_services(self, login: str) -> UserServices | None: ...
+
+    async def all_user_services(self) -> list[UserServices]: ...
+
+    async def save_user_services(self, services: UserServices) -> None: ...
+
+    async def agents(self) -> list[Agent]: ...
+
+    async def queues(self) -> list[Queue]: ...
+
+    async def replace_agents_and_queues(self, agents: Sequence[Agent], queues: Sequence[Queue]) -> None: ...
+
+    async def add_call(self, call: EndedCall, src: str, dst: str) -> None:
+        """Record an ended call; `src`/`dst` are the parties' logins (or numbers)."""
+
+    async def calls_of(self, login: str, *, limit: int | None = None, since: datetime | None = None
+                       ) -> list[tuple[EndedCall, str, str]]:
+        """The user's calls, newest first, with their (src, dst)."""
+
+    async def save_push(self, login: str, platform: PushPlatform, token: str) -> None: ...
+
+    async def push_tokens(self, login: str) -> dict[PushPlatform, str]: ...
+
+
+class TelephonyUnitOfWork(Protocol):
+    @property
+    def repository(self) -> TelephonyRepository: ...
+
+    async def __aenter__(self) -> TelephonyUnitOfWork: ...
+
+    async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                        tb: TracebackType | None) -> None: ...
+
+    async def commit(self) -> None: ...
+
+
+class EventPublisher(Protocol):
+    async def publish(self, events: Sequence[Event]) -> None: ...

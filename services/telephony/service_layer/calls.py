@@ -1,0 +1,172 @@
+"""Calls: click-to-call, and what the PBX's channel events make of it (phone events, phone status,
+call history, push requests). See docs/telephony.md for the rules.
+
+The PBX adapter reports events one at a time, in order; `on_channel` handles each completely
+(events published in order) before the next, which keeps every user's events in PBX order.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+
+from services.telephony.domain.errors import InvalidRequest, PushTokenMissing
+from services.telephony.domain.history import CallTracker, EndedCall, HistoryEntry, entry_for
+from services.telephony.domain.model import (
+    MAX_PUSH_TOKEN,
+    Event,
+    PhoneEventOccurred,
+    PhoneStatusChanged,
+    PushPlatform,
+    PushRequested,
+    Queue,
+)
+from services.telephony.domain.numbers import sanitize
+from services.telephony.domain.pbx import (
+    CallIds,
+    ChannelEvent,
+    ChannelState,
+    LineAvailability,
+    Originate,
+)
+from services.telephony.domain.phone_status import LineStatuses, PhoneStatus
+from services.telephony.service_layer.dependencies import Dependencies
+
+log = logging.getLogger(__name__)
+
+MAX_HISTORY_SIZE = 1000
+MAX_HISTORY_DAYS = 3660
+USER_ID_VARIABLE = "XIVO_USERID"
+
+
+class CallService:
+    def __init__(self, deps: Dependencies) -> None:
+        self._uow = deps.uow
+        self._pbx = deps.pbx
+        self._publisher = deps.publisher
+        self._directory = deps.directory
+        self._clock = deps.clock
+        self._statuses = LineStatuses()
+        self._tracker = CallTracker()
+        self._push: dict[str, dict[PushPlatform, str]] = {}
+
+    async def load(self) -> None:
+        """Read what the event path needs in memory (push registrations of known users)."""
+        async with self._uow() as uow:
+            for user in self._directory.lines():
+                tokens = await uow.repository.push_tokens(user.login)
+                if tokens:
+                    self._push[user.login] = tokens
+
+    # --- commands ---------------------------------------------------------------------------
+    async def dial(self, login: str, number: str, variables: Mapping[str, str]) -> tuple[CallIds, str]:
+        user = self._directory.with_line(login)
+        destination = sanitize(number)
+        ids = await self._pbx.originate(Originate(
+            source=user.number, destination=destination, caller_id_name=user.name, caller_id_number=user.number,
+            variables={**variables, USER_ID_VARIABLE: user.user_id},
+        ))
+        log.info("dial", extra={"user": login, "destination": destination, "linked_id": ids.linked_id})
+        return ids, destination
+
+    async def dial_by_username(self, login: str, target: str) -> tuple[CallIds, str]:
+        callee = self._directory.with_line(target)
+        return await self.dial(login, callee.number, {})
+
+    async def dial_from_queue(self, queue: Queue, destination: str, caller_id_name: str, caller_id_number: str,
+                              variables: Mapping[str, str]) -> tuple[CallIds, str]:
+        number = sanitize(destination)
+        ids = await self._pbx.originate(Originate(
+            source=queue.number, destination=number, caller_id_name=caller_id_name,
+            caller_id_number=caller_id_number, variables=dict(variables), from_queue=True,
+        ))
+        return ids, number
+
+    async def handshake(self) -> int:
+        """Publish every user's current phone status again (the event URL gets them all)."""
+        now = self._clock()
+        events: list[Event] = [
+            PhoneStatusChanged(user.login, user.number, int(self._statuses.status(user.number)), now, handshake=True)
+            for user in self._directory.lines()
+        ]
+        await self._publisher.publish(events)
+        return len(events)
+
+    async def register_push(self, login: str, platform: PushPlatform, token: str) -> None:
+        token = token.strip()
+        if not token:
+            raise PushTokenMissing("The push token is missing")
+        if len(token) > MAX_PUSH_TOKEN:
+            raise InvalidRequest(f"The push token is longer than {MAX_PUSH_TOKEN} characters")
+        self._directory.require(login)
+        async with self._uow() as uow:
+            await uow.repository.save_push(login, platform, token)
+            await uow.commit()
+        self._push.setdefault(login, {})[platform] = token
+
+    # --- queries ----------------------------------------------------------------------------
+    def phone_statuses(self, numbers: Sequence[str]) -> dict[str, int]:
+        known = self._directory.numbers()
+        return {number: int(self._statuses.status(number) if number in known else PhoneStatus.NOT_A_LINE)
+                for number in numbers}
+
+    async def history(self, login: str, size: int, days: int) -> list[HistoryEntry]:
+        self._directory.require(login)
+        if (size > 0) == (days > 0) or size < 0 or days < 0:
+            raise InvalidRequest("Give either size or days, a positive number")
+        if size > MAX_HISTORY_SIZE or days > MAX_HISTORY_DAYS:
+            raise InvalidRequest(f"size is at most {MAX_HISTORY_SIZE}, days at most {MAX_HISTORY_DAYS}")
+        async with self._uow() as uow:
+            if size:
+                rows = await uow.repository.calls_of(login, limit=size)
+            else:
+                rows = await uow.repository.calls_of(login, since=self._clock() - timedelta(days=days))
+        return [entry_for(call, src, dst, login) for call, src, dst in rows]
+
+    # --- PBX events -------------------------------------------------------------------------
+    async def on_channel(self, event: ChannelEvent) -> None:
+        user = self._directory.by_number(event.number)
+        if user is None:
+            return  # a line no user has: nothing to tell anyone
+        now = self._clock()
+        events: list[Event] = [PhoneEventOccurred(user.login, event, now)]
+        status = self._statuses.apply(event)
+        if status is not None:
+            events.append(PhoneStatusChanged(user.login, user.number, int(status), now))
+        if event.state is ChannelState.RINGING:
+            events += [PushRequested(user.login, platform, token, event.other_number, event.other_name,
+                                     event.unique_id, event.linked_id, now)
+                       for platform, token in self._push.get(user.login, {}).items()]
+        await self._publisher.publish(events)
+        ended = self._tracker.apply(event, now)
+        if ended is not None:
+            await self._record(ended)
+
+    async def on_availability(self, event: LineAvailability) -> None:
+        user = self._directory.by_number(event.number)
+        status = self._statuses.set_available(event.number, event.available)
+        if user is not None and status is not None:
+            await self._publisher.publish([PhoneStatusChanged(user.login, user.number, int(status), self._clock())])
+
+    async def on_disconnected(self) -> None:
+        """The PBX is gone: its calls are unknown now. Lines go back to available (announced),
+        and live calls are dropped from history tracking."""
+        self._tracker.forget_all()
+        now = self._clock()
+        events: list[Event] = []
+        for number in self._statuses.reset():
+            user = self._directory.by_number(number)
+            if user is not None:
+                events.append(PhoneStatusChanged(user.login, number, int(self._statuses.status(number)), now))
+        await self._publisher.publish(events)
+
+    async def _record(self, call: EndedCall) -> None:
+        src, dst = self._directory.party(call.src_number), self._directory.party(call.dst_number)
+        try:
+            async with self._uow() as uow:
+                await uow.repository.add_call(call, src, dst)
+                await uow.commit()
+        except Exception:
+            # The events went out; a history write that fails must not stop the event path.
+            log.exception("call not recorded in history", extra={"linked_id": call.linked_id})

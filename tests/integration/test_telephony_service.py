@@ -1,0 +1,339 @@
+"""The telephony service as a real process with the PBX simulator: gRPC on loopback, a real auth
+process (users and their lines, tokens), a real nats-server (events), SQLite and PostgreSQL.
+
+Tests share one telephony process per database backend and stay independent with users and line
+numbers of their own. The ring timeout is short (1 s) so that a missed call is quick to play.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+import pytest
+from google.protobuf.message import Message
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+
+from tests.support.databases import DatabaseFactory, TestDatabase
+from tests.support.processes import ServiceLauncher, ServiceProcess
+from tests.support.rpc import refusal, unique_login
+from xuc import subjects
+from xucproto.auth.v1 import auth_pb2, auth_pb2_grpc
+from xucproto.events.v1 import telephony_events_pb2 as events
+from xucproto.telephony.v1 import telephony_pb2 as pb
+from xucproto.telephony.v1 import telephony_pb2_grpc
+
+PASSWORD = "telephony-pw"
+NOT_FOUND, INVALID = grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT
+RING_TIMEOUT_SECONDS = 1
+
+
+@pytest.fixture(scope="module")
+def telephony_service(
+    nats_server: str, auth_service: ServiceProcess, database_factory: DatabaseFactory,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[ServiceProcess]:
+    database: TestDatabase = database_factory.create()
+    with ServiceLauncher(nats_server, tmp_path_factory.mktemp("telephony")) as launcher:
+        yield launcher.start("services.telephony", "telephony", database_url=database.url,
+                             service_token=auth_service.service_token,
+                             extra_env={"XUC_AUTH_ADDRESS": auth_service.grpc_address,
+                                        "XUC_SIM_RING_TIMEOUT": str(RING_TIMEOUT_SECONDS)})
+
+
+@dataclass
+class User:
+    login: str
+    line: str
+    user_id: str
+    metadata: tuple[tuple[str, str], ...]  # the user's own token
+
+
+@dataclass
+class Telephony:
+    stub: telephony_pb2_grpc.TelephonyStub
+    simulator: telephony_pb2_grpc.SimulatorStub
+    service: tuple[tuple[str, str], ...]  # the service token
+    auth: auth_pb2_grpc.AuthStub
+    channel: grpc.aio.Channel
+
+    async def new_user(self, line: bool = True) -> User:
+        login, number = unique_login("tel"), f"7{secrets.randbelow(10**7):07d}" if line else ""
+        created = await self.auth.CreateUser(auth_pb2.CreateUserRequest(
+            login=login, password=PASSWORD, firstname="Test", lastname=login, line=number), metadata=self.service)
+        token = await self.auth.Login(auth_pb2.LoginRequest(login=login, password=PASSWORD), metadata=self.service)
+        user = User(login, number, created.id, (("authorization", f"Bearer {token.token}"),))
+        if line:  # the telephony service learns users from auth's events: wait until it knows this one
+            for _ in range(100):
+                if (await self.statuses(number))[number] != -2:
+                    break
+                await asyncio.sleep(0.05)
+            else:
+                pytest.fail(f"telephony never learnt the line of {login}")
+        return user
+
+    async def statuses(self, *numbers: str) -> dict[str, int]:
+        reply = await self.stub.GetPhoneStatuses(pb.GetPhoneStatusesRequest(numbers=numbers), metadata=self.service)
+        return dict(reply.statuses)
+
+    async def dial(self, user: User, number: str) -> pb.DialReply:
+        reply: pb.DialReply = await self.stub.Dial(pb.DialRequest(username=user.login, number=number),
+                                                   metadata=self.service)
+        return reply
+
+    async def act(self, action: str, number: str) -> pb.SimulatedCall:
+        call: pb.SimulatedCall = await getattr(self.simulator, action)(pb.CallAction(number=number),
+                                                                      metadata=self.service)
+        return call
+
+    async def history(self, user: User, size: int = 0, days: int = 0, count: int = 0) -> list[tuple[str, str, str]]:
+        """The user's history; with `count`, once it holds that many calls (calls are recorded
+        when the PBX's release events have been handled, just after the hang-up answers)."""
+        for _ in range(100):
+            reply = await self.stub.GetHistory(pb.GetHistoryRequest(username=user.login, size=size, days=days),
+                                               metadata=self.service)
+            if len(reply.calls) >= count:
+                break
+            await asyncio.sleep(0.05)
+        return [(call.src_username, call.dst_username, call.status) for call in reply.calls]
+
+
+@pytest.fixture
+async def telephony(telephony_service: ServiceProcess, auth_service: ServiceProcess) -> AsyncIterator[Telephony]:
+    async with grpc.aio.insecure_channel(telephony_service.grpc_address) as channel, \
+            grpc.aio.insecure_channel(auth_service.grpc_address) as auth_channel:
+        yield Telephony(telephony_pb2_grpc.TelephonyStub(channel), telephony_pb2_grpc.SimulatorStub(channel),
+                        (("x-xuc-service-token", telephony_service.service_token),),
+                        auth_pb2_grpc.AuthStub(auth_channel), channel)
+
+
+class Events:
+    """Everything published on some subjects from now on, decoded."""
+
+    def __init__(self) -> None:
+        self.messages: list[Msg] = []
+
+    async def received(self, message: Msg) -> None:
+        self.messages.append(message)
+
+    async def wait(self, count: int, kind: type[Message], within: float = 5.0) -> list[Any]:
+        for _ in range(int(within / 0.02)):
+            if len(self.messages) >= count:
+                break
+            await asyncio.sleep(0.02)
+        return [kind.FromString(message.data) for message in self.messages]
+
+
+async def listen(nats_client: NatsClient, *subject_list: str) -> Events:
+    seen = Events()
+    for subject in subject_list:
+        await nats_client.subscribe(subject, cb=seen.received)
+    await nats_client.flush()
+    return seen
+
+
+def phone_events(decoded: list[events.PhoneEvent]) -> list[tuple[str, str, str]]:
+    return [(event.event_type, event.dn, event.other_dn) for event in decoded]
+
+
+# --- click-to-call -------------------------------------------------------------------------------
+async def test_dial_rings_the_callee_and_publishes_phone_events_and_statuses(
+    telephony: Telephony, nats_client: NatsClient,
+) -> None:
+    alice, bob = await telephony.new_user(), await telephony.new_user()
+    alice_events = await listen(nats_client, subjects.PHONE_EVENT.for_key(alice.login))
+    bob_events = await listen(nats_client, subjects.PHONE_EVENT.for_key(bob.login))
+    statuses = await listen(nats_client, subjects.PHONE_STATUS.for_key(alice.login),
+                            subjects.PHONE_STATUS.for_key(bob.login))
+
+    reply = await telephony.dial(alice, bob.line)
+
+    [dialing] = await alice_events.wait(1, events.PhoneEvent)
+    [ringing] = await bob_events.wait(1, events.PhoneEvent)
+    assert (dialing.event_type, dialing.dn, dialing.other_dn, dialing.username) == (
+        "EventDialing", alice.line, bob.line, alice.login)
+    assert (ringing.event_type, ringing.dn, ringing.other_dn) == ("EventRinging", bob.line, alice.line)
+    assert dialing.linked_id == ringing.linked_id == reply.linked_id
+    assert dialing.unique_id == reply.unique_id != ringing.unique_id
+    assert dialing.user_data["XIVO_USERID"] == alice.user_id
+    assert sorted((s.username, s.status) for s in await statuses.wait(2, events.PhoneStatusChanged)) == sorted(
+        [(alice.login, 1), (bob.login, 8)])
+    assert await telephony.statuses(alice.line, bob.line, "0612345678") == {
+        alice.line: 1, bob.line: 8, "0612345678": -2}
+
+    await telephony.act("Answer", bob.line)
+    await telephony.act("Hangup", alice.line)
+    assert phone_events(await alice_events.wait(3, events.PhoneEvent)) == [
+        ("EventDialing", alice.line, bob.line), ("EventEstablished", alice.line, bob.line),
+        ("EventReleased", alice.line, bob.line)]
+    assert [e[0] for e in phone_events(await bob_events.wait(3, events.PhoneEvent))] == [
+        "EventRinging", "EventEstablished", "EventReleased"]
+    assert await telephony.statuses(alice.line, bob.line) == {alice.line: 0, bob.line: 0}
+    assert await telephony.history(alice, size=10, count=1) == [(alice.login, bob.login, "emitted")]
+    assert await telephony.history(bob, days=1, count=1) == [(alice.login, bob.login, "answered")]
+
+
+async def test_an_unanswered_call_is_missed_after_the_ring_timeout(telephony: Telephony) -> None:
+    alice, bob = await telephony.new_user(), await telephony.new_user()
+    await telephony.dial(alice, f"{bob.line[:2]} {bob.line[2:]}")  # sanitised to the line
+    await asyncio.sleep(RING_TIMEOUT_SECONDS + 0.5)
+    assert await telephony.history(bob, size=5, count=1) == [(alice.login, bob.login, "missed")]
+
+
+async def test_dial_by_username_and_to_an_external_number(telephony: Telephony) -> None:
+    alice, bob = await telephony.new_user(), await telephony.new_user()
+    reply = await telephony.stub.DialByUsername(pb.DialByUsernameRequest(username=alice.login,
+                                                                         target_username=bob.login),
+                                                metadata=telephony.service)
+    assert reply.number == bob.line
+    await telephony.act("Hangup", bob.line)
+    external = await telephony.dial(alice, "+33 (0)1 23 45 67 89")
+    assert external.number == "0033123456789"
+    await telephony.act("Answer", "0033123456789")
+    await telephony.act("Hangup", alice.line)
+    assert await telephony.history(alice, size=5, count=2) == [
+        (alice.login, "0033123456789", "emitted"), (alice.login, bob.login, "emitted")]
+
+
+async def test_dial_errors(telephony: Telephony) -> None:
+    alice, lineless = await telephony.new_user(), await telephony.new_user(line=False)
+    assert await refusal(telephony.dial(User("nobody-here", "", "", ()), "1002")) == (NOT_FOUND, "UserNotFound")
+    assert await refusal(telephony.dial(lineless, "1002")) == (NOT_FOUND, "UserNotFound")
+    assert await refusal(telephony.dial(alice, "call me")) == (INVALID, "InvalidNumber")
+    request = pb.DialByUsernameRequest(username=alice.login, target_username="nobody-here")
+    assert await refusal(telephony.stub.DialByUsername(request, metadata=telephony.service)) == (
+        NOT_FOUND, "UserNotFound")
+    queue_call = pb.DialFromQueueRequest(destination="1002", queue_id=999_999)
+    assert await refusal(telephony.stub.DialFromQueue(queue_call, metadata=telephony.service)) == (
+        NOT_FOUND, "QueueNotFound")
+
+
+# --- user services -------------------------------------------------------------------------------
+async def test_dnd_and_forwards_are_stored_and_published(telephony: Telephony, nats_client: NatsClient) -> None:
+    alice = await telephony.new_user()
+    changes = await listen(nats_client, subjects.USER_SERVICES.for_key(alice.login))
+    await telephony.stub.SetDnd(pb.SetDndRequest(username=alice.login, state=True), metadata=telephony.service)
+    await telephony.stub.SetForward(pb.SetForwardRequest(username=alice.login, kind=pb.FORWARD_NO_ANSWER,
+                                                         state=True, destination="1002"), metadata=telephony.service)
+    services = await telephony.stub.GetUserServices(pb.GetUserServicesRequest(username=alice.login),
+                                                    metadata=telephony.service)
+    assert (services.dnd, services.no_answer.enabled, services.no_answer.destination,
+            services.unconditional.enabled) == (True, True, "1002", False)
+    published = await changes.wait(2, events.UserServicesChanged)
+    assert [(e.dnd, e.no_answer_enabled, e.no_answer_destination) for e in published] == [
+        (True, False, ""), (True, True, "1002")]
+    bad = pb.SetForwardRequest(username=alice.login, kind=pb.FORWARD_BUSY, state=True, destination="")
+    assert await refusal(telephony.stub.SetForward(bad, metadata=telephony.service)) == (INVALID, "InvalidRequest")
+    no_kind = pb.SetForwardRequest(username=alice.login, state=True, destination="1002")
+    assert await refusal(telephony.stub.SetForward(no_kind, metadata=telephony.service)) == (
+        INVALID, "InvalidRequest")
+
+
+async def test_a_line_in_dnd_is_not_rung(telephony: Telephony, nats_client: NatsClient) -> None:
+    alice, bob = await telephony.new_user(), await telephony.new_user()
+    await telephony.stub.SetDnd(pb.SetDndRequest(username=bob.login, state=True), metadata=telephony.service)
+    bob_events = await listen(nats_client, subjects.PHONE_EVENT.for_key(bob.login))
+    await telephony.dial(alice, bob.line)
+    await asyncio.sleep(0.3)
+    assert bob_events.messages == []
+
+
+# --- agents and queues ---------------------------------------------------------------------------
+async def test_agents_log_in_pause_and_log_out(telephony: Telephony, nats_client: NatsClient) -> None:
+    alice = await telephony.new_user()
+    agent, queue_id = f"8{secrets.randbelow(10**6):06d}", secrets.randbelow(10**9) + 1
+    await telephony.stub.PutAgentsAndQueues(pb.PutAgentsAndQueuesRequest(
+        agents=[pb.AgentSpec(number=agent, username=alice.login)],
+        queues=[pb.QueueSpec(id=queue_id, name="support", number="3000", agents=[agent])]),
+        metadata=telephony.service)
+    states = await listen(nats_client, subjects.AGENT_STATE.for_key(alice.login))
+
+    login = await telephony.stub.AgentLogin(pb.AgentLoginRequest(agent_number=agent, phone_number=alice.line),
+                                            metadata=telephony.service)
+    assert (login.status, login.phone_number, list(login.queue_ids)) == (pb.READY, alice.line, [queue_id])
+    paused = await telephony.stub.TogglePause(pb.TogglePauseRequest(phone_number=alice.line),
+                                              metadata=telephony.service)
+    ready = await telephony.stub.TogglePause(pb.TogglePauseRequest(phone_number=alice.line),
+                                             metadata=telephony.service)
+    out = await telephony.stub.AgentLogout(pb.AgentLogoutRequest(phone_number=alice.line),
+                                           metadata=telephony.service)
+    assert (paused.status, ready.status, out.status) == (pb.PAUSED, pb.READY, pb.LOGGED_OUT)
+    published = await states.wait(4, events.AgentStateChanged)
+    assert [(e.state, e.agent_number) for e in published] == [
+        ("Ready", agent), ("Paused", agent), ("Ready", agent), ("LoggedOut", agent)]
+
+    unknown = pb.AgentLoginRequest(agent_number="no-such-agent", phone_number=alice.line)
+    assert await refusal(telephony.stub.AgentLogin(unknown, metadata=telephony.service)) == (
+        NOT_FOUND, "AgentNotFound")
+    nobody = pb.TogglePauseRequest(phone_number=alice.line)
+    assert await refusal(telephony.stub.TogglePause(nobody, metadata=telephony.service)) == (
+        NOT_FOUND, "AgentNotFound")
+    inconsistent = pb.PutAgentsAndQueuesRequest(queues=[pb.QueueSpec(id=1, name="q", number="3000",
+                                                                     agents=["ghost"])])
+    assert await refusal(telephony.stub.PutAgentsAndQueues(inconsistent, metadata=telephony.service)) == (
+        INVALID, "InvalidQueues")
+
+
+# --- handshake, push, history rules --------------------------------------------------------------
+async def test_handshake_republishes_every_status(telephony: Telephony, nats_client: NatsClient) -> None:
+    alice = await telephony.new_user()
+    statuses = await listen(nats_client, subjects.PHONE_STATUS.for_key(alice.login))
+    reply = await telephony.stub.Handshake(pb.HandshakeRequest(), metadata=telephony.service)
+    assert reply.published >= 1
+    [status] = await statuses.wait(1, events.PhoneStatusChanged)
+    assert (status.username, status.number, status.status, status.handshake) == (alice.login, alice.line, 0, True)
+
+
+async def test_a_ringing_line_requests_a_push_for_each_registration(
+    telephony: Telephony, nats_client: NatsClient,
+) -> None:
+    alice, bob = await telephony.new_user(), await telephony.new_user()
+    for platform, token in ((pb.ANDROID, "old"), (pb.ANDROID, "android-token"), (pb.IOS, "ios-token")):
+        await telephony.stub.RegisterPush(pb.RegisterPushRequest(platform=platform, token=token),
+                                          metadata=bob.metadata)
+    pushes = await listen(nats_client, subjects.PUSH_REQUESTED.for_key(bob.login))
+    await telephony.dial(alice, bob.line)
+    requested = await pushes.wait(2, events.PushRequested)
+    assert sorted((p.platform, p.token, p.caller_number) for p in requested) == [
+        ("android", "android-token", alice.line), ("ios", "ios-token", alice.line)]
+    await telephony.act("Hangup", bob.line)
+
+    empty = pb.RegisterPushRequest(platform=pb.IOS, token=" ")
+    assert await refusal(telephony.stub.RegisterPush(empty, metadata=bob.metadata)) == (INVALID, "JsonBodyNotFound")
+    by_service = pb.RegisterPushRequest(platform=pb.IOS, token="x")
+    assert await refusal(telephony.stub.RegisterPush(by_service, metadata=telephony.service)) == (
+        grpc.StatusCode.PERMISSION_DENIED, "Forbidden")
+
+
+async def test_history_needs_exactly_one_bound(telephony: Telephony) -> None:
+    alice = await telephony.new_user()
+    for size, days in ((0, 0), (5, 5), (-1, 0), (100_000, 0)):
+        assert await refusal(telephony.history(alice, size, days)) == (INVALID, "InvalidRequest"), (size, days)
+    assert await refusal(telephony.history(User("nobody-here", "", "", ()), 5)) == (NOT_FOUND, "UserNotFound")
+
+
+# --- the edge ------------------------------------------------------------------------------------
+async def test_callers_need_credentials_of_the_right_kind(telephony: Telephony) -> None:
+    alice = await telephony.new_user()
+    assert await refusal(telephony.stub.Handshake(pb.HandshakeRequest())) == (
+        grpc.StatusCode.UNAUTHENTICATED, "AuthorizationHeaderNotFound")
+    assert await refusal(telephony.stub.Handshake(pb.HandshakeRequest(), metadata=alice.metadata)) == (
+        grpc.StatusCode.PERMISSION_DENIED, "Forbidden")
+    reply = await telephony.stub.GetPhoneStatuses(pb.GetPhoneStatusesRequest(numbers=[alice.line]),
+                                                  metadata=alice.metadata)
+    assert dict(reply.statuses) == {alice.line: 0}
+
+
+async def test_pbx_state_and_health(telephony: Telephony) -> None:
+    state = await telephony.stub.GetPbxState(pb.GetPbxStateRequest(), metadata=telephony.service)
+    assert (state.kind, state.connected) == ("sim", True)
+    health = health_pb2_grpc.HealthStub(telephony.channel)
+    for service in ("xuc.telephony.v1.Telephony", "xuc.telephony.v1.Simulator", "xuc.telephony.v1.Pbx"):
+        reply = await health.Check(health_pb2.HealthCheckRequest(service=service))
+        assert reply.status == health_pb2.HealthCheckResponse.SERVING, service
