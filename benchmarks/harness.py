@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -132,7 +132,7 @@ def _ms(value: str, unit: str) -> float:
 
 
 def _wrk(url: str, connections: int, seconds: int, headers: dict[str, str], method: str,
-         body: bytes | None) -> LoadResult:
+         body: bytes | None, paths: Sequence[str] = ()) -> LoadResult:
     args = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"]
     for name, value in headers.items():
         args += ["-H", f"{name}: {value}"]
@@ -140,6 +140,14 @@ def _wrk(url: str, connections: int, seconds: int, headers: dict[str, str], meth
         script.write(f"wrk.method = {json.dumps(method)}\n")
         if body is not None:
             script.write(f"wrk.body = {json.dumps(body.decode())}\n")
+        if paths:
+            # Lua string literals accept JSON's escapes for what paths hold (ASCII, no control characters).
+            script.write("paths = {" + ", ".join(json.dumps(path) for path in paths) + "}\n"
+                         "counter = 0\n"
+                         "request = function()\n"
+                         "  counter = counter + 1\n"
+                         "  return wrk.format(nil, paths[(counter % #paths) + 1])\n"
+                         "end\n")
         script.write(
             "errors = 0\n"
             "response = function(status, headers, body) if status >= 400 then errors = errors + 1 end end\n"
@@ -157,17 +165,24 @@ def _wrk(url: str, connections: int, seconds: int, headers: dict[str, str], meth
 
 
 def load(url: str, connections: int = 50, seconds: int = 10, headers: dict[str, str] | None = None,
-         method: str = "GET", body: bytes | None = None) -> LoadResult:
+         method: str = "GET", body: bytes | None = None, paths: Sequence[str] = ()) -> LoadResult:
+    """Closed-loop load on `url`. With `paths` (e.g. one route per user), the requests go to these
+    paths of url's host in turn instead of url's own path."""
     headers = headers or {}
     if shutil.which("wrk"):
-        return _wrk(url, connections, seconds, headers, method, body)
+        return _wrk(url, connections, seconds, headers, method, body, paths)
     args = [sys.executable, "-m", "benchmarks.loadgen", url, str(connections), str(seconds), method,
             *(f"{name}:{value}" for name, value in headers.items())]
-    with tempfile.NamedTemporaryFile(delete=False) as payload:
+    with tempfile.NamedTemporaryFile(delete=False) as payload, \
+         tempfile.NamedTemporaryFile("w", delete=False) as path_list:
         if body is not None:
             payload.write(body)
             args += ["--body", payload.name]
+        if paths:
+            path_list.write("\n".join(paths))
+            args += ["--paths", path_list.name]
     figures = json.loads(subprocess.run(args, cwd=ROOT, capture_output=True, text=True, check=True).stdout)
     os.unlink(payload.name)
+    os.unlink(path_list.name)
     return LoadResult(figures["rps"], figures["p50_ms"], figures["p99_ms"], figures["requests"],
                       figures["errors"], "benchmarks.loadgen (aiohttp)")

@@ -46,7 +46,8 @@ def create_pbx(settings: Settings) -> tuple[Pbx, SimulatedPbx | None]:
         simulator = SimulatedPbx(ring_timeout_seconds=settings.sim_ring_timeout,
                                  auto_answer=settings.sim_auto_answer)
         return simulator, simulator
-    return AmiPbx(settings.pbx), None
+    return AmiPbx(settings.pbx, channel_template=settings.ami_channel, context=settings.ami_context,
+                  backoff_max=settings.ami_backoff_max_seconds), None
 
 
 async def main(settings: Settings) -> None:
@@ -104,8 +105,9 @@ async def main(settings: Settings) -> None:
 
         await health.set(PBX_HEALTH, SERVING if pbx.connection().connected else NOT_SERVING)
         await pbx.set_lines(directory.numbers())
+        # Both adapters announce ConnectionChanged(True) once connected; the router then gives the
+        # PBX the stored DND and forwards (again after every reconnection).
         await pbx.start(on_pbx_event)
-        await user_services.apply_stored()
 
         services = [GrpcService(TELEPHONY_SERVICE, lambda server: telephony_pb2_grpc.add_TelephonyServicer_to_server(
             TelephonyApi(calls, user_services, agents, pbx), server))]

@@ -20,14 +20,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
 Predicate = Callable[[Any], bool]
+T = TypeVar("T")
 
 
 def username_is(*usernames: str) -> Predicate:
@@ -194,3 +196,55 @@ class WebhookReceiver:
                 raise web.HTTPServiceUnavailable()
         received.status = status
         return web.json_response({"ok": 200 <= status < 300}, status=status)
+
+
+class ThreadedWebhookReceiver:
+    """The receiver on an event loop of its own, in a thread, for synchronous tests (the e2e suite):
+
+        with ThreadedWebhookReceiver() as receiver:
+            ... XUC_EVENT_URL=receiver.url ...
+            bodies = receiver.wait_for_deliveries(2, username="alicej")
+            receiver.stop(); ...; receiver.start()
+    """
+
+    CALL_TIMEOUT_SECONDS = 60.0
+
+    def __init__(self) -> None:
+        self.receiver = WebhookReceiver()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="webhook-receiver", daemon=True)
+
+    def __enter__(self) -> ThreadedWebhookReceiver:
+        self._thread.start()
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        try:
+            self.stop()
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join()
+            self._loop.close()
+
+    def _call(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(self.CALL_TIMEOUT_SECONDS)
+
+    @property
+    def url(self) -> str:
+        return self.receiver.url
+
+    def start(self) -> None:
+        self._call(self.receiver.start())
+
+    def stop(self) -> None:
+        self._call(self.receiver.stop())
+
+    def bodies(self, username: str | None = None) -> list[Any]:
+        async def read() -> list[Any]:
+            return self.receiver.bodies(username)
+
+        return self._call(read())
+
+    def wait_for_deliveries(self, count: int, within: float = 10.0, username: str | None = None) -> list[Any]:
+        return self._call(self.receiver.wait_for_deliveries(count, within, username))

@@ -142,6 +142,23 @@ def test_an_originated_call_rings_the_source_line_first(translator: AmiTranslato
     ]
 
 
+def test_every_channel_of_an_originated_call_carries_its_data(translator: AmiTranslator) -> None:
+    data = {"XIVO_USERID": "9", "CRM_ID": "42"}
+    source = Chan("PJSIP/1001-00000019", "xuc-cd-1", "xuc-cd-1", "1001", "Alice Jones", exten="1002", state=6)
+    translator.expect_channel("xuc-cd-1", "1001", "1002", data)
+    bob = Chan("PJSIP/1002-0000001a", "3.20", "xuc-cd-1", "1002")
+    events = run(translator, newchannel(source), dial_begin(source, bob, "PJSIP/1002"), hangup(bob), hangup(source))
+    assert [(event.number, event.state, dict(event.user_data)) for event in events
+            if isinstance(event, ChannelEvent)] == [
+        ("1001", ChannelState.DIALING, data), ("1002", ChannelState.RINGING, data),
+        ("1002", ChannelState.RELEASED, data), ("1001", ChannelState.RELEASED, data)]
+    # a later call with the same numbers, not originated by us, carries no data
+    again = Chan("PJSIP/1001-0000001b", "3.30", "3.30", "1001", exten="1002", state=4)
+    bob2 = Chan("PJSIP/1002-0000001c", "3.31", "3.30", "1002")
+    later = run(translator, newchannel(again), dial_begin(again, bob2, "PJSIP/1002"))
+    assert [dict(event.user_data) for event in later if isinstance(event, ChannelEvent)] == [{}, {}]
+
+
 def test_local_channels_are_never_a_lines_channel(translator: AmiTranslator) -> None:
     local1 = Chan("Local/3000@default-00000001;1", "4.1", "4.1", "1001", exten="3000")
     local2 = Chan("Local/3000@default-00000001;2", "4.2", "4.1", "1001", "Alice Jones", exten="3000", state=4)

@@ -156,3 +156,49 @@ def test_deprecated_api_host_is_a_comma_list(raw: str, expected: tuple[str, ...]
 )
 def test_cors_origins_is_a_comma_list(raw: str, expected: tuple[str, ...]) -> None:
     assert Settings.from_env("gateway", env={"XUC_CORS_ORIGINS": raw}).cors_origins == expected
+
+
+def test_telephony_defaults() -> None:
+    settings = Settings.from_env(env={})
+    assert (settings.pbx, settings.sim_ring_timeout, settings.sim_auto_answer) == ("sim", 20, True)
+    assert (settings.ami_channel, settings.ami_context, settings.ami_backoff_max_seconds) == (
+        "PJSIP/{line}", "default", 30.0)
+    assert (settings.event_max_attempts, settings.event_timeout_seconds, settings.event_max_backoff_seconds) == (
+        10, 5.0, 30.0)
+    assert settings.trusted_proxies == ()
+
+
+def test_telephony_values() -> None:
+    settings = Settings.from_env(env={
+        "XUC_PBX": "ami://xuc:secret@10.0.0.1:5038", "XUC_SIM_RING_TIMEOUT": "3", "XUC_SIM_AUTO_ANSWER": "no",
+        "XUC_AMI_CHANNEL": "SIP/{line}", "XUC_AMI_CONTEXT": "xivo-callme", "XUC_AMI_MAX_BACKOFF_MS": "2000",
+        "XUC_EVENT_MAX_ATTEMPTS": "3", "XUC_EVENT_TIMEOUT_MS": "250", "XUC_EVENT_MAX_BACKOFF_MS": "1500",
+        "XUC_TRUSTED_PROXIES": "10.0.0.5, 192.0.2.0/24",
+    })
+    assert (settings.pbx, settings.sim_ring_timeout, settings.sim_auto_answer) == (
+        "ami://xuc:secret@10.0.0.1:5038", 3, False)
+    assert (settings.ami_channel, settings.ami_context, settings.ami_backoff_max_seconds) == (
+        "SIP/{line}", "xivo-callme", 2.0)
+    assert (settings.event_max_attempts, settings.event_timeout_seconds, settings.event_max_backoff_seconds) == (
+        3, 0.25, 1.5)
+    assert settings.trusted_proxies == ("10.0.0.5", "192.0.2.0/24")
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("XUC_PBX", "asterisk"),
+    ("XUC_PBX", "http://host:5038"),
+    ("XUC_SIM_AUTO_ANSWER", "maybe"),
+    ("XUC_SIM_RING_TIMEOUT", "0"),
+    ("XUC_AMI_CHANNEL", "PJSIP/1001"),
+    ("XUC_AMI_CHANNEL", "PJSIP/{line}-{x}"),
+    ("XUC_EVENT_MAX_ATTEMPTS", "0"),
+])
+def test_bad_telephony_values_name_their_variable(name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=name):
+        Settings.from_env(env={name: value})
+
+
+def test_a_bad_pbx_url_does_not_echo_its_secret() -> None:
+    with pytest.raises(SettingsError) as error:
+        Settings.from_env(env={"XUC_PBX": "amqp://xuc:topsecret@host"})
+    assert "topsecret" not in str(error.value)

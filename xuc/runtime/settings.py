@@ -55,6 +55,14 @@ def _pbx(env: Mapping[str, str]) -> str:
     return raw
 
 
+def _channel_template(env: Mapping[str, str]) -> str:
+    """The channel a click-to-call rings first, `{line}` standing for the user's line."""
+    template = env.get("XUC_AMI_CHANNEL", "").strip() or "PJSIP/{line}"
+    if "{line}" not in template or template.replace("{line}", "").count("{") + template.count("}") > 1:
+        raise SettingsError(f"XUC_AMI_CHANNEL must contain {{line}} and no other braces, got {template!r}")
+    return template
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -85,6 +93,9 @@ class Settings:
     pbx: str
     sim_ring_timeout: float
     sim_auto_answer: bool
+    ami_context: str
+    ami_channel: str
+    ami_backoff_max_seconds: float
 
     @classmethod
     def from_env(cls, component: str = "", env: Mapping[str, str] | None = None) -> Settings:
@@ -135,4 +146,7 @@ class Settings:
             pbx=_pbx(env),
             sim_ring_timeout=_int(env, "XUC_SIM_RING_TIMEOUT", 20, minimum=1),
             sim_auto_answer=_bool(env, "XUC_SIM_AUTO_ANSWER", True),
+            ami_context=env.get("XUC_AMI_CONTEXT", "").strip() or "default",
+            ami_channel=_channel_template(env),
+            ami_backoff_max_seconds=_int(env, "XUC_AMI_MAX_BACKOFF_MS", 30000, minimum=1) / 1000,
         )

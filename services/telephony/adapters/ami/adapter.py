@@ -141,7 +141,7 @@ class AmiPbx:
         self._originates[action_id] = waiter
         try:
             if not call.from_queue:
-                self._translator.expect_channel(action_id, call.source, call.destination)
+                self._translator.expect_channel(action_id, call.source, call.destination, call.variables)
             await self._command("Originate", headers, action_id=action_id)
             return await self._originated_ids(waiter, action_id)
         finally:

@@ -47,8 +47,8 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
-from collections.abc import Callable, Collection, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass, field
 
 from services.telephony.adapters.ami.frames import Frame
 from services.telephony.domain.pbx import (
@@ -102,13 +102,14 @@ class _Channel:
     other_number: str = ""
     other_name: str = ""
     state: ChannelState | None = None  # the last one reported
+    user_data: Mapping[str, str] = field(default_factory=dict)
 
     def moved_to(self, state: ChannelState) -> list[PbxEvent]:
         if state is self.state:
             return []
         self.state = state
         return [ChannelEvent(self.line, self.other_number, state, self.unique_id, self.linked_id,
-                             other_name=self.other_name)]
+                             user_data=self.user_data, other_name=self.other_name)]
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,10 @@ class AmiTranslator:
     def __init__(self, lines: Collection[str] = ()) -> None:
         self._lines = frozenset(lines)
         self._channels: dict[str, _Channel] = {}
-        self._expected: OrderedDict[str, tuple[str, str]] = OrderedDict()  # unique id -> (line, other)
+        # unique id -> (line, other number, call data) of the channels our Originates create
+        self._expected: OrderedDict[str, tuple[str, str, Mapping[str, str]]] = OrderedDict()
+        # linked id -> the data of a call we originated: every channel of the call carries it
+        self._call_data: OrderedDict[str, Mapping[str, str]] = OrderedDict()
         self._availability: dict[str, bool] = {}
         self._members: dict[str, dict[str, _Membership]] = {}  # agent -> queue -> membership
         self._agents: dict[str, tuple[AgentStatus, str]] = {}  # agent -> last reported (status, phone)
@@ -138,9 +142,11 @@ class AmiTranslator:
     def set_lines(self, lines: Collection[str]) -> None:
         self._lines = frozenset(lines)
 
-    def expect_channel(self, unique_id: str, line: str, other_number: str) -> None:
-        """The channel with this Uniqueid (set by an Originate's ChannelId) is `line`'s."""
-        self._expected[unique_id] = (line, other_number)
+    def expect_channel(self, unique_id: str, line: str, other_number: str,
+                       user_data: Mapping[str, str] | None = None) -> None:
+        """The channel with this Uniqueid (set by an Originate's ChannelId) is `line`'s; the
+        events of every channel of its call carry `user_data` (the Originate's variables)."""
+        self._expected[unique_id] = (line, other_number, dict(user_data or {}))
         while len(self._expected) > MAX_EXPECTED_CHANNELS:
             self._expected.popitem(last=False)
 
@@ -153,6 +159,7 @@ class AmiTranslator:
     def connection_lost(self) -> None:
         self._channels.clear()
         self._expected.clear()
+        self._call_data.clear()
 
     def begin_resync(self) -> None:
         self._availability.clear()
@@ -177,10 +184,16 @@ class AmiTranslator:
 
     def _newchannel(self, frame: Frame) -> list[PbxEvent]:
         unique_id = frame.first("Uniqueid")
-        line, other = self._expected.pop(unique_id, ("", ""))
+        line, other, data = self._expected.pop(unique_id, ("", "", {}))
+        linked_id = frame.first("Linkedid") or unique_id
+        if data:
+            self._call_data[linked_id] = data
+            while len(self._call_data) > MAX_EXPECTED_CHANNELS:
+                self._call_data.popitem(last=False)
         line = line or self._line_of(frame.first("CallerIDNum"), frame.first("Channel"))
         if unique_id and line:
-            self._channels[unique_id] = _Channel(unique_id, frame.first("Linkedid") or unique_id, line, other)
+            self._channels[unique_id] = _Channel(unique_id, linked_id, line, other,
+                                                 user_data=self._call_data.get(linked_id, {}))
         return []
 
     def _newstate(self, frame: Frame) -> list[PbxEvent]:
@@ -215,7 +228,9 @@ class AmiTranslator:
     def _track(self, unique_id: str, linked_id: str, line: str) -> _Channel:
         channel = self._channels.get(unique_id)
         if channel is None or (channel.state is None and channel.line != line):
-            channel = self._channels[unique_id] = _Channel(unique_id, linked_id or unique_id, line)
+            linked_id = linked_id or unique_id
+            channel = self._channels[unique_id] = _Channel(unique_id, linked_id, line,
+                                                           user_data=self._call_data.get(linked_id, {}))
         return channel
 
     def _dialled_line(self, frame: Frame, caller_line: str) -> str:
@@ -267,6 +282,8 @@ class AmiTranslator:
 
     def _hangup(self, frame: Frame) -> list[PbxEvent]:
         channel = self._channels.pop(frame.first("Uniqueid"), None)
+        if channel is not None and not any(other.linked_id == channel.linked_id for other in self._channels.values()):
+            self._call_data.pop(channel.linked_id, None)  # the call's last channel of a line
         if channel is None or channel.state is None:
             return []
         return channel.moved_to(ChannelState.RELEASED)

@@ -1,0 +1,395 @@
+"""Benchmark of telephony: `python -m benchmarks.telephony [--seconds N] [--event-rate N]`.
+
+Starts its own event URL receiver (benchmarks/webhook_sink.py, a separate process) and the stack
+(`xuc up`, PBX simulator, DEPRECATED_API_HOST=127.0.0.1, XUC_EVENT_URL at the receiver, a short
+ring timeout), provisions users with lines (bench001/1001, ...), then measures, ending with one
+JSON line:
+
+  * **dial**: POST /xuc/api/1.0/dial/{domain}/{user}/ {"number": <an external number>}, the users in
+    turn, under wrk (or benchmarks/loadgen.py) at 50 connections: requests/s and p99 next to the
+    one-hop baseline (bare ASGI route + one grpc.aio call) measured in the same run, rounds
+    interleaved, best round of each kept. Every dial is a real simulated call: the user's line is
+    auto-answered and dials out (EventDialing + phone status at the event URL), the external
+    number rings until the ring timeout (`--ring-timeout`, 1 s: the simulator holds about
+    rate x 1 s calls, bounded) releases it (EventReleased, status, a call history row). Those
+    events flow to the receiver during and after the load; before each baseline round the
+    benchmark waits until they have drained (no call left, receiver quiet), so the telephony
+    service's catching-up does not slow the baseline, and reports how long that took.
+  * **event path**, PBX adapter to the event URL: benchmarks/event_driver.py (a separate process)
+    places calls from external numbers to the lines through the Simulator gRPC API at a fixed
+    rate and hangs each up 0.1 s later: each call is 4 events at the receiver (EventRinging,
+    status 8, EventReleased, status 0), so `--event-rate 1000` is 250 calls/s, 500 RPCs/s, for
+    `--event-seconds`. Latency of an event = its arrival at the receiver (when its handler starts)
+    minus the moment the Simulator RPC that made the adapter produce it was answered at the driver
+    (the adapter queues the channel events before it answers); both clocks are CLOCK_MONOTONIC
+    of the same machine. Also reported from the moment the RPC was *sent* (an upper bound that
+    adds the request's way in). Phone events are matched by (uniqueId, eventType); status changes
+    by order per user (the n-th "8" of a user is its line's n-th call; per-user order holds with
+    one gateway). Lost = events expected (4 per call whose RPCs succeeded) minus those matched,
+    counted once the receiver has been quiet for 2 s.
+  * **GetPhoneStatuses** for 1,000 numbers (every provisioned line and unknown numbers, shuffled):
+    direct gRPC calls to the telephony service with the service token, one at a time: p50/p99.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+from benchmarks import harness
+from xuc.launcher import load_service_token
+from xuc.runtime.grpc_client import service_metadata
+from xucproto.telephony.v1 import telephony_pb2, telephony_pb2_grpc
+
+DOMAIN = "avencall.com"
+FIRST_LINE = 1001
+DIALLED = "0612345678"  # an external number: rings "outside" until the ring timeout
+TARGETS = {"dial_vs_baseline": 0.6, "event_p99_ms": 10.0, "events_lost": 0, "statuses_p99_ms": 5.0}
+
+
+# --- the receiver and the stack ------------------------------------------------------------------------
+@contextlib.contextmanager
+def webhook_sink() -> Iterator[tuple[str, int]]:
+    """The receiver process; yields its base URL and process id."""
+    port = harness.free_port()
+    process = subprocess.Popen([sys.executable, "-m", "benchmarks.webhook_sink", str(port)], cwd=harness.ROOT)
+    try:
+        harness.wait_for_port(port)
+        yield f"http://127.0.0.1:{port}", process.pid
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def sink_call(base: str, path: str, method: str = "GET") -> dict[str, Any]:
+    request = urllib.request.Request(f"{base}{path}", b"" if method == "POST" else None, method=method)
+    with urllib.request.urlopen(request, timeout=60) as response:
+        answer: dict[str, Any] = json.load(response)
+        return answer
+
+
+def users(count: int) -> dict[str, str]:
+    """login -> line."""
+    return {f"bench{i + 1:03d}": str(FIRST_LINE + i) for i in range(count)}
+
+
+def provision_document(lines: dict[str, str]) -> str:
+    return "users:\n" + "".join(f"  - {{login: {login}, password: bench-secret, line: '{line}'}}\n"
+                                for login, line in lines.items())
+
+
+def telephony_address(stack: harness.Stack) -> str:
+    return str(json.loads((stack.data_dir / "run" / "telephony.json").read_text())["grpc"])
+
+
+def wait_for_drain(sink: str, simulator: Any, metadata: Any, quiet: float = 2.0, within: float = 300.0) -> float:
+    """Waits until the simulator has no call left and the receiver got nothing for `quiet` s;
+    returns the seconds from the call to the last event received (0 if none came after it).
+    TimeoutError after `within`. The sink's clock is this process's (CLOCK_MONOTONIC)."""
+    started = time.monotonic()
+    deadline = started + within
+    while time.monotonic() < deadline:
+        calls = simulator.ListCalls(telephony_pb2.ListCallsRequest(), metadata=metadata, timeout=30).calls
+        stats = sink_call(sink, "/_stats")
+        idle = stats["now"] - stats["last"] if stats["count"] else float("inf")
+        if not calls and idle >= quiet:
+            return round(max(0.0, stats["last"] - started), 1)
+        time.sleep(0.5)
+    raise TimeoutError(f"events still arriving after {within} s")
+
+
+def nats_server(stack: harness.Stack) -> tuple[str, int]:
+    """URL and process id of the NATS server `xuc up` started, from the ports file it writes
+    (`<executable>_<pid>.ports` in the run directory)."""
+    path = next((stack.data_dir / "run").glob("*_*.ports"))
+    return str(json.loads(path.read_text())["nats"][0]), int(path.stem.rpartition("_")[2])
+
+
+def cpu_seconds(stack: harness.Stack, others: dict[str, int]) -> dict[str, float]:
+    """CPU time (user + system) used so far by each component and by `others`, from /proc/<pid>/stat."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    used = {}
+    for name, pid in {**stack.pids(), **others}.items():
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+            used[name] = (int(fields[11]) + int(fields[12])) / ticks
+    return used
+
+
+def cpu_share(before: dict[str, float], after: dict[str, float], seconds: float) -> dict[str, float]:
+    """Cores each component kept busy between two `cpu_seconds` readings (1.0 = one full core)."""
+    return {name: round((after[name] - before.get(name, 0.0)) / seconds, 2) for name in sorted(after)}
+
+
+def _children_cpu() -> float:
+    """CPU seconds of this process's ended (waited for) children."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+# --- dial ---------------------------------------------------------------------------------------------
+def dial_rounds(stack: harness.Stack, sink: str, hop_url: str, logins: list[str], simulator: Any, metadata: Any,
+                options: argparse.Namespace, others: dict[str, int]) -> dict[str, Any]:
+    paths = [f"/xuc/api/1.0/dial/{DOMAIN}/{login}/" for login in logins]
+    body = json.dumps({"number": DIALLED}).encode()
+    headers = {"Content-Type": "application/json"}
+
+    def dial(seconds: int) -> harness.LoadResult:
+        return harness.load(stack.url + paths[0], options.connections, seconds, headers=headers, method="POST",
+                            body=body, paths=paths)
+
+    dial(2)  # warm-up, not counted
+    harness.load(hop_url, options.connections, 2)
+    drains: list[float] = []
+    events: list[int] = []
+    cpu: list[dict[str, float]] = []
+    drains.append(wait_for_drain(sink, simulator, metadata))
+    results: dict[str, list[harness.LoadResult]] = {"dial": [], "hop": []}
+    for _ in range(options.rounds):
+        results["hop"].append(harness.load(hop_url, options.connections, options.seconds))
+        before = sink_call(sink, "/_stats")["count"]
+        cpu_before, children_before, started = cpu_seconds(stack, others), _children_cpu(), time.monotonic()
+        results["dial"].append(dial(options.seconds))
+        elapsed = time.monotonic() - started
+        cpu.append(cpu_share(cpu_before, cpu_seconds(stack, others), elapsed))
+        cpu[-1]["load_generator"] = round((_children_cpu() - children_before) / elapsed, 2)
+        drains.append(wait_for_drain(sink, simulator, metadata))
+        events.append(sink_call(sink, "/_stats")["count"] - before)
+    dial_best = max(results["dial"], key=lambda result: result.rps)
+    hop_best = max(results["hop"], key=lambda result: result.rps)
+    return {"dial": dial_best.as_dict(), "baseline_one_hop": hop_best.as_dict(),
+            "dial_vs_baseline": round(dial_best.rps / hop_best.rps, 2),
+            "dial_rounds_rps": [round(result.rps) for result in results["dial"]],
+            "baseline_rounds_rps": [round(result.rps) for result in results["hop"]],
+            "dial_events_per_round": events, "dial_drain_s": drains[1:],
+            "dial_cpu_cores": cpu[results["dial"].index(dial_best)]}
+
+
+# --- the event path -----------------------------------------------------------------------------------
+def percentile(sorted_values: list[float], fraction: float) -> float:
+    if not sorted_values:
+        return 0.0
+    return sorted_values[min(len(sorted_values) - 1, max(0, int(len(sorted_values) * fraction + 0.5) - 1))]
+
+
+def event_path(stack: harness.Stack, sink: str, lines: dict[str, str], simulator: Any, metadata: Any,
+               options: argparse.Namespace, others: dict[str, int], nats_url: str) -> dict[str, Any]:
+    sink_call(sink, "/_reset", "POST")
+    calls_per_second = options.event_rate / 4
+    args = [sys.executable, "-m", "benchmarks.event_driver", telephony_address(stack), str(stack.data_dir),
+            ",".join(lines.values()), str(calls_per_second), str(options.event_seconds), "--hold", str(options.hold),
+            "--nats", nats_url]
+    # CPU is read in a thread while the driver runs: over the seconds of offered load only.
+    readings: list[dict[str, float]] = []
+    driver = subprocess.Popen(args, cwd=harness.ROOT, stdout=subprocess.PIPE, text=True)
+    watched = {**others, "event_driver": driver.pid}
+
+    def read_cpu() -> None:
+        time.sleep(0.5)
+        readings.append(cpu_seconds(stack, watched))
+        time.sleep(options.event_seconds - 0.5)
+        readings.append(cpu_seconds(stack, watched))
+
+    reader = threading.Thread(target=read_cpu)
+    reader.start()
+    output, _ = driver.communicate()
+    reader.join()
+    if driver.returncode != 0:
+        raise RuntimeError(f"the event driver failed ({driver.returncode})")
+    driven = json.loads(output)
+    cpu = cpu_share(readings[0], readings[1], options.event_seconds - 0.5)
+    drain = wait_for_drain(sink, simulator, metadata, within=120)
+    records = sink_call(sink, "/_report")["records"]
+
+    # What arrived (arrival, event id): phone events by (uniqueId, eventType); statuses per user and
+    # value, in arrival order.
+    phone: dict[tuple[str, str], tuple[float, str]] = {}
+    statuses: dict[tuple[str, int], list[tuple[float, str]]] = defaultdict(list)
+    event_ids: set[str] = set()
+    for arrived, event_id, text in records:
+        event_ids.add(event_id)
+        body = json.loads(text)
+        message = body.get("message")
+        if message is not None:
+            cti = message["ctiMessage"]
+            phone.setdefault((cti["uniqueId"], cti["eventType"]), (arrived, event_id))
+        else:
+            statuses[(body["username"], body["status"])].append((arrived, event_id))
+
+    # What was expected, with the moment each RPC was sent and answered.
+    login_of = {line: login for login, line in lines.items()}
+    nth: dict[tuple[str, int], int] = defaultdict(int)
+    published: dict[str, float] = driven["published"]
+    from_answer: list[float] = []
+    from_sent: list[float] = []
+    to_nats: list[float] = []
+    from_nats: list[float] = []
+    expected = failed = 0
+
+    def match(arrival: tuple[float, str] | None, rpc: list[float]) -> None:
+        if arrival is None:
+            return
+        arrived, event_id = arrival
+        from_answer.append((arrived - rpc[1]) * 1000)
+        from_sent.append((arrived - rpc[0]) * 1000)
+        if event_id in published:
+            to_nats.append((published[event_id] - rpc[1]) * 1000)
+            from_nats.append((arrived - published[event_id]) * 1000)
+
+    def nth_status(login: str, status: int) -> tuple[float, str] | None:
+        key = (login, status)
+        index = nth[key]
+        nth[key] += 1
+        arrivals = statuses.get(key, [])
+        return arrivals[index] if index < len(arrivals) else None
+
+    for call in driven["calls"]:
+        login = login_of[call["line"]]
+        if call["error"]:
+            failed += 1
+        for step, event_type, status in (("place", "EventRinging", 8), ("hangup", "EventReleased", 0)):
+            rpc = call[step]
+            if rpc is None:
+                continue
+            expected += 2
+            match(phone.get((call["unique_id"], event_type)), rpc)
+            match(nth_status(login, status), rpc)
+    for values in (to_nats, from_nats):
+        values.sort()
+    from_answer.sort()
+    from_sent.sort()
+    places = [call["place"][0] for call in driven["calls"] if call["place"]]
+    arrivals = sorted(record[0] for record in records)
+    span = (arrivals[-1] - min(places)) if arrivals and places else 0.0
+    return {
+        "offered_events_per_s": options.event_rate, "seconds": options.event_seconds,
+        "calls": len(driven["calls"]), "failed_calls": failed,
+        "expected": expected, "received": len(records), "distinct_received": len(event_ids),
+        "duplicates": len(records) - len(event_ids), "matched": len(from_answer),
+        "lost": expected - len(from_answer),
+        "received_per_s": round(len(records) / span, 1) if span else 0.0,
+        "p50_ms": round(percentile(from_answer, 0.50), 2), "p99_ms": round(percentile(from_answer, 0.99), 2),
+        "max_ms": round(from_answer[-1], 2) if from_answer else 0.0,
+        "mean_ms": round(statistics.fmean(from_answer), 2) if from_answer else 0.0,
+        "p50_from_sent_ms": round(percentile(from_sent, 0.50), 2),
+        "p99_from_sent_ms": round(percentile(from_sent, 0.99), 2),
+        "adapter_to_nats_p50_ms": round(percentile(to_nats, 0.50), 2),
+        "adapter_to_nats_p99_ms": round(percentile(to_nats, 0.99), 2),
+        "nats_to_receiver_p50_ms": round(percentile(from_nats, 0.50), 2),
+        "nats_to_receiver_p99_ms": round(percentile(from_nats, 0.99), 2),
+        "driver_late_p99_ms": driven["late_p99_ms"], "driver_late_max_ms": driven["late_max_ms"],
+        "drain_s": drain, "cpu_cores": cpu,
+    }
+
+
+# --- GetPhoneStatuses ---------------------------------------------------------------------------------
+def phone_statuses(telephony: Any, metadata: Any, lines: dict[str, str], count: int) -> dict[str, Any]:
+    numbers = list(lines.values()) + [f"0145{i:06d}" for i in range(1000 - len(lines))]
+    random.Random(7).shuffle(numbers)
+    request = telephony_pb2.GetPhoneStatusesRequest(numbers=numbers)
+    for _ in range(50):  # warm-up
+        telephony.GetPhoneStatuses(request, metadata=metadata, timeout=5)
+    timings = []
+    for _ in range(count):
+        started = time.perf_counter()
+        reply = telephony.GetPhoneStatuses(request, metadata=metadata, timeout=5)
+        timings.append((time.perf_counter() - started) * 1000)
+    if len(reply.statuses) != len(numbers):
+        raise RuntimeError(f"{len(reply.statuses)} statuses for {len(numbers)} numbers")
+    timings.sort()
+    return {"numbers": len(numbers), "known": len(lines), "calls": count,
+            "p50_ms": round(percentile(timings, 0.50), 2), "p99_ms": round(percentile(timings, 0.99), 2)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10, help="each dial and baseline round")
+    parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds of dial and baseline")
+    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--users", type=int, default=50, help="users with a line (1001, 1002, ...)")
+    parser.add_argument("--ring-timeout", type=int, default=1, help="XUC_SIM_RING_TIMEOUT, seconds")
+    parser.add_argument("--event-rate", type=int, default=1000, help="events/s at the event URL (4 per call)")
+    parser.add_argument("--event-seconds", type=float, default=10.0)
+    parser.add_argument("--hold", type=float, default=0.1, help="seconds from a call to its hang-up")
+    parser.add_argument("--status-calls", type=int, default=500)
+    options = parser.parse_args()
+    if options.hold >= options.ring_timeout:
+        parser.error("--hold must be shorter than --ring-timeout")
+    lines = users(options.users)
+    figures: dict[str, Any] = {"connections": options.connections, "seconds": options.seconds,
+                               "rounds": options.rounds, "users": options.users,
+                               "ring_timeout_s": options.ring_timeout, "generator": ""}
+    with webhook_sink() as (sink, sink_pid):
+        env = {"DEPRECATED_API_HOST": "127.0.0.1", "XUC_EVENT_URL": f"{sink}/events",
+               "XUC_SIM_RING_TIMEOUT": str(options.ring_timeout)}
+        with harness.stack(env) as stack, harness.baseline() as urls:
+            stack.provision(provision_document(lines))
+            metadata = service_metadata(load_service_token(stack.data_dir))
+            with grpc.insecure_channel(telephony_address(stack)) as channel:
+                simulator = telephony_pb2_grpc.SimulatorStub(channel)
+                telephony = telephony_pb2_grpc.TelephonyStub(channel)
+                nats_url, nats_pid = nats_server(stack)
+                others = {"nats": nats_pid, "webhook_sink": sink_pid}
+                figures.update(dial_rounds(stack, sink, urls["hop"], list(lines), simulator, metadata, options,
+                                           others))
+                figures["generator"] = figures["dial"]["generator"]
+                figures["events"] = event_path(stack, sink, lines, simulator, metadata, options, others,
+                                               nats_url)
+                figures["phone_statuses"] = phone_statuses(telephony, metadata, lines, options.status_calls)
+
+    dial, hop, events, status = (figures[name] for name in ("dial", "baseline_one_hop", "events", "phone_statuses"))
+    figures["targets"] = {
+        "dial_vs_baseline": figures["dial_vs_baseline"] >= TARGETS["dial_vs_baseline"],
+        "event_p99": events["p99_ms"] <= TARGETS["event_p99_ms"],
+        "events_lost": events["lost"] <= TARGETS["events_lost"],
+        "phone_statuses_p99": status["p99_ms"] <= TARGETS["statuses_p99_ms"],
+    }
+    met = {True: "met", False: "NOT met"}
+    for label, result in (("POST /1.0/dial (50 users)", dial), ("baseline, one hop", hop)):
+        print(f"{label:<27}{result['rps']:9.0f} req/s  p50 {result['p50_ms']:6.2f} ms  "
+              f"p99 {result['p99_ms']:6.2f} ms  errors {result['errors']}")
+    print(f"dial = {figures['dial_vs_baseline']} x the one-hop baseline (target >= 0.6: "
+          f"{met[figures['targets']['dial_vs_baseline']]}); rounds: dial {figures['dial_rounds_rps']}, "
+          f"baseline {figures['baseline_rounds_rps']} req/s")
+    print(f"events the dial rounds caused at the event URL: {figures['dial_events_per_round']}, "
+          f"drained {figures['dial_drain_s']} s after each round")
+    print(f"event path, adapter -> event URL, {events['offered_events_per_s']} events/s offered for "
+          f"{events['seconds']} s ({events['calls']} calls): received {events['received']} of "
+          f"{events['expected']} ({events['received_per_s']}/s), lost {events['lost']} "
+          f"(target 0: {met[figures['targets']['events_lost']]}), duplicates {events['duplicates']}")
+    print(f"  latency from the Simulator RPC's answer: p50 {events['p50_ms']} ms, p99 {events['p99_ms']} ms, "
+          f"max {events['max_ms']} ms (target p99 <= 10 ms: {met[figures['targets']['event_p99']]})")
+    print(f"  of which adapter -> NATS (a tap on the subjects): p50 {events['adapter_to_nats_p50_ms']} ms, "
+          f"p99 {events['adapter_to_nats_p99_ms']} ms; NATS -> receiver: p50 {events['nats_to_receiver_p50_ms']} ms, "
+          f"p99 {events['nats_to_receiver_p99_ms']} ms")
+    print(f"  latency from the Simulator RPC's sending: p50 {events['p50_from_sent_ms']} ms, "
+          f"p99 {events['p99_from_sent_ms']} ms; driver late vs schedule p99 {events['driver_late_p99_ms']} ms")
+    print(f"  cores busy under the offered event load: {events['cpu_cores']}; during the best dial "
+          f"round: {figures['dial_cpu_cores']}")
+    print(f"GetPhoneStatuses, {status['numbers']} numbers ({status['known']} lines), one call at a time: "
+          f"p50 {status['p50_ms']} ms, p99 {status['p99_ms']} ms "
+          f"(target <= 5 ms: {met[figures['targets']['phone_statuses_p99']]})")
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
