@@ -73,7 +73,8 @@ async def main(settings: Settings) -> None:
         pbx, simulator = create_pbx(settings)
         stack.push_async_callback(pbx.close)
         directory = Directory()
-        publisher = NatsEventPublisher(connection, telephony_event_message)
+        # Phone events are the hot path: written in order at once, JetStream's acks checked behind.
+        publisher = NatsEventPublisher(connection, telephony_event_message, confirm=False)
 
         def uow() -> SqlTelephonyUnitOfWork:
             return SqlTelephonyUnitOfWork(engine)
@@ -94,6 +95,8 @@ async def main(settings: Settings) -> None:
         directory.replace_all(await source.read_all())
         await calls.load()
         await agents.load()
+        await calls.start_recording()
+        stack.push_async_callback(calls.stop_recording)
 
         health = health_aio.HealthServicer()
         router = PbxEventRouter(calls, agents, user_services)

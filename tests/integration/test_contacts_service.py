@@ -332,21 +332,27 @@ async def test_statuses_without_telephony_are_not_a_line(alice: Contacts) -> Non
     assert [entry.status for entry in (await alice.list_contacts()).entries] == [NOT_A_LINE, NOT_A_LINE]
 
 
-async def test_statuses_when_telephony_does_not_implement_them_yet(
+async def test_statuses_when_telephony_does_not_implement_them(
     service_launcher: ServiceLauncher, auth_service: ServiceProcess, database_factory: DatabaseFactory,
     auth_stub: auth_pb2_grpc.AuthStub,
 ) -> None:
-    telephony = await asyncio.to_thread(service_launcher.start, "services.telephony", "telephony",
-                                        database_url="sqlite:///unused.db", service_token=auth_service.service_token)
-    service = await asyncio.to_thread(start_contacts, service_launcher, auth_service, database_factory.create(),
-                                      XUC_TELEPHONY_ADDRESS=telephony.grpc_address)
-    [user] = await new_users(auth_stub, auth_service, 1)
-    async with grpc.aio.insecure_channel(service.grpc_address) as channel:
-        contacts = Contacts(contacts_pb2_grpc.PersonalContactsStub(channel), user)
-        await contacts.create(lastname="Doe", number="1001")
-        await contacts.create(lastname="Lee")
-        for _ in range(3):
-            assert [entry.status for entry in (await contacts.list_contacts()).entries] == [NOT_A_LINE, NOT_A_LINE]
+    # A gRPC server without the Telephony service (an older or foreign one): every call UNIMPLEMENTED.
+    telephony = grpc.aio.server()
+    port = telephony.add_insecure_port("127.0.0.1:0")
+    await telephony.start()
+    try:
+        service = await asyncio.to_thread(start_contacts, service_launcher, auth_service, database_factory.create(),
+                                          XUC_TELEPHONY_ADDRESS=f"127.0.0.1:{port}")
+        [user] = await new_users(auth_stub, auth_service, 1)
+        async with grpc.aio.insecure_channel(service.grpc_address) as channel:
+            contacts = Contacts(contacts_pb2_grpc.PersonalContactsStub(channel), user)
+            await contacts.create(lastname="Doe", number="1001")
+            await contacts.create(lastname="Lee")
+            for _ in range(3):
+                assert [entry.status for entry in (await contacts.list_contacts()).entries] == [
+                    NOT_A_LINE, NOT_A_LINE]
+    finally:
+        await telephony.stop(None)
     assert service.log().count("telephony answered UNIMPLEMENTED") == 1  # logged once, not per list
 
 

@@ -91,11 +91,12 @@ class SqlTelephonyRepository:
         if members:
             await self._connection.execute(insert(queue_members), members)
 
-    async def add_call(self, call: EndedCall, src: str, dst: str) -> None:
-        await self._connection.execute(insert(calls).values(
-            linked_id=call.linked_id, src=src, dst=dst, src_number=call.src_number, dst_number=call.dst_number,
-            start_at=_utc(call.start), end_at=_utc(call.end), answered=call.answered,
-        ))
+    async def add_calls(self, ended: Sequence[tuple[EndedCall, str, str]]) -> None:
+        await self._connection.execute(insert(calls), [
+            {"linked_id": call.linked_id, "src": src, "dst": dst, "src_number": call.src_number,
+             "dst_number": call.dst_number, "start_at": _utc(call.start), "end_at": _utc(call.end),
+             "answered": call.answered}
+            for call, src, dst in ended])
 
     async def calls_of(self, login: str, *, limit: int | None = None, since: datetime | None = None
                        ) -> list[tuple[EndedCall, str, str]]:

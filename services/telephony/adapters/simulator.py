@@ -173,25 +173,25 @@ class SimulatedPbx:
         self._queue.put_nowait(AgentEvent(agent_number, phone_number, status))
 
     def _apply(self, outcome: Outcome) -> Outcome:
-        """Queue the outcome's events, then make the ring timers follow the calls that ring."""
+        """Queue the outcome's events, then make the ring timer follow the call it acted on (an
+        operation acts on one call: the others' timers stay as they are)."""
         for event in outcome.events:
             self._queue.put_nowait(event)
-        self._sync_timers()
+        self._sync_timer(outcome.call.linked_id)
         return outcome
 
-    def _sync_timers(self) -> None:
+    def _sync_timer(self, linked_id: str) -> None:
         """One timer per ringing call and ring round: a call that stopped ringing, or rings
         somewhere else (a new round), loses its old timer."""
-        ringing = self._calls.ringing()
-        for linked_id, (ring_round, timer) in list(self._timers.items()):
-            if ringing.get(linked_id) != ring_round:
-                timer.cancel()
-                del self._timers[linked_id]
-        loop = asyncio.get_running_loop()
-        for linked_id, ring_round in ringing.items():
-            if linked_id not in self._timers:
-                timer = loop.call_later(self._ring_timeout, self._on_ring_timeout, linked_id)
-                self._timers[linked_id] = (ring_round, timer)
+        ring_round = self._calls.ring_round(linked_id)
+        current = self._timers.get(linked_id)
+        if current is not None and current[0] != ring_round:
+            current[1].cancel()
+            del self._timers[linked_id]
+            current = None
+        if ring_round is not None and current is None:
+            timer = asyncio.get_running_loop().call_later(self._ring_timeout, self._on_ring_timeout, linked_id)
+            self._timers[linked_id] = (ring_round, timer)
 
     def _on_ring_timeout(self, linked_id: str) -> None:
         del self._timers[linked_id]

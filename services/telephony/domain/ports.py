@@ -24,8 +24,8 @@ class TelephonyRepository(Protocol):
 
     async def replace_agents_and_queues(self, agents: Sequence[Agent], queues: Sequence[Queue]) -> None: ...
 
-    async def add_call(self, call: EndedCall, src: str, dst: str) -> None:
-        """Record an ended call; `src`/`dst` are the parties' logins (or numbers)."""
+    async def add_calls(self, calls: Sequence[tuple[EndedCall, str, str]]) -> None:
+        """Record ended calls with their (src, dst): the parties' logins (or numbers)."""
 
     async def calls_of(self, login: str, *, limit: int | None = None, since: datetime | None = None
                        ) -> list[tuple[EndedCall, str, str]]:

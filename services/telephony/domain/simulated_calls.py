@@ -230,6 +230,14 @@ class SimulatedCalls:
         """The calls in progress, oldest first."""
         return [self._view(call) for call in self._calls.values()]
 
+    def ring_round(self, linked_id: str) -> int | None:
+        """The ring round of this call if it rings (unanswered), else None (answered, ended or
+        unknown): what `ringing()` says of one call, without looking at the others."""
+        call = self._calls.get(linked_id)
+        if call is None or call.phase not in (_Phase.SOURCE_RINGING, _Phase.RINGING):
+            return None
+        return call.ring_round
+
     def ringing(self) -> dict[str, int]:
         """Linked id -> ring round of every call that rings (unanswered): the adapter keeps one
         ring timer per (call, round), so a forward or a dialling source restarts the timer."""

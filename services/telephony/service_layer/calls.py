@@ -7,6 +7,8 @@ The PBX adapter reports events one at a time, in order; `on_channel` handles eac
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
@@ -38,6 +40,7 @@ log = logging.getLogger(__name__)
 MAX_HISTORY_SIZE = 1000
 MAX_HISTORY_DAYS = 3660
 USER_ID_VARIABLE = "XIVO_USERID"
+HISTORY_BATCH = 500
 
 
 class CallService:
@@ -50,6 +53,8 @@ class CallService:
         self._statuses = LineStatuses()
         self._tracker = CallTracker()
         self._push: dict[str, dict[PushPlatform, str]] = {}
+        self._ended: asyncio.Queue[tuple[EndedCall, str, str]] = asyncio.Queue()
+        self._recorder: asyncio.Task[None] | None = None
 
     async def load(self) -> None:
         """Read what the event path needs in memory (push registrations of known users)."""
@@ -141,7 +146,7 @@ class CallService:
         await self._publisher.publish(events)
         ended = self._tracker.apply(event, now)
         if ended is not None:
-            await self._record(ended)
+            self._record(ended)
 
     async def on_availability(self, event: LineAvailability) -> None:
         user = self._directory.by_number(event.number)
@@ -161,12 +166,38 @@ class CallService:
                 events.append(PhoneStatusChanged(user.login, number, int(self._statuses.status(number)), now))
         await self._publisher.publish(events)
 
-    async def _record(self, call: EndedCall) -> None:
-        src, dst = self._directory.party(call.src_number), self._directory.party(call.dst_number)
-        try:
-            async with self._uow() as uow:
-                await uow.repository.add_call(call, src, dst)
-                await uow.commit()
-        except Exception:
-            # The events went out; a history write that fails must not stop the event path.
-            log.exception("call not recorded in history", extra={"linked_id": call.linked_id})
+    # --- history, written behind the event path -------------------------------------------
+    async def start_recording(self) -> None:
+        """Ended calls are queued by the event path and written by one task, in batches: a phone
+        event never waits for the database."""
+        self._recorder = asyncio.create_task(self._record_ended_calls(), name="call-history")
+
+    async def stop_recording(self) -> None:
+        """Write what is queued, then stop."""
+        if self._recorder is None:
+            return
+        await self._ended.join()
+        self._recorder.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._recorder
+        self._recorder = None
+
+    async def _record_ended_calls(self) -> None:
+        while True:
+            batch = [await self._ended.get()]
+            while len(batch) < HISTORY_BATCH and not self._ended.empty():
+                batch.append(self._ended.get_nowait())
+            try:
+                async with self._uow() as uow:
+                    await uow.repository.add_calls(batch)
+                    await uow.commit()
+            except Exception:
+                # The events went out; a history write that fails must not stop the event path.
+                log.exception("calls not recorded in history", extra={"count": len(batch)})
+            finally:
+                for _ in batch:
+                    self._ended.task_done()
+
+    def _record(self, call: EndedCall) -> None:
+        # The parties are named as the directory knows them now, when the call ends.
+        self._ended.put_nowait((call, self._directory.party(call.src_number), self._directory.party(call.dst_number)))
