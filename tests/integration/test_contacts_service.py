@@ -489,6 +489,22 @@ async def test_unknown_charset(alice: Contacts) -> None:
     assert (error.code(), error.details()) == (INVALID, "unknown charset 'klingon'")
 
 
+async def test_a_file_refused_early_is_answered_once_the_client_has_sent_it_all(alice: Contacts) -> None:
+    # The service refuses the charset on the first chunk but reads the rest before answering: a
+    # client still writing then never races the answer (grpc aio reports a write into a call
+    # that has just ended as an "internal error", in place of the real answer).
+    call = alice.stub.ImportContacts(metadata=alice.user.metadata)
+    await call.write(contacts_pb2.ImportChunk(charset="klingon", data=b"lastname\n"))
+    await asyncio.sleep(0.3)  # the refusal is decided meanwhile
+    assert not call.done()  # ... and not sent while the client is still writing
+    for _ in range(3):
+        await call.write(contacts_pb2.ImportChunk(data=b"Doe\n"))
+    await call.write(contacts_pb2.ImportChunk(last=True))
+    await call.done_writing()
+    error = await rpc_error(call)
+    assert (error.code(), error.details()) == (INVALID, "unknown charset 'klingon'")
+
+
 async def test_duplicates_within_the_file_and_against_existing(alice: Contacts) -> None:
     await alice.create(lastname="Existing", number="01 02")
     data = b"lastname,number\nDoe,1\nexisting,01.02\nLee,2\nDOE, 1\nDoe,1\n"

@@ -14,6 +14,7 @@ import grpc
 from services.contacts.domain.contacts import Contact, ContactFields, ImportReport, Owner
 from services.contacts.domain.errors import InvalidImport
 from services.contacts.service_layer.personal_contacts import PersonalContactsService
+from xuc.errors import DomainError
 from xuc.runtime.grpc_edge import Access, current_caller
 from xucproto.contacts.v1 import contacts_pb2, contacts_pb2_grpc
 
@@ -123,4 +124,12 @@ class PersonalContactsApi(contacts_pb2_grpc.PersonalContactsServicer):
     async def ImportContacts(
         self, requests: AsyncIterable[contacts_pb2.ImportChunk], context: Context
     ) -> contacts_pb2.ImportReport:
-        return _report_message(await self._service.import_contacts(_owner(), _chunks(requests)))
+        try:
+            return _report_message(await self._service.import_contacts(_owner(), _chunks(requests)))
+        except DomainError:
+            # A file refused early (charset, header...): read what the client still sends before
+            # answering. A client writing into a call that has already ended gets a local
+            # "internal error" that hides this answer (grpc aio replaces the call's status).
+            async for _ in requests:
+                pass
+            raise
