@@ -12,7 +12,7 @@ import grpc
 import uvicorn
 
 from gateway.app import GatewayConfig, create_app
-from gateway.event_forwarder import EventForwarder
+from gateway.event_forwarder import EventForwarder, loggable_url
 from xuc.runtime import grpc_client, nats
 from xuc.runtime.keys import PublicKeyCache
 from xuc.runtime.process import freeze_startup_objects, remove_ready_file, run, stop_signal, write_ready_file
@@ -68,7 +68,7 @@ async def main(settings: Settings) -> None:
             forwarder = EventForwarder.from_settings(connection, settings)
             await forwarder.start()
             stack.push_async_callback(forwarder.stop)
-            log.info("forwarding phone events", extra={"event_url": settings.event_url})
+            log.info("forwarding phone events", extra={"event_url": loggable_url(settings.event_url)})
 
         config = GatewayConfig(settings.service_token, settings.cors_origins, settings.max_body_bytes,
                                settings.max_import_bytes, deprecated_api_hosts=settings.deprecated_api_hosts,

@@ -51,6 +51,7 @@ TABLE: dict[tuple[grpc.StatusCode, str], tuple[int, str]] = {
     (S.INVALID_ARGUMENT, "InvalidQueues"): (400, "InvalidQueues"),
     # a PBX that is down is, to clients, one more dependency that cannot be reached
     (S.UNAVAILABLE, "PbxUnreachable"): (503, "Unreachable"),
+    (S.INVALID_ARGUMENT, "PbxRefused"): (400, "PbxRefused"),
     (S.UNAVAILABLE, "Unreachable"): (503, "Unreachable"),
     # edge-only answers
     (S.INVALID_ARGUMENT, "PayloadTooLarge"): (413, "PayloadTooLarge"),

@@ -8,7 +8,11 @@ Runs in the gateway process. Design (docs/telephony.md, "Event URL forwarder"):
   members hold together.
 - In a process, one sequential lane per user (events of a user are posted one after the other, in
   stream order) and lanes run in parallel: a receiver that stalls or fails for one user does not
-  hold back the others. A semaphore (and the HTTP connection pool) bounds concurrent posts.
+  hold back the others. A semaphore (and the HTTP connection pool) bounds concurrent posts. A
+  user whose backlog reaches `max_user_backlog` (the receiver failing for that user only) has
+  their newer events dead-lettered at once, so that they cannot fill `max_ack_pending`, which
+  every user shares; when the receiver is down for everyone, every lane waits and nothing is set
+  aside.
 - A 2xx acks. A timeout, a connection error, a 5xx (or 408/429, "try again later") is retried with
   exponential back-off up to `max_attempts`; a 3xx/4xx is final. An event that cannot be delivered
   is set aside in the XUC_WEBHOOK_DEAD stream (`UndeliveredEvent`, with why) and then acked, so one
@@ -37,6 +41,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
+from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 from google.protobuf.message import DecodeError, Message
@@ -146,6 +151,17 @@ def backoff_delay(attempt: int, initial: float, maximum: float, jitter: float) -
 
 
 # --- the forwarder ----------------------------------------------------------------------------------
+def loggable_url(url: str) -> str:
+    """The URL without what may be a secret (user:password@, the query): webhook URLs often carry
+    a token, and logs are read by more people than the configuration."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
 @dataclass
 class ForwarderStats:
     """Counters since start (the metrics endpoint will read them)."""
@@ -157,6 +173,7 @@ class ForwarderStats:
     dead_lettered: int = 0  # events set aside in XUC_WEBHOOK_DEAD
     skipped: int = 0  # messages of other types, acked without a post
     duplicates: int = 0  # redeliveries of a message this process already held: not posted again
+    overflowed: int = 0  # events dead-lettered at once: their user's backlog was full
 
 
 @dataclass
@@ -194,7 +211,8 @@ class EventForwarder:
         timeout_seconds: float = 5.0,
         initial_backoff_seconds: float = 0.5,
         max_backoff_seconds: float = 30.0,
-        max_ack_pending: int = 1000,
+        max_ack_pending: int = 10_000,
+        max_user_backlog: int = 1000,
         max_concurrent_posts: int = 64,
         ack_wait_seconds: float = 30.0,
         consumer: str = subjects.WEBHOOK_CONSUMER,
@@ -202,8 +220,9 @@ class EventForwarder:
     ) -> None:
         if not event_url:
             raise ValueError("event_url is required")
-        if max_attempts < 1 or max_ack_pending < 1 or max_concurrent_posts < 1:
-            raise ValueError("max_attempts, max_ack_pending and max_concurrent_posts must be at least 1")
+        if min(max_attempts, max_ack_pending, max_user_backlog, max_concurrent_posts) < 1:
+            raise ValueError("max_attempts, max_ack_pending, max_user_backlog and max_concurrent_posts "
+                             "must be at least 1")
         if min(timeout_seconds, initial_backoff_seconds, max_backoff_seconds, ack_wait_seconds) <= 0:
             raise ValueError("timeouts, back-off and ack_wait must be positive")
         self._connection = connection
@@ -214,6 +233,7 @@ class EventForwarder:
         self._initial_backoff = initial_backoff_seconds
         self._max_backoff = max_backoff_seconds
         self._max_ack_pending = max_ack_pending
+        self._max_user_backlog = max_user_backlog
         self._max_concurrent_posts = max_concurrent_posts
         self._ack_wait = ack_wait_seconds
         # A held message reports progress once it is this old; checked twice as often, so reports
@@ -269,7 +289,7 @@ class EventForwarder:
             raise
         self._heartbeat = asyncio.create_task(self._keep_alive())
         log.info("forwarding events to the event URL",
-                 extra={"url": self._url, "consumer": self._consumer, "max_attempts": self._max_attempts})
+                 extra={"url": loggable_url(self._url), "consumer": self._consumer, "max_attempts": self._max_attempts})
 
     async def stop(self) -> None:
         """Drain: take no new message, let posts in flight finish, nak what was not delivered."""
@@ -362,8 +382,17 @@ class EventForwarder:
                 log.debug("event forwarder: skipped", extra={"subject": msg.subject, "event_type": event_type})
                 await self._ack(msg)
                 return
-        self._enqueue(_Held(msg, sequence, mapped.username, mapped.body, error,
-                            event_type or _event_type_of_subject(msg.subject), time.monotonic()))
+        held = _Held(msg, sequence, mapped.username, mapped.body, error,
+                     event_type or _event_type_of_subject(msg.subject), time.monotonic())
+        waiting = len(self._lanes.get(held.username, ()))
+        if waiting >= self._max_user_backlog:
+            # The receiver has been failing for this user for a long while. Every held event counts
+            # against the consumer's max_ack_pending, shared by all users: past this backlog, the
+            # user's new events are set aside at once, so that the others keep flowing.
+            self.stats.overflowed += 1
+            await self._dead_letter(held, 0, f"backlog: {waiting} earlier events of this user wait for the event URL")
+            return
+        self._enqueue(held)
 
     def _enqueue(self, held: _Held) -> None:
         self._held[held.sequence] = held

@@ -13,14 +13,13 @@ from services.telephony.adapters.auth_directory import AuthDirectory
 from services.telephony.adapters.repository import SqlTelephonyUnitOfWork
 from services.telephony.adapters.simulator import SimulatedPbx
 from services.telephony.adapters.telephony_events import telephony_event_message
-from services.telephony.domain.model import UserLine
 from services.telephony.domain.pbx import ConnectionChanged, Pbx, PbxEvent
 from services.telephony.entrypoints.simulator_api import SIMULATOR_POLICY, SIMULATOR_SERVICE, SimulatorApi
 from services.telephony.entrypoints.telephony_api import TELEPHONY_POLICY, TELEPHONY_SERVICE, TelephonyApi
 from services.telephony.service_layer.agents import AgentService
 from services.telephony.service_layer.calls import CallService
 from services.telephony.service_layer.dependencies import Dependencies
-from services.telephony.service_layer.directory import Directory
+from services.telephony.service_layer.directory import Directory, load_and_follow
 from services.telephony.service_layer.pbx_events import PbxEventRouter
 from services.telephony.service_layer.user_services import UserServicesService
 from xuc import subjects
@@ -71,10 +70,10 @@ async def main(settings: Settings) -> None:
         await keys.wait_until_loaded(KEYS_TIMEOUT_SECONDS)
 
         pbx, simulator = create_pbx(settings)
-        stack.push_async_callback(pbx.close)
         directory = Directory()
         # Phone events are the hot path: written in order at once, JetStream's acks checked behind.
         publisher = NatsEventPublisher(connection, telephony_event_message, confirm=False)
+        stack.push_async_callback(publisher.close)
 
         def uow() -> SqlTelephonyUnitOfWork:
             return SqlTelephonyUnitOfWork(engine)
@@ -82,17 +81,12 @@ async def main(settings: Settings) -> None:
         deps = Dependencies(uow, pbx, publisher, directory)
         calls, user_services, agents = CallService(deps), UserServicesService(deps), AgentService(deps)
 
-        async def user_changed(login: str, user: UserLine | None) -> None:
-            if user is None:
-                directory.remove(login)
-            else:
-                directory.put(user)
+        async def lines_changed() -> None:
             await pbx.set_lines(directory.numbers())
 
         source = AuthDirectory(auth, grpc_client.service_metadata(settings.service_token), connection)
-        await source.follow(user_changed)
         stack.push_async_callback(source.close)
-        directory.replace_all(await source.read_all())
+        await load_and_follow(directory, source, lines_changed)
         await calls.load()
         await agents.load()
         await calls.start_recording()
@@ -100,6 +94,9 @@ async def main(settings: Settings) -> None:
 
         health = health_aio.HealthServicer()
         router = PbxEventRouter(calls, agents, user_services)
+        stack.push_async_callback(router.close)
+        # Stopped first at exit: no PBX event arrives once the history writer has finished.
+        stack.push_async_callback(pbx.close)
 
         async def on_pbx_event(event: PbxEvent) -> None:
             if isinstance(event, ConnectionChanged):

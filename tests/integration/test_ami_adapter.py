@@ -16,7 +16,7 @@ import pytest
 from services.telephony.adapters.ami import client as client_module
 from services.telephony.adapters.ami.adapter import AmiPbx, parse_ami_url
 from services.telephony.adapters.ami.frames import Frame, FrameParser
-from services.telephony.domain.errors import InvalidRequest, PbxUnreachable
+from services.telephony.domain.errors import InvalidRequest, PbxRefused, PbxUnreachable
 from services.telephony.domain.pbx import (
     AgentEvent,
     AgentLine,
@@ -259,7 +259,7 @@ async def test_an_agent_already_in_or_already_out_is_not_an_error(server: Script
     await pbx.agent_login(AGENT)
     await pbx.agent_logout(AGENT)
     server.errors["QueuePause"] = "Interface not found"
-    with pytest.raises(PbxUnreachable, match="refused QueuePause: Interface not found"):
+    with pytest.raises(PbxRefused, match="refused QueuePause: Interface not found"):
         await pbx.agent_pause(AGENT, True)
 
 

@@ -254,6 +254,24 @@ async def test_a_stalled_user_does_not_block_the_others(
     assert forwarder.stats.dead_lettered == 0
 
 
+async def test_a_user_whose_backlog_is_full_cannot_hold_the_shared_consumer(
+    make_forwarder: MakeForwarder, publish: Callable[[list[TelephonyEvent]], Awaitable[None]],
+    receiver: WebhookReceiver,
+) -> None:
+    # max_ack_pending is shared by every user: without a per-user bound, one user's failing
+    # receiver would fill it and JetStream would stop delivering to everyone.
+    forwarder = await make_forwarder(timeout_seconds=0.5, max_attempts=1000, max_ack_pending=5, max_user_backlog=3)
+    slow, fast = login("slow"), login("fast")
+    receiver.stall(10.0, when=username_is(slow))
+
+    await publish([event_n(slow, n) for n in range(10)])
+    await publish([event_n(fast, n) for n in range(3)])  # a backlog of 3 at most: under the bound
+
+    await receiver.wait_for_deliveries(3, username=fast, within=3)
+    assert forwarder.stats.overflowed == 7  # three held for slow (one posting, two waiting), 7 set aside
+    assert forwarder.stats.dead_lettered == 7
+
+
 async def test_after_max_attempts_the_event_is_dead_lettered_and_the_user_goes_on(
     make_forwarder: MakeForwarder, publish: Callable[[list[TelephonyEvent]], Awaitable[None]],
     receiver: WebhookReceiver, js: JetStreamContext,

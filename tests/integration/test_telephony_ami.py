@@ -323,11 +323,11 @@ async def test_dial_sends_an_originate_and_dnd_a_dbput(connected: Telephony, sha
     assert puts == [("dnd", "1"), ("dnd", "0")]
 
 
-async def test_a_pbx_refusal_is_an_unavailable_error(connected: Telephony, shared_ami: ScriptedAmiServer) -> None:
+async def test_a_pbx_refusal_is_an_invalid_request(connected: Telephony, shared_ami: ScriptedAmiServer) -> None:
     alice = await connected.new_user()
     shared_ami.errors["Originate"] = "Extension does not exist."
     try:
-        assert await refusal(connected.dial(alice, "1234")) == (grpc.StatusCode.UNAVAILABLE, "PbxUnreachable")
+        assert await refusal(connected.dial(alice, "1234")) == (grpc.StatusCode.INVALID_ARGUMENT, "PbxRefused")
     finally:
         del shared_ami.errors["Originate"]
 

@@ -279,3 +279,11 @@ def test_endpoint_of(name: str, endpoint: str) -> None:
                                                      ("PJSIP/trunk/sip:0611@host", "0611")])
 def test_number_in(dial_string: str, number: str) -> None:
     assert number_in(dial_string) == number
+
+
+def test_the_channel_our_originate_created_is_the_caller(translator: AmiTranslator) -> None:
+    source = Chan("PJSIP/1001-00000029", "xuc-ef-1", "xuc-ef-1", "<unknown>", exten="s")
+    translator.expect_channel("xuc-ef-1", "1001", "1002")
+    [ringing] = run(translator, newchannel(source), newstate(source.with_state(5)))
+    assert isinstance(ringing, ChannelEvent)
+    assert (ringing.state, ringing.is_caller) == (ChannelState.RINGING, True)

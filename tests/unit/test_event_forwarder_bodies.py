@@ -14,6 +14,7 @@ from gateway.event_forwarder import (
     EventForwarder,
     backoff_delay,
     event_body,
+    loggable_url,
 )
 from xuc import subjects
 from xuc.runtime.settings import Settings
@@ -146,3 +147,12 @@ def test_the_forwarder_takes_its_settings_without_connecting() -> None:
     assert (forwarder._url, forwarder._max_attempts, forwarder._timeout, forwarder._max_backoff) == (
         "http://hooks.example/events", 3, 1.5, 2.0)
     assert forwarder.held == 0
+
+
+@pytest.mark.parametrize(("url", "logged"), [
+    ("http://receiver.example/events", "http://receiver.example/events"),
+    ("https://user:secret@receiver.example:8443/hook?token=abc#x", "https://receiver.example:8443/hook"),
+    ("http://[::1]:9000/e?k=v", "http://[::1]:9000/e"),
+])
+def test_the_event_url_is_logged_without_its_secrets(url: str, logged: str) -> None:
+    assert loggable_url(url) == logged

@@ -1,4 +1,4 @@
-"""The PBX simulator's call state machine (services/telephony/domain/simulated_calls.py).
+"""The PBX simulator's call state machine (services/telephony/adapters/simulated_calls.py).
 
 Each test plays a scenario of docs/telephony.md ("Simulator") and checks the exact channel events,
 in order. Ids come from a fixed clock, so they are predictable: the n-th id is f"{EPOCH}.{n}".
@@ -11,9 +11,9 @@ from collections.abc import Mapping
 
 import pytest
 
+from services.telephony.adapters.simulated_calls import AsteriskIds, CallState, SimulatedCalls, SimulatedCallView
 from services.telephony.domain.errors import CallNotFound, InvalidRequest
 from services.telephony.domain.pbx import CallIds, ChannelEvent, ChannelState, ForwardKind, Originate
-from services.telephony.domain.simulated_calls import AsteriskIds, CallState, SimulatedCalls, SimulatedCallView
 
 EPOCH = 1_700_000_000
 ALICE, BOB, CAROL, DAVE = "1001", "1002", "1003", "1004"
@@ -350,3 +350,11 @@ def test_only_the_current_lines_ring(pbx: SimulatedCalls) -> None:
     assert pbx.originate(click(), auto_answer=True).events == [event(ALICE, BOB, DIALING, 1)]  # Bob is outside
     with pytest.raises(CallNotFound):
         pbx.originate(click(source=BOB, destination=ALICE), auto_answer=True)
+
+
+def test_the_callers_events_say_so(pbx: SimulatedCalls) -> None:
+    rang = pbx.originate(click(), auto_answer=False)
+    assert [(e.number, e.state, e.is_caller) for e in rang.events] == [(ALICE, RINGING, True)]
+    dialled = pbx.answer(ALICE)
+    assert [(e.number, e.state, e.is_caller) for e in dialled.events] == [
+        (ALICE, DIALING, True), (BOB, RINGING, False)]

@@ -179,3 +179,18 @@ def test_agents_and_queues_consistency() -> None:
         check_agents_and_queues([Agent("2001", "alicej"), Agent("2001", "bruce")],
                                 [Queue(5, "support", "3000", ("2002",)), Queue(5, "other", "3001")])
     assert str(error.value) == "duplicate agent '2001'; duplicate queue id 5; queue 5 lists unknown agent '2002'"
+
+
+def test_sanitize_refuses_an_endless_number() -> None:
+    assert sanitize("1" * 40) == "1" * 40
+    with pytest.raises(InvalidNumber, match="at most 40"):
+        sanitize("1" * 41)
+
+
+def test_a_click_to_call_nobody_picked_up_is_the_callers_not_a_missed_incoming_call() -> None:
+    # Without auto-answer the caller's own line rings first; nobody answers it.
+    calls = play([
+        (0, ChannelEvent("1001", "1002", S.RINGING, "1.1", "1.1", is_caller=True)),
+        (20, ChannelEvent("1001", "1002", S.RELEASED, "1.1", "1.1", is_caller=True)),
+    ])
+    assert [(c.src_number, c.dst_number, c.answered) for c in calls] == [("1001", "1002", False)]

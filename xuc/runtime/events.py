@@ -67,6 +67,11 @@ class NatsEventPublisher(Generic[E]):
             self._watchers.add(watcher)
             watcher.add_done_callback(self._watchers.discard)
 
+    async def close(self) -> None:
+        """Wait for the acks still being checked (before the NATS connection is closed)."""
+        if self._watchers:
+            await asyncio.wait(set(self._watchers), timeout=PUBLISH_TIMEOUT_SECONDS)
+
     def _encode(self, event: E) -> tuple[str, bytes, dict[str, str], str]:
         subject, message = self._to_message(event)
         headers = {

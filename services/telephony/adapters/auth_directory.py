@@ -2,14 +2,13 @@
 events (`xuc.auth.user.<login>`: each one re-reads that user), so the directory never waits on
 auth at request time.
 
-The subscription starts before the full read, so a change made during the read is not missed
-(at worst a user is read twice).
+(service_layer/directory.py starts following before the full read, and reads again the users
+changed during it.)
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
@@ -18,6 +17,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
 from services.telephony.domain.model import UserLine
+from services.telephony.domain.ports import OnUserChange
 from xuc import subjects
 from xuc.runtime.grpc_client import Metadata
 from xucproto.auth.v1 import auth_pb2
@@ -26,7 +26,6 @@ from xucproto.events.v1 import auth_events_pb2
 log = logging.getLogger(__name__)
 CALL_SECONDS = 10.0
 
-OnUserChange = Callable[[str, UserLine | None], Awaitable[None]]
 
 
 def _user_line(user: Any) -> UserLine:

@@ -18,6 +18,8 @@ from services.telephony.domain.history import EndedCall
 from services.telephony.domain.model import Agent, Forward, PushPlatform, Queue, UserServices
 from xuc.runtime.db import SqlUnitOfWork
 
+PARTY = 64  # the size of the calls table's text columns
+
 
 def _utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(tzinfo=None)
@@ -92,10 +94,11 @@ class SqlTelephonyRepository:
             await self._connection.execute(insert(queue_members), members)
 
     async def add_calls(self, ended: Sequence[tuple[EndedCall, str, str]]) -> None:
+        # A PBX may report any caller number: cut to the columns' size rather than lose the batch.
         await self._connection.execute(insert(calls), [
-            {"linked_id": call.linked_id, "src": src, "dst": dst, "src_number": call.src_number,
-             "dst_number": call.dst_number, "start_at": _utc(call.start), "end_at": _utc(call.end),
-             "answered": call.answered}
+            {"linked_id": call.linked_id[:PARTY], "src": src[:PARTY], "dst": dst[:PARTY],
+             "src_number": call.src_number[:PARTY], "dst_number": call.dst_number[:PARTY],
+             "start_at": _utc(call.start), "end_at": _utc(call.end), "answered": call.answered}
             for call, src, dst in ended])
 
     async def calls_of(self, login: str, *, limit: int | None = None, since: datetime | None = None

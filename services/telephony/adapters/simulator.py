@@ -1,6 +1,6 @@
 """The built-in PBX simulator (`XUC_PBX=sim`): the `Pbx` port without any PBX.
 
-The call rules live in the pure state machine (domain/simulated_calls.py); this adapter adds what
+The call rules live in the pure state machine (adapters/simulated_calls.py); this adapter adds what
 needs asyncio: it delivers the events the state machine produces to the service's sink, one at a
 time and in order (one queue, one delivery task: a command never waits for the sink, and the sink
 never sees two events at once), and it runs the ring timers (one per ringing call, restarted when
@@ -17,6 +17,13 @@ import logging
 import time
 from collections.abc import Callable, Collection
 
+from services.telephony.adapters.simulated_calls import (
+    AsteriskIds,
+    CallState,
+    Outcome,
+    SimulatedCalls,
+    SimulatedCallView,
+)
 from services.telephony.domain.errors import CallNotFound, PbxUnreachable
 from services.telephony.domain.pbx import (
     AgentEvent,
@@ -30,13 +37,6 @@ from services.telephony.domain.pbx import (
     Pbx,
     PbxConnection,
     PbxEvent,
-)
-from services.telephony.domain.simulated_calls import (
-    AsteriskIds,
-    CallState,
-    Outcome,
-    SimulatedCalls,
-    SimulatedCallView,
 )
 
 __all__ = ["CallState", "SimulatedCallView", "SimulatedPbx"]

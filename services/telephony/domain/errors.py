@@ -55,6 +55,14 @@ class PushTokenMissing(DomainError):
     default_message = "The push token is missing"
 
 
+class PbxRefused(DomainError):
+    """The PBX answered, and said no (an unknown extension, an interface not in the queue...)."""
+
+    reason = "PbxRefused"
+    kind = ErrorKind.INVALID
+    default_message = "The PBX refused the request"
+
+
 class PbxUnreachable(DomainError):
     reason = "PbxUnreachable"
     kind = ErrorKind.UNAVAILABLE

@@ -54,7 +54,7 @@ class CallTracker:
 
     def apply(self, event: ChannelEvent, now: datetime) -> EndedCall | None:
         call = self._live.setdefault(event.linked_id, _LiveCall(start=now))
-        if event.state is ChannelState.DIALING:
+        if event.state is ChannelState.DIALING or (event.is_caller and event.state is ChannelState.RINGING):
             self._dialled.add(event.unique_id)
             call.src, call.dst = event.number, event.other_number or call.dst
         elif event.state is ChannelState.RINGING and event.unique_id not in self._dialled:

@@ -13,6 +13,7 @@ import re
 
 from services.telephony.domain.errors import InvalidNumber
 
+MAX_DIGITS = 40
 _TRUNK_ZERO = re.compile(r"\(\s*0\s*\)")
 _DIALABLE = re.compile(r"[0-9*#]")
 
@@ -27,5 +28,7 @@ def sanitize(number: str) -> str:
         text = _TRUNK_ZERO.sub("", text)
     digits = "".join(_DIALABLE.findall(text))
     if not digits:
-        raise InvalidNumber(f"{number!r} has no digit to dial")
+        raise InvalidNumber(f"{number[:MAX_DIGITS]!r} has no digit to dial")
+    if len(digits) > MAX_DIGITS:
+        raise InvalidNumber(f"a number has at most {MAX_DIGITS} digits")
     return f"00{digits}" if international else digits

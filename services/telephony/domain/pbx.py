@@ -51,6 +51,10 @@ class ChannelEvent:
     linked_id: str
     user_data: Mapping[str, str] = field(default_factory=dict)
     other_name: str = ""  # the other party's caller id name when known (for push)
+    # The calling side of its call. A click-to-call rings the caller's own line first: that
+    # ringing is not an incoming call from the number about to be dialled. (A property of the
+    # channel rather than of the change: left out of event equality.)
+    is_caller: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol
 
 from services.telephony.domain.history import EndedCall
-from services.telephony.domain.model import Agent, Event, PushPlatform, Queue, UserServices
+from services.telephony.domain.model import Agent, Event, PushPlatform, Queue, UserLine, UserServices
 
 
 class TelephonyRepository(Protocol):
@@ -46,6 +46,20 @@ class TelephonyUnitOfWork(Protocol):
                         tb: TracebackType | None) -> None: ...
 
     async def commit(self) -> None: ...
+
+
+OnUserChange = Callable[[str, UserLine | None], Awaitable[None]]
+
+
+class UserSource(Protocol):
+    """Where users and their lines come from (the auth service)."""
+
+    async def follow(self, on_change: OnUserChange) -> None:
+        """From now on, call `on_change(login, user or None if deleted)` for every change."""
+
+    async def read(self, login: str) -> UserLine | None: ...
+
+    async def read_all(self) -> list[UserLine]: ...
 
 
 class EventPublisher(Protocol):

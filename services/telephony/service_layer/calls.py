@@ -55,6 +55,7 @@ class CallService:
         self._push: dict[str, dict[PushPlatform, str]] = {}
         self._ended: asyncio.Queue[tuple[EndedCall, str, str]] = asyncio.Queue()
         self._recorder: asyncio.Task[None] | None = None
+        self._push_lock = asyncio.Lock()
 
     async def load(self) -> None:
         """Read what the event path needs in memory (push registrations of known users)."""
@@ -105,10 +106,11 @@ class CallService:
         if len(token) > MAX_PUSH_TOKEN:
             raise InvalidRequest(f"The push token is longer than {MAX_PUSH_TOKEN} characters")
         self._directory.require(login)
-        async with self._uow() as uow:
-            await uow.repository.save_push(login, platform, token)
-            await uow.commit()
-        self._push.setdefault(login, {})[platform] = token
+        async with self._push_lock:  # update-or-insert: two registrations at once would both insert
+            async with self._uow() as uow:
+                await uow.repository.save_push(login, platform, token)
+                await uow.commit()
+            self._push.setdefault(login, {})[platform] = token
 
     # --- queries ----------------------------------------------------------------------------
     def phone_statuses(self, numbers: Sequence[str]) -> dict[str, int]:

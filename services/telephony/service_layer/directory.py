@@ -6,10 +6,11 @@ so that no request waits on a call to auth.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 from services.telephony.domain.errors import UserNotFound
 from services.telephony.domain.model import UserLine
+from services.telephony.domain.ports import UserSource
 
 
 class Directory:
@@ -64,3 +65,28 @@ class Directory:
 
     def numbers(self) -> set[str]:
         return set(self._by_number)
+
+
+async def load_and_follow(directory: Directory, source: UserSource,
+                          lines_changed: Callable[[], Awaitable[None]]) -> None:
+    """Fill the directory from `source` and keep it current; `lines_changed` after each change.
+
+    Changes are followed from before the full read; a user changed during the read is read again
+    after it, so the older snapshot cannot undo the change."""
+    changed_while_loading: set[str] = set()
+    loading = True
+
+    async def apply(login: str, user: UserLine | None) -> None:
+        if loading:
+            changed_while_loading.add(login)
+        if user is None:
+            directory.remove(login)
+        else:
+            directory.put(user)
+        await lines_changed()
+
+    await source.follow(apply)
+    directory.replace_all(await source.read_all())
+    loading = False
+    for login in sorted(changed_while_loading):
+        await apply(login, await source.read(login))

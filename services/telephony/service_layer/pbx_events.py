@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 
 from services.telephony.domain.pbx import AgentEvent, ChannelEvent, ConnectionChanged, LineAvailability, PbxEvent
@@ -17,6 +19,7 @@ class PbxEventRouter:
         self._calls = calls
         self._agents = agents
         self._user_services = user_services
+        self._applying: asyncio.Task[None] | None = None
 
     async def __call__(self, event: PbxEvent) -> None:
         try:
@@ -24,6 +27,19 @@ class PbxEventRouter:
         except Exception:
             # One event that cannot be handled must not stop the PBX's event stream.
             log.exception("PBX event not handled", extra={"event": type(event).__name__})
+
+    def _reapply_user_services(self) -> None:
+        """Give the (re)connected PBX the stored DND and forwards, in a task of its own: one command
+        per user and service must not hold back the call events that follow."""
+        if self._applying is not None:
+            self._applying.cancel()
+        self._applying = asyncio.create_task(self._user_services.apply_stored(), name="apply-user-services")
+
+    async def close(self) -> None:
+        if self._applying is not None:
+            self._applying.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._applying
 
     async def _route(self, event: PbxEvent) -> None:
         if isinstance(event, ChannelEvent):
@@ -36,6 +52,6 @@ class PbxEventRouter:
             log.log(logging.INFO if event.connected else logging.WARNING, "PBX %s: %s",
                     "connected" if event.connected else "disconnected", event.detail)
             if event.connected:
-                await self._user_services.apply_stored()  # the PBX may have lost them
+                self._reapply_user_services()
             else:
                 await self._calls.on_disconnected()

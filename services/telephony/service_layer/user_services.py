@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections import defaultdict
 from collections.abc import Callable
 
 from services.telephony.domain.errors import PbxUnreachable
@@ -20,6 +22,8 @@ class UserServicesService:
         self._publisher = deps.publisher
         self._directory = deps.directory
         self._clock = deps.clock
+        # One change at a time per user: the PBX and the stored services must end up alike.
+        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     async def apply_stored(self) -> None:
         """Give the PBX the stored services of every user with a line: at start (the simulator
@@ -41,15 +45,17 @@ class UserServicesService:
 
     async def set_dnd(self, login: str, enabled: bool) -> UserServices:
         user = self._directory.with_line(login)
-        await self._pbx.set_dnd(user.number, enabled)  # PBX first: unreachable -> nothing stored
-        return await self._store(login, lambda services: UserServices(
-            login, enabled, services.unconditional, services.no_answer, services.busy))
+        async with self._locks[login]:
+            await self._pbx.set_dnd(user.number, enabled)  # PBX first: unreachable -> nothing stored
+            return await self._store(login, lambda services: UserServices(
+                login, enabled, services.unconditional, services.no_answer, services.busy))
 
     async def set_forward(self, login: str, kind: ForwardKind, enabled: bool, destination: str) -> UserServices:
         user = self._directory.with_line(login)
         forward = checked_forward(enabled, destination)
-        await self._pbx.set_forward(user.number, kind, forward.enabled, forward.destination)
-        return await self._store(login, lambda services: services.with_forward(kind, forward))
+        async with self._locks[login]:
+            await self._pbx.set_forward(user.number, kind, forward.enabled, forward.destination)
+            return await self._store(login, lambda services: services.with_forward(kind, forward))
 
     async def _store(self, login: str, change: Callable[[UserServices], UserServices]) -> UserServices:
         async with self._uow() as uow:

@@ -40,7 +40,7 @@ from urllib.parse import unquote, urlsplit
 from services.telephony.adapters.ami.client import AmiActionError, AmiClient, Backoff
 from services.telephony.adapters.ami.frames import Frame, UnsafeHeader
 from services.telephony.adapters.ami.translate import AmiTranslator
-from services.telephony.domain.errors import InvalidRequest, PbxUnreachable
+from services.telephony.domain.errors import InvalidRequest, PbxRefused, PbxUnreachable
 from services.telephony.domain.pbx import (
     AgentLine,
     CallIds,
@@ -209,7 +209,7 @@ class AmiPbx:
         except AmiActionError as error:
             if tolerate is not None and tolerate in error.message.casefold():
                 return
-            raise PbxUnreachable(f"the PBX refused {name}: {error.message}") from error
+            raise PbxRefused(f"the PBX refused {name}: {error.message}") from error
 
     # -- events
 

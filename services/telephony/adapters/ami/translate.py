@@ -103,13 +103,14 @@ class _Channel:
     other_name: str = ""
     state: ChannelState | None = None  # the last one reported
     user_data: Mapping[str, str] = field(default_factory=dict)
+    is_caller: bool = False  # a channel our Originate created: the calling side
 
     def moved_to(self, state: ChannelState) -> list[PbxEvent]:
         if state is self.state:
             return []
         self.state = state
         return [ChannelEvent(self.line, self.other_number, state, self.unique_id, self.linked_id,
-                             user_data=self.user_data, other_name=self.other_name)]
+                             user_data=self.user_data, other_name=self.other_name, is_caller=self.is_caller)]
 
 
 @dataclass(frozen=True)
@@ -184,7 +185,8 @@ class AmiTranslator:
 
     def _newchannel(self, frame: Frame) -> list[PbxEvent]:
         unique_id = frame.first("Uniqueid")
-        line, other, data = self._expected.pop(unique_id, ("", "", {}))
+        expected = self._expected.pop(unique_id, None)  # a channel our Originate created: the caller's
+        line, other, data = expected or ("", "", {})
         linked_id = frame.first("Linkedid") or unique_id
         if data:
             self._call_data[linked_id] = data
@@ -193,7 +195,8 @@ class AmiTranslator:
         line = line or self._line_of(frame.first("CallerIDNum"), frame.first("Channel"))
         if unique_id and line:
             self._channels[unique_id] = _Channel(unique_id, linked_id, line, other,
-                                                 user_data=self._call_data.get(linked_id, {}))
+                                                 user_data=self._call_data.get(linked_id, {}),
+                                                 is_caller=expected is not None)
         return []
 
     def _newstate(self, frame: Frame) -> list[PbxEvent]:

@@ -301,7 +301,8 @@ class SimulatedCalls:
             return [ChannelEvent(party.number, call.caller.number, state, party.unique_id, call.linked_id,
                                  call.user_data, call.caller_name)]
         other = call.callee.number if call.callee else call.dialled
-        return [ChannelEvent(party.number, other, state, party.unique_id, call.linked_id, call.user_data)]
+        return [ChannelEvent(party.number, other, state, party.unique_id, call.linked_id, call.user_data,
+                             is_caller=True)]
 
     def _release(self, call: _Call, callee_first: bool = False) -> list[ChannelEvent]:
         """Every party still in the call is released: the one who ends it first."""
