@@ -190,15 +190,25 @@ class CallService:
             while len(batch) < HISTORY_BATCH and not self._ended.empty():
                 batch.append(self._ended.get_nowait())
             try:
-                async with self._uow() as uow:
-                    await uow.repository.add_calls(batch)
-                    await uow.commit()
-            except Exception:
-                # The events went out; a history write that fails must not stop the event path.
-                log.exception("calls not recorded in history", extra={"count": len(batch)})
+                await self._write_calls(batch)
             finally:
                 for _ in batch:
                     self._ended.task_done()
+
+    async def _write_calls(self, batch: list[tuple[EndedCall, str, str]]) -> None:
+        """One transaction for the batch; if it fails, one per call, so that a call the database
+        refuses does not take the others with it. The events went out already: a history write
+        that fails is logged, and never stops the event path."""
+        for attempt in ([batch] if len(batch) == 1 else [batch, *([one] for one in batch)]):
+            try:
+                async with self._uow() as uow:
+                    await uow.repository.add_calls(attempt)
+                    await uow.commit()
+            except Exception:
+                log.exception("calls not recorded in history", extra={"count": len(attempt)})
+                continue
+            if attempt is batch:
+                return
 
     def _record(self, call: EndedCall) -> None:
         # The parties are named as the directory knows them now, when the call ends.
