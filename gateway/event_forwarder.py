@@ -59,6 +59,7 @@ from xucproto.events.v1.telephony_events_pb2 import PhoneEvent, PhoneStatusChang
 
 log = logging.getLogger(__name__)
 
+MAX_CRASHES = 3  # unexpected errors on one event before it is set aside
 PHONE_EVENT_TYPE = PhoneEvent.DESCRIPTOR.full_name  # "xuc.events.v1.PhoneEvent"
 PHONE_STATUS_TYPE = PhoneStatusChanged.DESCRIPTOR.full_name
 UNDELIVERED_TYPE = UndeliveredEvent.DESCRIPTOR.full_name
@@ -187,6 +188,7 @@ class _Held:
     error: str  # set for an undecodable payload: dead-lettered without a post
     event_type: str
     progressed_at: float
+    crashes: int = 0  # unexpected errors while processing it (bugs, not receiver failures)
 
 
 @dataclass(frozen=True)
@@ -410,11 +412,18 @@ class EventForwarder:
             held = lane[0]
             try:
                 decided = await self._process(held)
-            except Exception:
-                # A bug, not a receiver failure: give the event back to JetStream rather than lose it.
-                log.exception("event forwarder: unexpected error", extra={"username": username})
-                await self._nak(held.msg, delay=self._max_backoff)
-                decided = True
+            except Exception as exc:
+                # A bug, not a receiver failure. The event stays first in its lane (the user's later
+                # events must not overtake it) and is tried again after a pause; one that keeps
+                # failing is set aside, so that it cannot block its user forever.
+                held.crashes += 1
+                log.exception("event forwarder: unexpected error", extra={"username": username,
+                                                                          "crashes": held.crashes})
+                if held.crashes < MAX_CRASHES:
+                    if await self._stopped_within(self._initial_backoff):
+                        break
+                    continue
+                decided = await self._dead_letter(held, 0, f"unexpected error: {exc!r}"[:500])
             if not decided:
                 break  # stopping: the event stays held and is nak'd by stop()
             lane.popleft()

@@ -272,6 +272,28 @@ async def test_a_user_whose_backlog_is_full_cannot_hold_the_shared_consumer(
     assert forwarder.stats.dead_lettered == 7
 
 
+async def test_an_unexpected_error_does_not_let_later_events_overtake(
+    make_forwarder: MakeForwarder, publish: Callable[[list[TelephonyEvent]], Awaitable[None]],
+    receiver: WebhookReceiver, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    forwarder = await make_forwarder()
+    real_post, failures = forwarder._post, [1, 1]  # the first two posts hit a "bug"
+
+    async def buggy_post(*args: Any, **kwargs: Any) -> Any:
+        if failures:
+            failures.pop()
+            raise RuntimeError("a bug")
+        return await real_post(*args, **kwargs)
+
+    monkeypatch.setattr(forwarder, "_post", buggy_post)
+    hal = login("hal")
+    await publish([event_n(hal, n) for n in range(3)])
+
+    bodies = await receiver.wait_for_deliveries(3, username=hal, within=5)
+    assert [number_of(body) for body in bodies] == [0, 1, 2]
+    assert forwarder.stats.dead_lettered == 0
+
+
 async def test_after_max_attempts_the_event_is_dead_lettered_and_the_user_goes_on(
     make_forwarder: MakeForwarder, publish: Callable[[list[TelephonyEvent]], Awaitable[None]],
     receiver: WebhookReceiver, js: JetStreamContext,

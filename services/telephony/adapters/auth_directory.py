@@ -8,6 +8,7 @@ changed during it.)
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -15,6 +16,7 @@ import grpc
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
+from nats.js.api import DeliverPolicy
 
 from services.telephony.domain.model import UserLine
 from services.telephony.domain.ports import OnUserChange
@@ -25,6 +27,7 @@ from xucproto.events.v1 import auth_events_pb2
 
 log = logging.getLogger(__name__)
 CALL_SECONDS = 10.0
+READ_ATTEMPTS = 6  # with back-off 0.5 s doubling: about half a minute of auth outage is ridden out
 
 
 
@@ -46,13 +49,21 @@ class AuthDirectory:
             except Exception:
                 log.warning("unreadable user event ignored", extra={"subject": message.subject})
                 return
-            try:
-                user = None if event.change == "deleted" else await self.read(event.login)
-                await on_change(event.login, user)
-            except Exception:
-                log.exception("user change not applied", extra={"login": event.login})
+            for attempt in range(READ_ATTEMPTS):
+                try:
+                    user = None if event.change == "deleted" else await self.read(event.login)
+                    await on_change(event.login, user)
+                    return
+                except Exception:
+                    log.warning("user change not applied yet (auth unreachable?)",
+                                extra={"login": event.login, "attempt": attempt + 1})
+                    await asyncio.sleep(min(2.0**attempt * 0.5, 10.0))
+            log.error("user change not applied: the directory keeps the old line", extra={"login": event.login})
 
-        self._subscription = await self._connection.subscribe(subjects.USER_CHANGED.all, cb=changed)
+        # An ordered JetStream consumer from now on: unlike a plain subscription, it resumes where
+        # it was after a NATS reconnection, so no change made meanwhile is missed.
+        self._subscription = await self._connection.jetstream().subscribe(
+            subjects.USER_CHANGED.all, cb=changed, ordered_consumer=True, deliver_policy=DeliverPolicy.NEW)
 
     async def read(self, login: str) -> UserLine | None:
         try:
