@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,13 +105,19 @@ class Telephony:
         return [(call.src_username, call.dst_username, call.status) for call in reply.calls]
 
 
+@asynccontextmanager
+async def telephony_client(telephony: ServiceProcess, auth: ServiceProcess) -> AsyncIterator[Telephony]:
+    async with grpc.aio.insecure_channel(telephony.grpc_address) as channel, \
+            grpc.aio.insecure_channel(auth.grpc_address) as auth_channel:
+        yield Telephony(telephony_pb2_grpc.TelephonyStub(channel), telephony_pb2_grpc.SimulatorStub(channel),
+                        (("x-xuc-service-token", telephony.service_token),),
+                        auth_pb2_grpc.AuthStub(auth_channel), channel)
+
+
 @pytest.fixture
 async def telephony(telephony_service: ServiceProcess, auth_service: ServiceProcess) -> AsyncIterator[Telephony]:
-    async with grpc.aio.insecure_channel(telephony_service.grpc_address) as channel, \
-            grpc.aio.insecure_channel(auth_service.grpc_address) as auth_channel:
-        yield Telephony(telephony_pb2_grpc.TelephonyStub(channel), telephony_pb2_grpc.SimulatorStub(channel),
-                        (("x-xuc-service-token", telephony_service.service_token),),
-                        auth_pb2_grpc.AuthStub(auth_channel), channel)
+    async with telephony_client(telephony_service, auth_service) as client:
+        yield client
 
 
 class Events:
@@ -337,3 +344,39 @@ async def test_pbx_state_and_health(telephony: Telephony) -> None:
     for service in ("xuc.telephony.v1.Telephony", "xuc.telephony.v1.Simulator", "xuc.telephony.v1.Pbx"):
         reply = await health.Check(health_pb2.HealthCheckRequest(service=service))
         assert reply.status == health_pb2.HealthCheckResponse.SERVING, service
+
+
+# --- a restart ------------------------------------------------------------------------------------
+async def test_services_push_registrations_and_history_survive_a_restart(
+    nats_server: str, auth_service: ServiceProcess, database_factory: DatabaseFactory,
+    service_launcher: ServiceLauncher, nats_client: NatsClient,
+) -> None:
+    database = database_factory.create()
+
+    def start() -> ServiceProcess:
+        return service_launcher.start("services.telephony", "telephony", database_url=database.url,
+                                      service_token=auth_service.service_token,
+                                      extra_env={"XUC_AUTH_ADDRESS": auth_service.grpc_address})
+
+    first = await asyncio.to_thread(start)
+    async with telephony_client(first, auth_service) as telephony:
+        alice, bob = await telephony.new_user(), await telephony.new_user()
+        await telephony.stub.SetForward(pb.SetForwardRequest(username=bob.login, kind=pb.FORWARD_BUSY, state=True,
+                                                             destination="1002"), metadata=telephony.service)
+        await telephony.stub.RegisterPush(pb.RegisterPushRequest(platform=pb.IOS, token="ios-token"),
+                                          metadata=bob.metadata)
+        await telephony.dial(alice, "0611223344")
+        await telephony.act("Hangup", alice.line)
+        assert await telephony.history(alice, size=5, count=1) == [(alice.login, "0611223344", "emitted")]
+    await asyncio.to_thread(first.stop)
+
+    second = await asyncio.to_thread(start)
+    async with telephony_client(second, auth_service) as telephony:
+        services = await telephony.stub.GetUserServices(pb.GetUserServicesRequest(username=bob.login),
+                                                        metadata=telephony.service)
+        assert (services.busy.enabled, services.busy.destination) == (True, "1002")
+        assert await telephony.history(alice, size=5) == [(alice.login, "0611223344", "emitted")]
+        pushes = await listen(nats_client, subjects.PUSH_REQUESTED.for_key(bob.login))
+        await telephony.dial(alice, bob.line)
+        [push] = await pushes.wait(1, events.PushRequested)
+        assert (push.platform, push.token) == ("ios", "ios-token")

@@ -124,10 +124,11 @@ class SqlTelephonyRepository:
             await self._connection.execute(insert(push_registrations).values(
                 login=login, platform=platform.value, token=token, updated_at=now))
 
-    async def push_tokens(self, login: str) -> dict[PushPlatform, str]:
-        rows = await self._connection.execute(select(push_registrations)
-                                              .where(push_registrations.c.login == login))
-        return {PushPlatform(row.platform): row.token for row in rows}
+    async def all_push_tokens(self) -> dict[str, dict[PushPlatform, str]]:
+        tokens: dict[str, dict[PushPlatform, str]] = {}
+        for row in await self._connection.execute(select(push_registrations)):
+            tokens.setdefault(row.login, {})[PushPlatform(row.platform)] = row.token
+        return tokens
 
 
 class SqlTelephonyUnitOfWork(SqlUnitOfWork):

@@ -33,7 +33,8 @@ class TelephonyRepository(Protocol):
 
     async def save_push(self, login: str, platform: PushPlatform, token: str) -> None: ...
 
-    async def push_tokens(self, login: str) -> dict[PushPlatform, str]: ...
+    async def all_push_tokens(self) -> dict[str, dict[PushPlatform, str]]:
+        """Every registration: login -> platform -> token."""
 
 
 class TelephonyUnitOfWork(Protocol):

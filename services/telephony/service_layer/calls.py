@@ -58,12 +58,9 @@ class CallService:
         self._push_lock = asyncio.Lock()
 
     async def load(self) -> None:
-        """Read what the event path needs in memory (push registrations of known users)."""
+        """Read what the event path needs in memory: the push registrations, in one query."""
         async with self._uow() as uow:
-            for user in self._directory.lines():
-                tokens = await uow.repository.push_tokens(user.login)
-                if tokens:
-                    self._push[user.login] = tokens
+            self._push = await uow.repository.all_push_tokens()
 
     # --- commands ---------------------------------------------------------------------------
     async def dial(self, login: str, number: str, variables: Mapping[str, str]) -> tuple[CallIds, str]:
