@@ -1,4 +1,4 @@
-"""Benchmark of telephony: `python -m benchmarks.telephony [--seconds N] [--event-rate N] [--skip-dial]`.
+"""Benchmark of telephony: `python -m benchmarks.telephony [--seconds N] [--event-rate N] [--skip-dial] [--pbx ami]`.
 
 Starts its own event URL receiver (benchmarks/webhook_sink.py, a separate process) and the stack
 (`xuc up`, PBX simulator, DEPRECATED_API_HOST=127.0.0.1, XUC_EVENT_URL at the receiver, a short
@@ -31,6 +31,16 @@ JSON line:
     turning channel events into published events) and NATS -> receiver (the gateway's forwarder).
   * **GetPhoneStatuses** for 1,000 numbers (every provisioned line and unknown numbers, shuffled):
     direct gRPC calls to the telephony service with the service token, one at a time: p50/p99.
+
+With `--pbx ami` the stack's PBX is a scripted Asterisk instead of the simulator: benchmarks/ami_pbx.py
+(a separate process, started before the stack, which gets XUC_PBX=ami://... at it) speaks the AMI
+wire protocol on one TCP connection, as a real Asterisk does. Once the telephony service is logged
+in (GetPbxState connected) and knows every line (GetPhoneStatuses 0, not -2), it plays the same
+calls (an external number rings a line, released `--hold` s later) as AMI event frames, 2 writes
+per call, and times each write. Latency of an event = its arrival minus the moment the write of
+the frames that made it returned (the bytes were in the kernel); matching (phone events by
+uniqueId, statuses by order per user), lost and the NATS split as above. No dial rounds (they need
+the simulator); the event path and GetPhoneStatuses only; the JSON line says "pbx": "ami".
 
 Also reported, to tell where the time goes: the cores each process kept busy (/proc/<pid>/stat)
 during the best dial round and under the offered event load. Everything, load generator and
@@ -103,18 +113,73 @@ def provision_document(lines: dict[str, str]) -> str:
                                 for login, line in lines.items())
 
 
+class AmiPbx:
+    """benchmarks/ami_pbx.py, the scripted Asterisk of `--pbx ami`: its AMI URL, process id, and
+    `play` (one request, one JSON answer, over its stdin/stdout)."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        assert process.stdin is not None
+        assert process.stdout is not None
+        self.process, self.pid = process, process.pid
+        self._stdin, self._stdout = process.stdin, process.stdout
+        self.url = str(json.loads(self._read())["url"])
+
+    def _read(self) -> str:
+        line = self._stdout.readline()
+        if not line:
+            raise RuntimeError(f"the scripted AMI server ended ({self.process.poll()})")
+        return line
+
+    def play(self, request: dict[str, Any]) -> dict[str, Any]:
+        self._stdin.write(json.dumps(request) + "\n")
+        self._stdin.flush()
+        answer: dict[str, Any] = json.loads(self._read())
+        return answer
+
+
+@contextlib.contextmanager
+def ami_pbx() -> Iterator[AmiPbx]:
+    process = subprocess.Popen([sys.executable, "-m", "benchmarks.ami_pbx"], cwd=harness.ROOT,
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        yield AmiPbx(process)
+    finally:
+        with contextlib.suppress(OSError):
+            process.stdin.close()  # type: ignore[union-attr]
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def wait_for_pbx(telephony: Any, metadata: Any, lines: dict[str, str], within: float = 30.0) -> float:
+    """Waits until the telephony service is logged in to the PBX and knows every line (status 0,
+    not -2: unknown); returns how long that took."""
+    started = time.monotonic()
+    request = telephony_pb2.GetPhoneStatusesRequest(numbers=list(lines.values()))
+    state: Any = None
+    while time.monotonic() < started + within:
+        state = telephony.GetPbxState(telephony_pb2.GetPbxStateRequest(), metadata=metadata, timeout=5)
+        statuses = telephony.GetPhoneStatuses(request, metadata=metadata, timeout=5).statuses
+        if state.connected and all(statuses[line] == 0 for line in lines.values()):
+            return round(time.monotonic() - started, 2)
+        time.sleep(0.1)
+    raise TimeoutError(f"the PBX is not ready after {within} s: {state}")
+
+
 def telephony_address(stack: harness.Stack) -> str:
     return str(json.loads((stack.data_dir / "run" / "telephony.json").read_text())["grpc"])
 
 
 def wait_for_drain(sink: str, simulator: Any, metadata: Any, quiet: float = 2.0, within: float = 300.0) -> float:
-    """Waits until the simulator has no call left and the receiver got nothing for `quiet` s;
+    """Waits until the simulator (if any) has no call left and the receiver got nothing for `quiet` s;
     returns the seconds from the call to the last event received (0 if none came after it).
     TimeoutError after `within`. The sink's clock is this process's (CLOCK_MONOTONIC)."""
     started = time.monotonic()
     deadline = started + within
     while time.monotonic() < deadline:
-        calls = simulator.ListCalls(telephony_pb2.ListCallsRequest(), metadata=metadata, timeout=30).calls
+        calls = simulator.ListCalls(telephony_pb2.ListCallsRequest(), metadata=metadata, timeout=30).calls \
+            if simulator is not None else []
         stats = sink_call(sink, "/_stats")
         last, now = float(stats["last"]), float(stats["now"])
         idle = now - last if stats["count"] else float("inf")
@@ -199,16 +264,26 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
 
 
 def event_path(stack: harness.Stack, sink: str, lines: dict[str, str], simulator: Any, metadata: Any,
-               options: argparse.Namespace, others: dict[str, int], nats_url: str) -> dict[str, Any]:
+               options: argparse.Namespace, others: dict[str, int], nats_url: str,
+               pbx: AmiPbx | None = None) -> dict[str, Any]:
+    """Driven by benchmarks/event_driver.py (the simulator), or by `pbx` (the scripted Asterisk)."""
     sink_call(sink, "/_reset", "POST")
     calls_per_second = options.event_rate / 4
-    args = [sys.executable, "-m", "benchmarks.event_driver", telephony_address(stack), str(stack.data_dir),
-            ",".join(lines.values()), str(calls_per_second), str(options.event_seconds), "--hold", str(options.hold),
-            "--nats", nats_url]
     # CPU is read in a thread while the driver runs: over the seconds of offered load only.
     readings: list[dict[str, float]] = []
-    driver = subprocess.Popen(args, cwd=harness.ROOT, stdout=subprocess.PIPE, text=True)
-    watched = {**others, "event_driver": driver.pid}
+    if pbx is not None:
+        watched = {**others, "ami_pbx": pbx.pid}
+        answer: list[dict[str, Any]] = []
+        request = {"lines": list(lines.values()), "calls_per_second": calls_per_second,
+                   "seconds": options.event_seconds, "hold": options.hold, "nats": nats_url}
+        player = threading.Thread(target=lambda: answer.append(pbx.play(request)))
+        player.start()
+    else:
+        args = [sys.executable, "-m", "benchmarks.event_driver", telephony_address(stack), str(stack.data_dir),
+                ",".join(lines.values()), str(calls_per_second), str(options.event_seconds), "--hold",
+                str(options.hold), "--nats", nats_url]
+        driver = subprocess.Popen(args, cwd=harness.ROOT, stdout=subprocess.PIPE, text=True)
+        watched = {**others, "event_driver": driver.pid}
 
     def read_cpu() -> None:
         time.sleep(0.5)
@@ -218,11 +293,20 @@ def event_path(stack: harness.Stack, sink: str, lines: dict[str, str], simulator
 
     reader = threading.Thread(target=read_cpu)
     reader.start()
-    output, _ = driver.communicate()
-    reader.join()
-    if driver.returncode != 0:
-        raise RuntimeError(f"the event driver failed ({driver.returncode})")
-    driven = json.loads(output)
+    if pbx is not None:
+        player.join()
+        reader.join()
+        if not answer:
+            raise RuntimeError("the scripted AMI server did not play the calls")
+        driven = answer[0]
+        if not driven["clients"]:
+            raise RuntimeError("the telephony service was not connected to the scripted AMI server")
+    else:
+        output, _ = driver.communicate()
+        reader.join()
+        if driver.returncode != 0:
+            raise RuntimeError(f"the event driver failed ({driver.returncode})")
+        driven = json.loads(output)
     cpu = cpu_share(readings[0], readings[1], options.event_seconds - 0.5)
     drain = wait_for_drain(sink, simulator, metadata, within=120)
     records = sink_call(sink, "/_report")["records"]
@@ -344,18 +428,21 @@ def report(figures: dict[str, Any]) -> None:
               f"arriving {figures['dial_drain_s']} s after each round; cores busy during the best round: "
               f"{figures['dial_cpu_cores']}")
     events = figures["events"]
+    ami = figures.get("pbx") == "ami"
+    source = "the AMI frames' write" if ami else "the Simulator RPC's answer"
     targets["event_p99"] = events["p99_ms"] <= TARGETS["event_p99_ms"]
     targets["events_lost"] = events["lost"] <= TARGETS["events_lost"]
     print(f"event path, adapter -> event URL, {events['offered_events_per_s']} events/s offered for "
           f"{events['seconds']} s ({events['calls']} calls): received {events['received']} of "
           f"{events['expected']} ({events['received_per_s']}/s), lost {events['lost']} "
           f"(target 0: {met[targets['events_lost']]}), duplicates {events['duplicates']}")
-    print(f"  latency from the Simulator RPC's answer: p50 {events['p50_ms']} ms, p99 {events['p99_ms']} ms, "
+    print(f"  latency from {source}: p50 {events['p50_ms']} ms, p99 {events['p99_ms']} ms, "
           f"max {events['max_ms']} ms (target p99 <= 10 ms: {met[targets['event_p99']]})")
     print(f"  of which adapter -> NATS (a tap on the subjects): p50 {events['adapter_to_nats_p50_ms']} ms, "
           f"p99 {events['adapter_to_nats_p99_ms']} ms; NATS -> receiver: p50 {events['nats_to_receiver_p50_ms']} ms, "
           f"p99 {events['nats_to_receiver_p99_ms']} ms")
-    print(f"  latency from the Simulator RPC's sending: p50 {events['p50_from_sent_ms']} ms, "
+    sent = "before the AMI write" if ami else "the Simulator RPC's sending"
+    print(f"  latency from {sent}: p50 {events['p50_from_sent_ms']} ms, "
           f"p99 {events['p99_from_sent_ms']} ms; driver late vs schedule p99 {events['driver_late_p99_ms']} ms")
     print(f"  cores busy under the offered event load: {events['cpu_cores']}")
     status = figures["phone_statuses"]
@@ -379,29 +466,40 @@ def main() -> None:
     parser.add_argument("--event-seconds", type=float, default=10.0)
     parser.add_argument("--hold", type=float, default=0.1, help="seconds from a call to its hang-up")
     parser.add_argument("--status-calls", type=int, default=500)
+    parser.add_argument("--pbx", choices=("sim", "ami"), default="sim",
+                        help="the PBX: the simulator, or a scripted Asterisk over AMI (event path and statuses only)")
     options = parser.parse_args()
+    if options.pbx == "ami":
+        options.skip_dial = True
     if options.hold >= options.ring_timeout:
         parser.error("--hold must be shorter than --ring-timeout")
     lines = users(options.users)
     figures: dict[str, Any] = {"connections": options.connections, "seconds": options.seconds,
                                "rounds": options.rounds, "users": options.users,
                                "ring_timeout_s": options.ring_timeout, "targets": TARGETS}
-    with webhook_sink() as (sink, sink_pid):
+    if options.pbx == "ami":
+        figures["pbx"] = "ami"
+    with webhook_sink() as (sink, sink_pid), \
+            (ami_pbx() if options.pbx == "ami" else contextlib.nullcontext()) as pbx:
         env = {"DEPRECATED_API_HOST": "127.0.0.1", "XUC_EVENT_URL": f"{sink}/events",
                "XUC_SIM_RING_TIMEOUT": str(options.ring_timeout)}
+        if pbx is not None:
+            env["XUC_PBX"] = pbx.url
         with harness.stack(env) as stack, harness.baseline() as urls:
             stack.provision(provision_document(lines))
             metadata = service_metadata(load_service_token(stack.data_dir))
             with grpc.insecure_channel(telephony_address(stack)) as channel:
-                simulator = telephony_pb2_grpc.SimulatorStub(channel)
+                simulator = telephony_pb2_grpc.SimulatorStub(channel) if pbx is None else None
                 telephony = telephony_pb2_grpc.TelephonyStub(channel)
                 nats_url, nats_pid = nats_server(stack)
                 others = {"nats": nats_pid, "webhook_sink": sink_pid}
+                if pbx is not None:
+                    figures["pbx_ready_s"] = wait_for_pbx(telephony, metadata, lines)
                 if not options.skip_dial:
                     figures.update(dial_rounds(stack, sink, urls["hop"], list(lines), simulator, metadata, options,
                                                others))
                 figures["events"] = event_path(stack, sink, lines, simulator, metadata, options, others,
-                                               nats_url)
+                                               nats_url, pbx)
                 figures["phone_statuses"] = phone_statuses(telephony, metadata, lines, options.status_calls)
     report(figures)
 
