@@ -24,6 +24,21 @@ TABLE: dict[tuple[grpc.StatusCode, str], tuple[int, str]] = {
     (S.UNAUTHENTICATED, "AuthorizationHeaderNotFound"): (401, "AuthorizationHeaderNotFound"),
     (S.UNAUTHENTICATED, "BearerNotFound"): (401, "BearerNotFound"),
     (S.INVALID_ARGUMENT, "InvalidJson"): (400, "InvalidJson"),
+    # single sign-on (the codes of the three SSO sections; statuses where the documentation is silent)
+    (S.UNAUTHENTICATED, "SsoAuthenticationFailed"): (401, "SsoAuthenticationFailed"),
+    (S.FAILED_PRECONDITION, "CasServerUrlNotSet"): (501, "CasServerUrlNotSet"),
+    (S.INVALID_ARGUMENT, "CasServerInvalidParameter"): (400, "CasServerInvalidParameter"),
+    (S.UNAVAILABLE, "CasServerInvalidResponse"): (502, "CasServerInvalidResponse"),
+    (S.UNAUTHENTICATED, "CasServerInvalidRequest"): (400, "CasServerInvalidRequest"),
+    (S.UNAUTHENTICATED, "CasServerInvalidTicketSpec"): (400, "CasServerInvalidTicketSpec"),
+    (S.UNAUTHENTICATED, "CasServerUnauthorizedServiceProxy"): (401, "CasServerUnauthorizedServiceProxy"),
+    (S.UNAUTHENTICATED, "CasServerInvalidProxyCallback"): (401, "CasServerInvalidProxyCallback"),
+    (S.UNAUTHENTICATED, "CasServerInvalidTicket"): (401, "CasServerInvalidTicket"),
+    (S.UNAUTHENTICATED, "CasServerInvalidService"): (401, "CasServerInvalidService"),
+    (S.UNAUTHENTICATED, "CasServerInternalError"): (502, "CasServerInternalError"),
+    (S.FAILED_PRECONDITION, "OidcNotEnabled"): (501, "OidcNotEnabled"),
+    (S.INVALID_ARGUMENT, "OidcInvalidParameter"): (400, "OidcInvalidParameter"),
+    (S.UNAUTHENTICATED, "OidcAuthenticationFailed"): (401, "OidcAuthenticationFailed"),
     # user administration (gRPC only today; listed so the gateway answers them well later)
     (S.NOT_FOUND, "UserNotFound"): (404, "UserNotFound"),
     (S.ALREADY_EXISTS, "UserAlreadyExists"): (409, "UserAlreadyExists"),
@@ -67,6 +82,7 @@ BY_STATUS: dict[grpc.StatusCode, tuple[int, str]] = {
     S.UNAVAILABLE: (503, "Unreachable"),
     S.DEADLINE_EXCEEDED: (503, "Unreachable"),
     S.RESOURCE_EXHAUSTED: (429, "TooManyRequests"),
+    S.FAILED_PRECONDITION: (501, "NotConfigured"),
 }
 
 # The documented code for "anything else" differs by section of the REST API.

@@ -18,6 +18,7 @@ class ErrorKind(Enum):
     UNAUTHENTICATED = "unauthenticated"
     FORBIDDEN = "forbidden"
     UNAVAILABLE = "unavailable"
+    NOT_CONFIGURED = "not_configured"  # the deployment does not offer this (e.g. an SSO method)
     INTERNAL = "internal"
 
 

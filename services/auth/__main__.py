@@ -9,6 +9,9 @@ from services.auth.adapters.notifier import to_message
 from services.auth.adapters.passwords import Argon2Hasher
 from services.auth.adapters.repository import SqlAuthUnitOfWork
 from services.auth.adapters.signing import JwtIssuer, load_or_create_signing_key
+from services.auth.adapters.sso.cas import CasProvider
+from services.auth.adapters.sso.oidc import OidcProvider
+from services.auth.domain.sso import SsoProvider
 from services.auth.entrypoints.grpc_api import POLICY, SERVICE_NAME, AuthApi
 from services.auth.service_layer.auth_service import AuthService
 from xuc import subjects
@@ -21,6 +24,18 @@ from xuc.security.tokens import TokenVerifier
 from xucproto.auth.v1 import auth_pb2_grpc
 
 MIGRATIONS = Path(__file__).parent / "adapters" / "migrations"
+
+
+def sso_providers(settings: Settings) -> dict[str, SsoProvider]:
+    """The SSO methods this deployment configures (a method left out answers "not configured")."""
+    providers: dict[str, SsoProvider] = {}
+    if settings.cas_server_url:
+        providers["cas"] = CasProvider(settings.cas_server_url, timeout_seconds=settings.sso_timeout_seconds)
+    if settings.oidc_issuer:
+        providers["oidc"] = OidcProvider(settings.oidc_issuer, audience=settings.oidc_audience,
+                                         login_claim=settings.oidc_login_claim,
+                                         timeout_seconds=settings.sso_timeout_seconds)
+    return providers
 
 
 async def main(settings: Settings) -> None:
@@ -41,7 +56,10 @@ async def main(settings: Settings) -> None:
             await nats.ensure_stream(js, stream())
 
         publisher = NatsEventPublisher(connection, to_message)
-        service = AuthService(lambda: SqlAuthUnitOfWork(engine), Argon2Hasher(), issuer, publisher)
+        sso = sso_providers(settings)
+        for provider in sso.values():
+            stack.push_async_callback(provider.close)
+        service = AuthService(lambda: SqlAuthUnitOfWork(engine), Argon2Hasher(), issuer, publisher, sso=sso)
         await service.prepare()
         api = AuthApi(service, issuer, settings.token_issuer)
         interceptor = EdgeInterceptor(POLICY, Authenticator(settings.service_token, verifier))

@@ -20,16 +20,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from aiohttp import web
 
+from tests.support.background import BackgroundLoop
+
 Predicate = Callable[[Any], bool]
-T = TypeVar("T")
 
 
 def username_is(*usernames: str) -> Predicate:
@@ -207,15 +207,12 @@ class ThreadedWebhookReceiver:
             receiver.stop(); ...; receiver.start()
     """
 
-    CALL_TIMEOUT_SECONDS = 60.0
-
     def __init__(self) -> None:
         self.receiver = WebhookReceiver()
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="webhook-receiver", daemon=True)
+        self._background = BackgroundLoop()
 
     def __enter__(self) -> ThreadedWebhookReceiver:
-        self._thread.start()
+        self._background.__enter__()
         self.start()
         return self
 
@@ -223,28 +220,23 @@ class ThreadedWebhookReceiver:
         try:
             self.stop()
         finally:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join()
-            self._loop.close()
-
-    def _call(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(self.CALL_TIMEOUT_SECONDS)
+            self._background.__exit__(*exc_info)
 
     @property
     def url(self) -> str:
         return self.receiver.url
 
     def start(self) -> None:
-        self._call(self.receiver.start())
+        self._background.run(self.receiver.start())
 
     def stop(self) -> None:
-        self._call(self.receiver.stop())
+        self._background.run(self.receiver.stop())
 
     def bodies(self, username: str | None = None) -> list[Any]:
         async def read() -> list[Any]:
             return self.receiver.bodies(username)
 
-        return self._call(read())
+        return self._background.run(read())
 
     def wait_for_deliveries(self, count: int, within: float = 10.0, username: str | None = None) -> list[Any]:
-        return self._call(self.receiver.wait_for_deliveries(count, within, username))
+        return self._background.run(self.receiver.wait_for_deliveries(count, within, username))

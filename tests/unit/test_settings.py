@@ -202,3 +202,17 @@ def test_a_bad_pbx_url_does_not_echo_its_secret() -> None:
     with pytest.raises(SettingsError) as error:
         Settings.from_env(env={"XUC_PBX": "amqp://xuc:topsecret@host"})
     assert "topsecret" not in str(error.value)
+
+
+def test_sso_settings() -> None:
+    assert (Settings.from_env(env={}).cas_server_url, Settings.from_env(env={}).oidc_issuer) == ("", "")
+    settings = Settings.from_env(env={"XUC_CAS_SERVER_URL": "https://sso.example.org/cas/",
+                                      "XUC_OIDC_ISSUER": "http://127.0.0.1:8080/realms/xuc",
+                                      "XUC_OIDC_AUDIENCE": "xuc", "XUC_SSO_TIMEOUT_MS": "1500"})
+    assert settings.cas_server_url == "https://sso.example.org/cas"
+    assert (settings.oidc_issuer, settings.oidc_audience, settings.oidc_login_claim) == (
+        "http://127.0.0.1:8080/realms/xuc", "xuc", "preferred_username")
+    assert settings.sso_timeout_seconds == 1.5
+    for name in ("XUC_CAS_SERVER_URL", "XUC_OIDC_ISSUER"):
+        with pytest.raises(SettingsError, match=name):
+            Settings.from_env(env={name: "sso.example.org"})

@@ -55,6 +55,16 @@ def _pbx(env: Mapping[str, str]) -> str:
     return raw
 
 
+def _http_url(env: Mapping[str, str], name: str, keep_trailing_slash: bool = False) -> str:
+    """An http(s) base URL ("" when unset), without a trailing slash unless it must be kept (an
+    OIDC issuer is compared as written with the tokens' `iss`: Auth0's ends with a slash)."""
+    raw = env.get(name, "").strip()
+    raw = raw if keep_trailing_slash else raw.rstrip("/")
+    if raw and not raw.startswith(("http://", "https://")):
+        raise SettingsError(f"{name} must be an http:// or https:// URL, got {raw!r}")
+    return raw
+
+
 def _channel_template(env: Mapping[str, str]) -> str:
     """The channel a click-to-call rings first, `{line}` standing for the user's line."""
     template = env.get("XUC_AMI_CHANNEL", "").strip() or "PJSIP/{line}"
@@ -96,6 +106,11 @@ class Settings:
     ami_context: str
     ami_channel: str
     ami_backoff_max_seconds: float
+    cas_server_url: str
+    oidc_issuer: str
+    oidc_audience: str
+    oidc_login_claim: str
+    sso_timeout_seconds: float
 
     @classmethod
     def from_env(cls, component: str = "", env: Mapping[str, str] | None = None) -> Settings:
@@ -149,4 +164,9 @@ class Settings:
             ami_context=env.get("XUC_AMI_CONTEXT", "").strip() or "default",
             ami_channel=_channel_template(env),
             ami_backoff_max_seconds=_int(env, "XUC_AMI_MAX_BACKOFF_MS", 30000, minimum=1) / 1000,
+            cas_server_url=_http_url(env, "XUC_CAS_SERVER_URL"),
+            oidc_issuer=_http_url(env, "XUC_OIDC_ISSUER", keep_trailing_slash=True),
+            oidc_audience=env.get("XUC_OIDC_AUDIENCE", "").strip(),
+            oidc_login_claim=env.get("XUC_OIDC_LOGIN_CLAIM", "").strip() or "preferred_username",
+            sso_timeout_seconds=_int(env, "XUC_SSO_TIMEOUT_MS", 5000, minimum=1) / 1000,
         )

@@ -8,7 +8,9 @@ import grpc
 
 from services.auth.adapters.signing import JwtIssuer
 from services.auth.domain.model import ClientInfo, IssuedToken, Profile, User, UserSpec
+from services.auth.domain.sso import CasCredentials, KerberosCredentials, OidcCredentials, SsoCredentials
 from services.auth.service_layer.auth_service import AuthService
+from xuc.errors import DomainError, ErrorKind
 from xuc.runtime.grpc_edge import Access, current_caller
 from xuc.security.tokens import ALGORITHM
 from xucproto.auth.v1 import auth_pb2, auth_pb2_grpc
@@ -19,6 +21,7 @@ SERVICE_NAME = auth_pb2.DESCRIPTOR.services_by_name["Auth"].full_name
 POLICY: dict[str, Access] = {
     f"/{SERVICE_NAME}/Login": Access.SERVICE,
     f"/{SERVICE_NAME}/Check": Access.USER,
+    f"/{SERVICE_NAME}/SsoLogin": Access.SERVICE,
     f"/{SERVICE_NAME}/GetPublicKeys": Access.SERVICE,
     f"/{SERVICE_NAME}/CreateUser": Access.SERVICE,
     f"/{SERVICE_NAME}/UpdateUser": Access.SERVICE,
@@ -47,6 +50,23 @@ def _spec(message: auth_pb2.CreateUserRequest) -> UserSpec:
     )
 
 
+def _sso_credentials(request: auth_pb2.SsoLoginRequest) -> SsoCredentials:
+    kind = request.WhichOneof("credentials")
+    if kind == "cas":
+        return CasCredentials(request.cas.service, request.cas.ticket)
+    if kind == "oidc":
+        return OidcCredentials(request.oidc.token)
+    if kind == "kerberos":
+        return KerberosCredentials(request.kerberos.token)
+    raise InvalidSsoRequest("credentials are required: cas, oidc or kerberos")
+
+
+class InvalidSsoRequest(DomainError):
+    reason = "InvalidRequest"
+    kind = ErrorKind.INVALID
+    default_message = "The request is not valid"
+
+
 class AuthApi(auth_pb2_grpc.AuthServicer):
     def __init__(self, service: AuthService, issuer: JwtIssuer, token_issuer_name: str) -> None:
         self._service = service
@@ -56,6 +76,11 @@ class AuthApi(auth_pb2_grpc.AuthServicer):
     async def Login(self, request: auth_pb2.LoginRequest, context: Context) -> auth_pb2.TokenReply:
         client = ClientInfo(request.client_address, request.software_type, request.application_type)
         return _token_reply(await self._service.login(request.login, request.password, client))
+
+    async def SsoLogin(self, request: auth_pb2.SsoLoginRequest, context: Context) -> auth_pb2.SsoLoginReply:
+        issued, mutual_token = await self._service.sso_login(_sso_credentials(request),
+                                                             ClientInfo(request.client_address))
+        return auth_pb2.SsoLoginReply(token=_token_reply(issued), mutual_token=mutual_token)
 
     async def Check(self, request: auth_pb2.CheckRequest, context: Context) -> auth_pb2.TokenReply:
         claims = current_caller().claims

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
-from services.auth.domain.errors import InvalidCredentials, InvalidUser, UserAlreadyExists, UserNotFound
+from services.auth.domain.errors import (
+    CasServerUrlNotSet,
+    InvalidCredentials,
+    InvalidUser,
+    OidcNotEnabled,
+    SsoAuthenticationFailed,
+    UserAlreadyExists,
+    UserNotFound,
+)
 from services.auth.domain.model import (
     LOGIN,
     ClientInfo,
@@ -21,7 +29,8 @@ from services.auth.domain.model import (
     validate_password,
 )
 from services.auth.domain.ports import EventPublisher, PasswordHasher, TokenIssuer, UnitOfWork
-from xuc.errors import InvalidToken
+from services.auth.domain.sso import METHOD_OF, SsoCredentials, SsoProvider
+from xuc.errors import DomainError, InvalidToken
 from xuc.security.tokens import Claims
 
 PASSWORD_METHOD = "password"
@@ -29,6 +38,16 @@ MAX_LOGIN_IN_EVENT = 64
 RECENT_USER_SECONDS = 5.0
 RECENT_USERS_MAX = 100_000
 PROFILE_FIELDS = frozenset(vars(Profile()))
+
+
+def _kerberos_not_configured() -> DomainError:
+    return SsoAuthenticationFailed("Kerberos is not configured on this server (XUC_KERBEROS_KEYTAB)")
+
+
+# The answer to a method the deployment has not configured, as the REST documentation names it.
+_NOT_CONFIGURED: dict[str, Callable[[], DomainError]] = {
+    "cas": CasServerUrlNotSet, "oidc": OidcNotEnabled, "kerberos": _kerberos_not_configured,
+}
 
 
 class AuthService:
@@ -39,8 +58,10 @@ class AuthService:
         issuer: TokenIssuer,
         publisher: EventPublisher,
         clock: Callable[[], float] = time.time,
+        sso: Mapping[str, SsoProvider] | None = None,
     ) -> None:
         self._uow = unit_of_work
+        self._sso = dict(sso or {})  # method ("cas", "oidc", "kerberos") -> its configured provider
         self._hasher = hasher
         self._issuer = issuer
         self._publisher = publisher
@@ -80,6 +101,29 @@ class AuthService:
         issued = self._issuer.issue(user, self._clock())
         await self._publish(LoginAttempted(login, True, "", PASSWORD_METHOD, client, user.id, self._now()))
         return issued
+
+    async def sso_login(self, credentials: SsoCredentials, client: ClientInfo) -> tuple[IssuedToken, bytes]:
+        """A token for the user the SSO credentials name, and the provider's mutual token (Kerberos)."""
+        method = METHOD_OF[type(credentials)]
+        provider = self._sso.get(method)
+        if provider is None:
+            error = _NOT_CONFIGURED[method]()
+            await self._publish(LoginAttempted("", False, error.reason, method, client, "", self._now()))
+            raise error
+        try:
+            identity = await provider.authenticate(credentials)
+        except DomainError as error:
+            await self._publish(LoginAttempted("", False, error.reason, method, client, "", self._now()))
+            raise
+        async with self._uow() as uow:
+            user = await uow.users.by_login(identity.login) if LOGIN.fullmatch(identity.login) else None
+        if user is None:
+            await self._publish(LoginAttempted(identity.subject[:MAX_LOGIN_IN_EVENT], False, UserNotFound.reason,
+                                               method, client, "", self._now()))
+            raise UserNotFound(f"{identity.subject[:MAX_LOGIN_IN_EVENT]!r} is authenticated, but no user "
+                               f"{identity.login[:MAX_LOGIN_IN_EVENT]!r} is provisioned")
+        await self._publish(LoginAttempted(user.login, True, "", method, client, user.id, self._now()))
+        return self._issuer.issue(user, self._clock()), identity.mutual_token
 
     async def _password_matches(self, user: User | None, password: str) -> bool:
         if user is None:

@@ -24,6 +24,46 @@ class CheckRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
+class SsoLoginRequest(_message.Message):
+    __slots__ = ("cas", "oidc", "kerberos", "client_address")
+    CAS_FIELD_NUMBER: _ClassVar[int]
+    OIDC_FIELD_NUMBER: _ClassVar[int]
+    KERBEROS_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    cas: CasTicket
+    oidc: OidcAccessToken
+    kerberos: KerberosToken
+    client_address: str
+    def __init__(self, cas: _Optional[_Union[CasTicket, _Mapping]] = ..., oidc: _Optional[_Union[OidcAccessToken, _Mapping]] = ..., kerberos: _Optional[_Union[KerberosToken, _Mapping]] = ..., client_address: _Optional[str] = ...) -> None: ...
+
+class CasTicket(_message.Message):
+    __slots__ = ("service", "ticket")
+    SERVICE_FIELD_NUMBER: _ClassVar[int]
+    TICKET_FIELD_NUMBER: _ClassVar[int]
+    service: str
+    ticket: str
+    def __init__(self, service: _Optional[str] = ..., ticket: _Optional[str] = ...) -> None: ...
+
+class OidcAccessToken(_message.Message):
+    __slots__ = ("token",)
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    token: str
+    def __init__(self, token: _Optional[str] = ...) -> None: ...
+
+class KerberosToken(_message.Message):
+    __slots__ = ("token",)
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    token: bytes
+    def __init__(self, token: _Optional[bytes] = ...) -> None: ...
+
+class SsoLoginReply(_message.Message):
+    __slots__ = ("token", "mutual_token")
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    MUTUAL_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    token: TokenReply
+    mutual_token: bytes
+    def __init__(self, token: _Optional[_Union[TokenReply, _Mapping]] = ..., mutual_token: _Optional[bytes] = ...) -> None: ...
+
 class TokenReply(_message.Message):
     __slots__ = ("login", "token", "ttl", "expires")
     LOGIN_FIELD_NUMBER: _ClassVar[int]

@@ -44,6 +44,11 @@ class AuthStub:
                 request_serializer=xucproto_dot_auth_dot_v1_dot_auth__pb2.CheckRequest.SerializeToString,
                 response_deserializer=xucproto_dot_auth_dot_v1_dot_auth__pb2.TokenReply.FromString,
                 _registered_method=True)
+        self.SsoLogin = channel.unary_unary(
+                '/xuc.auth.v1.Auth/SsoLogin',
+                request_serializer=xucproto_dot_auth_dot_v1_dot_auth__pb2.SsoLoginRequest.SerializeToString,
+                response_deserializer=xucproto_dot_auth_dot_v1_dot_auth__pb2.SsoLoginReply.FromString,
+                _registered_method=True)
         self.GetPublicKeys = channel.unary_unary(
                 '/xuc.auth.v1.Auth/GetPublicKeys',
                 request_serializer=xucproto_dot_auth_dot_v1_dot_auth__pb2.GetPublicKeysRequest.SerializeToString,
@@ -94,6 +99,16 @@ class AuthServicer:
     def Check(self, request, context):
         """Verifies the caller's user token and returns a refreshed one. Caller: a user.
         The presented token stays valid until its own expiry.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SsoLogin(self, request, context):
+        """Single sign-on: the credentials an HTTP client presented (a CAS service ticket, an OpenID
+        Connect access token, a Kerberos SPNEGO token) are checked by the configured provider, and the
+        provisioned user it names gets a token, as for a password login. Caller: a service (the
+        gateway passes the request data through). Reasons: see README "Single sign-on".
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -158,6 +173,11 @@ def add_AuthServicer_to_server(servicer, server):
                     servicer.Check,
                     request_deserializer=xucproto_dot_auth_dot_v1_dot_auth__pb2.CheckRequest.FromString,
                     response_serializer=xucproto_dot_auth_dot_v1_dot_auth__pb2.TokenReply.SerializeToString,
+            ),
+            'SsoLogin': grpc.unary_unary_rpc_method_handler(
+                    servicer.SsoLogin,
+                    request_deserializer=xucproto_dot_auth_dot_v1_dot_auth__pb2.SsoLoginRequest.FromString,
+                    response_serializer=xucproto_dot_auth_dot_v1_dot_auth__pb2.SsoLoginReply.SerializeToString,
             ),
             'GetPublicKeys': grpc.unary_unary_rpc_method_handler(
                     servicer.GetPublicKeys,
@@ -249,6 +269,33 @@ class Auth:
             '/xuc.auth.v1.Auth/Check',
             xucproto_dot_auth_dot_v1_dot_auth__pb2.CheckRequest.SerializeToString,
             xucproto_dot_auth_dot_v1_dot_auth__pb2.TokenReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SsoLogin(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xuc.auth.v1.Auth/SsoLogin',
+            xucproto_dot_auth_dot_v1_dot_auth__pb2.SsoLoginRequest.SerializeToString,
+            xucproto_dot_auth_dot_v1_dot_auth__pb2.SsoLoginReply.FromString,
             options,
             channel_credentials,
             insecure,

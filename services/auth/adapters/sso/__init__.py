@@ -1,0 +1,1 @@
+"""Single sign-on providers: the adapters behind services.auth.domain.sso.SsoProvider."""
