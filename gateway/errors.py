@@ -24,6 +24,7 @@ TABLE: dict[tuple[grpc.StatusCode, str], tuple[int, str]] = {
     (S.UNAUTHENTICATED, "AuthorizationHeaderNotFound"): (401, "AuthorizationHeaderNotFound"),
     (S.UNAUTHENTICATED, "BearerNotFound"): (401, "BearerNotFound"),
     (S.INVALID_ARGUMENT, "InvalidJson"): (400, "InvalidJson"),
+    (S.RESOURCE_EXHAUSTED, "TooManyAttempts"): (429, "TooManyAttempts"),
     # single sign-on (the codes of the three SSO sections; statuses where the documentation is silent)
     (S.UNAUTHENTICATED, "SsoAuthenticationFailed"): (401, "SsoAuthenticationFailed"),
     (S.FAILED_PRECONDITION, "CasServerUrlNotSet"): (501, "CasServerUrlNotSet"),

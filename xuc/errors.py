@@ -19,6 +19,7 @@ class ErrorKind(Enum):
     FORBIDDEN = "forbidden"
     UNAVAILABLE = "unavailable"
     NOT_CONFIGURED = "not_configured"  # the deployment does not offer this (e.g. an SSO method)
+    THROTTLED = "throttled"  # too many attempts: try again later
     INTERNAL = "internal"
 
 

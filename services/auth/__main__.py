@@ -12,6 +12,7 @@ from services.auth.adapters.signing import JwtIssuer, load_or_create_signing_key
 from services.auth.adapters.sso.cas import CasProvider
 from services.auth.adapters.sso.oidc import OidcProvider
 from services.auth.domain.sso import SsoProvider
+from services.auth.domain.throttle import LoginThrottle, ThrottleLimits
 from services.auth.entrypoints.grpc_api import POLICY, SERVICE_NAME, AuthApi
 from services.auth.service_layer.auth_service import AuthService
 from xuc import subjects
@@ -59,7 +60,10 @@ async def main(settings: Settings) -> None:
         sso = sso_providers(settings)
         for provider in sso.values():
             stack.push_async_callback(provider.close)
-        service = AuthService(lambda: SqlAuthUnitOfWork(engine), Argon2Hasher(), issuer, publisher, sso=sso)
+        throttle = LoginThrottle(ThrottleLimits(settings.login_max_failures, settings.login_max_failures_per_address,
+                                                settings.login_failure_window_seconds))
+        service = AuthService(lambda: SqlAuthUnitOfWork(engine), Argon2Hasher(), issuer, publisher, sso=sso,
+                              throttle=throttle)
         await service.prepare()
         api = AuthApi(service, issuer, settings.token_issuer)
         interceptor = EdgeInterceptor(POLICY, Authenticator(settings.service_token, verifier))

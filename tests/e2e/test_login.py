@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
 
-from tests.e2e.conftest import BASE, MAX_BODY_BYTES, assert_error, assert_token_answer, login_body
+from tests.e2e.conftest import BASE, MAX_BODY_BYTES, Stack, assert_error, assert_token_answer, login_body
 
 LOGIN = f"{BASE}/auth/login"
 
@@ -105,3 +105,20 @@ def test_a_body_just_under_the_limit_is_read(api: httpx.Client) -> None:
     response = api.post(LOGIN, content=body.encode(), headers={"Content-Type": "application/json"})
 
     assert_error(response, 401, "InvalidCredentials")
+
+
+def test_repeated_failures_are_throttled_with_429(make_stack: Callable[..., Stack]) -> None:
+    stack = make_stack(XUC_LOGIN_MAX_FAILURES="3", XUC_LOGIN_MAX_FAILURES_PER_ADDRESS="5",
+                       XUC_LOGIN_FAILURE_WINDOW_S="300")
+    stack.provision({"alicej": "alice-secret", "bobm": "bob-secret"})
+    with httpx.Client(base_url=stack.url, timeout=15.0) as http:
+        for _ in range(3):
+            assert_error(http.post(f"{BASE}/auth/login", json=login_body("alicej", "wrong")), 401,
+                         "InvalidCredentials")
+        refused = http.post(f"{BASE}/auth/login", json=login_body("alicej"))  # even the right password
+        assert "try again in" in assert_error(refused, 429, "TooManyAttempts")["message"]
+        assert_token_answer(http.post(f"{BASE}/auth/login", json=login_body("bobm")), "bobm")
+        for _ in range(2):  # the address's fifth failure
+            assert_error(http.post(f"{BASE}/auth/login", json=login_body("bobm", "wrong")), 401,
+                         "InvalidCredentials")
+        assert_error(http.post(f"{BASE}/auth/login", json=login_body("bobm")), 429, "TooManyAttempts")

@@ -111,6 +111,9 @@ class Settings:
     oidc_audience: str
     oidc_login_claim: str
     sso_timeout_seconds: float
+    login_max_failures: int
+    login_max_failures_per_address: int
+    login_failure_window_seconds: int
 
     @classmethod
     def from_env(cls, component: str = "", env: Mapping[str, str] | None = None) -> Settings:
@@ -169,4 +172,7 @@ class Settings:
             oidc_audience=env.get("XUC_OIDC_AUDIENCE", "").strip(),
             oidc_login_claim=env.get("XUC_OIDC_LOGIN_CLAIM", "").strip() or "preferred_username",
             sso_timeout_seconds=_int(env, "XUC_SSO_TIMEOUT_MS", 5000, minimum=1) / 1000,
+            login_max_failures=_int(env, "XUC_LOGIN_MAX_FAILURES", 10, minimum=1),
+            login_max_failures_per_address=_int(env, "XUC_LOGIN_MAX_FAILURES_PER_ADDRESS", 50, minimum=1),
+            login_failure_window_seconds=_int(env, "XUC_LOGIN_FAILURE_WINDOW_S", 300, minimum=1),
         )

@@ -30,7 +30,8 @@ from services.auth.domain.model import (
 )
 from services.auth.domain.ports import EventPublisher, PasswordHasher, TokenIssuer, UnitOfWork
 from services.auth.domain.sso import METHOD_OF, SsoCredentials, SsoProvider
-from xuc.errors import DomainError, InvalidToken
+from services.auth.domain.throttle import LoginThrottle, TooManyAttempts
+from xuc.errors import DomainError, ErrorKind, InvalidToken
 from xuc.security.tokens import Claims
 
 PASSWORD_METHOD = "password"
@@ -59,7 +60,9 @@ class AuthService:
         publisher: EventPublisher,
         clock: Callable[[], float] = time.time,
         sso: Mapping[str, SsoProvider] | None = None,
+        throttle: LoginThrottle | None = None,
     ) -> None:
+        self._throttle = throttle or LoginThrottle()
         self._uow = unit_of_work
         self._sso = dict(sso or {})  # method ("cas", "oidc", "kerberos") -> its configured provider
         self._hasher = hasher
@@ -78,6 +81,23 @@ class AuthService:
 
     # --- login and tokens -------------------------------------------------------------------
     async def login(self, login: str, password: str, client: ClientInfo) -> IssuedToken:
+        await self._refuse_if_throttled(login[:MAX_LOGIN_IN_EVENT], PASSWORD_METHOD, client)
+        try:
+            issued = await self._password_login(login, password, client)
+        except InvalidCredentials:
+            self._throttle.failed(self._clock(), login[:MAX_LOGIN_IN_EVENT], client.address)
+            raise
+        self._throttle.succeeded(login)
+        return issued
+
+    async def _refuse_if_throttled(self, login: str, method: str, client: ClientInfo) -> None:
+        try:
+            self._throttle.check(self._clock(), login, client.address)
+        except TooManyAttempts as error:
+            await self._publish(LoginAttempted(login, False, error.reason, method, client, "", self._now()))
+            raise
+
+    async def _password_login(self, login: str, password: str, client: ClientInfo) -> IssuedToken:
         if not LOGIN.fullmatch(login):
             # Cannot exist: no lookup, but the same hashing time, and a bounded login in the event.
             await self._password_matches(None, password)
@@ -105,6 +125,18 @@ class AuthService:
     async def sso_login(self, credentials: SsoCredentials, client: ClientInfo) -> tuple[IssuedToken, bytes]:
         """A token for the user the SSO credentials name, and the provider's mutual token (Kerberos)."""
         method = METHOD_OF[type(credentials)]
+        await self._refuse_if_throttled("", method, client)
+        try:
+            issued, mutual_token = await self._sso_login(method, credentials, client)
+        except DomainError as error:
+            if error.kind is ErrorKind.UNAUTHENTICATED or isinstance(error, UserNotFound):
+                self._throttle.failed(self._clock(), address=client.address)
+            raise
+        self._throttle.succeeded(issued.login)
+        return issued, mutual_token
+
+    async def _sso_login(self, method: str, credentials: SsoCredentials,
+                         client: ClientInfo) -> tuple[IssuedToken, bytes]:
         provider = self._sso.get(method)
         if provider is None:
             error = _NOT_CONFIGURED[method]()
