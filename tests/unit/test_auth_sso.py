@@ -113,3 +113,16 @@ async def test_a_provider_refusal_is_published_without_the_credentials() -> None
     with pytest.raises(CasServerRefused):
         await service.sso_login(CasCredentials("https://app.example", "ST-1"), CLIENT)
     assert attempts(publisher) == [("", False, "CasServerInvalidTicket", "cas")]
+
+
+async def test_repeated_sso_logins_read_the_user_once_until_it_changes() -> None:
+    database = FakeDatabase([User("alice", "hash:pw", Profile(line="1001"))], ())
+    units = FakeUnitOfWorkFactory(database)
+    service = AuthService(units, FakeHasher(), JwtIssuer(KEY, "xuc", 3600), RecordingPublisher(database),
+                          sso={"oidc": Provider(SsoIdentity("alice", "alice"))})
+    for _ in range(3):
+        await service.sso_login(OidcCredentials("t"), CLIENT)
+    assert len(units.created) == 1  # one read for three logins
+    await service.delete_user("alice")
+    with pytest.raises(UserNotFound):  # the user's own change evicts it at once
+        await service.sso_login(OidcCredentials("t"), CLIENT)

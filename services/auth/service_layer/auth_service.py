@@ -71,6 +71,7 @@ class AuthService:
         self._clock = clock
         self._dummy_hash: str | None = None
         self._recent: dict[str, tuple[User, float]] = {}
+        self._recent_logins: dict[str, tuple[User, float]] = {}  # the same, by login (SSO logins)
 
     async def prepare(self) -> None:
         """Work done once at start so the first requests cost what later ones do."""
@@ -147,8 +148,7 @@ class AuthService:
         except DomainError as error:
             await self._publish(LoginAttempted("", False, error.reason, method, client, "", self._now()))
             raise
-        async with self._uow() as uow:
-            user = await uow.users.by_login(identity.login) if LOGIN.fullmatch(identity.login) else None
+        user = await self._recent_user_by_login(identity.login) if LOGIN.fullmatch(identity.login) else None
         if user is None:
             await self._publish(LoginAttempted(identity.subject[:MAX_LOGIN_IN_EVENT], False, UserNotFound.reason,
                                                method, client, "", self._now()))
@@ -189,6 +189,24 @@ class AuthService:
             self._recent[user_id] = (user, now)
         else:
             self._recent.pop(user_id, None)
+        return user
+
+    async def _recent_user_by_login(self, login: str) -> User | None:
+        """The user of this login, read at most RECENT_USER_SECONDS ago (a found one only: a user
+        provisioned a moment ago can log in at once). SSO logins are proven by the provider, not
+        by a password hash, so the read is most of their cost."""
+        now = self._clock()
+        remembered = self._recent_logins.get(login)
+        if remembered is not None and now - remembered[1] < RECENT_USER_SECONDS:
+            return remembered[0]
+        async with self._uow() as uow:
+            user = await uow.users.by_login(login)
+        if len(self._recent_logins) >= RECENT_USERS_MAX:
+            self._recent_logins.clear()
+        if user is not None:
+            self._recent_logins[login] = (user, now)
+        else:
+            self._recent_logins.pop(login, None)
         return user
 
     # --- user administration ------------------------------------------------------------------
@@ -278,6 +296,7 @@ class AuthService:
         for event in events:
             if isinstance(event, UserChanged):
                 self._recent.pop(event.user_id, None)
+                self._recent_logins.pop(event.login, None)
         if events:
             await self._publisher.publish(events)
 
