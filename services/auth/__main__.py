@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from contextlib import AsyncExitStack
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from xuc.security.tokens import TokenVerifier
 from xucproto.auth.v1 import auth_pb2_grpc
 
 MIGRATIONS = Path(__file__).parent / "adapters" / "migrations"
+log = logging.getLogger("auth")
 
 
 def sso_providers(settings: Settings) -> dict[str, SsoProvider]:
@@ -32,6 +34,15 @@ def sso_providers(settings: Settings) -> dict[str, SsoProvider]:
     providers: dict[str, SsoProvider] = {}
     if settings.cas_server_url:
         providers["cas"] = CasProvider(settings.cas_server_url, timeout_seconds=settings.sso_timeout_seconds)
+    if settings.kerberos_keytab:
+        try:
+            from services.auth.adapters.sso.kerberos import KerberosProvider
+
+            providers["kerberos"] = KerberosProvider(settings.kerberos_keytab, principal=settings.kerberos_principal,
+                                                     realms=settings.kerberos_realms)
+        except ImportError:
+            log.error("XUC_KERBEROS_KEYTAB is set but gssapi is not installed (pip install -e '.[kerberos]'): "
+                      "Kerberos logins are refused")
     if settings.oidc_issuer:
         providers["oidc"] = OidcProvider(settings.oidc_issuer, audience=settings.oidc_audience,
                                          login_claim=settings.oidc_login_claim,

@@ -114,6 +114,9 @@ class Settings:
     login_max_failures: int
     login_max_failures_per_address: int
     login_failure_window_seconds: int
+    kerberos_keytab: str
+    kerberos_principal: str
+    kerberos_realms: tuple[str, ...]
 
     @classmethod
     def from_env(cls, component: str = "", env: Mapping[str, str] | None = None) -> Settings:
@@ -175,4 +178,7 @@ class Settings:
             login_max_failures=_int(env, "XUC_LOGIN_MAX_FAILURES", 10, minimum=1),
             login_max_failures_per_address=_int(env, "XUC_LOGIN_MAX_FAILURES_PER_ADDRESS", 50, minimum=1),
             login_failure_window_seconds=_int(env, "XUC_LOGIN_FAILURE_WINDOW_S", 300, minimum=1),
+            kerberos_keytab=env.get("XUC_KERBEROS_KEYTAB", "").strip(),
+            kerberos_principal=env.get("XUC_KERBEROS_PRINCIPAL", "").strip(),
+            kerberos_realms=_list(env, "XUC_KERBEROS_REALMS"),
         )
