@@ -42,9 +42,7 @@ class Directory:
 
     def with_line(self, login: str) -> UserLine:
         """The user and their line; UserNotFound for an unknown user or one without a line."""
-        user = self._by_login.get(login)
-        if user is None:
-            raise UserNotFound(f"No user {login!r}" if login else "No username given")
+        user = self.require(login)
         if not user.number:
             raise UserNotFound(f"User {login!r} has no line")
         return user
