@@ -380,3 +380,23 @@ async def test_services_push_registrations_and_history_survive_a_restart(
         await telephony.dial(alice, bob.line)
         [push] = await pushes.wait(1, events.PushRequested)
         assert (push.platform, push.token) == ("ios", "ios-token")
+
+
+async def test_a_call_from_a_queue_rings_the_destination_with_the_given_caller_id(
+    telephony: Telephony, nats_client: NatsClient,
+) -> None:
+    alice = await telephony.new_user()
+    queue_id = secrets.randbelow(10**9) + 1
+    await telephony.stub.PutAgentsAndQueues(pb.PutAgentsAndQueuesRequest(
+        queues=[pb.QueueSpec(id=queue_id, name="sales", number="3001")]), metadata=telephony.service)
+    ringing = await listen(nats_client, subjects.PHONE_EVENT.for_key(alice.login))
+
+    reply = await telephony.stub.DialFromQueue(pb.DialFromQueueRequest(
+        destination=alice.line, queue_id=queue_id, caller_id_name="Thomas", caller_id_number="999999",
+        variables={"foo": "bar"}), metadata=telephony.service)
+
+    [event] = await ringing.wait(1, events.PhoneEvent)
+    assert (event.event_type, event.dn, event.other_dn, dict(event.user_data)) == (
+        "EventRinging", alice.line, "999999", {"foo": "bar"})
+    assert reply.number == alice.line
+    await telephony.act("Hangup", alice.line)
