@@ -72,7 +72,8 @@ async def main(settings: Settings) -> None:
 
         config = GatewayConfig(settings.service_token, settings.cors_origins, settings.max_body_bytes,
                                settings.max_import_bytes, deprecated_api_hosts=settings.deprecated_api_hosts,
-                               trusted_proxies=settings.trusted_proxies)
+                               trusted_proxies=settings.trusted_proxies,
+                               body_timeout_seconds=settings.body_timeout_seconds)
         log.info("1.0 API clients", extra={"allowed": ",".join(config.deprecated_api_hosts) or "none",
                                            "trusted_proxies": ",".join(config.trusted_proxies) or "none"})
         server = _Server(uvicorn.Config(
@@ -94,7 +95,8 @@ async def main(settings: Settings) -> None:
         if server.started:
             host, port = server.servers[0].sockets[0].getsockname()[:2]
             log.info("gateway serving HTTP", extra={"address": f"{host}:{port}"})
-            write_ready_file(settings.ready_file, http=f"{host}:{port}")
+            # Its metrics are served on the same port, at /metrics.
+            write_ready_file(settings.ready_file, http=f"{host}:{port}", metrics=f"{host}:{port}")
             freeze_startup_objects()
         # On SIGTERM/SIGINT uvicorn stops accepting, finishes in-flight requests, then returns.
         await asyncio.wait([serving, asyncio.create_task(stopping.wait())], return_when=asyncio.FIRST_COMPLETED)

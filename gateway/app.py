@@ -17,19 +17,24 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp
 
 from gateway.client_address import ClientPolicy
 from gateway.errors import error_response, response_for_domain_error, response_for_rpc_error, unhandled_code
-from gateway.limits import BodySizeLimit
+from gateway.limits import BodyReadTimeout, BodySizeLimit
+from gateway.observability import Observed, route_templates
 from gateway.routes.auth import AuthRoutes
 from gateway.routes.contacts import IMPORT_PATH, ContactsRoutes
 from gateway.routes.push import PushRoutes
 from gateway.routes.qualifications import QualificationsRoutes
 from gateway.routes.telephony import TelephonyRoutes
 from xuc.errors import DomainError
+from xuc.runtime import request_ids
 from xuc.runtime.grpc_client import service_metadata
 from xuc.runtime.grpc_errors import reason_of
 from xuc.runtime.keys import PublicKeyCache
+from xuc.runtime.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from xuc.runtime.metrics import render as render_metrics
 from xucproto.auth.v1 import auth_pb2_grpc
 from xucproto.contacts.v1 import contacts_pb2_grpc
 from xucproto.telephony.v1 import telephony_pb2_grpc
@@ -37,6 +42,7 @@ from xucproto.telephony.v1 import telephony_pb2_grpc
 log = logging.getLogger(__name__)
 
 HTTP_ERROR_CODES = {404: "NotFound", 405: "MethodNotAllowed"}
+METRICS_PATH = "/metrics"
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,7 @@ class GatewayConfig:
     # X-Forwarded-For is believed (XUC_TRUSTED_PROXIES): addresses and networks, IPv4 and IPv6.
     deprecated_api_hosts: tuple[str, ...] = ()
     trusted_proxies: tuple[str, ...] = ()
+    body_timeout_seconds: float = 30.0  # a request body must arrive in time (XUC_BODY_TIMEOUT_SECONDS): 408
 
 
 def load_openapi() -> dict[str, Any]:
@@ -93,6 +100,14 @@ class JsonErrorCors(CORSMiddleware):
         return refused
 
 
+class Gateway(Starlette):
+    """Starlette, with the request id and the HTTP metrics around everything, its own error
+    middleware included (the 500 of an unhandled error carries the id and is counted)."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return Observed(super().build_middleware_stack(), route_templates(self.routes))
+
+
 async def _unexpected(request: Request, exc: Exception) -> Response:
     log.error("unhandled error", exc_info=exc, extra={"path": request.url.path})
     return error_response(500, unhandled_code(request.url.path), "The request could not be handled")
@@ -121,6 +136,9 @@ def create_app(
     async def ready(request: Request) -> Response:
         return PlainTextResponse("ready") if keys.ready else PlainTextResponse("starting", status_code=503)
 
+    async def metrics(request: Request) -> Response:
+        return Response(render_metrics(), media_type=METRICS_CONTENT_TYPE)
+
     routes: list[BaseRoute] = [
         *AuthRoutes(auth, service_metadata(config.service_token), keys).routes(),
         *ContactsRoutes(personal_contacts, keys).routes(),
@@ -130,6 +148,7 @@ def create_app(
         Route("/xuc/api/openapi.json", openapi_json, methods=["GET"]),
         Route("/health/live", live, methods=["GET"]),
         Route("/health/ready", ready, methods=["GET"]),
+        Route(METRICS_PATH, metrics, methods=["GET"]),  # not authenticated: see README, "Observability"
     ]
     # CORS outermost, so that every answer (errors and 413s included) carries its headers.
     middleware = []
@@ -138,12 +157,14 @@ def create_app(
             JsonErrorCors,
             allow_origins=list(config.cors_origins),
             allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
-            allow_headers=["Authorization", "X-Auth-Token", "Content-Type"],
+            allow_headers=["Authorization", "X-Auth-Token", "Content-Type", request_ids.HTTP_HEADER],
+            expose_headers=[request_ids.HTTP_HEADER],
             max_age=600,
         ))
+    middleware.append(Middleware(BodyReadTimeout, seconds=config.body_timeout_seconds))
     middleware.append(Middleware(BodySizeLimit, max_bytes=config.max_body_bytes,
                                  overrides={IMPORT_PATH: config.max_import_bytes}))
-    return Starlette(
+    return Gateway(
         routes=routes,
         middleware=middleware,
         exception_handlers={

@@ -71,6 +71,7 @@ TABLE: dict[tuple[grpc.StatusCode, str], tuple[int, str]] = {
     (S.UNAVAILABLE, "Unreachable"): (503, "Unreachable"),
     # edge-only answers
     (S.INVALID_ARGUMENT, "PayloadTooLarge"): (413, "PayloadTooLarge"),
+    (S.INVALID_ARGUMENT, "RequestTimeout"): (408, "RequestTimeout"),
 }
 
 # When no (status, reason) row matches: by status alone.

@@ -28,6 +28,10 @@ Runs in the gateway process. Design (docs/telephony.md, "Event URL forwarder"):
 
 Events of one user may still be reordered when *several* gateway processes forward: the deliver
 group spreads one user's events over the members. Order per user is guaranteed within a process.
+
+Metrics (xuc/runtime/metrics.py): POSTs by outcome and their duration, dead letters by cause,
+messages received, the dead letters' publishing, and the consumer's lag (JetStream's
+num_pending and num_ack_pending, sampled every `lag_interval_seconds`).
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
 from xuc import subjects
+from xuc.runtime import metrics
 from xuc.runtime.nats import ensure_stream
 from xuc.runtime.settings import Settings
 from xucproto.events.v1.telephony_events_pb2 import PhoneEvent, PhoneStatusChanged, UndeliveredEvent
@@ -68,6 +73,10 @@ RETRYABLE_CLIENT_STATUSES = frozenset({408, 429})
 EVENT_ID_HEADER = "X-Xuc-Event-Id"  # lets a receiver drop the rare duplicate of at-least-once delivery
 DEAD_LETTER_PUBLISH_TIMEOUT_SECONDS = 2.0
 DRAIN_GRACE_SECONDS = 5.0  # on top of the HTTP timeout, for acks and dead letters at stop
+LAG_TIMEOUT_SECONDS = 2.0
+DeadLetterCause = Literal["attempts", "refused", "backlog", "invalid", "error"]
+# The outcome label of a POST (xuc_webhook_deliveries_total) for each outcome of an attempt.
+POST_OUTCOMES = {"delivered": "delivered", "retry": "failed", "final": "refused"}
 
 
 # --- the pure part: what is posted ------------------------------------------------------------------
@@ -165,7 +174,7 @@ def loggable_url(url: str) -> str:
 
 @dataclass
 class ForwarderStats:
-    """Counters since start (the metrics endpoint will read them)."""
+    """Counters of this forwarder since start (the process's Prometheus metrics count the same)."""
 
     received: int = 0  # messages taken from JetStream, redeliveries included
     attempts: int = 0  # HTTP posts tried
@@ -217,6 +226,7 @@ class EventForwarder:
         max_user_backlog: int = 1000,
         max_concurrent_posts: int = 64,
         ack_wait_seconds: float = 30.0,
+        lag_interval_seconds: float = 5.0,
         consumer: str = subjects.WEBHOOK_CONSUMER,
         deliver_group: str = subjects.WEBHOOK_DELIVER_GROUP,
     ) -> None:
@@ -225,8 +235,9 @@ class EventForwarder:
         if min(max_attempts, max_ack_pending, max_user_backlog, max_concurrent_posts) < 1:
             raise ValueError("max_attempts, max_ack_pending, max_user_backlog and max_concurrent_posts "
                              "must be at least 1")
-        if min(timeout_seconds, initial_backoff_seconds, max_backoff_seconds, ack_wait_seconds) <= 0:
-            raise ValueError("timeouts, back-off and ack_wait must be positive")
+        if min(timeout_seconds, initial_backoff_seconds, max_backoff_seconds, ack_wait_seconds,
+               lag_interval_seconds) <= 0:
+            raise ValueError("timeouts, back-off, ack_wait and the lag interval must be positive")
         self._connection = connection
         self._js: JetStreamContext = connection.jetstream()
         self._url = event_url
@@ -243,11 +254,22 @@ class EventForwarder:
         self._progress_interval = ack_wait_seconds / 3
         self._consumer = consumer
         self._deliver_group = deliver_group
+        self._lag_interval = lag_interval_seconds
         self.stats = ForwarderStats()
+        # Prometheus children, looked up once: recording is an increment.
+        self._count_received = metrics.WEBHOOK_RECEIVED.labels(consumer).inc
+        self._record_post = {kind: (metrics.WEBHOOK_DELIVERIES.labels(outcome).inc,
+                                    metrics.WEBHOOK_DELIVERY_DURATION.labels(outcome).observe)
+                             for kind, outcome in POST_OUTCOMES.items()}
+        self._count_dead = {cause: metrics.WEBHOOK_DEAD_LETTERED.labels(cause).inc
+                            for cause in ("attempts", "refused", "backlog", "invalid", "error")}
+        self._pending_gauge = metrics.EVENT_CONSUMER_PENDING.labels(consumer)
+        self._ack_pending_gauge = metrics.EVENT_CONSUMER_ACK_PENDING.labels(consumer)
 
         self._session: aiohttp.ClientSession | None = None
         self._subscription: JetStreamContext.PushSubscription | None = None
         self._heartbeat: asyncio.Task[None] | None = None
+        self._lag_sampler: asyncio.Task[None] | None = None
         self._posts = asyncio.Semaphore(max_concurrent_posts)
         self._stopping = asyncio.Event()
         self._held: dict[int, _Held] = {}
@@ -290,6 +312,7 @@ class EventForwarder:
             self._session = None
             raise
         self._heartbeat = asyncio.create_task(self._keep_alive())
+        self._lag_sampler = asyncio.create_task(self._sample_lag_periodically())
         log.info("forwarding events to the event URL",
                  extra={"url": loggable_url(self._url), "consumer": self._consumer, "max_attempts": self._max_attempts})
 
@@ -310,9 +333,10 @@ class EventForwarder:
                 task.cancel()
             await asyncio.gather(*late, return_exceptions=True)
         await self._nak_everything_held()
-        if self._heartbeat is not None:
-            self._heartbeat.cancel()
-            await asyncio.gather(self._heartbeat, return_exceptions=True)
+        for background in (self._heartbeat, self._lag_sampler):
+            if background is not None:
+                background.cancel()
+                await asyncio.gather(background, return_exceptions=True)
         await self._flush()
         await self._session.close()
         log.info("event forwarder stopped", extra={"delivered": self.stats.delivered,
@@ -357,6 +381,7 @@ class EventForwarder:
     async def _on_message(self, msg: Msg) -> None:
         """Called for each delivery, one at a time: must not wait on HTTP; hands over to a lane."""
         self.stats.received += 1
+        self._count_received()
         if self._stopping.is_set():
             self._refused.append(msg)
             return
@@ -392,7 +417,8 @@ class EventForwarder:
             # against the consumer's max_ack_pending, shared by all users: past this backlog, the
             # user's new events are set aside at once, so that the others keep flowing.
             self.stats.overflowed += 1
-            await self._dead_letter(held, 0, f"backlog: {waiting} earlier events of this user wait for the event URL")
+            await self._dead_letter(held, 0, f"backlog: {waiting} earlier events of this user wait for the event URL",
+                                    "backlog")
             return
         self._enqueue(held)
 
@@ -423,7 +449,7 @@ class EventForwarder:
                     if await self._stopped_within(self._initial_backoff):
                         break
                     continue
-                decided = await self._dead_letter(held, 0, f"unexpected error: {exc!r}"[:500])
+                decided = await self._dead_letter(held, 0, f"unexpected error: {exc!r}"[:500], "error")
             if not decided:
                 break  # stopping: the event stays held and is nak'd by stop()
             lane.popleft()
@@ -435,7 +461,7 @@ class EventForwarder:
     async def _process(self, held: _Held) -> bool:
         """Post until the outcome is decided (True: acked) or the forwarder stops (False)."""
         if held.error:
-            return await self._dead_letter(held, 0, held.error)
+            return await self._dead_letter(held, 0, held.error, "invalid")
         attempt = 0
         while True:
             outcome = await self._post(held)
@@ -448,7 +474,8 @@ class EventForwarder:
                 return True
             self.stats.failures += 1
             if outcome.kind == "final" or attempt >= self._max_attempts:
-                return await self._dead_letter(held, attempt, outcome.error)
+                return await self._dead_letter(held, attempt, outcome.error,
+                                               "refused" if outcome.kind == "final" else "attempts")
             delay = backoff_delay(attempt, self._initial_backoff, self._max_backoff, random.random())
             log.warning("event URL: attempt failed, retrying", extra={
                 "username": held.username, "sequence": held.sequence, "attempt": attempt,
@@ -461,31 +488,40 @@ class EventForwarder:
         async with self._posts:
             if self._stopping.is_set():
                 return _Outcome("stopped")
-            assert self._session is not None
             self.stats.attempts += 1
-            headers: dict[str, str] = {}
-            event_id = (held.msg.headers or {}).get("Nats-Msg-Id")
-            if event_id:
-                headers[EVENT_ID_HEADER] = event_id
-            try:
-                async with self._session.post(self._url, data=held.body.encode(), headers=headers,
-                                              allow_redirects=False) as response:
-                    await response.read()  # so that the connection goes back to the pool
-                    status = response.status
-            except TimeoutError:
-                return _Outcome("retry", "timeout")
-            except aiohttp.ClientConnectorError as exc:
-                refused = exc.os_error.errno == errno.ECONNREFUSED
-                return _Outcome("retry", "connection refused" if refused else f"connection error: {exc.os_error}")
-            except aiohttp.ClientError as exc:
-                return _Outcome("retry", f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+            started = time.perf_counter()
+            outcome = await self._send(held)
+            count, observe = self._record_post[outcome.kind]
+            count()
+            observe(time.perf_counter() - started)
+        return outcome
+
+    async def _send(self, held: _Held) -> _Outcome:
+        """One POST of the event, and what its answer (or its failure) means."""
+        assert self._session is not None
+        headers: dict[str, str] = {}
+        event_id = (held.msg.headers or {}).get("Nats-Msg-Id")
+        if event_id:
+            headers[EVENT_ID_HEADER] = event_id
+        try:
+            async with self._session.post(self._url, data=held.body.encode(), headers=headers,
+                                          allow_redirects=False) as response:
+                await response.read()  # so that the connection goes back to the pool
+                status = response.status
+        except TimeoutError:
+            return _Outcome("retry", "timeout")
+        except aiohttp.ClientConnectorError as exc:
+            refused = exc.os_error.errno == errno.ECONNREFUSED
+            return _Outcome("retry", "connection refused" if refused else f"connection error: {exc.os_error}")
+        except aiohttp.ClientError as exc:
+            return _Outcome("retry", f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
         if 200 <= status < 300:
             return _Outcome("delivered")
         if status >= 500 or status in RETRYABLE_CLIENT_STATUSES:
             return _Outcome("retry", f"HTTP {status}")
         return _Outcome("final", f"HTTP {status}")
 
-    async def _dead_letter(self, held: _Held, attempts: int, last_error: str) -> bool:
+    async def _dead_letter(self, held: _Held, attempts: int, last_error: str, cause: DeadLetterCause) -> bool:
         """Set the event aside in XUC_WEBHOOK_DEAD, then ack it. Until the dead letter is stored
         (NATS trouble) the event is not acked: it is retried here, or nak'd at stop."""
         failed_at = Timestamp()
@@ -499,14 +535,17 @@ class EventForwarder:
             try:
                 await self._js.publish(subjects.WEBHOOK_DEAD.for_key(held.username), record.SerializeToString(),
                                        timeout=DEAD_LETTER_PUBLISH_TIMEOUT_SECONDS, headers=headers)
+                metrics.NATS_PUBLISHING.published(UndeliveredEvent.DESCRIPTOR.name)
                 break
             except Exception as exc:
+                metrics.NATS_PUBLISHING.failed(UndeliveredEvent.DESCRIPTOR.name)
                 log.error("event forwarder: could not store a dead letter, retrying: %s", exc,
                           extra={"username": held.username, "sequence": held.sequence})
                 await self._progress(held)
                 if await self._stopped_within(min(self._max_backoff, self._progress_interval)):
                     return False
         self.stats.dead_lettered += 1
+        self._count_dead[cause]()
         log.error("event URL: event set aside in %s", subjects.WEBHOOK_DEAD_STREAM, extra={
             "username": held.username, "sequence": held.sequence, "subject": held.msg.subject,
             "attempts": attempts, "error": last_error})
@@ -531,6 +570,23 @@ class EventForwarder:
             for held in list(self._held.values()):
                 if now - held.progressed_at >= self._progress_interval:
                     await self._progress(held)
+
+    async def sample_lag(self) -> None:
+        """Read the consumer's backlog from JetStream into the lag gauges; a failure (NATS down) is
+        logged at debug level and leaves the last values."""
+        try:
+            info = await self._js.consumer_info(subjects.TELEPHONY_STREAM, self._consumer,
+                                                timeout=LAG_TIMEOUT_SECONDS)
+        except Exception as exc:
+            log.debug("event forwarder: consumer lag not sampled: %s", exc)
+            return
+        self._pending_gauge.set(info.num_pending or 0)
+        self._ack_pending_gauge.set(info.num_ack_pending or 0)
+
+    async def _sample_lag_periodically(self) -> None:
+        while True:
+            await self.sample_lag()
+            await asyncio.sleep(self._lag_interval)
 
     async def _progress(self, held: _Held) -> None:
         held.progressed_at = time.monotonic()

@@ -61,6 +61,12 @@ class PayloadTooLarge(DomainError):
     default_message = "The request body is too large"
 
 
+class RequestTimeout(DomainError):
+    reason = "RequestTimeout"
+    kind = ErrorKind.INVALID
+    default_message = "The request body did not arrive in time"
+
+
 def without_trailing_commas(text: str) -> str:
     """`text` without the commas that end a JSON object or array after a value
     (`{"token": "1234-5678",}`, as the mobile documentation writes it). Commas in strings, and
@@ -128,6 +134,8 @@ def _has_type(value: Any, expected: type) -> bool:
     if expected is int:
         # JSON true/false are not numbers; and a protobuf int64 field refuses what it cannot hold.
         return type(value) is int and INT64_MIN <= value <= INT64_MAX
+    if expected is str:
+        return is_text(value)  # a protobuf string field refuses a lone surrogate
     return type(value) is expected
 
 
@@ -164,14 +172,14 @@ def is_text(value: Any) -> TypeGuard[str]:
 
 def required_string(body: dict[str, Any], name: str) -> str:
     value = body.get(name)
-    if not isinstance(value, str):
+    if not is_text(value):
         raise InvalidJson(f"'{name}' is required and must be a string")
     return value
 
 
 def optional_string(body: dict[str, Any], name: str) -> str:
     value = body.get(name)
-    return value if isinstance(value, str) else ""
+    return value if is_text(value) else ""
 
 
 def presented_token(request: Request) -> str:

@@ -74,7 +74,21 @@ def _build_parser() -> argparse.ArgumentParser:
 
     _add_user_commands(commands, common)
     pbx_commands.add_parser(commands, common)
+    _add_keys_commands(commands, common)
     return parser
+
+
+def _add_keys_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser],
+                       common: argparse.ArgumentParser) -> None:
+    keys = commands.add_parser("keys", help="list or rotate the token signing keys",
+                               description="The token signing keys, in the auth database (XUC_AUTH_DATABASE_URL, "
+                                           "XUC_DATABASE_URL or <data dir>/auth.db); auth need not run.")
+    actions = keys.add_subparsers(dest="action", required=True, metavar="ACTION")
+    actions.add_parser("list", parents=[common], help="list the keys and their schedule")
+    actions.add_parser("rotate", parents=[common], help="create the next key now",
+                       description="Create the next signing key now: published at once, it signs after "
+                                   "XUC_SIGNING_KEY_PREPUBLISH_S; the current key stays published until its "
+                                   "tokens expire. Running auth replicas take it up at their next reload.")
 
 
 def _add_user_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser],
@@ -162,7 +176,17 @@ def _pbx(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"up": _up, "provision": _provision, "user": _user, "pbx": _pbx}
+def _keys(args: argparse.Namespace) -> int:
+    from services.auth.keys import KeyFileInUse, run_command  # the auth service's own code
+
+    try:
+        print(asyncio.run(run_command(args.action, Settings.from_env("auth"))))
+    except KeyFileInUse as error:
+        raise CliError(str(error)) from None
+    return 0
+
+
+COMMANDS = {"up": _up, "provision": _provision, "user": _user, "pbx": _pbx, "keys": _keys}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

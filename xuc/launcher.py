@@ -51,8 +51,17 @@ def say(message: str) -> None:
     print(f"xuc: {message}", flush=True)
 
 
-def say_up(name: str, address: str) -> None:
-    say(f"{name:<8} up  {address}")
+def say_up(name: str, address: str, metrics: str = "") -> None:
+    """`<name> up  <address>`, and where its Prometheus metrics are when it serves them."""
+    say(f"{name:<8} up  {address}" + (f"  metrics http://{metrics}/metrics" if metrics else ""))
+
+
+def _metrics_address(ready: dict[str, Any]) -> str:
+    """The metrics endpoint a component wrote in its ready file ("" if none), loopback for a wildcard."""
+    address = ready.get("metrics")
+    if not isinstance(address, str) or ":" not in address:
+        return ""
+    return _host_port(*_split_address(address))
 
 
 # --- the service token ----------------------------------------------------------------------------
@@ -313,8 +322,9 @@ async def _start_nats(supervisor: Supervisor, env: dict[str, str], data_dir: Pat
 
 
 async def _start_python_component(supervisor: Supervisor, name: str, module: str, env: dict[str, str],
-                                  run_dir: Path, address_key: str) -> str:
-    """Spawn `python -m module` and wait for the address it writes in its ready file."""
+                                  run_dir: Path, address_key: str) -> tuple[str, str]:
+    """Spawn `python -m module` and wait for the addresses it writes in its ready file: where it
+    serves (`address_key`), and where its metrics are ("" if nowhere)."""
     ready_file = run_dir / f"{name}.json"
     child = await supervisor.spawn(name, [sys.executable, "-m", module],
                                    {**env, "XUC_READY_FILE": str(ready_file)})
@@ -322,32 +332,34 @@ async def _start_python_component(supervisor: Supervisor, name: str, module: str
     async def ready() -> dict[str, Any] | None:
         return _read_ready_file(ready_file, child.process.pid)
 
-    return _address_in(await _poll(ready), address_key, name)
+    content = await _poll(ready)
+    return _address_in(content, address_key, name), _metrics_address(content)
 
 
 async def _start_grpc_service(supervisor: Supervisor, name: str, module: str, env: dict[str, str],
                               run_dir: Path) -> str:
     async with _start_deadline(name):
-        address = await _start_python_component(supervisor, name, module, env, run_dir, "grpc")
+        address, metrics = await _start_python_component(supervisor, name, module, env, run_dir, "grpc")
 
         async def serving() -> bool | None:
             return await grpc_client.is_serving(address) or None
 
         await _poll(serving)
-    say_up(name, address)
+    say_up(name, address, metrics)
     return address
 
 
 async def _start_gateway(supervisor: Supervisor, env: dict[str, str], run_dir: Path) -> None:
     name, module = GATEWAY
     async with _start_deadline(name):
-        host, port = _split_address(await _start_python_component(supervisor, name, module, env, run_dir, "http"))
+        address, metrics = await _start_python_component(supervisor, name, module, env, run_dir, "http")
+        host, port = _split_address(address)
 
         async def answering() -> bool | None:
             return await _http_status(host, port, "/health/ready") == 200 or None
 
         await _poll(answering)
-    say_up(name, f"http://{_host_port(host, port)}")
+    say_up(name, f"http://{_host_port(host, port)}", metrics)
 
 
 async def _start_all(supervisor: Supervisor, env: dict[str, str], data_dir: Path, run_dir: Path) -> None:

@@ -19,7 +19,7 @@ from gateway.credentials import authenticate
 from gateway.errors import error_response
 from gateway.requests import client_address, json_object, optional_string, required_string
 from xuc.errors import DomainError, ErrorKind
-from xuc.runtime.grpc_client import Metadata, user_metadata
+from xuc.runtime.grpc_client import Metadata, user_metadata, with_request_id
 from xuc.runtime.keys import PublicKeyCache
 from xucproto.auth.v1 import auth_pb2, auth_pb2_grpc
 
@@ -79,7 +79,7 @@ class AuthRoutes:
                 software_type=optional_string(body, "softwareType"),
                 application_type=optional_string(body, "applicationType"),
             ),
-            metadata=self.service_metadata,
+            metadata=with_request_id(self.service_metadata),
             timeout=RPC_TIMEOUT_SECONDS,
         )
         return _token_answer(reply)
@@ -92,7 +92,8 @@ class AuthRoutes:
 
     async def _sso(self, request: Request, sso: auth_pb2.SsoLoginRequest) -> JSONResponse:
         sso.client_address = client_address(request)
-        reply = await self.stub.SsoLogin(sso, metadata=self.service_metadata, timeout=SSO_TIMEOUT_SECONDS)
+        reply = await self.stub.SsoLogin(sso, metadata=with_request_id(self.service_metadata),
+                                         timeout=SSO_TIMEOUT_SECONDS)
         answer = _token_answer(reply.token)
         if reply.mutual_token:  # Kerberos mutual authentication
             answer.headers["WWW-Authenticate"] = f"{NEGOTIATE} {base64.b64encode(reply.mutual_token).decode()}"

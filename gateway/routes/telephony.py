@@ -31,7 +31,7 @@ from starlette.routing import BaseRoute, Mount, Route, Router
 from gateway.client_address import ClientPolicy
 from gateway.requests import INT64_MAX, INT64_MIN, JsonBodyNotFound, JsonErrorDecoding, is_text, json_object
 from xuc.errors import DomainError, ErrorKind, Forbidden, Unreachable
-from xuc.runtime.grpc_client import Metadata
+from xuc.runtime.grpc_client import Metadata, with_request_id
 from xucproto.auth.v1 import auth_pb2, auth_pb2_grpc
 from xucproto.telephony.v1 import telephony_pb2, telephony_pb2_grpc
 
@@ -167,7 +167,7 @@ class TelephonyRoutes:
         return connected(self.stub)
 
     async def _call(self, rpc: Callable[..., Awaitable[Any]], message: Any) -> Any:
-        return await rpc(message, metadata=self.service_metadata, timeout=RPC_TIMEOUT_SECONDS)
+        return await rpc(message, metadata=with_request_id(self.service_metadata), timeout=RPC_TIMEOUT_SECONDS)
 
     async def connect(self, request: Request) -> Response:
         body = await json_body(request, required=False)

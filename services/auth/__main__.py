@@ -2,30 +2,34 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from contextlib import AsyncExitStack
-from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.auth.adapters.notifier import to_message
 from services.auth.adapters.passwords import Argon2Hasher
 from services.auth.adapters.repository import SqlAuthUnitOfWork
-from services.auth.adapters.signing import JwtIssuer, load_or_create_signing_key
+from services.auth.adapters.signing import JwtIssuer, SigningKeyRing, load_or_create_signing_key
 from services.auth.adapters.sso.cas import CasProvider
 from services.auth.adapters.sso.oidc import OidcProvider
 from services.auth.domain.sso import SsoProvider
 from services.auth.domain.throttle import LoginThrottle, ThrottleLimits
 from services.auth.entrypoints.grpc_api import POLICY, SERVICE_NAME, AuthApi
+from services.auth.keys import MIGRATIONS, VERSION_TABLE, legacy_key_file, signing_keys
 from services.auth.service_layer.auth_service import AuthService
 from xuc import subjects
 from xuc.runtime import db, nats
 from xuc.runtime.events import NatsEventPublisher
 from xuc.runtime.grpc_edge import Authenticator, EdgeInterceptor
+from xuc.runtime.keys import MAX_AGE_SECONDS
 from xuc.runtime.process import GrpcService, run, serve_grpc, stop_signal
 from xuc.runtime.settings import Settings
 from xuc.security.tokens import TokenVerifier
 from xucproto.auth.v1 import auth_pb2_grpc
 
-MIGRATIONS = Path(__file__).parent / "adapters" / "migrations"
 log = logging.getLogger("auth")
 
 
@@ -50,16 +54,38 @@ def sso_providers(settings: Settings) -> dict[str, SsoProvider]:
     return providers
 
 
+async def _signing_key_ring(settings: Settings, engine: AsyncEngine, stack: AsyncExitStack) -> SigningKeyRing:
+    """The keys in the database, kept fresh in the background; or the one key of XUC_SIGNING_KEY_FILE."""
+    if settings.signing_key_file is not None:
+        return SigningKeyRing.static(load_or_create_signing_key(settings.signing_key_file))
+    if settings.signing_key_prepublish_seconds < MAX_AGE_SECONDS + settings.signing_key_reload_seconds:
+        log.warning("XUC_SIGNING_KEY_PREPUBLISH_S is shorter than the verifiers' key refresh (%d s) plus a reload: "
+                    "after a rotation, services may refuse new tokens for a while", MAX_AGE_SECONDS)
+    keys = signing_keys(settings, engine)
+    legacy = legacy_key_file(settings)
+    await keys.manager.start(legacy.read_bytes() if legacy.exists() else None)
+    refreshing = asyncio.create_task(keys.manager.keep_fresh(settings.signing_key_reload_seconds))
+    stack.push_async_callback(_cancel, refreshing)
+    return keys.ring
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 async def main(settings: Settings) -> None:
     stopping = stop_signal()
     async with AsyncExitStack() as stack:
         engine = db.create_engine_for(settings.database_url)
         stack.push_async_callback(engine.dispose)
-        await db.migrate(settings.database_url, MIGRATIONS, version_table="auth_alembic_version")
+        await db.migrate(settings.database_url, MIGRATIONS, version_table=VERSION_TABLE)
 
-        key = load_or_create_signing_key(settings.signing_key_file or settings.data_dir / "auth" / "signing-key.pem")
-        issuer = JwtIssuer(key, settings.token_issuer, settings.token_ttl)
-        verifier = TokenVerifier(settings.token_issuer, [key.public_key()])
+        ring = await _signing_key_ring(settings, engine, stack)
+        issuer = JwtIssuer(ring, settings.token_issuer, settings.token_ttl)
+        verifier = TokenVerifier(settings.token_issuer)
+        ring.watch(verifier.set_keys)  # this service's own checks follow the published keys
 
         connection = await nats.connect(settings.nats_url, name="xuc-auth")
         stack.push_async_callback(nats.close, connection)

@@ -21,6 +21,7 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -273,9 +274,11 @@ def _segment(value: dict[str, object]) -> str:
     return b64url(json.dumps(value, separators=(",", ":")).encode())
 
 
-def _public_pem(stack: Stack) -> bytes:
-    """The public half of the stack's signing key: what an attacker may know of it."""
-    private = serialization.load_pem_private_key((stack.data_dir / "auth" / "signing-key.pem").read_bytes(), None)
+def _public_pem(stack: Stack, kid: str) -> bytes:
+    """The public half of the stack's signing key `kid`: what an attacker may know of it."""
+    with contextlib.closing(sqlite3.connect(stack.data_dir / "auth.db")) as database:  # keys live there
+        (stored,) = database.execute("SELECT private_key FROM auth_signing_keys WHERE kid = ?", (kid,)).fetchone()
+    private = serialization.load_pem_private_key(stored.encode(), None)
     return private.public_key().public_bytes(serialization.Encoding.PEM,
                                              serialization.PublicFormat.SubjectPublicKeyInfo)
 
@@ -291,7 +294,7 @@ def forge(kind: str, token: str, stack: Stack) -> str:
         return f"{_segment({'alg': 'none', 'typ': 'JWT', 'kid': kid})}.{body}.{signature}"
     if kind == "hs256-with-the-public-key":
         signing_input = f"{_segment({'alg': 'HS256', 'typ': 'JWT', 'kid': kid})}.{body}"
-        mac = hmac.new(_public_pem(stack), signing_input.encode(), hashlib.sha256).digest()
+        mac = hmac.new(_public_pem(stack, kid), signing_input.encode(), hashlib.sha256).digest()
         return f"{signing_input}.{b64url(mac)}"
     if kind == "hs256-with-a-secret":
         return jwt.encode(payload, "a-long-enough-secret-for-hmac-sha256-" * 2, algorithm="HS256",

@@ -12,7 +12,6 @@ import base64
 import hashlib
 import hmac
 import json
-import stat
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -22,7 +21,6 @@ from typing import Any
 import grpc
 import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
@@ -142,16 +140,14 @@ def test_migrations_create_the_tables_in_the_given_database(
     assert {"auth_users", "auth_alembic_version"} <= module_database.table_names()
 
 
-async def test_the_signing_key_file_is_private_and_holds_the_published_key(
-    auth: AuthClient, auth_service: ServiceProcess
+async def test_the_signing_key_is_kept_in_the_database_and_published(
+    auth: AuthClient, auth_service: ServiceProcess, module_database: TestDatabase
 ) -> None:
-    key_file = auth_service.data_dir / "auth" / "signing-key.pem"
-    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
-    assert not key_file.with_suffix(".tmp").exists()
-    private_key = serialization.load_pem_private_key(key_file.read_bytes(), password=None)
-    assert isinstance(private_key, ec.EllipticCurvePrivateKey)
+    # Shared by every replica through the database (tests/integration/test_signing_keys.py), no key file.
+    assert "auth_signing_keys" in module_database.table_names()
+    assert not (auth_service.data_dir / "auth" / "signing-key.pem").exists()
     keys = await auth.public_keys()
-    assert [(key.kid, key.algorithm) for key in keys.keys] == [(key_id(private_key.public_key()), "ES256")]
+    assert [(key.kid, key.algorithm) for key in keys.keys] == [(key_id(load_public_key(keys.keys[0].pem)), "ES256")]
 
 
 # --- user administration -------------------------------------------------------------------------

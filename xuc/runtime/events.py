@@ -1,5 +1,7 @@
 """Publishing domain events as protobuf messages on NATS JetStream: the one way events leave a
-service. Each service says how its events become messages (`to_message`); this does the rest."""
+service. Each service says how its events become messages (`to_message`); this does the rest:
+headers (the type, the id JetStream deduplicates on, the request id that caused the event),
+and the counts of events published and failed (`xuc_nats_published_total`, ..._failures_total)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,8 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 
 from xuc import subjects
+from xuc.runtime import request_ids
+from xuc.runtime.metrics import NATS_PUBLISHING, PublishMetrics
 
 log = logging.getLogger(__name__)
 PUBLISH_TIMEOUT_SECONDS = 2.0
@@ -33,8 +37,9 @@ class NatsEventPublisher(Generic[E]):
     event path (the telephony service's phone events) does not wait a round trip per event."""
 
     def __init__(self, connection: Client, to_message: Callable[[E], tuple[str, Message]],
-                 confirm: bool = True) -> None:
+                 confirm: bool = True, metrics: PublishMetrics = NATS_PUBLISHING) -> None:
         self._connection = connection
+        self._metrics = metrics
         self._js: JetStreamContext = connection.jetstream()
         self._to_message = to_message
         self._confirm = confirm
@@ -46,6 +51,8 @@ class NatsEventPublisher(Generic[E]):
         if not self._connection.is_connected:
             # Fail fast rather than make every caller wait out a publish timeout during an outage.
             log.error("events not published: NATS is not connected", extra={"count": len(events)})
+            for event in events:
+                self._metrics.failed(self._to_message(event)[1].DESCRIPTOR.name)
             return
         if self._confirm:
             for event in events:
@@ -60,6 +67,7 @@ class NatsEventPublisher(Generic[E]):
                 ack = await self._js.publish_async(subject, payload, wait_stall=None, headers=headers)
             except Exception as exc:
                 log.error("event not published: %s", exc, extra={"subject": subject, "event": name})
+                self._metrics.failed(name)
                 continue
             pending.append((subject, name, ack))
         if pending:
@@ -78,6 +86,9 @@ class NatsEventPublisher(Generic[E]):
             subjects.EVENT_TYPE_HEADER: message.DESCRIPTOR.full_name,
             "Nats-Msg-Id": event.event_id,  # JetStream drops a retried duplicate
         }
+        request_id = request_ids.current()
+        if request_id is not None:
+            headers[request_ids.NATS_HEADER] = request_id
         return subject, message.SerializeToString(), headers, message.DESCRIPTOR.name
 
     async def _publish_confirmed(self, subject: str, payload: bytes, headers: dict[str, str], name: str) -> None:
@@ -86,6 +97,9 @@ class NatsEventPublisher(Generic[E]):
         except Exception as exc:
             # The change is committed; an event bus outage must not undo it or fail the caller.
             log.error("event not published: %s", exc, extra={"subject": subject, "event": name})
+            self._metrics.failed(name)
+        else:
+            self._metrics.published(name)
 
     async def _check_acks(self, pending: list[tuple[str, str, asyncio.Future[Any]]]) -> None:
         _, late = await asyncio.wait([ack for _, _, ack in pending], timeout=PUBLISH_TIMEOUT_SECONDS)
@@ -93,5 +107,9 @@ class NatsEventPublisher(Generic[E]):
             if ack in late:
                 ack.cancel()  # frees its slot among the connection's pending publishes
                 log.error("event not confirmed by JetStream in time", extra={"subject": subject, "event": name})
+                self._metrics.failed(name)
             elif ack.exception() is not None:
                 log.error("event not published: %s", ack.exception(), extra={"subject": subject, "event": name})
+                self._metrics.failed(name)
+            else:
+                self._metrics.published(name)

@@ -13,8 +13,9 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from xuc.runtime.grpc_edge import AUTHORIZATION_METADATA, SERVICE_TOKEN_METADATA
+from xuc.runtime.request_ids import Metadata, with_request_id
 
-Metadata = tuple[tuple[str, str], ...]
+__all__ = ["Metadata", "channel", "is_serving", "reachable", "service_metadata", "user_metadata", "with_request_id"]
 
 
 def channel(address: str) -> Any:
@@ -28,8 +29,9 @@ def service_metadata(service_token: str) -> Metadata:
 
 
 def user_metadata(user_token: str) -> Metadata:
-    """Call metadata presenting a user's token, for calls made on the user's behalf."""
-    return ((AUTHORIZATION_METADATA, f"Bearer {user_token}"),)
+    """Call metadata presenting a user's token, for calls made on the user's behalf, with the
+    current request id if there is one (xuc/runtime/request_ids.py)."""
+    return with_request_id(((AUTHORIZATION_METADATA, f"Bearer {user_token}"),))
 
 
 async def reachable(open_channel: Any, within: float) -> bool:

@@ -4,7 +4,9 @@ Each service declares which caller every RPC accepts (`Access`) in one table; me
 the table are refused (deny by default), except the standard health and reflection services.
 The interceptor authenticates the caller from metadata, makes it available to the handler through
 `current_caller()`, and turns domain errors into a status with an ErrorInfo reason. An unexpected
-exception is logged with its traceback and answered INTERNAL without internals.
+exception is logged with its traceback and answered INTERNAL without internals. It also binds the
+caller's request id (`x-request-id` metadata) for the call, and counts and times every call by
+method and status code (xuc/runtime/metrics.py): one wrapper per call does all of it.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import contextvars
 import hmac
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
@@ -20,7 +23,9 @@ from typing import Any
 import grpc
 
 from xuc.errors import DomainError, Forbidden, InvalidToken, MissingCredentials
+from xuc.runtime import request_ids
 from xuc.runtime.grpc_errors import status_for, status_for_error
+from xuc.runtime.metrics import GRPC_SERVER, GrpcMethodMetrics, GrpcServerMetrics
 from xuc.security.tokens import Claims, TokenVerifier
 
 log = logging.getLogger(__name__)
@@ -90,9 +95,11 @@ StreamHandler = Callable[[Any, grpc.aio.ServicerContext], AsyncIterator[Any]]
 
 
 class EdgeInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
-    def __init__(self, policy: Mapping[str, Access], authenticator: Authenticator) -> None:
+    def __init__(self, policy: Mapping[str, Access], authenticator: Authenticator,
+                 metrics: GrpcServerMetrics = GRPC_SERVER) -> None:
         self._policy = dict(policy)
         self._authenticator = authenticator
+        self._metrics = metrics
 
     async def intercept_service(
         self,
@@ -103,56 +110,96 @@ class EdgeInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         method: str = details.method
         if handler is None or method.startswith(PUBLIC_PREFIXES):
             return handler
-        access = self._policy.get(method)
-        metadata = {key: value for key, value in (details.invocation_metadata or ()) if isinstance(value, str)}
+        call = _Call(method, self._policy.get(method),
+                     {key: value for key, value in (details.invocation_metadata or ()) if isinstance(value, str)},
+                     self._metrics.method(method))
         if handler.unary_unary is not None:
-            return handler._replace(unary_unary=self._guarded(method, access, metadata, handler.unary_unary))
+            return handler._replace(unary_unary=self._guarded(call, handler.unary_unary))
         if handler.stream_unary is not None:  # the request is an async iterator: same shape
-            return handler._replace(stream_unary=self._guarded(method, access, metadata, handler.stream_unary))
+            return handler._replace(stream_unary=self._guarded(call, handler.stream_unary))
         if handler.unary_stream is not None:
-            return handler._replace(unary_stream=self._guarded_stream(method, access, metadata, handler.unary_stream))
-        return handler._replace(stream_stream=self._guarded_stream(method, access, metadata, handler.stream_stream))
+            return handler._replace(unary_stream=self._guarded_stream(call, handler.unary_stream))
+        return handler._replace(stream_stream=self._guarded_stream(call, handler.stream_stream))
 
-    def _authenticate(self, method: str, access: Access | None, metadata: Mapping[str, str]) -> None:
-        if access is None:
-            raise Forbidden(f"{method} is not open to any caller")
-        _caller.set(self._authenticator.authenticate(metadata, access))
+    def _begin(self, call: _Call) -> None:
+        """In the call's own context: its request id, then its caller (or a refusal)."""
+        request_id = request_ids.accept(call.metadata.get(request_ids.GRPC_METADATA))
+        if request_id is not None:
+            request_ids.bind(request_id)
+        if call.access is None:
+            raise Forbidden(f"{call.method} is not open to any caller")
+        _caller.set(self._authenticator.authenticate(call.metadata, call.access))
 
-    def _guarded(
-        self, method: str, access: Access | None, metadata: Mapping[str, str], behaviour: Handler
-    ) -> Handler:
+    def _guarded(self, call: _Call, behaviour: Handler) -> Handler:
         async def guarded(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            started = time.perf_counter()
+            code = grpc.StatusCode.CANCELLED  # unless the call ends otherwise
             try:
-                self._authenticate(method, access, metadata)
-                return await behaviour(request, context)
-            except Exception as error:  # the edge answers every failure with a status
-                status = _status_of(method, error)
-            await context.abort(status.code, status.details, status.trailing_metadata)
+                try:
+                    self._begin(call)
+                    reply = await behaviour(request, context)
+                    code = context.code() or grpc.StatusCode.OK
+                    return reply
+                except grpc.aio.AbortError:  # already a status, set by the servicer itself
+                    code = context.code() or grpc.StatusCode.UNKNOWN
+                    raise
+                except Exception as error:  # the edge answers every failure with a status
+                    status = _status_of(call.method, error)
+                    code = status.code
+                await context.abort(status.code, status.details, status.trailing_metadata)
+            finally:
+                call.finished(code, started)
 
         return guarded
 
-    def _guarded_stream(
-        self, method: str, access: Access | None, metadata: Mapping[str, str], behaviour: StreamHandler
-    ) -> StreamHandler:
+    def _guarded_stream(self, call: _Call, behaviour: StreamHandler) -> StreamHandler:
         """The same for RPCs that answer a stream: the servicer method is an async generator."""
 
         async def guarded(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            started = time.perf_counter()
+            code = grpc.StatusCode.CANCELLED
             try:
-                self._authenticate(method, access, metadata)
-                async for item in behaviour(request, context):
-                    yield item
-                return
-            except Exception as error:
-                status = _status_of(method, error)
-            await context.abort(status.code, status.details, status.trailing_metadata)
+                try:
+                    self._begin(call)
+                    async for item in behaviour(request, context):
+                        yield item
+                    code = context.code() or grpc.StatusCode.OK
+                    return
+                except grpc.aio.AbortError:  # already a status, set by the servicer itself
+                    code = context.code() or grpc.StatusCode.UNKNOWN
+                    raise
+                except Exception as error:  # the edge answers every failure with a status
+                    status = _status_of(call.method, error)
+                    code = status.code
+                await context.abort(status.code, status.details, status.trailing_metadata)
+            finally:
+                call.finished(code, started)
 
         return guarded
+
+
+class _Call:
+    """What the edge knows of one call before its handler runs (one per call: slots, no dataclass)."""
+
+    __slots__ = ("access", "metadata", "method", "metrics")
+
+    def __init__(self, method: str, access: Access | None, metadata: Mapping[str, str],
+                 metrics: GrpcMethodMetrics) -> None:
+        self.method = method
+        self.access = access
+        self.metadata = metadata
+        self.metrics = metrics
+
+    def finished(self, code: grpc.StatusCode, started: float) -> None:
+        seconds = time.perf_counter() - started
+        self.metrics.record(code, seconds)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("rpc handled", extra={"rpc": self.method, "code": code.name,
+                                            "duration_ms": round(seconds * 1000, 3)})
 
 
 def _status_of(method: str, error: Exception) -> grpc.Status:
     if isinstance(error, DomainError):
         return status_for_error(error)
-    if isinstance(error, grpc.aio.AbortError):  # already a status, set by the servicer itself
-        raise error
     log.error("unhandled error", exc_info=error, extra={"rpc": method})
     return status_for(grpc.StatusCode.INTERNAL, "NotHandledError", "Internal error")

@@ -1,4 +1,5 @@
-"""Structured logs: one line per record, `key=value` text or JSON (XUC_LOG_FORMAT)."""
+"""Structured logs: one line per record, `key=value` text or JSON (XUC_LOG_FORMAT). A record made
+while a request is handled carries its `request_id` (xuc/runtime/request_ids.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import logging
 import sys
 from datetime import UTC, datetime
 from typing import Any
+
+from xuc.runtime.request_ids import RequestIdFilter
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
@@ -44,6 +47,7 @@ class JsonFormatter(logging.Formatter):
 def configure(level: str = "INFO", fmt: str = "text") -> None:
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    handler.addFilter(RequestIdFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

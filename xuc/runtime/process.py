@@ -1,9 +1,8 @@
-"""The frame of every service process: logs, signals, the gRPC server, the ready file.
+"""The frame of every service process: logs, signals, the gRPC server, metrics, the ready file.
 
-A composition root builds its parts inside `async with ServiceProcess(...) as process:` and calls
-`await process.serve(...)`; on SIGTERM/SIGINT the gRPC server stops taking calls, finishes the
-in-flight ones (grace period), and the exit stack unwinds the rest (NATS drained, engine
-disposed) in reverse order of creation.
+A composition root builds its parts, then calls `await serve_grpc(...)`; on SIGTERM/SIGINT the
+gRPC server stops taking calls, finishes the in-flight ones (grace period), and the exit stack
+unwinds the rest (NATS drained, engine disposed) in reverse order of creation.
 """
 
 from __future__ import annotations
@@ -26,6 +25,7 @@ from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
 
 from xuc.runtime import logs
+from xuc.runtime.metrics import MetricsServer
 from xuc.runtime.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,9 @@ async def serve_grpc(
     health: health_aio.HealthServicer | None = None,
 ) -> None:
     """Serve until `stopping` is set, then drain in-flight calls. A process that reports more than
-    its services' health (e.g. its PBX connection) passes its own health servicer."""
+    its services' health (e.g. its PBX connection) passes its own health servicer. The process's
+    metrics are served over HTTP at `settings.metrics_listen` (unless empty) meanwhile; both
+    addresses go to the ready file (`grpc`, `metrics`)."""
     server = grpc.aio.server(interceptors=list(interceptors), options=[("grpc.so_reuseport", 0)])
     health = health or health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
@@ -101,7 +103,16 @@ async def serve_grpc(
         await health.set(service.name, health_pb2.HealthCheckResponse.SERVING)
     address = f"{settings.grpc_listen.rpartition(':')[0]}:{port}"
     log.info("%s serving gRPC", component, extra={"address": address})
-    write_ready_file(settings.ready_file, grpc=address)
+    try:
+        metrics = start_metrics(settings.metrics_listen)
+    except BaseException:
+        await server.stop(None)
+        raise
+    ready: dict[str, str] = {"grpc": address}
+    if metrics is not None:
+        log.info("%s serving metrics", component, extra={"address": metrics.address})
+        ready["metrics"] = metrics.address
+    write_ready_file(settings.ready_file, **ready)
     freeze_startup_objects()
     try:
         await stopping.wait()
@@ -110,6 +121,18 @@ async def serve_grpc(
         await server.stop(SHUTDOWN_GRACE_SECONDS)
     finally:
         remove_ready_file(settings.ready_file)
+        if metrics is not None:
+            await metrics.close()
+
+
+def start_metrics(listen: str) -> MetricsServer | None:
+    """The metrics endpoint of a service process (None when `listen` is empty: disabled)."""
+    if not listen:
+        return None
+    try:
+        return MetricsServer(listen)
+    except (OSError, ValueError) as exc:
+        raise OSError(f"cannot serve metrics on {listen}: {exc}") from exc
 
 
 def run(component: str, main: Callable[[Settings], Coroutine[Any, Any, None]]) -> None:

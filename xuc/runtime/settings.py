@@ -32,6 +32,20 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0, maxi
     return value
 
 
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    """A duration in seconds, above 0 (fractions allowed)."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if not 0 < value < float("inf"):
+        raise SettingsError(f"{name} must be above 0, got {raw!r}")
+    return value
+
+
 def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in env.get(name, "").split(",") if item.strip())
 
@@ -71,6 +85,33 @@ def _channel_template(env: Mapping[str, str]) -> str:
     if "{line}" not in template or template.replace("{line}", "").count("{") + template.count("}") > 1:
         raise SettingsError(f"XUC_AMI_CHANNEL must contain {{line}} and no other braces, got {template!r}")
     return template
+
+
+def _signing_key_schedule(env: Mapping[str, str]) -> tuple[int, int, int]:
+    """Rotation of the token signing keys: a key signs for ROTATION_DAYS (0: no automatic
+    rotation), published PREPUBLISH_S before; replicas reload the keys every RELOAD_S."""
+    days = _int(env, "XUC_SIGNING_KEY_ROTATION_DAYS", 30)
+    prepublish = _int(env, "XUC_SIGNING_KEY_PREPUBLISH_S", 3600)
+    if days and days * 86_400 <= prepublish:
+        raise SettingsError("XUC_SIGNING_KEY_PREPUBLISH_S must be shorter than XUC_SIGNING_KEY_ROTATION_DAYS")
+    return days, prepublish, _int(env, "XUC_SIGNING_KEY_RELOAD_S", 30, minimum=1)
+
+
+def _metrics_listen(env: Mapping[str, str], prefix: str) -> str:
+    """Where a service serves its metrics: `XUC_<NAME>_METRICS_LISTEN`, else `XUC_METRICS_LISTEN`,
+    else a free loopback port; "" when set empty or to `off` (no metrics endpoint)."""
+    for name in (f"{prefix}METRICS_LISTEN", "XUC_METRICS_LISTEN"):
+        raw = env.get(name)
+        if raw is None:
+            continue
+        value = raw.strip()
+        if value.lower() in ("", "off"):
+            return ""
+        _, separator, port = value.rpartition(":")
+        if not separator or not port.isdigit() or int(port) > 65535:
+            raise SettingsError(f"{name} must be host:port (port 0: any free port), empty or 'off', got {value!r}")
+        return value
+    return "127.0.0.1:0"
 
 
 @dataclass(frozen=True)
@@ -117,6 +158,12 @@ class Settings:
     kerberos_keytab: str
     kerberos_principal: str
     kerberos_realms: tuple[str, ...]
+    signing_key_rotation_days: int
+    signing_key_prepublish_seconds: int
+    signing_key_reload_seconds: int
+    signing_key_passphrase: str
+    metrics_listen: str = "127.0.0.1:0"  # a gRPC service's metrics endpoint; "" = none
+    body_timeout_seconds: float = 30.0  # the gateway: a request body must arrive in time (408)
 
     @classmethod
     def from_env(cls, component: str = "", env: Mapping[str, str] | None = None) -> Settings:
@@ -131,6 +178,7 @@ class Settings:
             or f"sqlite:///{default_database}"
         )
         key_file = env.get("XUC_SIGNING_KEY_FILE", "").strip()
+        rotation_days, prepublish_seconds, reload_seconds = _signing_key_schedule(env)
         ready_file = env.get("XUC_READY_FILE", "").strip()
         log_format = env.get("XUC_LOG_FORMAT", "").strip().lower() or "text"
         if log_format not in ("text", "json"):
@@ -181,4 +229,10 @@ class Settings:
             kerberos_keytab=env.get("XUC_KERBEROS_KEYTAB", "").strip(),
             kerberos_principal=env.get("XUC_KERBEROS_PRINCIPAL", "").strip(),
             kerberos_realms=_list(env, "XUC_KERBEROS_REALMS"),
+            metrics_listen=_metrics_listen(env, prefix),
+            signing_key_rotation_days=rotation_days,
+            signing_key_prepublish_seconds=prepublish_seconds,
+            signing_key_reload_seconds=reload_seconds,
+            signing_key_passphrase=env.get("XUC_SIGNING_KEY_PASSPHRASE", "").strip(),
+            body_timeout_seconds=_seconds(env, "XUC_BODY_TIMEOUT_SECONDS", 30.0),
         )

@@ -31,6 +31,9 @@ from xuc.errors import InvalidToken, TokenExpired
 
 ALGORITHM = "ES256"
 REQUIRED_CLAIMS = ("sub", "login", "iat", "exp", "jti", "iss")
+# A token issued (`iat`) or valid from (`nbf`) later than now is refused, but for this much of a
+# clock difference between the auth replica that issued it and the verifier.
+CLOCK_SKEW_SECONDS = 60
 # Three base64url segments, no padding: checked once by a compiled pattern, so that the decoding
 # below never sees characters it would silently skip.
 _COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
@@ -44,6 +47,7 @@ class Claims:
     issued_at: int
     expires: int
     token_id: str
+    not_before: int = 0  # the later of `iat` and `nbf`
 
 
 def key_id(public_key: ec.EllipticCurvePublicKey) -> str:
@@ -99,6 +103,8 @@ class TokenVerifier:
         claims = self._verify_signature(token)
         if claims.expires <= now:
             raise TokenExpired()
+        if claims.not_before > now + CLOCK_SKEW_SECONDS:
+            raise InvalidToken("The token is not valid yet")
         if self._cache_size:
             self._verified[token] = claims
             if len(self._verified) > self._cache_size:
@@ -141,6 +147,7 @@ class TokenVerifier:
                 issued_at=_int(payload["iat"]),
                 expires=_int(payload["exp"]),
                 token_id=_str(payload["jti"]),
+                not_before=max(_int(payload["iat"]), _int(payload.get("nbf", 0))),
             )
         except TypeError:
             raise InvalidToken("The token's claims have the wrong types") from None

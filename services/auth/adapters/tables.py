@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, MetaData, String, Table, func
+from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text, func
 
 metadata = MetaData()
 
@@ -18,4 +18,17 @@ users = Table(
     Column("mobile", String(32), nullable=False, server_default=""),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# The token signing keys every replica shares (see services/auth/domain/signing_keys.py). One row
+# per generation: the unique generation is what lets only one of two replicas create a key.
+signing_keys = Table(
+    "auth_signing_keys",
+    metadata,
+    Column("kid", String(64), primary_key=True),
+    Column("generation", Integer, nullable=False, unique=True),
+    Column("private_key", Text, nullable=False),  # PKCS#8 PEM, encrypted if a passphrase is set
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("active_from", DateTime(timezone=True), nullable=False),
+    Column("retired_at", DateTime(timezone=True), nullable=True),
 )

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Protocol
 
 from services.auth.domain.model import Event, IssuedToken, User
+from services.auth.domain.signing_keys import KeyPeriod
 
 
 class UserRepository(Protocol):
@@ -41,3 +43,38 @@ class TokenIssuer(Protocol):
 
 class EventPublisher(Protocol):
     async def publish(self, events: Sequence[Event]) -> None: ...
+
+
+@dataclass(frozen=True)
+class StoredSigningKey:
+    """A signing key as the key store holds it: its schedule, and its private key serialized (PEM,
+    encrypted when the deployment sets a passphrase). Only the key ring decodes `private_key`."""
+
+    period: KeyPeriod
+    private_key: str
+
+
+class SigningKeyStore(Protocol):
+    """Where the signing keys every auth replica shares are kept (the auth database)."""
+
+    async def load(self) -> Sequence[StoredSigningKey]: ...
+
+    async def add(self, key: StoredSigningKey, retires: Sequence[str], retired_at: float) -> bool:
+        """Store `key` and retire `retires` in one transaction; False (nothing changed) when its
+        generation or kid is already stored: another replica created the key first."""
+        ...
+
+    async def drop(self, kids: Sequence[str]) -> None: ...
+
+
+class KeyMaterial(Protocol):
+    """Makes private keys and serializes them for the store: (kid, serialized private key)."""
+
+    def generate(self) -> tuple[str, str]: ...
+    def adopt(self, pem: bytes) -> tuple[str, str]: ...
+
+
+class KeyRing(Protocol):
+    """What signs and verifies with the keys: given every stored key after each reload."""
+
+    def load(self, keys: Sequence[StoredSigningKey]) -> None: ...

@@ -88,8 +88,8 @@ class AuthApi(auth_pb2_grpc.AuthServicer):
         return _token_reply(await self._service.refresh(claims))
 
     async def GetPublicKeys(self, request: Any, context: Context) -> auth_pb2.PublicKeySet:
-        key = auth_pb2.PublicKey(kid=self._issuer.kid, algorithm=ALGORITHM, pem=self._issuer.public_pem())
-        return auth_pb2.PublicKeySet(keys=[key], issuer=self._issuer_name)
+        keys = [auth_pb2.PublicKey(kid=kid, algorithm=ALGORITHM, pem=pem) for kid, pem in self._issuer.published()]
+        return auth_pb2.PublicKeySet(keys=keys, issuer=self._issuer_name)
 
     async def CreateUser(self, request: auth_pb2.CreateUserRequest, context: Context) -> auth_pb2.User:
         return _user_message(await self._service.create_user(_spec(request)))
