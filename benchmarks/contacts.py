@@ -109,12 +109,22 @@ def best(url: str, seconds: int, rounds: int, headers: dict[str, str] | None = N
     return max((harness.load(url, 50, seconds, headers=headers) for _ in range(rounds)), key=lambda r: r.rps)
 
 
+def measure_loads(api: str, hop_url: str, one_id: str, auth: dict[str, str],
+                  options: argparse.Namespace) -> dict[str, harness.LoadResult]:
+    targets = {"get_one": (f"{api}/personal/{one_id}", auth), "list_50": (f"{api}/personal", auth),
+               "baseline_one_hop": (hop_url, {})}
+    for url, headers in targets.values():
+        harness.load(url, 50, 2, headers=headers)  # warm-up
+    return {name: best(url, options.seconds, options.rounds, headers) for name, (url, headers) in targets.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--lines", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--database-url", default="", help="XUC_DATABASE_URL of the stack (default: SQLite)")
+    parser.add_argument("--import-only", action="store_true", help="measure the import and export only")
     options = parser.parse_args()
     figures: dict[str, Any] = {"seconds": options.seconds, "lines": options.lines,
                                "database": options.database_url.partition(":")[0] or "sqlite"}
@@ -135,19 +145,19 @@ def main() -> None:
         import_file(stack.url, token1000, thousand)
         auth50 = {"X-Auth-Token": token50}
 
-        for url, headers in ((f"{api}/personal/{one_id}", auth50), (f"{api}/personal", auth50), (urls["hop"], {})):
-            harness.load(url, 50, 2, headers=headers)  # warm-up
-        single = best(f"{api}/personal/{one_id}", options.seconds, options.rounds, auth50)
-        listing = best(f"{api}/personal", options.seconds, options.rounds, auth50)
-        hop = best(urls["hop"], options.seconds, options.rounds)
-        figures.update(get_one=single.as_dict(), list_50=listing.as_dict(), baseline_one_hop=hop.as_dict(),
-                       get_one_vs_baseline=round(single.rps / hop.rps, 2),
-                       list_50_vs_baseline=round(listing.rps / hop.rps, 2))
-        figures["list_1000_serial_p99_ms"] = serial_p99(f"{api}/personal", token1000)
+        if not options.import_only:
+            loads = measure_loads(api, urls["hop"], one_id, auth50, options)
+            figures.update({name: result.as_dict() for name, result in loads.items()},
+                           get_one_vs_baseline=round(loads["get_one"].rps / loads["baseline_one_hop"].rps, 2),
+                           list_50_vs_baseline=round(loads["list_50"].rps / loads["baseline_one_hop"].rps, 2))
+            figures["list_1000_serial_p99_ms"] = serial_p99(f"{api}/personal", token1000)
 
-        started = time.perf_counter()
+        cpu_before, started = harness.cpu_seconds(stack), time.perf_counter()
         report = import_file(stack.url, token_import, big)
         figures["import_s"] = round(time.perf_counter() - started, 2)
+        cpu_after = harness.cpu_seconds(stack)
+        figures["import_cpu_s"] = {name: round(cpu_after[name] - cpu_before.get(name, 0.0), 2)
+                                   for name in sorted(cpu_after)}
         figures["imported"] = len(report["created"])
         figures["import_vs_floor"] = round(figures["import_s"] / figures["floor_import_s"], 2)
         started = time.perf_counter()
@@ -156,15 +166,17 @@ def main() -> None:
         figures["exported_rows"] = exported.count(b"\n") - 1
         figures["peak_memory_mb"] = peak_memory_mb(stack)
 
-    for label, result in (("GET /contact/personal/{id}", single), ("GET /contact/personal (50)", listing),
-                          ("baseline, one hop", hop)):
-        print(f"{label:<28}{result.rps:9.0f} req/s  p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:6.2f} ms"
-              f"  errors {result.errors}")
-    print(f"single get = {figures['get_one_vs_baseline']} x baseline (target >= 0.7); "
-          f"list of 50 = {figures['list_50_vs_baseline']} x")
-    print(f"list of 1,000, one request at a time: p99 {figures['list_1000_serial_p99_ms']} ms (target <= 25 ms)")
+    if not options.import_only:
+        for label, name in (("GET /contact/personal/{id}", "get_one"), ("GET /contact/personal (50)", "list_50"),
+                            ("baseline, one hop", "baseline_one_hop")):
+            result = figures[name]
+            print(f"{label:<28}{result['rps']:9.0f} req/s  p50 {result['p50_ms']:6.2f} ms"
+                  f"  p99 {result['p99_ms']:6.2f} ms  errors {result['errors']}")
+        print(f"single get = {figures['get_one_vs_baseline']} x baseline (target >= 0.7); "
+              f"list of 50 = {figures['list_50_vs_baseline']} x")
+        print(f"list of 1,000, one request at a time: p99 {figures['list_1000_serial_p99_ms']} ms (target <= 25 ms)")
     print(f"import of {options.lines:,} lines: {figures['import_s']} s, floor {figures['floor_import_s']} s "
-          f"= {figures['import_vs_floor']} x (target <= 3 x)")
+          f"= {figures['import_vs_floor']} x (target <= 3 x); CPU seconds per process: {figures['import_cpu_s']}")
     print(f"export of {figures['exported_rows']:,} contacts: {figures['export_s']} s (target <= 2 s)")
     print(f"peak memory (MB): {figures['peak_memory_mb']} (target: each <= 300)")
     print(json.dumps(figures))

@@ -186,3 +186,14 @@ def load(url: str, connections: int = 50, seconds: int = 10, headers: dict[str, 
     os.unlink(path_list.name)
     return LoadResult(figures["rps"], figures["p50_ms"], figures["p99_ms"], figures["requests"],
                       figures["errors"], "benchmarks.loadgen (aiohttp)")
+
+
+def cpu_seconds(stack: Stack, others: dict[str, int] | None = None) -> dict[str, float]:
+    """CPU time (user + system) used so far by each component and by `others`, from /proc/<pid>/stat."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    used = {}
+    for name, pid in {**stack.pids(), **(others or {})}.items():
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+            used[name] = (int(fields[11]) + int(fields[12])) / ticks
+    return used

@@ -52,7 +52,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import random
 import resource
 import statistics
@@ -63,7 +62,6 @@ import time
 import urllib.request
 from collections import defaultdict
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import grpc
@@ -196,17 +194,6 @@ def nats_server(stack: harness.Stack) -> tuple[str, int]:
     return str(json.loads(path.read_text())["nats"][0]), int(path.stem.rpartition("_")[2])
 
 
-def cpu_seconds(stack: harness.Stack, others: dict[str, int]) -> dict[str, float]:
-    """CPU time (user + system) used so far by each component and by `others`, from /proc/<pid>/stat."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    used = {}
-    for name, pid in {**stack.pids(), **others}.items():
-        with contextlib.suppress(OSError):
-            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-            used[name] = (int(fields[11]) + int(fields[12])) / ticks
-    return used
-
-
 def cpu_share(before: dict[str, float], after: dict[str, float], seconds: float) -> dict[str, float]:
     """Cores each component kept busy between two `cpu_seconds` readings (1.0 = one full core)."""
     return {name: round((after[name] - before.get(name, 0.0)) / seconds, 2) for name in sorted(after)}
@@ -239,10 +226,10 @@ def dial_rounds(stack: harness.Stack, sink: str, hop_url: str, logins: list[str]
     for _ in range(options.rounds):
         results["hop"].append(harness.load(hop_url, options.connections, options.seconds))
         before = sink_call(sink, "/_stats")["count"]
-        cpu_before, children_before, started = cpu_seconds(stack, others), _children_cpu(), time.monotonic()
+        cpu_before, children_before, started = harness.cpu_seconds(stack, others), _children_cpu(), time.monotonic()
         results["dial"].append(dial(options.seconds))
         elapsed = time.monotonic() - started
-        cpu.append(cpu_share(cpu_before, cpu_seconds(stack, others), elapsed))
+        cpu.append(cpu_share(cpu_before, harness.cpu_seconds(stack, others), elapsed))
         cpu[-1]["load_generator"] = round((_children_cpu() - children_before) / elapsed, 2)
         drains.append(wait_for_drain(sink, simulator, metadata))
         events.append(sink_call(sink, "/_stats")["count"] - before)
@@ -287,9 +274,9 @@ def event_path(stack: harness.Stack, sink: str, lines: dict[str, str], simulator
 
     def read_cpu() -> None:
         time.sleep(0.5)
-        readings.append(cpu_seconds(stack, watched))
+        readings.append(harness.cpu_seconds(stack, watched))
         time.sleep(options.event_seconds - 0.5)
-        readings.append(cpu_seconds(stack, watched))
+        readings.append(harness.cpu_seconds(stack, watched))
 
     reader = threading.Thread(target=read_cpu)
     reader.start()

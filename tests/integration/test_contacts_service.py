@@ -27,6 +27,7 @@ from nats.js import JetStreamContext
 from psycopg import sql
 
 from services.contacts.adapters.phone_statuses import TelephonyPhoneStatuses
+from services.contacts.service_layer.personal_contacts import IMPORT_BATCH_SIZE
 from tests.integration.conftest import start_contacts
 from tests.support.databases import SQLITE, DatabaseFactory, TestDatabase, postgres_admin_url
 from tests.support.events import stored_messages
@@ -214,7 +215,7 @@ async def test_calls_need_a_user_token(contacts_channel: grpc.aio.Channel, conta
 async def test_create_get_update_delete(alice: Contacts) -> None:
     created = await alice.create(firstname=" doe ", lastname="john", number="1111", mobile="2222", fax="3333",
                                  email="j.doe@my.corp", company="corp", favorite=True)
-    assert uuid.UUID(created.id).version == 4
+    assert uuid.UUID(created.id).version == 7
     assert created.fields == contacts_pb2.ContactFields(firstname="doe", lastname="john", number="1111",
                                                         mobile="2222", fax="3333", email="j.doe@my.corp",
                                                         company="corp", favorite=True)
@@ -521,7 +522,7 @@ async def test_a_cancelled_import_leaves_nothing(alice: Contacts, contacts_datab
 
     async def chunks() -> AsyncIterator[contacts_pb2.ImportChunk]:
         yield contacts_pb2.ImportChunk(data=f"{HEADER}\n".encode())
-        for index in range(45):  # 4,500 lines: two batches of 2,000 are stored as pending rows
+        for index in range(IMPORT_BATCH_SIZE // 100 + 5):  # a batch and a half: one is stored as pending rows
             lines = "".join(f",,,,Name{index}-{line},,{line}\n" for line in range(100))
             yield contacts_pb2.ImportChunk(data=lines.encode())
         sent_enough.set()
@@ -530,7 +531,7 @@ async def test_a_cancelled_import_leaves_nothing(alice: Contacts, contacts_datab
 
     call = alice.import_call(chunks())
     await sent_enough.wait()
-    await wait_until(lambda: pending_rows(contacts_database) >= 4000, "pending rows of the import")
+    await wait_until(lambda: pending_rows(contacts_database) >= IMPORT_BATCH_SIZE, "pending rows of the import")
     assert (await alice.list_contacts()).total == 0  # pending rows are invisible
     call.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -580,7 +581,8 @@ async def test_a_restart_discards_what_a_crashed_import_left(
 
     async def chunks() -> AsyncIterator[contacts_pb2.ImportChunk]:
         yield contacts_pb2.ImportChunk(data=f"{HEADER}\n".encode())
-        yield contacts_pb2.ImportChunk(data="".join(f",,,,Crash{i},,{i}\n" for i in range(2500)).encode())
+        lines = "".join(f",,,,Crash{i},,{i}\n" for i in range(IMPORT_BATCH_SIZE + 500))
+        yield contacts_pb2.ImportChunk(data=lines.encode())
         await never.wait()
 
     async with grpc.aio.insecure_channel(first.grpc_address) as channel:

@@ -24,6 +24,7 @@ from services.contacts.domain.contacts import (
     ContactsImported,
     Event,
     FailedLine,
+    KeyedContact,
     Owner,
     identity,
     search_text,
@@ -129,9 +130,9 @@ class FakeRepository:
         page = owned[:size]
         return page, (sort_key(page[-1].fields), page[-1].id) if page else None
 
-    async def add_pending(self, import_id: str, contacts: Sequence[Contact]) -> set[str]:
+    async def add_pending(self, import_id: str, contacts: Sequence[KeyedContact]) -> set[str]:
         stored = set()
-        for contact in contacts:
+        for contact, _ in contacts:
             if self._check_unique(contact):
                 self.rows[contact.id] = Row(contact, import_id)
                 stored.add(contact.id)

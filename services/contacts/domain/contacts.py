@@ -5,12 +5,13 @@ Rules:
   `favorite`. Values are stripped of surrounding whitespace; at most 128 characters for names and
   company, 40 for numbers, 254 for email; control characters (and line/paragraph separators) are
   refused. A contact needs a name (firstname, lastname or company) or a number (number or mobile).
-- Each contact belongs to one owner, the user id of the caller; ids are UUID4 strings, and an id
-  that is not a UUID cannot name a contact.
+- Each contact belongs to one owner, the user id of the caller; ids are time-ordered UUIDs
+  (version 7), and an id that is not a UUID cannot name a contact.
 - Duplicates: two contacts of one owner are the same when their seven fields are equal once
   normalised (names, company, email: NFKC, casefold, inner whitespace collapsed; numbers: NFKC,
-  whitespace and . - / ( ) removed); `favorite` does not count. The `identity` key is the SHA-256
-  of that normalised tuple, so storage can refuse a duplicate with a unique index.
+  whitespace and . - / ( ) removed); `favorite` does not count. The `identity` key is the first
+  128 bits of the SHA-256 of that normalised tuple, so storage can refuse a duplicate with a
+  unique index.
 - Search is case- and accent-insensitive substring matching on a `search_text` (every field folded,
   numbers also without separators; at most 256 characters); lists are sorted by lastname then
   firstname, folded the same way (`sort_key`), then by id. `limit` is 0 (no limit) to 10,000.
@@ -18,14 +19,16 @@ Rules:
 
 from __future__ import annotations
 
-import functools
 import hashlib
+import os
 import re
+import time
 import unicodedata
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import NamedTuple
 
 from services.contacts.domain.errors import ContactNotFound, InvalidContact
 
@@ -37,6 +40,8 @@ MAX_LENGTH = {
     "number": 40, "mobile": 40, "fax": 40,
     "email": 254,
 }
+_MAX_LENGTHS = tuple(MAX_LENGTH[name] for name in TEXT_FIELDS)
+_SHORTEST_LIMIT = min(_MAX_LENGTHS)
 NEEDS_NAME_OR_NUMBER = "a contact needs a name or a phone number"
 MAX_LIST_LIMIT = 10_000
 MAX_SEARCH = 256  # longer than any field (254): a longer term can hardly match anything
@@ -68,7 +73,8 @@ class ContactFields:
         return cls(**{name: texts[name] for name in TEXT_FIELDS if name in texts}, favorite=favorite)
 
     def texts(self) -> tuple[str, ...]:
-        return tuple(getattr(self, name) for name in TEXT_FIELDS)
+        """The seven text fields, in TEXT_FIELDS order."""
+        return self.firstname, self.lastname, self.number, self.mobile, self.fax, self.email, self.company
 
     def validated(self) -> ContactFields:
         """These fields stripped, or InvalidContact naming every problem."""
@@ -83,10 +89,21 @@ class ContactFields:
 
     def problems(self) -> list[str]:
         """What is wrong with these (already stripped) fields, one readable message each."""
-        problems = [problem for name in TEXT_FIELDS if (problem := _field_problem(name, getattr(self, name)))]
-        if not problems and not any(getattr(self, name) for name in (*NAME_FIELDS, "number", "mobile")):
-            problems.append(NEEDS_NAME_OR_NUMBER)
-        return problems
+        texts = self.texts()
+        # The usual case first, in bulk: every value short enough and printable.
+        if (max(map(len, texts)) > _SHORTEST_LIMIT and not all(map(_fits, texts, _MAX_LENGTHS))) \
+                or not "".join(texts).isprintable():
+            problems = [problem for name, value in zip(TEXT_FIELDS, texts, strict=True)
+                        if (problem := _field_problem(name, value))]
+            if problems:
+                return problems
+        if not (self.firstname or self.lastname or self.company or self.number or self.mobile):
+            return [NEEDS_NAME_OR_NUMBER]
+        return []
+
+
+def _fits(value: str, longest: int) -> bool:
+    return len(value) <= longest
 
 
 def _field_problem(name: str, value: str) -> str | None:
@@ -116,8 +133,35 @@ class Contact:
     fields: ContactFields
 
 
-def new_contact_id() -> str:
-    return str(uuid.uuid4())
+class _TimeOrderedIds:
+    """UUID version 7 (RFC 9562): a 48-bit millisecond time, a 12-bit counter (ids of one
+    millisecond stay in order), 62 random bits. Time-ordered ids append to the end of an index
+    instead of landing anywhere in it: storing a large import costs less."""
+
+    def __init__(self) -> None:
+        self._millisecond = 0
+        self._counter = 0
+        self._random: Iterator[int] = iter(())  # random 62-bit values, drawn 1,024 at a time (one system call)
+
+    def next(self) -> str:
+        millisecond = time.time_ns() // 1_000_000
+        if millisecond > self._millisecond:
+            self._millisecond, self._counter = millisecond, 0
+        else:  # the same millisecond (or the clock went back): keep counting from the last one
+            self._counter += 1
+            if self._counter > 0xFFF:
+                self._millisecond, self._counter = self._millisecond + 1, 0
+        random_bits = next(self._random, None)
+        if random_bits is None:
+            self._random = iter(memoryview(os.urandom(8 * 1024)).cast("Q"))
+            random_bits = next(self._random)
+        value = ((self._millisecond << 80) | (0x7000 | self._counter) << 64
+                 | 0x8000_0000_0000_0000 | random_bits >> 2)
+        digits = f"{value:032x}"
+        return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
+
+
+new_contact_id = _TimeOrderedIds().next
 
 
 def canonical_contact_id(contact_id: str) -> str:
@@ -129,11 +173,71 @@ def canonical_contact_id(contact_id: str) -> str:
 
 
 # --- derived keys ----------------------------------------------------------------------------------
-# Each function below has an ASCII shortcut (the usual case: an import computes these keys for
-# every line): ASCII is its own NFKC/NFKD form, and its casefold is its lowercase.
-def _normalised_text(value: str) -> str:
-    folded = value.lower() if value.isascii() else unicodedata.normalize("NFKC", value).casefold()
-    return " ".join(folded.split())
+class ContactKeys(NamedTuple):
+    """What storage indexes besides the fields: computed once per contact (an import does it for
+    every line, so the usual ASCII case takes shortcuts: ASCII is its own NFKC and NFKD form, and
+    its casefold is its lowercase)."""
+
+    identity: str  # the duplicate key
+    search_text: str
+    sort_key: str
+
+
+IDENTITY_HEX_DIGITS = 32  # 128 bits of SHA-256: collisions are out of reach, the index key stays short
+
+
+def contact_keys(contact: ContactFields) -> ContactKeys:
+    texts = contact.texts()
+    joined = "\x1f".join(texts)
+    if joined.isascii() and "".join(texts).isprintable() and "  " not in joined and " \x1f" not in joined \
+            and "\x1f " not in joined and joined[:1] != " " and joined[-1:] != " ":
+        return _plain_ascii_keys(joined.lower(), texts[2:5])
+    firstname, lastname, number, mobile, fax, email, company = (_text_forms(value) for value in texts)
+    numbers = [_number_forms(value) for value in (contact.number, contact.mobile, contact.fax)]
+    # The unit separator cannot occur in a field (control characters are refused), so joining is exact.
+    normalised = "\x1f".join((firstname[0], lastname[0], *(compact for compact, _ in numbers), email[0], company[0]))
+    search = SEARCH_SEPARATOR.join((firstname[1], lastname[1], number[1], mobile[1], fax[1], email[1], company[1],
+                                    *(folded for _, folded in numbers)))
+    return ContactKeys(
+        hashlib.sha256(normalised.encode("utf-8")).hexdigest()[:IDENTITY_HEX_DIGITS],
+        search,
+        # \x01 sorts before any character a folded name contains: "Dupont" before "Dupont-Aignan".
+        f"{lastname[1]}\x01{firstname[1]}"[:MAX_SORT_KEY],
+    )
+
+
+def _plain_ascii_keys(lowered: str, numbers: tuple[str, ...]) -> ContactKeys:
+    """The keys of a contact whose values are printable ASCII without a space to fold away (the
+    usual case), from its lowercased values joined by \x1f: each value is its own normalised and
+    folded form already. Numbers lose their separators, and keep their case in the identity."""
+    firstname, lastname, _, _, _, email, company = parts = lowered.split("\x1f")
+    number, mobile, fax = numbers
+    if not "".join(numbers).isdigit():  # digits only (or no number at all): nothing to take out
+        number, mobile, fax = (_NUMBER_SEPARATORS.sub("", value) for value in numbers)
+    normalised = "\x1f".join((firstname, lastname, number, mobile, fax, email, company))
+    return ContactKeys(
+        hashlib.sha256(normalised.encode("ascii")).hexdigest()[:IDENTITY_HEX_DIGITS],
+        SEARCH_SEPARATOR.join((*parts, number.lower(), mobile.lower(), fax.lower())),
+        f"{lastname}\x01{firstname}"[:MAX_SORT_KEY],
+    )
+
+
+def _text_forms(value: str) -> tuple[str, str]:
+    """(normalised for the identity, folded for search and order)."""
+    if not value:
+        return "", ""
+    if value.isascii():
+        folded = " ".join(value.lower().split())
+        return folded, folded
+    return " ".join(unicodedata.normalize("NFKC", value).casefold().split()), fold(value)
+
+
+def _number_forms(value: str) -> tuple[str, str]:
+    """(compacted for the identity, compacted and folded for search)."""
+    if not value:
+        return "", ""
+    compact = compact_number(value)
+    return compact, compact.lower() if compact.isascii() else fold(compact)
 
 
 def compact_number(value: str) -> str:
@@ -141,15 +245,17 @@ def compact_number(value: str) -> str:
     return _NUMBER_SEPARATORS.sub("", value if value.isascii() else unicodedata.normalize("NFKC", value))
 
 
-@functools.lru_cache(maxsize=8192)  # an import asks twice per line: when batching, when storing
 def identity(contact: ContactFields) -> str:
     """The duplicate key: equal for two contacts that differ only in case, spacing, separators."""
-    normalised = [
-        compact_number(getattr(contact, name)) if name in NUMBER_FIELDS else _normalised_text(getattr(contact, name))
-        for name in TEXT_FIELDS
-    ]
-    # The unit separator cannot occur in a field (control characters are refused), so joining is exact.
-    return hashlib.sha256("\x1f".join(normalised).encode("utf-8")).hexdigest()
+    return contact_keys(contact).identity
+
+
+def search_text(contact: ContactFields) -> str:
+    return contact_keys(contact).search_text
+
+
+def sort_key(contact: ContactFields) -> str:
+    return contact_keys(contact).sort_key
 
 
 def fold(value: str) -> str:
@@ -158,17 +264,6 @@ def fold(value: str) -> str:
         return " ".join(value.lower().split())
     decomposed = unicodedata.normalize("NFKD", value.casefold())
     return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).split())
-
-
-def search_text(contact: ContactFields) -> str:
-    parts = [fold(value) for value in contact.texts()]
-    parts += [fold(compact_number(getattr(contact, name))) for name in NUMBER_FIELDS]
-    return SEARCH_SEPARATOR.join(parts)
-
-
-def sort_key(contact: ContactFields) -> str:
-    # \x01 sorts before any character a folded name contains: "Dupont" comes before "Dupont-Aignan".
-    return f"{fold(contact.lastname)}\x01{fold(contact.firstname)}"[:MAX_SORT_KEY]
 
 
 # --- listing -------------------------------------------------------------------------------------
@@ -202,6 +297,13 @@ def search_terms(search: str) -> tuple[str, ...]:
     if compact and compact != folded and re.fullmatch(r"\+?[0-9*#]+", compact):
         return folded, compact
     return (folded,)
+
+
+class KeyedContact(NamedTuple):
+    """A contact on its way to storage, with the keys computed once."""
+
+    contact: Contact
+    keys: ContactKeys
 
 
 @dataclass(frozen=True)

@@ -26,9 +26,9 @@ import codecs
 import csv
 import io
 import re
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Generator, Iterable, Iterator
 from enum import Enum
+from typing import NamedTuple
 
 from services.contacts.domain.contacts import TEXT_FIELDS, ContactFields
 from services.contacts.domain.errors import InvalidImport
@@ -46,8 +46,7 @@ MISSING_FIELDS = "missing fields"
 RECORD_TOO_LONG = "record too long"
 
 
-@dataclass(frozen=True)
-class ParsedLine:
+class ParsedLine(NamedTuple):  # a tuple: made once per line of a large file, it must be cheap
     """One record of the file: `fields` (stripped, valid) when `errors` is empty."""
 
     line: int
@@ -115,6 +114,7 @@ _NEXT_STATE = {
     (_State.QUOTE_IN_QUOTED_FIELD, _COMMA): _State.START_FIELD,
 }
 _LINE_BREAK = re.compile(r"[\r\n]")
+_LINE_END = re.compile(r"\r\n|\r|\n")
 _QUOTE_OR_COMMA = re.compile(r'[",]')
 
 
@@ -146,6 +146,10 @@ class RecordSplitter:
                 if self._state is _State.IN_QUOTED_FIELD:
                     self._append("\n")
         while position < len(text):
+            if not self._parts and not self._too_long and self._state is _State.START_FIELD:
+                position = yield from self._lines_before_a_quote(text, position)
+                if position >= len(text):
+                    return
             found = _LINE_BREAK.search(text, position)
             if found is None:
                 self._take(text[position:])
@@ -163,6 +167,24 @@ class RecordSplitter:
             else:
                 yield self._end_record()
             position = end
+
+    def _lines_before_a_quote(self, text: str, position: int) -> Generator[tuple[int, str | None], None, int]:
+        """At a record boundary, every whole line before the next quote is a record of its own:
+        cut them all with one split (the common case, ~10 x faster than line by line). Returns
+        where the slow path goes on: the line holding that quote, or the unfinished last line."""
+        quote = text.find('"', position)
+        limit = len(text) if quote < 0 else quote
+        cut = max(text.rfind("\n", position, limit), text.rfind("\r", position, limit))
+        if cut < 0:
+            return position
+        if cut + 1 == len(text) and text[cut] == "\r":
+            self._cr_ended_chunk = True  # a "\n" starting the next chunk completes this "\r\n"
+        line, longest = self._line, self._max
+        for piece in _LINE_END.split(text[position:cut + 1])[:-1]:
+            yield line, piece if len(piece) <= longest else None
+            line += 1
+        self._line = self._start_line = line
+        return cut + 1
 
     def finish(self) -> Iterator[tuple[int, str | None]]:
         if self._parts or self._too_long or self._state is not _State.START_FIELD:
@@ -209,6 +231,8 @@ class RecordSplitter:
 # --- the import parser -----------------------------------------------------------------------------
 def record_cells(record: str) -> list[str] | str:
     """The record's cells as the csv module reads them, or the error it gives."""
+    if '"' not in record:  # without quotes the csv module only splits at commas
+        return record.split(",") if record else []
     try:
         return next(csv.reader([record]), [])
     except csv.Error as error:
@@ -229,8 +253,14 @@ def _header(cells: list[str]) -> tuple[str, ...]:
     return tuple(names)
 
 
+def _cell_value(cell: str) -> str:
+    """Trimmed, without the apostrophe export put before a formula-like value."""
+    value = cell.strip()
+    return unneutralize(value).strip() if value[:1] == "'" else value
+
+
 def _is_blank(cells: list[str]) -> bool:
-    return all(not cell.strip() for cell in cells)
+    return not "".join(cells).strip()
 
 
 class ImportParser:
@@ -243,6 +273,7 @@ class ImportParser:
         self._decoder = _Decoder(charset)
         self._splitter = RecordSplitter(max_record_characters)
         self.columns: tuple[str, ...] | None = None
+        self._positions: tuple[int, ...] = ()  # of each of TEXT_FIELDS in a record, -1 if absent
 
     @property
     def charset(self) -> str:
@@ -274,6 +305,8 @@ class ImportParser:
                 raise InvalidImport(f"the header (line {line}) cannot be read: {cells}")
             if not _is_blank(cells):
                 self.columns = _header(cells)
+                self._positions = tuple(self.columns.index(name) if name in self.columns else -1
+                                        for name in TEXT_FIELDS)
             return None
         if isinstance(cells, str):
             return ParsedLine(line, None, (cells,))
@@ -281,8 +314,9 @@ class ImportParser:
             return None
         if len(cells) != len(self.columns):
             return ParsedLine(line, None, (TOO_MANY_FIELDS if len(cells) > len(self.columns) else MISSING_FIELDS,))
-        values = {column: unneutralize(cell.strip()) for column, cell in zip(self.columns, cells, strict=True)}
-        fields = ContactFields.from_texts(values).stripped()
+        firstname, lastname, number, mobile, fax, email, company = (
+            _cell_value(cells[index]) if index >= 0 else "" for index in self._positions)
+        fields = ContactFields(firstname, lastname, number, mobile, fax, email, company)
         problems = fields.problems()
         return ParsedLine(line, None, tuple(problems)) if problems else ParsedLine(line, fields)
 

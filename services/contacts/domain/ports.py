@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Protocol
 
-from services.contacts.domain.contacts import Contact, ContactQuery, Event
+from services.contacts.domain.contacts import Contact, ContactQuery, Event, KeyedContact
 
 PageCursor = tuple[str, str]  # (sort key, id) of the last contact of a page: opaque to use cases
 
@@ -41,7 +41,7 @@ class ContactRepository(Protocol):
         """Up to `size` visible contacts after the cursor in list order (keyset paging), and the
         cursor of the last one (None when there is none)."""
 
-    async def add_pending(self, import_id: str, contacts: Sequence[Contact]) -> set[str]:
+    async def add_pending(self, import_id: str, contacts: Sequence[KeyedContact]) -> set[str]:
         """Store contacts as pending rows of the import; the ids stored. A contact equal to one the
         owner already has (visible or pending, this import's included) is skipped, not an error."""
 
