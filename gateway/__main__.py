@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import Iterator
 from contextlib import AsyncExitStack
 
-import grpc
 import uvicorn
 
 from gateway.app import GatewayConfig, create_app
@@ -38,6 +38,24 @@ class _Server(uvicorn.Server):
         yield
 
 
+def _listening_socket(host: str, port: int, reuse_port: bool) -> socket.socket:
+    """The HTTP socket, bound here rather than by uvicorn so that replicas may share the port:
+    with `reuse_port` (XUC_HTTP_REUSE_PORT, set by `xuc up --replicas`), every gateway bound to it
+    gets its own accept queue and the kernel spreads new connections over them."""
+    family, kind, protocol, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                            flags=socket.AI_PASSIVE)[0]
+    sock = socket.socket(family, kind, protocol)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind(address)
+    except OSError as error:
+        sock.close()
+        raise OSError(error.errno, f"cannot listen on {host}:{port}: {error.strerror}") from None
+    return sock
+
+
 async def main(settings: Settings) -> None:
     stopping = stop_signal()
     if not settings.auth_address:
@@ -51,7 +69,7 @@ async def main(settings: Settings) -> None:
         keys = PublicKeyCache(auth, settings.service_token, settings.token_issuer)
         await keys.wait_until_loaded(KEYS_TIMEOUT_SECONDS)
         # Not awaited: the gateway serves auth while contacts is down (its routes answer 503).
-        contacts_channel = grpc.aio.insecure_channel(settings.contacts_address, options=CONTACTS_CHANNEL_OPTIONS)
+        contacts_channel = grpc_client.channel(settings.contacts_address, options=CONTACTS_CHANNEL_OPTIONS)
         stack.push_async_callback(contacts_channel.close)
 
         telephony = None
@@ -89,7 +107,9 @@ async def main(settings: Settings) -> None:
             # 1.0 API reads the header itself, from XUC_TRUSTED_PROXIES only (gateway/client_address.py).
             proxy_headers=False,
         ))
-        serving = asyncio.create_task(server.serve())
+        listening = stack.enter_context(_listening_socket(settings.http_host, settings.http_port,
+                                                          settings.http_reuse_port))
+        serving = asyncio.create_task(server.serve(sockets=[listening]))
         while not server.started and not serving.done():  # noqa: ASYNC110 (uvicorn has no "started" event)
             await asyncio.sleep(0.05)
         if server.started:

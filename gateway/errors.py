@@ -48,6 +48,10 @@ TABLE: dict[tuple[grpc.StatusCode, str], tuple[int, str]] = {
     (S.INVALID_ARGUMENT, "InvalidContact"): (400, "InvalidContact"),
     (S.NOT_FOUND, "ContactNotFound"): (404, "ContactNotFound"),
     (S.ALREADY_EXISTS, "DuplicateContact"): (409, "DuplicateContact"),
+    # an Idempotency-Key that is not 1-128 printable ASCII characters; one already used for a
+    # creation with other fields (422, as the IETF Idempotency-Key draft answers it)
+    (S.INVALID_ARGUMENT, "InvalidIdempotencyKey"): (400, "InvalidIdempotencyKey"),
+    (S.ALREADY_EXISTS, "IdempotencyKeyReused"): (422, "IdempotencyKeyReused"),
     # documented as a 500; answered 400, since a body that is not JSON is the client's doing
     (S.INVALID_ARGUMENT, "JsonParsingError"): (400, "JsonParsingError"),
     # qualifications; the documentation knows only two 400 codes, so the service's more precise

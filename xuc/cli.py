@@ -34,6 +34,9 @@ UP_OPTIONS: tuple[tuple[str, str, type[int] | type[str], str], ...] = (
     ("--pbx", "XUC_PBX", str, "the PBX: 'sim' (built-in simulator, the default) or ami://USER:SECRET@HOST:5038"),
     ("--deprecated-api-host", "DEPRECATED_API_HOST", str,
      "comma-separated hosts allowed to call the deprecated API"),
+    ("--replicas", "XUC_REPLICAS", str,
+     "processes of the gateway, auth and contacts: N for each, or e.g. gateway=2,auth=2,contacts=3 "
+     "(default 1; replicas that exit are restarted)"),
 )
 DATA_DIR_HELP = "data directory: databases, keys, service token, run files (default ./.xuc)"
 USER_COLUMNS = ("login", "firstname", "lastname", "line", "mobile")
@@ -59,7 +62,9 @@ def _build_parser() -> argparse.ArgumentParser:
     up = commands.add_parser(
         "up", parents=[common], help="start the whole system and supervise it",
         description="Start NATS (unless --nats-url), the auth, contacts and telephony services and the "
-                    "HTTP gateway, each in its own process; stop everything on Ctrl-C or if any one exits.",
+                    "HTTP gateway, each in its own process (the gateway, auth and contacts as --replicas "
+                    "processes); stop everything on Ctrl-C, or if a single-process component exits or a "
+                    "replica cannot start again.",
     )
     for option, variable, kind, help_text in UP_OPTIONS:
         _env_option(up, option, variable, help_text, kind)

@@ -2,9 +2,17 @@
 
 Start order: NATS (unless XUC_NATS_URL names one), auth, telephony, contacts, then the gateway.
 Each component is awaited (its ready file, then a health check) before the next starts, since the
-later ones are given the earlier ones' addresses. If any child exits while the stack runs, or
-while it starts, everything is stopped: a half-up system would answer some requests and fail
-others. Stopping goes in reverse order, so that no component loses a dependency while it drains.
+later ones are given the earlier ones' addresses. Stopping goes in reverse order, so that no
+component loses a dependency while it drains.
+
+The gateway, auth and contacts may run as several replicas (XUC_REPLICAS, `--replicas`): the
+replicas of a gRPC service each listen on a port of their own and the later components get the
+list of them (gRPC balances over it, xuc/runtime/grpc_client.py); gateway replicas share the HTTP
+port (SO_REUSEPORT). A replica that exits while the stack runs is restarted on the same port, after
+a back-off, while the others serve; one that keeps exiting within CRASH_LOOP_SECONDS of starting
+cannot start at all, and everything is stopped. A component run as one process (NATS, telephony, a
+component with one replica) stops everything when it exits, as does any exit while the stack
+starts: a half-up system would answer some requests and fail others.
 """
 
 from __future__ import annotations
@@ -17,7 +25,9 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import sys
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +47,12 @@ TOKEN_FILE = "service-token"
 # Contacts asks telephony for phone statuses, so telephony starts first.
 SERVICES = (("auth", "services.auth"), ("telephony", "services.telephony"), ("contacts", "services.contacts"))
 GATEWAY = ("gateway", "gateway")
+# Restarts of a replica: after RESTART_BACKOFF_SECONDS, doubled for each exit in a row within
+# CRASH_LOOP_SECONDS of its start (a failed start counts as one); CRASH_LOOP_LIMIT of those in a
+# row and the component is taken as unable to start: everything stops.
+RESTART_BACKOFF_SECONDS = 0.5
+CRASH_LOOP_SECONDS = 10.0
+CRASH_LOOP_LIMIT = 5
 
 
 class CliError(Exception):
@@ -140,18 +156,25 @@ async def _relay(name: str, stream: asyncio.StreamReader) -> None:
 class Child:
     name: str
     process: asyncio.subprocess.Process
+    component: str = ""
+    # Called with the exit code when the child exits while the stack runs; None: everything stops.
+    on_exit: Callable[[int], None] | None = field(default=None, repr=False)
+    ready: bool = False  # it served once; until then an exit is its starter's to handle
     watcher: asyncio.Task[None] | None = field(default=None, repr=False)
 
 
 class Supervisor:
-    """The children of one `xuc up`, in start order."""
+    """The children of one `xuc up`, in start order (a restarted replica takes its predecessor's place)."""
 
     def __init__(self) -> None:
         self.children: list[Child] = []
         self.crashed = asyncio.Event()
+        self.running = False  # the stack is up: replicas that exit are restarted, not fatal
         self._stopping = False
+        self._tasks: set[asyncio.Task[None]] = set()
 
-    async def spawn(self, name: str, argv: list[str], env: dict[str, str]) -> Child:
+    async def spawn(self, name: str, argv: list[str], env: dict[str, str], *, component: str = "",
+                    on_exit: Callable[[int], None] | None = None, replaces: Child | None = None) -> Child:
         process = await asyncio.create_subprocess_exec(
             *_with_parent_death_signal(argv),
             stdin=asyncio.subprocess.DEVNULL,
@@ -163,23 +186,46 @@ class Supervisor:
             # stops the children one by one in reverse order.
             process_group=0,
         )
-        child = Child(name, process)
+        child = Child(name, process, component or name, on_exit)
         child.watcher = asyncio.create_task(self._watch(child))
-        self.children.append(child)
+        if replaces is not None and replaces in self.children:
+            self.children[self.children.index(replaces)] = child
+        else:
+            self.children.append(child)
         return child
+
+    def start_task(self, work: Coroutine[Any, Any, None]) -> None:
+        """Background work (a restart) cancelled when the stack stops."""
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _watch(self, child: Child) -> None:
         assert child.process.stdout is not None
         await _relay(child.name, child.process.stdout)
         code = await child.process.wait()
-        if not self._stopping:
+        if self._stopping:
+            return
+        if child.on_exit is None or not self.running:
             say(f"{child.name} exited with {_describe_exit(code)}; stopping everything")
             self.crashed.set()
+        elif child.ready:
+            child.on_exit(code)
 
     async def stop(self) -> None:
         self._stopping = True
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        # Component by component in reverse order; the replicas of one together.
+        groups: list[list[Child]] = []
         for child in reversed(self.children):
-            await self._stop_child(child)
+            if groups and groups[-1][0].component == child.component:
+                groups[-1].append(child)
+            else:
+                groups.append([child])
+        for group in groups:
+            await asyncio.gather(*(self._stop_child(child) for child in group))
 
     async def _stop_child(self, child: Child) -> None:
         if child.process.returncode is None:
@@ -321,56 +367,206 @@ async def _start_nats(supervisor: Supervisor, env: dict[str, str], data_dir: Pat
     return url
 
 
-async def _start_python_component(supervisor: Supervisor, name: str, module: str, env: dict[str, str],
-                                  run_dir: Path, address_key: str) -> tuple[str, str]:
-    """Spawn `python -m module` and wait for the addresses it writes in its ready file: where it
-    serves (`address_key`), and where its metrics are ("" if nowhere)."""
-    ready_file = run_dir / f"{name}.json"
-    child = await supervisor.spawn(name, [sys.executable, "-m", module],
-                                   {**env, "XUC_READY_FILE": str(ready_file)})
+@dataclass
+class Replica:
+    """One process of a component, and what it needs to be started again the same way."""
+
+    component: str
+    index: int  # 1-based
+    module: str
+    env: dict[str, str]
+    restartable: bool  # one of several: restarted when it exits, instead of stopping everything
+    child: Child | None = None
+    ready_at: float = 0.0  # time.monotonic() when it last became ready
+    quick_exits: int = 0  # exits in a row within CRASH_LOOP_SECONDS of starting
+
+    @property
+    def name(self) -> str:
+        """`auth` for the first (whose run file `xuc provision` reads), then `auth-2`, `auth-3`..."""
+        return self.component if self.index == 1 else f"{self.component}-{self.index}"
+
+    @property
+    def address_key(self) -> str:
+        return "http" if self.component == GATEWAY[0] else "grpc"
+
+
+async def _start_replica(supervisor: Supervisor, replica: Replica, run_dir: Path) -> tuple[str, str]:
+    """Spawn the replica and wait until it serves: the addresses it writes in its ready file (where
+    it serves, where its metrics are, "" if nowhere), then its health. StartError if it exits first;
+    the caller bounds the wait."""
+    ready_file = run_dir / f"{replica.name}.json"
+    previous = replica.child
+    child = await supervisor.spawn(
+        replica.name, [sys.executable, "-m", replica.module], {**replica.env, "XUC_READY_FILE": str(ready_file)},
+        component=replica.component, replaces=previous,
+        on_exit=(lambda code: _on_replica_exit(supervisor, replica, run_dir, code)) if replica.restartable else None)
+    replica.child = child
+
+    def exited() -> None:
+        if child.process.returncode is not None:
+            raise StartError(f"{replica.name} exited with {_describe_exit(child.process.returncode)} "
+                             "before it was ready")
 
     async def ready() -> dict[str, Any] | None:
+        exited()
         return _read_ready_file(ready_file, child.process.pid)
 
     content = await _poll(ready)
-    return _address_in(content, address_key, name), _metrics_address(content)
+    address, metrics = _address_in(content, replica.address_key, replica.name), _metrics_address(content)
 
-
-async def _start_grpc_service(supervisor: Supervisor, name: str, module: str, env: dict[str, str],
-                              run_dir: Path) -> str:
-    async with _start_deadline(name):
-        address, metrics = await _start_python_component(supervisor, name, module, env, run_dir, "grpc")
-
-        async def serving() -> bool | None:
+    async def healthy() -> bool | None:
+        exited()
+        if replica.address_key == "grpc":
             return await grpc_client.is_serving(address) or None
+        # Gateway replicas share the port: whichever answers says the keys are loaded; this one's
+        # ready file says it serves.
+        return await _http_status(*_split_address(address), "/health/ready") == 200 or None
 
-        await _poll(serving)
-    say_up(name, address, metrics)
-    return address
+    await _poll(healthy)
+    child.ready = True
+    replica.ready_at = time.monotonic()
+    return address, metrics
 
 
-async def _start_gateway(supervisor: Supervisor, env: dict[str, str], run_dir: Path) -> None:
+def _on_replica_exit(supervisor: Supervisor, replica: Replica, run_dir: Path, code: int) -> None:
+    lived = time.monotonic() - replica.ready_at
+    replica.quick_exits = replica.quick_exits + 1 if lived < CRASH_LOOP_SECONDS else 0
+    (run_dir / f"{replica.name}.json").unlink(missing_ok=True)  # a dead pid and address
+    supervisor.start_task(_restart(supervisor, replica, run_dir, f"exited with {_describe_exit(code)}"))
+
+
+async def _restart(supervisor: Supervisor, replica: Replica, run_dir: Path, why: str) -> None:
+    """Start the replica again after a back-off, on the same port (the others serve meanwhile), until
+    it serves; stop everything if it crash-loops (CRASH_LOOP_LIMIT quick exits or failed starts)."""
+    while True:
+        if replica.quick_exits >= CRASH_LOOP_LIMIT:
+            say(f"{replica.name} {why}, {replica.quick_exits} times in a row within {CRASH_LOOP_SECONDS:.0f} s "
+                "of starting: it cannot start; stopping everything")
+            supervisor.crashed.set()
+            return
+        delay = RESTART_BACKOFF_SECONDS * 2 ** replica.quick_exits
+        say(f"{replica.name} {why}; restarting it in {delay:g} s (the other replicas serve)")
+        await asyncio.sleep(delay)
+        try:
+            async with _start_deadline(replica.name):
+                address, metrics = await _start_replica(supervisor, replica, run_dir)
+        except StartError as error:
+            why = f"did not start again ({error})"
+            replica.quick_exits += 1
+            if replica.child is not None and replica.child.process.returncode is None:
+                _send(replica.child.process, signal.SIGKILL)
+                await replica.child.process.wait()
+            continue
+        say_up(replica.name, address if replica.address_key == "grpc" else f"http://{address}", metrics)
+        say(f"{replica.name} restarted")
+        return
+
+
+def _with_port(listen: str, port: int) -> str:
+    host, _, _ = listen.rpartition(":")
+    return f"{host}:{port}"
+
+
+def _port_of(listen: str) -> int:
+    port = listen.rpartition(":")[2]
+    return int(port) if port.isdigit() else 0
+
+
+def _replica_env(component: str, index: int, env: dict[str, str]) -> dict[str, str]:
+    """The environment of replica `index`: fixed ports (XUC_<NAME>_GRPC_LISTEN, metrics) shifted by
+    index - 1, so that replicas never compete for one; port 0 (any free port) left as it is."""
+    own = dict(env)
+    if index == 1:
+        return own
+    settings = Settings.from_env(component, env)
+    prefix = f"XUC_{component.upper()}_"
+    if component != GATEWAY[0] and _port_of(settings.grpc_listen):
+        own[f"{prefix}GRPC_LISTEN"] = _with_port(settings.grpc_listen, _port_of(settings.grpc_listen) + index - 1)
+    if component != GATEWAY[0] and _port_of(settings.metrics_listen):
+        own[f"{prefix}METRICS_LISTEN"] = _with_port(settings.metrics_listen,
+                                                   _port_of(settings.metrics_listen) + index - 1)
+    return own
+
+
+async def _all(work: list[Coroutine[Any, Any, T]]) -> list[T]:
+    """Run concurrently; the first failure cancels the others and is raised as itself."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(item) for item in work]
+    except BaseExceptionGroup as failures:
+        raise failures.exceptions[0] from None
+    return [task.result() for task in tasks]
+
+
+def _replicas(component: str, module: str, count: int, env: dict[str, str]) -> list[Replica]:
+    return [Replica(component, index, module, _replica_env(component, index, env), restartable=count > 1)
+            for index in range(1, count + 1)]
+
+
+async def _start_grpc_service(supervisor: Supervisor, name: str, module: str, count: int, env: dict[str, str],
+                              run_dir: Path) -> str:
+    """Start the service's replicas together (their migrations take turns: xuc/runtime/db.py); the
+    address later components are given: one host:port, or the comma list of the replicas'."""
+    replicas = _replicas(name, module, count, env)
+
+    async def start(replica: Replica) -> str:
+        async with _start_deadline(replica.name):
+            address, metrics = await _start_replica(supervisor, replica, run_dir)
+        # A restart listens where this one did: the address list stays true.
+        replica.env[f"XUC_{name.upper()}_GRPC_LISTEN"] = address
+        say_up(replica.name, address, metrics)
+        return address
+
+    return ",".join(await _all([start(replica) for replica in replicas]))
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """SO_REUSEPORT would let gateway replicas join another program's listener of the same user on
+    the port: make sure nothing listens there first."""
+    try:
+        family, kind, protocol, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                                flags=socket.AI_PASSIVE)[0]
+        with socket.socket(family, kind, protocol) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError as error:
+        raise StartError(f"gateway cannot listen on {_host_port(host, port)}: {error.strerror or error}") from None
+
+
+async def _start_gateway(supervisor: Supervisor, count: int, env: dict[str, str], run_dir: Path) -> None:
     name, module = GATEWAY
-    async with _start_deadline(name):
-        address, metrics = await _start_python_component(supervisor, name, module, env, run_dir, "http")
+    settings = Settings.from_env(name, env)
+    if count > 1:
+        env = {**env, "XUC_HTTP_REUSE_PORT": "1"}
+        if settings.http_port:
+            _check_port_free(settings.http_host, settings.http_port)
+    first, *others = _replicas(name, module, count, env)
+
+    async def start(replica: Replica) -> str:
+        async with _start_deadline(replica.name):
+            address, metrics = await _start_replica(supervisor, replica, run_dir)
         host, port = _split_address(address)
+        say_up(replica.name, f"http://{_host_port(host, port)}", metrics)
+        return address
 
-        async def answering() -> bool | None:
-            return await _http_status(host, port, "/health/ready") == 200 or None
+    # The first binds (port 0: any free one); the others and every restart share its port.
+    port = str(_split_address(await start(first))[1])
+    for replica in (first, *others):
+        replica.env["XUC_HTTP_PORT"] = port
+    await _all([start(replica) for replica in others])
 
-        await _poll(answering)
-    say_up(name, f"http://{_host_port(host, port)}", metrics)
 
-
-async def _start_all(supervisor: Supervisor, env: dict[str, str], data_dir: Path, run_dir: Path) -> None:
+async def _start_all(supervisor: Supervisor, env: dict[str, str], data_dir: Path, run_dir: Path,
+                     replicas: dict[str, int]) -> None:
     external_nats = os.environ.get("XUC_NATS_URL", "").strip()
     if external_nats:
         say(f"{'nats':<8} external  {external_nats}")
     env["XUC_NATS_URL"] = external_nats or await _start_nats(supervisor, env, data_dir, run_dir)
     for name, module in SERVICES:
         # Each later component learns the addresses of the earlier ones (XUC_AUTH_ADDRESS, ...).
-        env[f"XUC_{name.upper()}_ADDRESS"] = await _start_grpc_service(supervisor, name, module, env, run_dir)
-    await _start_gateway(supervisor, env, run_dir)
+        env[f"XUC_{name.upper()}_ADDRESS"] = await _start_grpc_service(
+            supervisor, name, module, replicas.get(name, 1), env, run_dir)
+    await _start_gateway(supervisor, replicas.get(GATEWAY[0], 1), env, run_dir)
 
 
 # --- the whole stack ------------------------------------------------------------------------------
@@ -426,6 +622,7 @@ async def _run_until_stopped(supervisor: Supervisor, stopping: asyncio.Event,
         await _first_of(starting, crashed, stopped)
         if not (crashed.done() or stopped.done()):
             starting.result()  # a StartError surfaces here
+            supervisor.running = True
             say("ready (Ctrl-C to stop)")
             await _first_of(crashed, stopped)
         return 1 if crashed.done() else 0
@@ -441,6 +638,9 @@ async def _run_until_stopped(supervisor: Supervisor, stopping: asyncio.Event,
 async def up() -> int:
     """Run the whole system until Ctrl-C/SIGTERM or a component's exit; the process exit code."""
     settings = Settings.from_env()  # refuses unusable variables before anything starts
+    replicas = dict(settings.replicas)
+    for component in replicas:  # each replicated component's own variables too (ports...)
+        Settings.from_env(component)
     data_dir = settings.data_dir.resolve()
     run_dir = data_dir / "run"
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -458,7 +658,7 @@ async def up() -> int:
         with _stop_signals(stop, supervisor.kill_all):
             try:
                 return await _run_until_stopped(supervisor, stopping,
-                                                _start_all(supervisor, env, data_dir, run_dir))
+                                                _start_all(supervisor, env, data_dir, run_dir, replicas))
             finally:
                 await supervisor.stop()
                 _clear_run_files(run_dir)

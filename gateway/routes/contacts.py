@@ -7,6 +7,7 @@ token is presented; the service decides what a valid contact is. Here: JSON <-> 
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +35,12 @@ TEXT_FIELDS = ("firstname", "lastname", "number", "mobile", "fax", "email", "com
 CONTACT_TYPES: dict[str, type] = {**dict.fromkeys(TEXT_FIELDS, str), "favorite": bool}
 LIST_HEADERS = ["Firstname", "Lastname", "Number", "Mobile", "Favorite"]
 INT32_MAX = 2**31 - 1
+# Optional on POST /contact/personal: the service answers a repeated creation with the first
+# contact (README "Idempotent creation"); it also checks the value. Without one, the gateway makes
+# one up for the request, so that a retry of the call (gRPC retries CreateContact on UNAVAILABLE,
+# e.g. on another replica after one died mid-call) answers the contact created, not a 409.
+IDEMPOTENCY_HEADER = "idempotency-key"
+GATEWAY_KEY_PREFIX = "xuc-gateway:"
 _DIGITS = re.compile(r"[0-9]{1,10}")
 
 
@@ -58,15 +65,28 @@ def import_report_json(report: contacts_pb2.ImportReport) -> dict[str, Any]:
     }
 
 
-async def contact_fields(request: Request) -> contacts_pb2.ContactFields:
-    """The body as ContactFields: absent keys are empty, an absent `favorite` is left unset."""
+async def contact_body(request: Request) -> dict[str, Any]:
+    """The body's contact fields (checked types, no `id`)."""
     body = await json_value(request, invalid=JsonParsingError, empty=JsonParsingError)
     if not isinstance(body, dict):
         raise InvalidContactRequest("The body must be a JSON object")
     fields = checked_object(body, {**CONTACT_TYPES, "id": str}, (), InvalidContactRequest)
     # A client may send back the object it read, id included: the path (or the service) names it.
     fields.pop("id", None)
-    return contacts_pb2.ContactFields(**fields)
+    return fields
+
+
+async def contact_fields(request: Request) -> contacts_pb2.ContactFields:
+    """The body as ContactFields: absent keys are empty, an absent `favorite` is left unset."""
+    return contacts_pb2.ContactFields(**await contact_body(request))
+
+
+async def create_request(request: Request) -> contacts_pb2.CreateContactRequest:
+    """The body's fields, and the Idempotency-Key header (repeated: its values joined, as HTTP
+    combines them), or a key of this request only."""
+    keys = request.headers.getlist(IDEMPOTENCY_HEADER)
+    key = ", ".join(keys) if keys else f"{GATEWAY_KEY_PREFIX}{uuid.uuid4().hex}"
+    return contacts_pb2.CreateContactRequest(**await contact_body(request), idempotency_key=key)
 
 
 def contact_ref(request: Request) -> contacts_pb2.ContactRef:
@@ -131,7 +151,7 @@ class ContactsRoutes:
 
     async def create_contact(self, request: Request) -> Response:
         caller = await authenticate(request, self.keys)
-        reply = await self._call(caller, self.stub.CreateContact, await contact_fields(request))
+        reply = await self._call(caller, self.stub.CreateContact, await create_request(request))
         return JSONResponse(contact_json(reply), status_code=201)
 
     async def update_contact(self, request: Request) -> Response:

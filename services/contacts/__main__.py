@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from contextlib import AsyncExitStack
+import asyncio
+import logging
+from contextlib import AsyncExitStack, suppress
 from pathlib import Path
 
+from services.contacts.adapters.cache_feed import NatsCacheFeed
 from services.contacts.adapters.contact_events import contact_event_message
 from services.contacts.adapters.contact_repository import SqlContactsUnitOfWork
 from services.contacts.adapters.phone_statuses import TelephonyPhoneStatuses
@@ -34,6 +37,14 @@ from xucproto.contacts.v1 import contacts_pb2_grpc
 
 MIGRATIONS = Path(__file__).parent / "adapters" / "migrations"
 KEYS_TIMEOUT_SECONDS = 30.0
+
+log = logging.getLogger("services.contacts")
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with suppress(asyncio.CancelledError):
+        await task
 
 
 async def main(settings: Settings) -> None:
@@ -65,8 +76,15 @@ async def main(settings: Settings) -> None:
             NatsEventPublisher(connection, contact_event_message),
             TelephonyPhoneStatuses(telephony_channel, settings.service_token),
             max_import_bytes=settings.max_import_bytes,
+            import_lease_seconds=settings.contacts_import_lease_seconds,
         )
+        log.info("contacts instance", extra={"instance_id": personal.instance_id})
+        # Other processes may serve this database: their writes evict our cache through the events.
+        cache_feed = NatsCacheFeed(connection)
+        await cache_feed.subscribe(personal.forget_cached, personal.forget_all_cached)
+        personal.use_cache_feed(cache_feed)
         await personal.discard_unfinished_imports()
+        stack.push_async_callback(_cancel, asyncio.create_task(personal.run_maintenance()))
         qualifications = QualificationsService(
             lambda: SqlQualificationsUnitOfWork(engine),
             NatsEventPublisher(connection, qualification_event_message),

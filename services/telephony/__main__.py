@@ -2,24 +2,30 @@
 
 from __future__ import annotations
 
+import logging
 from contextlib import AsyncExitStack
 from pathlib import Path
 
+import grpc
 from grpc_health.v1 import health_pb2
 from grpc_health.v1.health import aio as health_aio
 
 from services.telephony.adapters.ami.adapter import AmiPbx
 from services.telephony.adapters.auth_directory import AuthDirectory
+from services.telephony.adapters.nats_lease import NatsPbxLease, lease_key, new_holder_id, open_bucket
 from services.telephony.adapters.repository import SqlTelephonyUnitOfWork
 from services.telephony.adapters.simulator import SimulatedPbx
+from services.telephony.adapters.standby_pbx import StandbyPbx
 from services.telephony.adapters.telephony_events import telephony_event_message
 from services.telephony.domain.pbx import ConnectionChanged, Pbx, PbxEvent
 from services.telephony.entrypoints.simulator_api import SIMULATOR_POLICY, SIMULATOR_SERVICE, SimulatorApi
+from services.telephony.entrypoints.standby import StandbyHealth, StandbyInterceptor
 from services.telephony.entrypoints.telephony_api import TELEPHONY_POLICY, TELEPHONY_SERVICE, TelephonyApi
 from services.telephony.service_layer.agents import AgentService
 from services.telephony.service_layer.calls import CallService
 from services.telephony.service_layer.dependencies import Dependencies
 from services.telephony.service_layer.directory import Directory, load_and_follow
+from services.telephony.service_layer.failover import Failover
 from services.telephony.service_layer.pbx_events import PbxEventRouter
 from services.telephony.service_layer.user_services import UserServicesService
 from xuc import subjects
@@ -31,6 +37,8 @@ from xuc.runtime.process import GrpcService, run, serve_grpc, stop_signal
 from xuc.runtime.settings import Settings, SettingsError
 from xucproto.auth.v1 import auth_pb2_grpc
 from xucproto.telephony.v1 import telephony_pb2_grpc
+
+log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "adapters" / "migrations"
 KEYS_TIMEOUT_SECONDS = 30.0
@@ -52,6 +60,9 @@ def create_pbx(settings: Settings) -> tuple[Pbx, SimulatedPbx | None]:
 async def main(settings: Settings) -> None:
     if not settings.auth_address:
         raise SettingsError("XUC_AUTH_ADDRESS is required (host:port of the auth service)")
+    if settings.telephony_failover and not settings.pbx.startswith("ami://"):
+        raise SettingsError("XUC_TELEPHONY_FAILOVER needs XUC_PBX=ami://...: the simulator lives inside "
+                            "one process, a standby would have no PBX to take over")
     stopping = stop_signal()
     async with AsyncExitStack() as stack:
         engine = db.create_engine_for(settings.database_url)
@@ -69,7 +80,21 @@ async def main(settings: Settings) -> None:
         keys = PublicKeyCache(auth, settings.service_token, settings.token_issuer)
         await keys.wait_until_loaded(KEYS_TIMEOUT_SECONDS)
 
-        pbx, simulator = create_pbx(settings)
+        failover: Failover | None = None
+        gate: StandbyPbx | None = None
+        pbx: Pbx
+        if settings.telephony_failover:
+            # One active instance per PBX, the others standing by: see service_layer/failover.py.
+            lease_bucket = await open_bucket(connection.jetstream(), settings.telephony_lease_ttl_seconds)
+            lease = NatsPbxLease(lease_bucket, lease_key(settings.pbx), new_holder_id())
+            log.info("PBX failover on: standing by until this instance holds the PBX lease",
+                     extra={"holder": lease.holder_id, "ttl_s": settings.telephony_lease_ttl_seconds})
+            pbx = gate = StandbyPbx(lambda: create_pbx(settings)[0], "ami",
+                                    lambda: failover.detail if failover is not None else "standby",
+                                    lambda: failover is not None and failover.active)
+            simulator = None
+        else:
+            pbx, simulator = create_pbx(settings)
         directory = Directory()
         # Phone events are the hot path: written in order at once, JetStream's acks checked behind.
         publisher = NatsEventPublisher(connection, telephony_event_message, confirm=False)
@@ -92,7 +117,7 @@ async def main(settings: Settings) -> None:
         await calls.start_recording()
         stack.push_async_callback(calls.stop_recording)
 
-        health = health_aio.HealthServicer()
+        health = StandbyHealth([TELEPHONY_SERVICE]) if gate is not None else health_aio.HealthServicer()
         router = PbxEventRouter(calls, agents, user_services)
         stack.push_async_callback(router.close)
         # Stopped first at exit: no PBX event arrives once the history writer has finished.
@@ -108,6 +133,13 @@ async def main(settings: Settings) -> None:
         # Both adapters announce ConnectionChanged(True) once connected; the router then gives the
         # PBX the stored DND and forwards (again after every reconnection).
         await pbx.start(on_pbx_event)
+        interceptors: list[grpc.aio.ServerInterceptor] = []
+        if gate is not None:
+            assert isinstance(health, StandbyHealth)
+            failover = start_failover(lease, settings, gate, health, calls, agents)
+            stack.push_async_callback(failover.close)  # before the PBX closes: steps down, releases the lease
+            interceptors.append(StandbyInterceptor([TELEPHONY_SERVICE], lambda: failover is not None
+                                                   and failover.active, [f"/{TELEPHONY_SERVICE}/GetPbxState"]))
 
         services = [GrpcService(TELEPHONY_SERVICE, lambda server: telephony_pb2_grpc.add_TelephonyServicer_to_server(
             TelephonyApi(calls, user_services, agents, pbx), server))]
@@ -118,7 +150,32 @@ async def main(settings: Settings) -> None:
                                         .add_SimulatorServicer_to_server(api, server)))
             policy.update(SIMULATOR_POLICY)
         interceptor = EdgeInterceptor(policy, Authenticator(settings.service_token, keys.verifier))
-        await serve_grpc(settings, "telephony", services, [interceptor], stopping, health)
+        await serve_grpc(settings, "telephony", services, [interceptor, *interceptors], stopping, health)
+
+
+def start_failover(lease: NatsPbxLease, settings: Settings, gate: StandbyPbx, health: StandbyHealth,
+                   calls: CallService, agents: AgentService) -> Failover:
+    """Take the PBX when the lease is ours: what lives in the database is read again (push
+    registrations, agents: the previous active may have changed them), then the PBX connection
+    resynchronises calls, lines and agent states; let it go when the lease is lost."""
+
+    async def activate() -> None:
+        for reload in (calls.load, agents.load):
+            try:
+                await reload()
+            except Exception:
+                log.exception("activation: %s failed (kept what was loaded)", reload.__qualname__)
+        await gate.activate()
+        await health.set_active(True)
+
+    async def deactivate(detail: str) -> None:
+        await health.set_active(False)
+        await gate.deactivate(detail)
+
+    failover = Failover(lease, ttl_seconds=settings.telephony_lease_ttl_seconds, activate=activate,
+                        deactivate=deactivate)
+    failover.start()
+    return failover
 
 
 if __name__ == "__main__":

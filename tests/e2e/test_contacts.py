@@ -186,6 +186,23 @@ def test_a_duplicate_contact_is_a_conflict(ann: User) -> None:
     assert sorted(entry["id"] for entry in ann.entries()) == sorted([first["id"], other["id"]])
 
 
+def test_a_creation_repeated_with_its_idempotency_key_answers_the_first_contact(ann: User) -> None:
+    key = {"Idempotency-Key": f"order-{uuid.uuid4()}"}
+    first = ann.http.post(PERSONAL, json=DOCUMENTED, headers=key)
+    assert first.status_code == 201, first.text
+    again = ann.http.post(PERSONAL, json=DOCUMENTED, headers=key)
+    assert (again.status_code, again.json()) == (201, first.json())
+    assert [entry["id"] for entry in ann.entries()] == [first.json()["id"]]
+
+    assert_error(ann.http.post(PERSONAL, json={"lastname": "Other"}, headers=key), 422, "IdempotencyKeyReused")
+    for bad in (b"x" * 129, "caf\u00e9".encode()):  # too long; not ASCII
+        assert_error(ann.http.post(PERSONAL, json={"lastname": "Other"}, headers={b"Idempotency-Key": bad}),
+                     400, "InvalidIdempotencyKey")
+    # Without a key, a repeated creation is a duplicate, as before.
+    assert_error(ann.http.post(PERSONAL, json=DOCUMENTED), 409, "DuplicateContact")
+    assert len(ann.entries()) == 1
+
+
 @pytest.mark.parametrize("contact_id", ["not-a-uuid", str(uuid.uuid4())])
 def test_an_unknown_id_is_not_found_on_every_route(ann: User, contact_id: str) -> None:
     assert_error(ann.http.get(f"{PERSONAL}/{contact_id}"), 404, "ContactNotFound")

@@ -13,6 +13,7 @@ import csv
 import io
 import socket
 import sqlite3
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ from nats.js import JetStreamContext
 from psycopg import sql
 
 from services.contacts.adapters.phone_statuses import TelephonyPhoneStatuses
+from services.contacts.domain.contacts import ContactFields, contact_keys
+from services.contacts.domain.idempotency import creation_fingerprint
 from services.contacts.service_layer.personal_contacts import IMPORT_BATCH_SIZE
 from tests.integration.conftest import start_contacts
 from tests.support.databases import SQLITE, DatabaseFactory, TestDatabase, postgres_admin_url
@@ -64,9 +67,9 @@ class Contacts:
     stub: contacts_pb2_grpc.PersonalContactsStub
     user: User
 
-    async def create(self, **fields: Any) -> contacts_pb2.Contact:
-        contact: contacts_pb2.Contact = await self.stub.CreateContact(contacts_pb2.ContactFields(**fields),
-                                                                      metadata=self.user.metadata)
+    async def create(self, idempotency_key: str | None = None, **fields: Any) -> contacts_pb2.Contact:
+        request = contacts_pb2.CreateContactRequest(**fields, idempotency_key=idempotency_key)
+        contact: contacts_pb2.Contact = await self.stub.CreateContact(request, metadata=self.user.metadata)
         return contact
 
     async def get(self, contact_id: str) -> contacts_pb2.Contact:
@@ -292,6 +295,143 @@ async def test_concurrent_identical_creates_make_one_contact(alice: Contacts) ->
     assert len(created) == 1
     assert {error.code() for error in refused} == {grpc.StatusCode.ALREADY_EXISTS}
     assert await alice.lastnames() == ["Racer"]
+
+
+# --- idempotent creation ----------------------------------------------------------------------------------
+def idempotency_rows(database: TestDatabase, owner_id: str) -> list[tuple[str, str]]:
+    """(key, contact id) of the owner's recorded creations."""
+    query = "SELECT idempotency_key, contact_id FROM {} WHERE owner_id = %s ORDER BY idempotency_key"
+    if database.backend == SQLITE:
+        assert database.path is not None
+        with sqlite3.connect(database.path) as connection:
+            rows = connection.execute(query.format("contacts_idempotency").replace("%s", "?"), (owner_id,))
+            return [(key, contact_id) for key, contact_id in rows.fetchall()]
+    with psycopg.connect(postgres_admin_url(), autocommit=True) as connection:
+        statement = sql.SQL(query).format(sql.Identifier(database.schema, "contacts_idempotency"))
+        return [(key, contact_id) for key, contact_id in connection.execute(statement, (owner_id,)).fetchall()]
+
+
+async def test_a_repeated_creation_with_a_key_answers_the_first_contact(
+    alice: Contacts, bob: Contacts, contacts_database: TestDatabase, js: JetStreamContext,
+) -> None:
+    first = await alice.create(lastname="Doe", number="1", idempotency_key="order-1")
+    again = await alice.create(lastname=" Doe ", number="1", idempotency_key="order-1")
+    assert again == first
+    assert await alice.lastnames() == ["Doe"]
+    [event] = await stored_messages(js, subjects.CONTACT_CHANGED.for_key(alice.user.login), count=1)
+    assert contacts_events_pb2.ContactChanged.FromString(event.data).contact_id == first.id
+    assert await asyncio.to_thread(idempotency_rows, contacts_database, alice.user.user_id) \
+        == [("order-1", first.id)]
+
+    assert await refusal(alice.create(lastname="Lee", idempotency_key="order-1")) \
+        == (grpc.StatusCode.ALREADY_EXISTS, "IdempotencyKeyReused")
+    bobs = await bob.create(lastname="Doe", number="1", idempotency_key="order-1")  # keys are per owner
+    assert bobs.id != first.id
+    for key in ("", " x", "é" * 3, "x" * 129):
+        assert await refusal(alice.create(lastname="Kim", idempotency_key=key)) == (INVALID, "InvalidIdempotencyKey")
+    assert await alice.lastnames() == ["Doe"]
+
+
+async def test_a_key_older_than_a_day_is_new_again(alice: Contacts, contacts_database: TestDatabase) -> None:
+    def record_an_old_use() -> None:
+        query = ("INSERT INTO {} (owner_id, idempotency_key, contact_id, fingerprint, created_at) "
+                 "VALUES (%s, %s, %s, %s, %s)")
+        if contacts_database.backend == SQLITE:
+            assert contacts_database.path is not None
+            with sqlite3.connect(contacts_database.path) as connection:
+                connection.execute(query.format("contacts_idempotency").replace("%s", "?"),
+                                   (alice.user.user_id, "old-key", "gone", "0" * 64, time.time() - 2 * 86400))
+            return
+        with psycopg.connect(postgres_admin_url(), autocommit=True) as connection:
+            connection.execute(sql.SQL(query).format(sql.Identifier(contacts_database.schema, "contacts_idempotency")),
+                               (alice.user.user_id, "old-key", "gone", "0" * 64, time.time() - 2 * 86400))
+
+    await asyncio.to_thread(record_an_old_use)
+    created = await alice.create(lastname="Fresh", idempotency_key="old-key")  # other fields: no 422
+    assert created.id != "gone"
+    assert await asyncio.to_thread(idempotency_rows, contacts_database, alice.user.user_id) \
+        == [("old-key", created.id)]
+
+
+async def test_concurrent_creations_with_one_key_make_one_contact(alice: Contacts, js: JetStreamContext) -> None:
+    results = await asyncio.gather(*(alice.create(lastname="Racer", number="7", idempotency_key="one-key")
+                                     for _ in range(8)))
+    assert {result.id for result in results} == {results[0].id}  # every one answered the same contact
+    assert await alice.lastnames() == ["Racer"]
+    await stored_messages(js, subjects.CONTACT_CHANGED.for_key(alice.user.login), count=1)
+
+
+async def test_a_retry_while_the_first_creation_commits_gets_its_contact(
+    alice: Contacts, contacts_database: TestDatabase,
+) -> None:
+    """The first attempt is in its transaction (here: the test's own, holding the key's row, uncommitted)
+    when the retry arrives; it commits before it could answer. The retry waits, then answers it."""
+    fields = ContactFields(lastname="Slow", number="9")
+    contact_id = str(uuid.uuid4())
+    fingerprint = creation_fingerprint(fields.validated())
+    now = time.time()
+    first_attempt = FirstAttempt(contacts_database, alice.user.user_id, contact_id, fingerprint, now)
+    await asyncio.to_thread(first_attempt.begin)
+    try:
+        retry = asyncio.ensure_future(alice.create(lastname="Slow", number="9", idempotency_key="slow-1"))
+        await asyncio.sleep(1.0)
+        assert not retry.done()  # waiting for the first attempt's outcome
+        await asyncio.to_thread(first_attempt.commit)
+        assert (await retry).id == contact_id
+    finally:
+        await asyncio.to_thread(first_attempt.close)
+    assert await alice.lastnames() == ["Slow"]
+
+
+@dataclass
+class FirstAttempt:
+    """A creation with key `slow-1` made by hand in an open transaction, committed when told."""
+
+    database: TestDatabase
+    owner_id: str
+    contact_id: str
+    fingerprint: str
+    now: float
+    connection: Any = None
+
+    def begin(self) -> None:
+        fields = ContactFields(lastname="Slow", number="9")
+        keys = contact_keys(fields)
+        contact = ("INSERT INTO contacts_personal (id, owner_id, lastname, number, favorite, identity, search_text, "
+                   "sort_key) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)")
+        key = ("INSERT INTO contacts_idempotency (owner_id, idempotency_key, contact_id, fingerprint, created_at) "
+               "VALUES (%s, %s, %s, %s, %s)")
+        contact_values = (self.contact_id, self.owner_id, "Slow", "9", False, keys.identity, keys.search_text,
+                          keys.sort_key)
+        key_values = (self.owner_id, "slow-1", self.contact_id, self.fingerprint, self.now)
+        if self.database.backend == SQLITE:
+            assert self.database.path is not None
+            self.connection = sqlite3.connect(self.database.path, isolation_level=None, timeout=10)
+            self.connection.execute("BEGIN IMMEDIATE")
+            self.connection.execute(contact.replace("%s", "?"), contact_values)
+            self.connection.execute(key.replace("%s", "?"), key_values)
+        else:
+            self.connection = psycopg.connect(postgres_admin_url())
+            self.connection.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.database.schema)))
+            self.connection.execute(contact, contact_values)
+            self.connection.execute(key, key_values)
+
+    def commit(self) -> None:
+        self.connection.commit() if self.database.backend != SQLITE else self.connection.execute("COMMIT")
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+async def test_an_older_clients_contact_fields_still_create(
+    contacts_channel: grpc.aio.Channel, alice: Contacts
+) -> None:
+    """CreateContactRequest extends ContactFields on the wire: an older client's request still works."""
+    old_create = contacts_channel.unary_unary(
+        f"/{SERVICE}/CreateContact", request_serializer=contacts_pb2.ContactFields.SerializeToString,
+        response_deserializer=contacts_pb2.Contact.FromString)
+    created = await old_create(contacts_pb2.ContactFields(lastname="Old", favorite=True), metadata=alice.user.metadata)
+    assert (created.fields.lastname, created.fields.favorite) == ("Old", True)
 
 
 # --- lists ---------------------------------------------------------------------------------------------
@@ -575,7 +715,8 @@ async def test_a_restart_discards_what_a_crashed_import_left(
     auth_stub: auth_pb2_grpc.AuthStub,
 ) -> None:
     database = database_factory.create()
-    first = await asyncio.to_thread(start_contacts, service_launcher, auth_service, database)
+    lease = {"XUC_CONTACTS_IMPORT_LEASE_S": "2"}  # the crashed import's lease expires 2 s after its last renewal
+    first = await asyncio.to_thread(start_contacts, service_launcher, auth_service, database, **lease)
     [user] = await new_users(auth_stub, auth_service, 1)
     never = asyncio.Event()
 
@@ -596,8 +737,9 @@ async def test_a_restart_discards_what_a_crashed_import_left(
         assert (await rpc_error(call)).code() == grpc.StatusCode.UNAVAILABLE
     assert pending_rows(database) >= 1000
 
-    second = await asyncio.to_thread(start_contacts, service_launcher, auth_service, database)
-    assert pending_rows(database) == 0
+    second = await asyncio.to_thread(start_contacts, service_launcher, auth_service, database, **lease)
+    # At start if the lease has expired already, else at its next maintenance round (every 0.5 s).
+    await wait_until(lambda: pending_rows(database) == 0, "the crashed import's rows to go", within=10)
     assert "pending rows of unfinished imports deleted" in second.log()
     async with grpc.aio.insecure_channel(second.grpc_address) as channel:
         contacts = Contacts(contacts_pb2_grpc.PersonalContactsStub(channel), user)

@@ -18,6 +18,7 @@ import contextlib
 import hashlib
 import http.client
 import json
+import re
 import socket
 import threading
 import time
@@ -30,7 +31,7 @@ import httpx
 import pytest
 
 from tests.support.processes import ServiceLauncher, ServiceProcess, new_service_token
-from xuc.runtime.grpc_client import service_metadata
+from xuc.runtime.grpc_client import RETRY_POLICY, RETRYABLE_METHODS, service_metadata
 from xuc.runtime.grpc_errors import status_for
 from xucproto.auth.v1 import auth_pb2, auth_pb2_grpc
 from xucproto.contacts.v1 import contacts_pb2, contacts_pb2_grpc
@@ -418,15 +419,37 @@ def test_create_sends_the_fields_and_answers_201_with_the_contact(api: httpx.Cli
     assert response.status_code == 201, response.text
     assert response.json() == {"id": CONTACT_ID, **FULL, "favorite": False}
     sent = fake.only("CreateContact").request
-    assert sent == contacts_pb2.ContactFields(**FULL)
+    assert sent == contacts_pb2.CreateContactRequest(**FULL, idempotency_key=sent.idempotency_key)
     assert not sent.HasField("favorite")  # absent: the service's default
+    # No Idempotency-Key header: a key of this request only, so that a retry of the call is safe.
+    assert re.fullmatch("xuc-gateway:[0-9a-f]{32}", sent.idempotency_key)
+    api.post(PERSONAL, json=FULL)
+    assert fake.received[1].request.idempotency_key not in ("", sent.idempotency_key)
+
+
+@pytest.mark.parametrize(("headers", "sent_key"), [
+    ([("Idempotency-Key", "order-42")], "order-42"),
+    ([("idempotency-key", "")], ""),  # present but empty: the service refuses it
+    ([("Idempotency-Key", "a"), ("Idempotency-Key", "b")], "a, b"),  # repeated: combined, as HTTP does
+])
+def test_create_passes_the_idempotency_key(
+    api: httpx.Client, fake: FakeContacts, headers: list[tuple[str, str]], sent_key: str,
+) -> None:
+    fake.reply("CreateContact", contact(favorite=False, **FULL))
+
+    assert api.post(PERSONAL, json=FULL, headers=headers).status_code == 201
+
+    sent = fake.only("CreateContact").request
+    assert sent.HasField("idempotency_key")
+    assert sent.idempotency_key == sent_key
 
 
 def test_missing_keys_are_empty_and_favorite_is_passed_when_given(api: httpx.Client, fake: FakeContacts) -> None:
     assert api.post(PERSONAL, json={"lastname": "pan", "favorite": True}).status_code == 201
 
     sent = fake.only("CreateContact").request
-    assert sent == contacts_pb2.ContactFields(lastname="pan", favorite=True)
+    assert sent == contacts_pb2.CreateContactRequest(lastname="pan", favorite=True,
+                                                     idempotency_key=sent.idempotency_key)
     assert sent.HasField("favorite")
 
 
@@ -550,6 +573,10 @@ CONTACT_CALLS = [
         ("UpdateContact", "PUT", f"{PERSONAL}/{CONTACT_ID}", FULL, S.ALREADY_EXISTS, "DuplicateContact",
          (409, "DuplicateContact")),
         ("CreateContact", "POST", PERSONAL, FULL, S.INVALID_ARGUMENT, "InvalidContact", (400, "InvalidContact")),
+        ("CreateContact", "POST", PERSONAL, FULL, S.INVALID_ARGUMENT, "InvalidIdempotencyKey",
+         (400, "InvalidIdempotencyKey")),
+        ("CreateContact", "POST", PERSONAL, FULL, S.ALREADY_EXISTS, "IdempotencyKeyReused",
+         (422, "IdempotencyKeyReused")),
         ("UpdateContact", "PUT", f"{PERSONAL}/{CONTACT_ID}", FULL, S.INVALID_ARGUMENT, "InvalidContact",
          (400, "InvalidContact")),
         ("ListContacts", "GET", PERSONAL, None, S.UNAUTHENTICATED, "TokenExpired", (401, "TokenExpired")),
@@ -571,7 +598,12 @@ def test_the_services_errors_become_the_documented_answers(
         assert message == "the service's own words"
     else:
         assert "own words" not in message  # a 5xx never carries internals
-    assert fake.only(rpc)
+    if status == S.UNAVAILABLE and rpc in RETRYABLE_METHODS[contacts_pb2.DESCRIPTOR.services_by_name[
+            "PersonalContacts"].full_name]:
+        # A safe call is tried again (another replica may answer) before the gateway gives up.
+        assert [call.method for call in fake.received] == [rpc] * RETRY_POLICY["maxAttempts"]
+    else:
+        assert fake.only(rpc)
 
 
 @pytest.mark.parametrize(("rpc", "method", "path", "body"), [

@@ -1,5 +1,9 @@
 """compose.yaml, Dockerfile and .dockerignore, checked without a Docker engine.
 
+The compose file describes the deployment across machines: a 3-node NATS cluster (JetStream,
+streams with as many replicas as nodes), PostgreSQL, 2 replicas of each stateless component
+reached through `dns:///` names (gRPC round-robin), one telephony service.
+
 The compose file is read with PyYAML (anchors and `<<` merges resolve as Compose resolves them) and
 interpolated here the way Compose does (`${VAR:-default}`, `${VAR:?error}`, `$$`), against a
 chosen host environment. Its healthcheck commands are run for real against a local gRPC health
@@ -44,7 +48,10 @@ OUR_COMPONENTS = {
     "gateway": "gateway",
 }
 GRPC_SERVICES = ("auth", "contacts", "telephony")
-THIRD_PARTY = ("nats", "postgres")
+NATS_NODES = ("nats-1", "nats-2", "nats-3")
+NATS_CLIENT_PORT, NATS_CLUSTER_PORT = 4222, 6222
+THIRD_PARTY = (*NATS_NODES, "postgres")
+STATELESS = ("gateway", "auth", "contacts")  # run as several replicas
 HOST_ENV = {"XUC_SERVICE_TOKEN": "token-from-the-host"}
 
 
@@ -154,13 +161,40 @@ def test_compose_names_every_component(raw: dict[str, Any]) -> None:
     assert set(services_of(raw)) >= {*THIRD_PARTY, *OUR_COMPONENTS}
 
 
-def test_nats_runs_jetstream_on_a_volume(compose: dict[str, Any]) -> None:
-    nats = services_of(compose)["nats"]
+def option(command: list[str], name: str) -> str:
+    """The value following `name` in a command line ("" when absent)."""
+    return command[command.index(name) + 1] if name in command else ""
+
+
+@pytest.mark.parametrize("name", NATS_NODES)
+def test_each_nats_node_runs_jetstream_on_a_volume_of_its_own(compose: dict[str, Any], name: str) -> None:
+    nats = services_of(compose)[name]
     assert nats["image"].startswith("nats:2.10")
     command = nats["command"]
     assert "-js" in command
-    store = command[command.index("-sd") + 1]
-    assert named_volume_at(compose, nats, store)
+    volume = named_volume_at(compose, nats, option(command, "-sd"))
+    assert volume
+    others = [named_volume_at(compose, services_of(compose)[other], option(services_of(compose)[other]["command"],
+                                                                          "-sd")) for other in NATS_NODES]
+    assert others.count(volume) == 1, "two nodes on one store"
+
+
+def test_the_nats_nodes_form_one_cluster(compose: dict[str, Any]) -> None:
+    commands = [services_of(compose)[name]["command"] for name in NATS_NODES]
+    assert [option(command, "-n") for command in commands] == list(NATS_NODES), "unique server names"
+    assert len({option(command, "--cluster_name") for command in commands}) == 1
+    for command in commands:
+        listen = urlsplit(option(command, "--cluster"))
+        assert (listen.hostname, listen.port) == ("0.0.0.0", NATS_CLUSTER_PORT)
+        routes = [urlsplit(route) for route in option(command, "--routes").split(",")]
+        assert {(route.scheme, route.hostname, route.port) for route in routes} == {
+            ("nats", node, NATS_CLUSTER_PORT) for node in NATS_NODES}
+
+
+def test_every_stream_is_replicated_on_every_nats_node(compose: dict[str, Any]) -> None:
+    for name in OUR_COMPONENTS:
+        settings = Settings.from_env(name, environment(services_of(compose)[name]))
+        assert settings.stream_replicas == len(NATS_NODES) == 3
 
 
 def test_postgres_is_checked_and_stores_on_a_volume(raw: dict[str, Any], compose: dict[str, Any]) -> None:
@@ -197,8 +231,9 @@ def test_each_component_reaches_nats_and_trusts_the_service_token(
     raw: dict[str, Any], compose: dict[str, Any], name: str
 ) -> None:
     env = environment(services_of(compose)[name])
-    assert urlsplit(env["XUC_NATS_URL"]).hostname == "nats"
-    assert urlsplit(env["XUC_NATS_URL"]).port == 4222
+    urls = [urlsplit(url) for url in env["XUC_NATS_URL"].split(",")]
+    assert [(url.scheme, url.hostname, url.port) for url in urls] == [
+        ("nats", node, NATS_CLIENT_PORT) for node in NATS_NODES], "every node, so that clients fail over"
     assert env["XUC_SERVICE_TOKEN"] == HOST_ENV["XUC_SERVICE_TOKEN"]
     assert env["XUC_LOG_FORMAT"] == "json"
     raw_token = environment(services_of(raw)[name])["XUC_SERVICE_TOKEN"]
@@ -230,12 +265,38 @@ def grpc_port(compose: dict[str, Any], name: str) -> int:
 @pytest.mark.parametrize("name", GRPC_SERVICES)
 def test_the_gateway_is_given_each_service_address(compose: dict[str, Any], name: str) -> None:
     env = environment(services_of(compose)["gateway"])
-    assert env[f"XUC_{name.upper()}_ADDRESS"] == f"{name}:{grpc_port(compose, name)}"
+    assert env[f"XUC_{name.upper()}_ADDRESS"] == f"dns:///{name}:{grpc_port(compose, name)}"
 
 
-def test_the_gateway_publishes_8090(compose: dict[str, Any]) -> None:
+@pytest.mark.parametrize(("client", "name"), [("contacts", "auth"), ("contacts", "telephony"), ("telephony", "auth")])
+def test_services_reach_each_other_through_dns_names(compose: dict[str, Any], client: str, name: str) -> None:
+    """`dns:///name:port`: gRPC resolves every replica's address and balances round-robin."""
+    env = environment(services_of(compose)[client])
+    assert env[f"XUC_{name.upper()}_ADDRESS"] == f"dns:///{name}:{grpc_port(compose, name)}"
+
+
+def replicas(service: Mapping[str, Any]) -> int:
+    return int((service.get("deploy") or {}).get("replicas", 1))
+
+
+@pytest.mark.parametrize("name", STATELESS)
+def test_each_stateless_component_runs_two_replicas(compose: dict[str, Any], name: str) -> None:
+    assert replicas(services_of(compose)[name]) >= 2
+
+
+def test_telephony_runs_one_instance(compose: dict[str, Any]) -> None:
+    """It holds the PBX connection and the live calls (a standby needs the failover mode)."""
+    assert replicas(services_of(compose)["telephony"]) == 1
+
+
+def test_the_gateway_publishes_8090_and_a_port_per_replica(compose: dict[str, Any]) -> None:
     gateway = services_of(compose)["gateway"]
-    assert "8090:8090" in [str(port) for port in gateway["ports"]]
+    (published,) = [str(port) for port in gateway["ports"]]
+    host, _, container = published.partition(":")
+    first, _, last = host.partition("-")
+    assert container == "8090"
+    assert int(first) == 8090
+    assert int(last or first) - int(first) + 1 == replicas(gateway), "a replica without a host port would not start"
     env = environment(gateway)
     assert env["XUC_HTTP_PORT"] == "8090"
     assert env.get("XUC_HTTP_HOST", "0.0.0.0") == "0.0.0.0"
@@ -275,11 +336,12 @@ def named_volume_at(compose: Mapping[str, Any], service: Mapping[str, Any], targ
     return ""
 
 
-def test_the_signing_key_survives_a_restart(compose: dict[str, Any]) -> None:
-    auth = services_of(compose)["auth"]
-    data_dir = environment(auth)["XUC_DATA_DIR"]
-    assert named_volume_at(compose, auth, data_dir)
-    assert Settings.from_env("auth", environment(auth)).signing_key_file is None  # so: <data dir>/auth/...
+def test_the_auth_replicas_share_the_signing_keys_in_the_database(compose: dict[str, Any]) -> None:
+    """No key file (one per container would sign with different keys): the keys are in PostgreSQL,
+    on its volume, and survive restarts."""
+    settings = Settings.from_env("auth", environment(services_of(compose)["auth"]))
+    assert settings.signing_key_file is None
+    assert urlsplit(settings.database_url).hostname == "postgres"
 
 
 def test_every_named_volume_used_is_declared(compose: dict[str, Any]) -> None:
@@ -305,7 +367,7 @@ def test_dependencies_exist_and_wait_as_they_should(compose: dict[str, Any]) -> 
 
 @pytest.mark.parametrize("name", OUR_COMPONENTS)
 def test_each_component_starts_after_nats(compose: dict[str, Any], name: str) -> None:
-    assert "nats" in services_of(compose)[name]["depends_on"]
+    assert set(NATS_NODES) <= set(services_of(compose)[name]["depends_on"])
 
 
 @pytest.mark.parametrize("name", GRPC_SERVICES)

@@ -30,7 +30,16 @@ from services.contacts.domain.contacts import (
     search_text,
     sort_key,
 )
-from services.contacts.domain.errors import ContactNotFound, DuplicateContact, InvalidContact, InvalidImport
+from services.contacts.domain.errors import (
+    ContactNotFound,
+    DuplicateContact,
+    IdempotencyKeyReused,
+    ImportInterrupted,
+    InvalidContact,
+    InvalidIdempotencyKey,
+    InvalidImport,
+)
+from services.contacts.domain.idempotency import IDEMPOTENCY_WINDOW_SECONDS, IdempotentCreation, creation_fingerprint
 from services.contacts.domain.ports import PageCursor
 from services.contacts.service_layer.contacts_cache import ContactsCache
 from services.contacts.service_layer.personal_contacts import NOT_A_LINE, PersonalContactsService
@@ -38,6 +47,7 @@ from services.contacts.service_layer.personal_contacts import NOT_A_LINE, Person
 ALICE = Owner(user_id="user-alice", login="alice")
 BOB = Owner(user_id="user-bob", login="bob")
 NOW = 1_700_000_000.0
+LEASE = 60.0
 
 
 # --- fakes -------------------------------------------------------------------------------------------
@@ -48,10 +58,19 @@ class Row:
 
 
 @dataclass
+class Lease:
+    owner_id: str
+    instance_id: str
+    renewed_at: float
+
+
+@dataclass
 class FakeDatabase:
     """The committed rows. A unit of work works on a copy; commit writes it back."""
 
     rows: dict[str, Row] = field(default_factory=dict)
+    keys: dict[tuple[str, str], IdempotentCreation] = field(default_factory=dict)
+    leases: dict[str, Lease] = field(default_factory=dict)
     commits: int = 0
     reads: list[str] = field(default_factory=list)  # the repository reads, by method name
     # Awaited by all_visible after its snapshot is taken: a test holds a load in flight with it.
@@ -150,25 +169,87 @@ class FakeRepository:
             del self.rows[key]
         return len(doomed)
 
-    async def discard_all_pending(self) -> int:
-        doomed = [key for key, row in self.rows.items() if row.import_id is not None]
+    async def discard_unregistered_pending(self) -> int:
+        leases = self._database.leases
+        doomed = [key for key, row in self.rows.items() if row.import_id is not None and row.import_id not in leases]
         for key in doomed:
             del self.rows[key]
         return len(doomed)
 
 
+class FakeIdempotencyKeys:
+    def __init__(self, keys: dict[tuple[str, str], IdempotentCreation]) -> None:
+        self.keys = keys
+
+    async def find(self, owner_id: str, key: str, since: float) -> IdempotentCreation | None:
+        found = self.keys.get((owner_id, key))
+        return found if found is not None and found.created_at >= since else None
+
+    async def claim(self, owner_id: str, key: str, creation: IdempotentCreation, expired_before: float) -> bool:
+        found = self.keys.get((owner_id, key))
+        if found is not None and found.created_at >= expired_before:
+            return False
+        self.keys[(owner_id, key)] = creation
+        return True
+
+    async def delete_expired(self, before: float) -> int:
+        doomed = [key for key, creation in self.keys.items() if creation.created_at < before]
+        for key in doomed:
+            del self.keys[key]
+        return len(doomed)
+
+
+class FakeImportLeases:
+    def __init__(self, leases: dict[str, Lease]) -> None:
+        self.leases = leases
+
+    async def register(self, import_id: str, owner_id: str, instance_id: str, now: float) -> None:
+        self.leases[import_id] = Lease(owner_id, instance_id, now)
+
+    async def renew(self, import_id: str, now: float) -> bool:
+        if import_id not in self.leases:
+            return False
+        self.leases[import_id].renewed_at = now
+        return True
+
+    async def renew_all(self, instance_id: str, now: float) -> int:
+        mine = [lease for lease in self.leases.values() if lease.instance_id == instance_id]
+        for lease in mine:
+            lease.renewed_at = now
+        return len(mine)
+
+    async def expired(self, before: float) -> list[str]:
+        return [import_id for import_id, lease in self.leases.items() if lease.renewed_at < before]
+
+    async def take_expired(self, import_id: str, before: float) -> bool:
+        lease = self.leases.get(import_id)
+        if lease is None or lease.renewed_at >= before:
+            return False
+        del self.leases[import_id]
+        return True
+
+    async def release(self, import_id: str) -> None:
+        self.leases.pop(import_id, None)
+
+
 class FakeUnitOfWork:
     contacts: FakeRepository
+    idempotency: FakeIdempotencyKeys
+    imports: FakeImportLeases
 
     def __init__(self, database: FakeDatabase) -> None:
         self._database = database
 
     async def __aenter__(self) -> FakeUnitOfWork:
         self.contacts = FakeRepository(copy.deepcopy(self._database.rows), self._database)
+        self.idempotency = FakeIdempotencyKeys(copy.deepcopy(self._database.keys))
+        self.imports = FakeImportLeases(copy.deepcopy(self._database.leases))
         return self
 
     async def commit(self) -> None:
         self._database.rows = copy.deepcopy(self.contacts.rows)
+        self._database.keys = copy.deepcopy(self.idempotency.keys)
+        self._database.leases = copy.deepcopy(self.imports.leases)
         self._database.commits += 1
         if self._database.after_commit is not None:
             await self._database.after_commit()
@@ -206,15 +287,18 @@ class System:
     default_cache_owners = 1000  # the fixture below runs every test with and without the cache
 
     def __init__(self, batch_size: int = 1000, page_size: int = 1000, max_import_bytes: int = 1 << 20,
-                 cache_owners: int | None = None, cache_max_contacts: int = 5000) -> None:
+                 cache_owners: int | None = None, cache_max_contacts: int = 5000,
+                 database: FakeDatabase | None = None, instance_id: str = "instance-1") -> None:
         cache_owners = self.default_cache_owners if cache_owners is None else cache_owners
-        self.database = FakeDatabase()
+        self.database = FakeDatabase() if database is None else database
         self.publisher = RecordingPublisher(self.database)
         self.phones = FakePhoneStatuses()
+        self.now = NOW  # the service's clock: tests move it
         self.service = PersonalContactsService(
             lambda: FakeUnitOfWork(self.database), self.publisher, self.phones,
             import_batch_size=batch_size, export_page_size=page_size, max_import_bytes=max_import_bytes,
-            clock=lambda: NOW, cache_owners=cache_owners, cache_max_contacts=cache_max_contacts,
+            clock=lambda: self.now, cache_owners=cache_owners, cache_max_contacts=cache_max_contacts,
+            instance_id=instance_id, import_lease_seconds=LEASE,
         )
 
 
@@ -470,7 +554,7 @@ async def test_a_file_over_the_size_limit_leaves_nothing() -> None:
     assert system.database.rows == {}
 
 
-async def test_pending_rows_left_by_a_stopped_process_are_discarded() -> None:
+async def test_pending_rows_without_a_lease_are_discarded_at_start() -> None:
     system = System()
     system.database.rows["left"] = Row(Contact("left", ALICE.user_id, ContactFields(lastname="Doe")), "import-1")
     kept = await system.service.create_contact(ALICE, ContactFields(lastname="Lee"))
@@ -478,6 +562,197 @@ async def test_pending_rows_left_by_a_stopped_process_are_discarded() -> None:
     assert await system.service.discard_unfinished_imports() == 1
     assert list(system.database.rows) == [kept.id]
     assert await system.service.discard_unfinished_imports() == 0
+
+
+def pending_import(database: FakeDatabase, import_id: str, instance_id: str, renewed_at: float,
+                   count: int = 2) -> None:
+    """Rows an import of another process stored, and its lease."""
+    database.leases[import_id] = Lease(ALICE.user_id, instance_id, renewed_at)
+    for index in range(count):
+        contact = Contact(f"{import_id}-{index}", ALICE.user_id, ContactFields(lastname=f"{import_id}{index}"))
+        database.rows[contact.id] = Row(contact, import_id)
+
+
+async def test_only_imports_whose_lease_expired_are_discarded() -> None:
+    system = System()
+    pending_import(system.database, "crashed", "instance-0", NOW - LEASE - 1)
+    pending_import(system.database, "alive", "instance-2", NOW - LEASE + 5)
+
+    assert await system.service.discard_unfinished_imports() == 2
+    assert set(system.database.leases) == {"alive"}
+    assert system.database.pending() == 2  # the live replica's import is untouched
+    system.now += 10  # instance-2 died without renewing: its lease expires
+    await system.service.maintain()
+    assert system.database.leases == {}
+    assert system.database.rows == {}
+
+
+async def test_a_running_import_renews_its_lease_and_survives_another_process() -> None:
+    database = FakeDatabase()
+    mine, other = System(batch_size=1, database=database), System(database=database, instance_id="instance-2")
+    stored, go_on = asyncio.Event(), asyncio.Event()
+
+    async def chunks() -> AsyncIterator[tuple[str, bytes]]:
+        yield "", b"lastname\nDoe\nLee\n"
+        stored.set()
+        await go_on.wait()  # a slow upload: no batch for longer than a lease
+        yield "", b"Kim\n"
+
+    task = asyncio.create_task(mine.service.import_contacts(ALICE, chunks()))
+    await stored.wait()
+    await asyncio.sleep(0)
+    [import_id] = database.leases
+    assert database.leases[import_id].instance_id == "instance-1"
+    for _ in range(4):  # two minutes: mine renews its leases (maintain), the other one reaps
+        mine.now = other.now = mine.now + LEASE / 2
+        await mine.service.maintain()
+        await other.service.maintain()
+    assert await other.service.discard_unfinished_imports() == 0  # a restart of the other process
+    assert database.pending() == 2
+    go_on.set()
+    report = await task
+    assert len(report.created) == 3
+    assert database.leases == {}  # released with the publication
+    assert [contact.fields.lastname for contact in database.visible(ALICE)] == ["Doe", "Kim", "Lee"]
+
+
+async def test_an_import_that_lost_its_lease_publishes_nothing() -> None:
+    database = FakeDatabase()
+    mine, other = System(batch_size=1, database=database), System(database=database, instance_id="instance-2")
+    stored, go_on = asyncio.Event(), asyncio.Event()
+
+    async def chunks() -> AsyncIterator[tuple[str, bytes]]:
+        yield "", b"lastname\nDoe\nLee\n"
+        stored.set()
+        await go_on.wait()
+        yield "", b"Kim\n"
+
+    task = asyncio.create_task(mine.service.import_contacts(ALICE, chunks()))
+    await stored.wait()
+    await asyncio.sleep(0)
+    other.now += LEASE + 1  # mine could not renew (say its database link was down): reaped
+    await other.service.maintain()
+    assert database.rows == {}
+    go_on.set()
+    with pytest.raises(ImportInterrupted):
+        await task
+    assert database.rows == {}
+    assert database.leases == {}
+    assert [type(event) for event in mine.publisher.events] == []
+
+
+# --- idempotent creation -------------------------------------------------------------------------------
+async def test_the_same_key_gives_the_same_contact_once() -> None:
+    system = System()
+    first = await system.service.create_contact(ALICE, ContactFields(firstname=" Ann", number="1"), "key-1")
+    again = await system.service.create_contact(ALICE, ContactFields(firstname="Ann ", number="1"), "key-1")
+
+    assert again == first
+    assert system.database.visible(ALICE) == [first]
+    assert [type(event) for event in system.publisher.events] == [ContactChanged]  # no second event
+    assert system.database.keys[(ALICE.user_id, "key-1")].contact_id == first.id
+
+
+async def test_the_same_key_with_other_fields_is_refused() -> None:
+    system = System()
+    first = await system.service.create_contact(ALICE, ContactFields(lastname="Doe"), "key-1")
+    for other in (ContactFields(lastname="Dee"), ContactFields(lastname="Doe", favorite=True)):
+        with pytest.raises(IdempotencyKeyReused):
+            await system.service.create_contact(ALICE, other, "key-1")
+    assert system.database.visible(ALICE) == [first]
+    assert len(system.publisher.events) == 1
+
+
+@pytest.mark.parametrize("key", ["", " ", " lead", "trail ", "x" * 129, "é", "tab\there", "new\nline"])
+async def test_invalid_keys_are_refused(key: str) -> None:
+    system = System()
+    with pytest.raises(InvalidIdempotencyKey):
+        await system.service.create_contact(ALICE, ContactFields(lastname="Doe"), key)
+    assert system.database.rows == {}
+
+
+async def test_keys_belong_to_their_owner_and_expire_after_a_day() -> None:
+    system = System()
+    alice_first = await system.service.create_contact(ALICE, ContactFields(lastname="Doe"), "k" * 128)
+    bob_first = await system.service.create_contact(BOB, ContactFields(lastname="Doe"), "k" * 128)
+    assert bob_first.id != alice_first.id
+
+    system.now += IDEMPOTENCY_WINDOW_SECONDS - 1
+    assert await system.service.create_contact(ALICE, ContactFields(lastname="Doe"), "k" * 128) == alice_first
+    system.now += 2  # a day later, the key is new again
+    later = await system.service.create_contact(ALICE, ContactFields(lastname="Lee"), "k" * 128)
+    assert later.id != alice_first.id
+    assert system.database.keys[(ALICE.user_id, "k" * 128)].contact_id == later.id
+
+
+async def test_a_retry_answers_the_first_answer_even_after_a_change() -> None:
+    system = System()
+    first = await system.service.create_contact(ALICE, ContactFields(lastname="Doe"), "key-1")
+    await system.service.update_contact(ALICE, first.id, ContactFields(lastname="Dee"))
+    assert await system.service.create_contact(ALICE, ContactFields(lastname="Doe"), "key-1") == first
+    await system.service.delete_contact(ALICE, first.id)
+    assert await system.service.create_contact(ALICE, ContactFields(lastname="Doe"), "key-1") == first
+    assert system.database.visible(ALICE) == []  # not created again
+
+
+async def test_a_retry_after_the_commit_but_before_the_answer_gets_the_first_contact() -> None:
+    system = System()
+    committed, answer = asyncio.Event(), asyncio.Event()
+    publish = system.publisher.publish
+
+    async def slow_publish(events: Sequence[Event]) -> None:  # the first request, between commit and answer
+        committed.set()
+        await answer.wait()
+        await publish(events)
+
+    system.publisher.publish = slow_publish  # type: ignore[method-assign]
+    first = asyncio.create_task(system.service.create_contact(ALICE, ContactFields(lastname="Doe"), "key-1"))
+    await committed.wait()
+    retried = await system.service.create_contact(ALICE, ContactFields(lastname="Doe"), "key-1")
+    answer.set()
+    assert await first == retried
+    assert len(system.database.visible(ALICE)) == 1
+    assert len(system.publisher.events) == 1
+
+
+async def test_a_key_taken_but_not_found_is_tried_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The claim finds the key taken, the look-up misses its record (it expired or went meanwhile):
+    the service tries again, and answers the record it then finds."""
+    system = System()
+    system.database.keys[(ALICE.user_id, "key-1")] = IdempotentCreation(
+        "other-request-contact", creation_fingerprint(ContactFields(lastname="Doe")), NOW)
+    find = FakeIdempotencyKeys.find
+    calls: list[str] = []
+
+    async def late_find(self: FakeIdempotencyKeys, owner_id: str, key: str, since: float) -> IdempotentCreation | None:
+        calls.append(key)
+        return None if len(calls) == 1 else await find(self, owner_id, key, since)
+
+    monkeypatch.setattr(FakeIdempotencyKeys, "find", late_find)
+    contact = await system.service.create_contact(ALICE, ContactFields(lastname="Doe"), "key-1")
+    assert contact.id == "other-request-contact"
+    assert calls == ["key-1", "key-1"]
+    assert system.database.rows == {}  # our contact was not created
+    assert system.publisher.events == []
+
+
+async def test_a_key_does_not_bypass_duplicates() -> None:
+    system = System()
+    await system.service.create_contact(ALICE, ContactFields(lastname="Doe"))
+    for _ in range(2):
+        with pytest.raises(DuplicateContact):
+            await system.service.create_contact(ALICE, ContactFields(lastname="doe"), "key-1")
+    assert system.database.keys == {}  # nothing recorded with the refused creation
+
+
+async def test_maintenance_forgets_expired_keys() -> None:
+    system = System()
+    await system.service.create_contact(ALICE, ContactFields(lastname="Doe"), "old")
+    system.now += IDEMPOTENCY_WINDOW_SECONDS / 2
+    await system.service.create_contact(ALICE, ContactFields(lastname="Lee"), "new")
+    system.now += IDEMPOTENCY_WINDOW_SECONDS / 2 + 1
+    await system.service.maintain()
+    assert set(system.database.keys) == {(ALICE.user_id, "new")}
 
 
 # --- the read cache -------------------------------------------------------------------------------------

@@ -10,13 +10,14 @@ still owns its data.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction, create_async_engine
@@ -76,12 +77,47 @@ def create_engine_for(url: str) -> AsyncEngine:
     return create_async_engine(driver_url, pool_size=16, max_overflow=0, pool_recycle=1800)
 
 
+# How long a replica waits for another one's migrations on SQLite (PostgreSQL waits without limit,
+# bounded by the launcher's start timeout).
+MIGRATION_LOCK_TIMEOUT_SECONDS = 120.0
+
+
+def _migration_lock_key(version_table: str) -> int:
+    """The PostgreSQL advisory lock of one service's migrations: a signed 64-bit number of its own."""
+    digest = hashlib.sha256(f"xuc.migrate:{version_table}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def _migration_engine(driver_url: URL) -> Any:
+    """The engine migrations run on. On SQLite its transactions begin IMMEDIATE: the migration is
+    one write transaction from its first read of the version table, so a replica starting at the
+    same time waits for the database's own write lock, then finds the tables at head. (Left to the
+    sqlite3 driver, DDL runs outside any transaction, and two replicas would both see an empty
+    database and both create the tables.)"""
+    if driver_url.get_backend_name() != "sqlite":
+        return create_engine(driver_url)
+    engine = create_engine(driver_url, connect_args={"timeout": MIGRATION_LOCK_TIMEOUT_SECONDS})
+
+    def manual_transactions(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+
+    event.listen(engine, "connect", manual_transactions)
+    event.listen(engine, "begin", _sqlite_begin)
+    return engine
+
+
 def _upgrade(url: str, script_location: Path, version_table: str) -> None:
     driver_url = _driver_url(url, asynchronous=False)
     _prepare_sqlite_file(driver_url)
-    engine = create_engine(driver_url)
+    engine = _migration_engine(driver_url)
     try:
         with engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # Replicas starting together: one migrates, the others wait here, then find the
+                # version table at head. Released with the transaction (or the connection, if the
+                # process dies), so a crashed migration blocks nobody.
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                                   {"key": _migration_lock_key(version_table)})
             config = Config()
             config.set_main_option("script_location", str(script_location))
             config.attributes["connection"] = connection
@@ -92,7 +128,8 @@ def _upgrade(url: str, script_location: Path, version_table: str) -> None:
 
 
 async def migrate(url: str, script_location: Path, version_table: str) -> None:
-    """Bring the service's tables to the newest revision (idempotent)."""
+    """Bring the service's tables to the newest revision (idempotent), once when several replicas
+    start together: they take turns (see `_upgrade`)."""
     await asyncio.to_thread(_upgrade, url, script_location, version_table)
 
 

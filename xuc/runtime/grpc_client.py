@@ -2,11 +2,22 @@
 
 Shared by everything that calls a service (the gateway, the CLI, the launcher's health checks).
 Nothing here connects until a coroutine is awaited.
+
+A service may run as several replicas (README "Scale-out"): an address is one `host:port`, a comma
+list of them, or a gRPC target such as `dns:///contacts:50051` (every A/AAAA record of the name is
+a replica). Channels balance calls round-robin over the replicas the standard health service
+reports SERVING (a replica shutting down leaves the rotation before it stops), and retry, on
+UNAVAILABLE only, the calls that are safe to repeat (RETRYABLE_METHODS): a replica that dies with
+calls in flight costs those calls one retry on another replica, within RETRY_WINDOW_SECONDS.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import json
+import socket
+from collections.abc import Sequence
 from typing import Any
 
 import grpc
@@ -15,12 +26,108 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from xuc.runtime.grpc_edge import AUTHORIZATION_METADATA, SERVICE_TOKEN_METADATA
 from xuc.runtime.request_ids import Metadata, with_request_id
 
-__all__ = ["Metadata", "channel", "is_serving", "reachable", "service_metadata", "user_metadata", "with_request_id"]
+__all__ = ["RETRYABLE_METHODS", "RETRY_WINDOW_SECONDS", "Metadata", "channel", "channel_target", "is_serving",
+           "reachable", "service_config", "service_metadata", "user_metadata", "with_request_id"]
+
+# Calls a retry cannot apply twice: reads, writes that set a state (the same request twice leaves
+# what one leaves), and CreateContact, made idempotent by its key (the gateway gives every create
+# one: the client's Idempotency-Key, or its own). Not here:
+# CreateUser, DeleteUser, DeleteContact, DeleteAllContacts, CreateAnswer, ImportContacts (a
+# repeat answers differently or adds again), Dial* and agent actions (a repeat acts again on the
+# PBX), SsoLogin (CAS tickets and Kerberos tokens are single-use).
+RETRYABLE_METHODS: dict[str, tuple[str, ...]] = {
+    "xuc.auth.v1.Auth": ("Login", "Check", "GetPublicKeys", "GetUser", "ListUsers", "PutUsers", "UpdateUser"),
+    "xuc.contacts.v1.PersonalContacts": ("ListContacts", "GetContact", "CreateContact", "UpdateContact",
+                                         "ExportContacts"),
+    "xuc.contacts.v1.Qualifications": ("ListQueueQualifications", "ListQualifications", "PutQualifications",
+                                       "ExportAnswers"),
+    "xuc.telephony.v1.Telephony": ("GetPhoneStatuses", "GetUserServices", "ListAgents", "GetHistory",
+                                   "GetPbxState", "SetDnd", "SetForward", "PutAgentsAndQueues"),
+    "xuc.telephony.v1.Simulator": ("ListCalls",),
+}
+# 5 attempts (gRPC's ceiling), each retry after a random pause of up to 0.1, 0.2, 0.4, 0.8 s: at
+# most 1.5 s of pauses. With another replica up, the retry goes to it at once (the dead one left
+# the rotation when its connection dropped); with none, the call fails after these pauses.
+RETRY_POLICY = {
+    "maxAttempts": 5,
+    "initialBackoff": "0.1s",
+    "maxBackoff": "0.8s",
+    "backoffMultiplier": 2,
+    "retryableStatusCodes": ["UNAVAILABLE"],
+}
+RETRY_WINDOW_SECONDS = 1.5
+# A replica that comes back is reconnected to within this time (gRPC's default ceiling is 120 s).
+MAX_RECONNECT_BACKOFF_MS = 5000
 
 
-def channel(address: str) -> Any:
-    """A channel to `host:port`; services listen on loopback or a private network, without TLS."""
-    return grpc.aio.insecure_channel(address)
+def service_config() -> dict[str, Any]:
+    """The gRPC service config of every channel to our services."""
+    return {
+        "loadBalancingConfig": [{"round_robin": {}}],
+        # "": the whole server, which the process frame reports SERVING until its graceful shutdown.
+        "healthCheckConfig": {"serviceName": ""},
+        "methodConfig": [{"name": [{"service": service, "method": method} for service, methods
+                                   in RETRYABLE_METHODS.items() for method in methods],
+                          "retryPolicy": RETRY_POLICY}],
+        # Each failed attempt spends a token, each success earns 0.1: retries pause below half of
+        # 100, a storm guard that a few calls lost with one replica never reach.
+        "retryThrottling": {"maxTokens": 100, "tokenRatio": 0.1},
+    }
+
+
+def _ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        return None
+
+
+def _resolve(host: str, port: str) -> list[str]:
+    """The addresses of a name, once (a name whose records change belongs in a `dns:///` target);
+    IPv4 ones only when it has both, since one list holds one family."""
+    try:
+        found = socket.getaddrinfo(host, int(port), type=socket.SOCK_STREAM)
+    except (OSError, ValueError) as error:
+        raise ValueError(f"cannot resolve {host}:{port} ({error})") from None
+    addresses = list(dict.fromkeys(str(info[4][0]).partition("%")[0] for info in found))
+    return [a for a in addresses if ":" not in a] or addresses
+
+
+def channel_target(address: str) -> str:
+    """The gRPC target of an address setting: `host:port` and targets with a scheme (`dns:///name:port`,
+    `ipv4:...`, `unix:...`) as they are; a comma list of `host:port` as one `ipv4:`/`ipv6:` target
+    (names in a list resolved now), so that the channel balances over all of them."""
+    parts = [part.strip() for part in address.split(",") if part.strip()]
+    if not parts:
+        raise ValueError("an empty service address")
+    if len(parts) == 1:
+        return parts[0]
+    endpoints: list[tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, str]] = []
+    for part in parts:
+        host, separator, port = part.rpartition(":")
+        host = host.strip("[]")
+        if not separator or not host or not port.isdigit() or "/" in part:
+            raise ValueError(f"not a host:port in the address list {address!r}: {part!r}")
+        ip = _ip(host)
+        endpoints += [(ip, port)] if ip else [(ipaddress.ip_address(found), port) for found in _resolve(host, port)]
+    versions = {ip.version for ip, _ in endpoints}
+    if len(versions) > 1:
+        raise ValueError(f"an address list mixes IPv4 and IPv6: {address!r} (gRPC takes one family per list)")
+    if versions == {6}:
+        return "ipv6:" + ",".join(f"[{ip}]:{port}" for ip, port in endpoints)
+    return "ipv4:" + ",".join(f"{ip}:{port}" for ip, port in endpoints)
+
+
+def channel(address: str, options: Sequence[tuple[str, Any]] = ()) -> Any:
+    """A channel to a service (one address, a list, or a DNS target: see the module's doc), with
+    round-robin over healthy replicas and retries; services listen on loopback or a private network,
+    without TLS. `options` adds channel arguments (message size limits...)."""
+    return grpc.aio.insecure_channel(channel_target(address), options=[
+        ("grpc.service_config", json.dumps(service_config())),
+        ("grpc.service_config_disable_resolution", 1),  # DNS TXT records do not override it
+        ("grpc.max_reconnect_backoff_ms", MAX_RECONNECT_BACKOFF_MS),
+        *options,
+    ])
 
 
 def service_metadata(service_token: str) -> Metadata:
@@ -44,8 +151,8 @@ async def reachable(open_channel: Any, within: float) -> bool:
 
 
 async def is_serving(address: str, service: str = "", within: float = 1.0) -> bool:
-    """One standard health check: True if `service` ("" = the whole server) answers SERVING."""
-    async with channel(address) as health_channel:
+    """One standard health check of one replica: True if `service` ("" = the whole server) answers SERVING."""
+    async with grpc.aio.insecure_channel(address) as health_channel:
         stub = health_pb2_grpc.HealthStub(health_channel)
         try:
             reply = await stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=within)

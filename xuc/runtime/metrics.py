@@ -126,8 +126,11 @@ GRPC = RequestMetrics("xuc_grpc_server_handled_total", "xuc_grpc_server_handling
 
 # --- NATS -------------------------------------------------------------------------------------------
 NATS_PUBLISHED = Counter("xuc_nats_published_total", "Events stored by JetStream (acknowledged)", ["event"])
-NATS_PUBLISH_FAILURES = Counter("xuc_nats_publish_failures_total", "Events not published: NATS down, publish "
-                                "error, or no JetStream acknowledgement in time", ["event"])
+NATS_PUBLISH_FAILURES = Counter("xuc_nats_publish_failures_total", "Events lost: dropped (the oldest) from a full "
+                                "publish buffer during a NATS outage, or still held when the process stopped "
+                                "(gateway: also each failed attempt to store a dead letter, retried)", ["event"])
+NATS_PUBLISH_BUFFERED = Gauge("xuc_nats_publish_buffered", "Events held by the process's publishers because "
+                              "NATS did not take them (down, no ack): published again, in order, once it does")
 
 # --- the event URL forwarder (gateway) --------------------------------------------------------------
 WEBHOOK_DELIVERIES = Counter("xuc_webhook_deliveries_total", "POSTs to the event URL by outcome: delivered "

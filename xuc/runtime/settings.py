@@ -114,6 +114,45 @@ def _metrics_listen(env: Mapping[str, str], prefix: str) -> str:
     return "127.0.0.1:0"
 
 
+REPLICATED_COMPONENTS = ("gateway", "auth", "contacts")  # stateless: `xuc up` may run several of each
+MAX_REPLICAS = 16
+
+
+def _replicas(env: Mapping[str, str]) -> tuple[tuple[str, int], ...]:
+    """XUC_REPLICAS: `N` (every replicated component) or `gateway=2,auth=2,contacts=3` (the others 1)."""
+    raw = env.get("XUC_REPLICAS", "").strip()
+    counts = dict.fromkeys(REPLICATED_COMPONENTS, 1)
+    if not raw:
+        return tuple(counts.items())
+    problem = (f"XUC_REPLICAS must be a count (1 to {MAX_REPLICAS}) or name=count pairs of "
+               f"{', '.join(REPLICATED_COMPONENTS)} (e.g. gateway=2,contacts=3), got {raw!r}")
+    items = [item.strip() for item in raw.split(",") if item.strip()]
+    if len(items) == 1 and "=" not in items[0]:
+        items = [f"{name}={items[0]}" for name in REPLICATED_COMPONENTS]
+    for item in items:
+        name, separator, count = (part.strip() for part in item.partition("="))
+        if not separator or name not in counts or not count.isdigit() or not 1 <= int(count) <= MAX_REPLICAS:
+            raise SettingsError(problem)
+        counts[name] = int(count)
+    return tuple(counts.items())
+
+
+MAX_STREAM_REPLICAS = 5  # JetStream's own limit
+
+
+def stream_replicas(env: Mapping[str, str] | None = None) -> int:
+    """XUC_STREAM_REPLICAS: the replicas of every JetStream stream we create (1; 3 on a 3-node
+    cluster). Read where streams are ensured too (xuc.runtime.nats), so that every process, whichever
+    ensures a stream first, gives it the same count."""
+    return _int(os.environ if env is None else env, "XUC_STREAM_REPLICAS", 1, minimum=1, maximum=MAX_STREAM_REPLICAS)
+
+
+def publish_buffer_size(env: Mapping[str, str] | None = None) -> int:
+    """XUC_NATS_PUBLISH_BUFFER: events a publisher holds while NATS does not take them (the oldest
+    are dropped beyond it). Read by NatsEventPublisher when not given one."""
+    return _int(os.environ if env is None else env, "XUC_NATS_PUBLISH_BUFFER", 10_000, minimum=1)
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -164,6 +203,15 @@ class Settings:
     signing_key_passphrase: str
     metrics_listen: str = "127.0.0.1:0"  # a gRPC service's metrics endpoint; "" = none
     body_timeout_seconds: float = 30.0  # the gateway: a request body must arrive in time (408)
+    # telephony: compete for the PBX lease (active, or standby); the lease TTL (README "Telephony: failover")
+    telephony_failover: bool = False
+    telephony_lease_ttl_seconds: float = 10.0
+    # `xuc up`: processes per replicated component, ((name, count), ...) in REPLICATED_COMPONENTS order.
+    replicas: tuple[tuple[str, int], ...] = tuple((name, 1) for name in REPLICATED_COMPONENTS)
+    http_reuse_port: bool = False  # the gateway binds with SO_REUSEPORT: replicas share its port
+    stream_replicas: int = 1  # JetStream streams' replicas (XUC_STREAM_REPLICAS)
+    publish_buffer: int = 10_000  # events held by a publisher during a NATS outage
+    contacts_import_lease_seconds: float = 60.0  # an import of a silent contacts process is discarded after it
 
     @classmethod
     def from_env(cls, component: str = "", env: Mapping[str, str] | None = None) -> Settings:
@@ -235,4 +283,11 @@ class Settings:
             signing_key_reload_seconds=reload_seconds,
             signing_key_passphrase=env.get("XUC_SIGNING_KEY_PASSPHRASE", "").strip(),
             body_timeout_seconds=_seconds(env, "XUC_BODY_TIMEOUT_SECONDS", 30.0),
+            telephony_failover=_bool(env, "XUC_TELEPHONY_FAILOVER", False),
+            telephony_lease_ttl_seconds=_int(env, "XUC_TELEPHONY_LEASE_TTL_MS", 10000, minimum=1000) / 1000,
+            replicas=_replicas(env),
+            http_reuse_port=_bool(env, "XUC_HTTP_REUSE_PORT", False),
+            stream_replicas=stream_replicas(env),
+            publish_buffer=publish_buffer_size(env),
+            contacts_import_lease_seconds=_seconds(env, "XUC_CONTACTS_IMPORT_LEASE_S", 60.0),
         )

@@ -1,7 +1,8 @@
 """SQL storage of personal contacts, and the unit of work the use cases run in.
 
 Every read and every change of one contact sees visible rows only (`import_id IS NULL`); rows of
-an import in progress are written with `add_pending` and become visible with one UPDATE.
+an import in progress are written with `add_pending` and become visible with one UPDATE. The
+idempotency keys of creations and the leases of imports in progress have a table each.
 """
 
 from __future__ import annotations
@@ -11,11 +12,13 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, exists, func, insert, or_, select, update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.contacts.adapters.contact_tables import contacts_idempotency as keys_table
+from services.contacts.adapters.contact_tables import contacts_imports as imports_table
 from services.contacts.adapters.contact_tables import personal_contacts as table
 from services.contacts.domain.contacts import (
     TEXT_FIELDS,
@@ -27,6 +30,7 @@ from services.contacts.domain.contacts import (
     contact_keys,
 )
 from services.contacts.domain.errors import DuplicateContact
+from services.contacts.domain.idempotency import IdempotentCreation
 from services.contacts.domain.ports import PageCursor
 from xuc.runtime.db import SqlUnitOfWork
 
@@ -71,6 +75,13 @@ def _insert_pending_sql(dialect: Dialect) -> str:
     marker = "?" if dialect.paramstyle == "qmark" else "%s"
     return (f"INSERT INTO {table.name} ({', '.join(PENDING_COLUMNS)}) "
             f"VALUES ({', '.join([marker] * len(PENDING_COLUMNS))}) {_SKIP_DUPLICATES}")
+
+
+@functools.cache
+def _claim_sql(dialect: Dialect) -> str:
+    marker = "?" if dialect.paramstyle == "qmark" else "%s"
+    return (f"INSERT INTO {keys_table.name} (owner_id, idempotency_key, contact_id, fingerprint, created_at) "
+            f"VALUES ({', '.join([marker] * 5)}) ON CONFLICT (owner_id, idempotency_key) DO NOTHING")
 
 
 def _owned(owner_id: str) -> ColumnElement[bool]:
@@ -172,13 +183,83 @@ class SqlContactRepository:
         result = await self._connection.execute(delete(table).where(table.c.import_id == import_id))
         return int(result.rowcount)
 
-    async def discard_all_pending(self) -> int:
-        result = await self._connection.execute(delete(table).where(table.c.import_id.isnot(None)))
+    async def discard_unregistered_pending(self) -> int:
+        registered = exists().where(imports_table.c.import_id == table.c.import_id)
+        result = await self._connection.execute(delete(table).where(table.c.import_id.isnot(None), ~registered))
         return int(result.rowcount)
+
+
+class SqlIdempotencyKeys:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    @staticmethod
+    def _of(owner_id: str, key: str) -> ColumnElement[bool]:
+        return and_(keys_table.c.owner_id == owner_id, keys_table.c.idempotency_key == key)
+
+    async def find(self, owner_id: str, key: str, since: float) -> IdempotentCreation | None:
+        query = (select(keys_table.c.contact_id, keys_table.c.fingerprint, keys_table.c.created_at)
+                 .where(self._of(owner_id, key), keys_table.c.created_at >= since))
+        row = (await self._connection.execute(query)).first()
+        return IdempotentCreation(row[0], row[1], float(row[2])) if row else None
+
+    async def claim(self, owner_id: str, key: str, creation: IdempotentCreation, expired_before: float) -> bool:
+        # One statement in the usual case. ON CONFLICT DO NOTHING: while another transaction holds
+        # an uncommitted row of this key, PostgreSQL waits for its outcome (then skips the row if
+        # it committed); our transaction stays usable either way (no error, no savepoint).
+        row = (owner_id, key, creation.contact_id, creation.fingerprint, creation.created_at)
+        sql = _claim_sql(self._connection.dialect)
+        if (await self._connection.exec_driver_sql(sql, row)).rowcount > 0:
+            return True
+        expired = await self._connection.execute(
+            delete(keys_table).where(self._of(owner_id, key), keys_table.c.created_at < expired_before))
+        return expired.rowcount > 0 and (await self._connection.exec_driver_sql(sql, row)).rowcount > 0
+
+    async def delete_expired(self, before: float) -> int:
+        result = await self._connection.execute(delete(keys_table).where(keys_table.c.created_at < before))
+        return int(result.rowcount)
+
+
+class SqlImportLeases:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def register(self, import_id: str, owner_id: str, instance_id: str, now: float) -> None:
+        await self._connection.execute(insert(imports_table).values(
+            import_id=import_id, owner_id=owner_id, instance_id=instance_id, renewed_at=now))
+
+    async def renew(self, import_id: str, now: float) -> bool:
+        # The UPDATE locks the row until the transaction ends: a concurrent take_expired waits,
+        # then finds it renewed (PostgreSQL re-reads the row it waited for).
+        result = await self._connection.execute(
+            update(imports_table).where(imports_table.c.import_id == import_id).values(renewed_at=now))
+        return int(result.rowcount) > 0
+
+    async def renew_all(self, instance_id: str, now: float) -> int:
+        result = await self._connection.execute(
+            update(imports_table).where(imports_table.c.instance_id == instance_id).values(renewed_at=now))
+        return int(result.rowcount)
+
+    async def expired(self, before: float) -> list[str]:
+        rows = await self._connection.execute(
+            select(imports_table.c.import_id).where(imports_table.c.renewed_at < before))
+        return list(rows.scalars())
+
+    async def take_expired(self, import_id: str, before: float) -> bool:
+        result = await self._connection.execute(
+            delete(imports_table).where(imports_table.c.import_id == import_id, imports_table.c.renewed_at < before))
+        return int(result.rowcount) > 0
+
+    async def release(self, import_id: str) -> None:
+        await self._connection.execute(delete(imports_table).where(imports_table.c.import_id == import_id))
 
 
 class SqlContactsUnitOfWork(SqlUnitOfWork):
     contacts: SqlContactRepository
+    idempotency: SqlIdempotencyKeys
+    imports: SqlImportLeases
 
     def _bind(self, connection: AsyncConnection) -> None:
         self.contacts = SqlContactRepository(connection)
+        self.idempotency = SqlIdempotencyKeys(connection)
+        self.imports = SqlImportLeases(connection)

@@ -8,7 +8,7 @@ compares byte-wise on PostgreSQL too, so both databases list in the same order),
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, DateTime, Index, MetaData, String, Table, Text, false, func
+from sqlalchemy import Boolean, Column, DateTime, Float, Index, MetaData, String, Table, Text, false, func
 
 metadata = MetaData()
 
@@ -42,3 +42,30 @@ Index("contacts_personal_owner_order", personal_contacts.c.owner_id, personal_co
 Index("contacts_personal_pending", personal_contacts.c.import_id,
       postgresql_where=personal_contacts.c.import_id.isnot(None),
       sqlite_where=personal_contacts.c.import_id.isnot(None))
+
+# Creations made with an idempotency key (README "Idempotent creation"): one row per owner and key,
+# written in the contact's transaction; `created_at` in seconds since the epoch. Rows older than
+# 24 h are dead (ignored, replaced by a new use of the key) and deleted periodically.
+contacts_idempotency = Table(
+    "contacts_idempotency",
+    metadata,
+    Column("owner_id", String(64), primary_key=True),
+    Column("idempotency_key", String(128), primary_key=True),
+    Column("contact_id", String(36), nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+Index("contacts_idempotency_created", contacts_idempotency.c.created_at)
+
+# Imports in progress: which process (`instance_id`, random per process) runs each, and when it last
+# renewed its lease (seconds since the epoch). Registered in the transaction of the import's first
+# batch; deleted when the import is published or discarded, or by any process once the lease expired
+# (with the import's pending rows, in one transaction).
+contacts_imports = Table(
+    "contacts_imports",
+    metadata,
+    Column("import_id", String(36), primary_key=True),
+    Column("owner_id", String(64), nullable=False),
+    Column("instance_id", String(36), nullable=False),
+    Column("renewed_at", Float, nullable=False),
+)

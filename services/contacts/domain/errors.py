@@ -54,3 +54,26 @@ class InvalidQualification(DomainError):
     reason = "InvalidQualification"
     kind = ErrorKind.INVALID
     default_message = "The qualification is not valid"
+
+
+class InvalidIdempotencyKey(DomainError):
+    reason = "InvalidIdempotencyKey"
+    kind = ErrorKind.INVALID
+    default_message = "An Idempotency-Key is 1 to 128 printable ASCII characters"
+
+
+class IdempotencyKeyReused(DomainError):
+    """The key already made a contact with other fields: a client bug, never a retry."""
+
+    reason = "IdempotencyKeyReused"
+    kind = ErrorKind.CONFLICT
+    default_message = "This Idempotency-Key was already used to create another contact"
+
+
+class ImportInterrupted(DomainError):
+    """The import's lease expired (this process could not renew it in time) and another process
+    deleted its pending rows: nothing of it is imported, the file can be sent again."""
+
+    reason = "Unreachable"
+    kind = ErrorKind.UNAVAILABLE
+    default_message = "The import was interrupted; nothing was imported, send the file again"

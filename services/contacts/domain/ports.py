@@ -2,6 +2,8 @@
 
 Rows of an import in progress are "pending": stored with the import's id, seen by no read until
 `publish_import` makes them all visible in one statement (or `discard_import` deletes them).
+Each import in progress is registered with a lease (`ImportLeases`): the process running it renews
+it; another process may delete the pending rows of an import whose lease expired, never others.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from types import TracebackType
 from typing import Protocol
 
 from services.contacts.domain.contacts import Contact, ContactQuery, Event, KeyedContact
+from services.contacts.domain.idempotency import IdempotentCreation
 
 PageCursor = tuple[str, str]  # (sort key, id) of the last contact of a page: opaque to use cases
 
@@ -50,13 +53,58 @@ class ContactRepository(Protocol):
 
     async def discard_import(self, import_id: str) -> int: ...
 
-    async def discard_all_pending(self) -> int:
-        """Delete every pending row: imports a stopped process could not finish."""
+    async def discard_unregistered_pending(self) -> int:
+        """Delete the pending rows of imports that have no lease (left by a version without leases)."""
+
+
+class IdempotencyKeys(Protocol):
+    """The creations made with an idempotency key, per owner and key."""
+
+    async def find(self, owner_id: str, key: str, since: float) -> IdempotentCreation | None:
+        """The creation the owner made with this key at `since` or later (seconds since the epoch)."""
+
+    async def claim(self, owner_id: str, key: str, creation: IdempotentCreation, expired_before: float) -> bool:
+        """Record the key for this creation, in the unit of work's transaction (a record of the key
+        older than `expired_before` is replaced). False, and nothing recorded, when a live record of
+        the key exists: another request's, committed (waited for, if still in flight); `find`, in
+        the same unit of work, then reads it."""
+
+    async def delete_expired(self, before: float) -> int:
+        """Forget the records older than `before`; how many."""
+
+
+class ImportLeases(Protocol):
+    """The imports in progress: which process (instance) runs each, and until when it is alive."""
+
+    async def register(self, import_id: str, owner_id: str, instance_id: str, now: float) -> None: ...
+
+    async def renew(self, import_id: str, now: float) -> bool:
+        """Renew one import's lease; False when it is gone (expired and deleted by another process).
+        Also holds the lease for the rest of the transaction: no process can delete it meanwhile."""
+
+    async def renew_all(self, instance_id: str, now: float) -> int:
+        """Renew the leases of every import of this instance; how many."""
+
+    async def expired(self, before: float) -> list[str]:
+        """The ids of the imports whose lease was last renewed before `before`."""
+
+    async def take_expired(self, import_id: str, before: float) -> bool:
+        """Delete the import's lease if it is (still) expired; True if deleted: its rows are then
+        this transaction's to delete."""
+
+    async def release(self, import_id: str) -> None:
+        """Delete the lease of a finished (published or discarded) import."""
 
 
 class ContactsUnitOfWork(Protocol):
     @property
     def contacts(self) -> ContactRepository: ...
+
+    @property
+    def idempotency(self) -> IdempotencyKeys: ...
+
+    @property
+    def imports(self) -> ImportLeases: ...
 
     async def __aenter__(self) -> ContactsUnitOfWork: ...
     async def __aexit__(

@@ -41,7 +41,7 @@ def _owner() -> Owner:
     return Owner(user_id=claims.user_id, login=claims.login)
 
 
-def _fields(message: contacts_pb2.ContactFields) -> ContactFields:
+def _fields(message: contacts_pb2.ContactFields | contacts_pb2.CreateContactRequest) -> ContactFields:
     return ContactFields(
         firstname=message.firstname, lastname=message.lastname, number=message.number, mobile=message.mobile,
         fax=message.fax, email=message.email, company=message.company, favorite=message.favorite,
@@ -97,8 +97,11 @@ class PersonalContactsApi(contacts_pb2_grpc.PersonalContactsServicer):
     async def GetContact(self, request: contacts_pb2.ContactRef, context: Context) -> contacts_pb2.Contact:
         return _contact_message(await self._service.get_contact(_owner(), request.id))
 
-    async def CreateContact(self, request: contacts_pb2.ContactFields, context: Context) -> contacts_pb2.Contact:
-        return _contact_message(await self._service.create_contact(_owner(), _fields(request)))
+    async def CreateContact(
+        self, request: contacts_pb2.CreateContactRequest, context: Context
+    ) -> contacts_pb2.Contact:
+        key = request.idempotency_key if request.HasField("idempotency_key") else None
+        return _contact_message(await self._service.create_contact(_owner(), _fields(request), key))
 
     async def UpdateContact(self, request: contacts_pb2.UpdateContactRequest, context: Context) -> contacts_pb2.Contact:
         contact = await self._service.update_contact(_owner(), request.id, _fields(request.fields),

@@ -8,40 +8,56 @@ database round trip while the owner's contacts do not change.
 - Bounded: at most `max_owners` entries and `max_total` contacts in all (least recently used
   dropped first). An owner with more
   than `max_contacts` contacts is not cached: a marker remembers it, and its reads go to the
-  database as without a cache (until its next write evicts the marker).
+  database as without a cache (until its next write evicts the marker, or it is `max_age` old).
 - Invalidation: every write evicts the owner's entry AFTER its commit (`evict`). A load that read
   before that commit must not store what it read once the eviction is done: a per-owner generation
   counter (kept while a load of that owner is in flight) is bumped by each eviction, and a load
   stores its result only if the generation it recorded before its query is unchanged after it.
   (A load that began before the commit and ends before the eviction stores stale data the
   eviction then removes.)
-- One process only: with several contacts processes per database, another process's writes are
-  not seen until this process evicts the entry for its own reasons. The fix then is to evict on
-  the ContactChanged / ContactsImported / ContactsCleared events (NATS) every process publishes;
-  not done yet.
+- Several processes per database (replicas): each process subscribes to the contacts events every
+  process publishes after its commits (ContactChanged, ContactsImported, ContactsCleared, on NATS)
+  and evicts the owner of each (`evict`, through the `CacheFeed` adapter). Another replica's write
+  is then seen within the event's delivery time (milliseconds). When the feed is down (NATS
+  disconnected) the cache is not used at all, reads go to the database; when it comes back
+  (`epoch` changed: events may have been missed meanwhile) every entry is dropped. As a last
+  bound, for what no feed can report (an event its publisher could not send, a connection not yet
+  known to be dead), an entry is never served more than `max_age` seconds (5) after its load began.
 """
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from typing import Final
+from typing import Final, Protocol
 
 from services.contacts.domain.contacts import Contact, search_text
 
 CACHE_MAX_OWNERS = 1000
 CACHE_MAX_CONTACTS = 5000
 CACHE_MAX_TOTAL = 200_000  # contacts held across all owners: ~100-200 MB at worst
+CACHE_MAX_AGE_SECONDS = 5.0  # the staleness bound when an invalidation event is lost
 
 # Loads up to `limit` of an owner's visible contacts, in list order.
 ContactsLoader = Callable[[int], Awaitable[list[Contact]]]
 
 
+class CacheFeed(Protocol):
+    """The feed of other processes' writes, which calls `evict` for each owner they change."""
+
+    def epoch(self) -> int | None:
+        """None while the feed is down (writes may go unreported); otherwise a number that changes
+        whenever writes may have been missed (each reconnection)."""
+
+
 class OwnerContacts:
     """One owner's visible contacts, in list order."""
 
-    def __init__(self, contacts: list[Contact]) -> None:
+    def __init__(self, contacts: list[Contact], loaded_at: float = 0.0, too_many: bool = False) -> None:
         self.contacts: Final = contacts
+        self.loaded_at: Final = loaded_at  # when the load began (the monotonic clock)
+        self.too_many: Final = too_many  # the marker of an owner with more than max_contacts contacts
         self.by_id: Final = {contact.id: contact for contact in contacts}
         self._search_texts: list[str] | None = None
 
@@ -55,13 +71,15 @@ class OwnerContacts:
                 if any(term in text for term in terms)]
 
 
-_TOO_MANY: Final = OwnerContacts([])  # the marker of an owner with more than max_contacts contacts
-
-
 class ContactsCache:
     def __init__(self, max_owners: int = CACHE_MAX_OWNERS, max_contacts: int = CACHE_MAX_CONTACTS,
-                 max_total: int = CACHE_MAX_TOTAL) -> None:
+                 max_total: int = CACHE_MAX_TOTAL, *, max_age: float = CACHE_MAX_AGE_SECONDS,
+                 feed: CacheFeed | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         self._max_owners = max_owners
+        self._max_age = max_age
+        self._feed = feed  # None: this process is the only writer
+        self._epoch: int | None = None
+        self._clock = clock
         self._max_contacts = max_contacts
         self._max_total = max_total
         self._total = 0
@@ -74,24 +92,47 @@ class ContactsCache:
     def enabled(self) -> bool:
         return self._max_owners > 0
 
+    def use_feed(self, feed: CacheFeed) -> None:
+        """From now on, trust entries only while `feed` reports other processes' writes."""
+        self._feed = feed
+        self.clear()
+
+    def _feed_is_live(self) -> bool:
+        """Whether entries may be served; drops them all when writes may have gone unreported."""
+        if self._feed is None:
+            return True
+        epoch = self._feed.epoch()
+        if epoch is None:
+            if self._entries:
+                self.clear()
+            return False
+        if epoch != self._epoch:
+            self.clear()
+            self._epoch = epoch
+        return True
+
     def __len__(self) -> int:
         return len(self._entries)
 
     async def contacts(self, owner_id: str, load: ContactsLoader) -> OwnerContacts | None:
         """The owner's contacts, from the cache or loaded (and kept); None when the cache is
         disabled or the owner has too many contacts: read the database instead."""
-        if not self.enabled:
+        if not self.enabled or not self._feed_is_live():
             return None
         entry = self._entries.get(owner_id)
+        if entry is not None and self._clock() - entry.loaded_at > self._max_age:
+            self._forget(owner_id)
+            entry = None
         if entry is None:
             entry = await self._load(owner_id, load)
         else:
             self._entries.move_to_end(owner_id)
-        return None if entry is _TOO_MANY else entry
+        return None if entry.too_many else entry
 
     async def _load(self, owner_id: str, load: ContactsLoader) -> OwnerContacts:
         self._loading[owner_id] = self._loading.get(owner_id, 0) + 1
         generation = self._generations.setdefault(owner_id, 0)
+        loaded_at = self._clock()
         try:
             contacts = await load(self._max_contacts + 1)
             unchanged = self._generations[owner_id] == generation
@@ -99,7 +140,8 @@ class ContactsCache:
             self._loading[owner_id] -= 1
             if not self._loading[owner_id]:
                 del self._loading[owner_id], self._generations[owner_id]
-        entry = OwnerContacts(contacts) if len(contacts) <= self._max_contacts else _TOO_MANY
+        too_many = len(contacts) > self._max_contacts
+        entry = OwnerContacts([] if too_many else contacts, loaded_at, too_many)
         if unchanged:  # else a write committed during the load: serve it to this call only
             self._forget(owner_id)
             self._entries[owner_id] = entry

@@ -65,3 +65,27 @@ class UserSource(Protocol):
 
 class EventPublisher(Protocol):
     async def publish(self, events: Sequence[Event]) -> None: ...
+
+
+class LeaseUnavailable(Exception):
+    """The store of the PBX lease could not be asked (an outage, a timeout): nothing is known."""
+
+
+class PbxLease(Protocol):
+    """The right to drive one PBX, held by one telephony instance at a time (failover: README,
+    docs/telephony.md). The store expires the lease a TTL after its last write; each write has a
+    revision, the fencing token: only the holder of the latest revision can renew."""
+
+    async def acquire(self) -> int | None:
+        """The lease's revision if this instance holds it now, None if another does.
+        Raises LeaseUnavailable."""
+
+    async def renew(self, revision: int) -> int | None:
+        """The new revision, or None if the lease is no longer ours (expired, taken over).
+        Raises LeaseUnavailable."""
+
+    async def release(self, revision: int) -> None:
+        """Give the lease up at once (a clean stop), if it is still ours; never raises."""
+
+    async def holder(self) -> str:
+        """Who holds the lease now ("" if nobody). Raises LeaseUnavailable."""

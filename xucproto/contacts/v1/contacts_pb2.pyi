@@ -26,6 +26,28 @@ class ContactFields(_message.Message):
     favorite: bool
     def __init__(self, firstname: _Optional[str] = ..., lastname: _Optional[str] = ..., number: _Optional[str] = ..., mobile: _Optional[str] = ..., fax: _Optional[str] = ..., email: _Optional[str] = ..., company: _Optional[str] = ..., favorite: _Optional[bool] = ...) -> None: ...
 
+class CreateContactRequest(_message.Message):
+    __slots__ = ("firstname", "lastname", "number", "mobile", "fax", "email", "company", "favorite", "idempotency_key")
+    FIRSTNAME_FIELD_NUMBER: _ClassVar[int]
+    LASTNAME_FIELD_NUMBER: _ClassVar[int]
+    NUMBER_FIELD_NUMBER: _ClassVar[int]
+    MOBILE_FIELD_NUMBER: _ClassVar[int]
+    FAX_FIELD_NUMBER: _ClassVar[int]
+    EMAIL_FIELD_NUMBER: _ClassVar[int]
+    COMPANY_FIELD_NUMBER: _ClassVar[int]
+    FAVORITE_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    firstname: str
+    lastname: str
+    number: str
+    mobile: str
+    fax: str
+    email: str
+    company: str
+    favorite: bool
+    idempotency_key: str
+    def __init__(self, firstname: _Optional[str] = ..., lastname: _Optional[str] = ..., number: _Optional[str] = ..., mobile: _Optional[str] = ..., fax: _Optional[str] = ..., email: _Optional[str] = ..., company: _Optional[str] = ..., favorite: _Optional[bool] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
+
 class Contact(_message.Message):
     __slots__ = ("id", "fields")
     ID_FIELD_NUMBER: _ClassVar[int]

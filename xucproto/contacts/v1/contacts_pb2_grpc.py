@@ -47,7 +47,7 @@ class PersonalContactsStub:
                 _registered_method=True)
         self.CreateContact = channel.unary_unary(
                 '/xuc.contacts.v1.PersonalContacts/CreateContact',
-                request_serializer=xucproto_dot_contacts_dot_v1_dot_contacts__pb2.ContactFields.SerializeToString,
+                request_serializer=xucproto_dot_contacts_dot_v1_dot_contacts__pb2.CreateContactRequest.SerializeToString,
                 response_deserializer=xucproto_dot_contacts_dot_v1_dot_contacts__pb2.Contact.FromString,
                 _registered_method=True)
         self.UpdateContact = channel.unary_unary(
@@ -95,7 +95,10 @@ class PersonalContactsServicer:
         raise NotImplementedError('Method not implemented!')
 
     def CreateContact(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """With an idempotency key, a retry of the same creation (same caller, same key, same fields,
+        within 24 h) answers the contact the first one created, and creates nothing more (README
+        "Idempotent creation"); the same key with other fields is IdempotencyKeyReused.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -151,7 +154,7 @@ def add_PersonalContactsServicer_to_server(servicer, server):
             ),
             'CreateContact': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateContact,
-                    request_deserializer=xucproto_dot_contacts_dot_v1_dot_contacts__pb2.ContactFields.FromString,
+                    request_deserializer=xucproto_dot_contacts_dot_v1_dot_contacts__pb2.CreateContactRequest.FromString,
                     response_serializer=xucproto_dot_contacts_dot_v1_dot_contacts__pb2.Contact.SerializeToString,
             ),
             'UpdateContact': grpc.unary_unary_rpc_method_handler(
@@ -260,7 +263,7 @@ class PersonalContacts:
             request,
             target,
             '/xuc.contacts.v1.PersonalContacts/CreateContact',
-            xucproto_dot_contacts_dot_v1_dot_contacts__pb2.ContactFields.SerializeToString,
+            xucproto_dot_contacts_dot_v1_dot_contacts__pb2.CreateContactRequest.SerializeToString,
             xucproto_dot_contacts_dot_v1_dot_contacts__pb2.Contact.FromString,
             options,
             channel_credentials,

@@ -1,0 +1,124 @@
+"""One active telephony instance per PBX, the others standing by (XUC_TELEPHONY_FAILOVER).
+
+Every instance runs a `Failover`: as a standby it tries to take the PBX lease every TTL/4; once it
+holds it, it becomes active (`activate`: reload what lives in the database, connect to the PBX) and
+renews the lease every TTL/4. It steps down (`deactivate`: disconnect from the PBX, refuse calls)
+as soon as a renewal says the lease is no longer its own (expired, taken over: the revision is the
+fencing token), and also, on its own, when no renewal succeeded for 3/4 of the TTL (the lease store
+unreachable): the store may expire the lease a TTL after its last write, and the old active must
+have let the PBX go before a standby can take it. A process that dies without a word loses the
+lease a TTL after its last renewal; a clean stop releases it at once.
+
+Takeover after a crash: at most TTL (expiry) + TTL/4 (the standby's next attempt), then the PBX
+connection (an AMI login and its resynchronisation: milliseconds on a LAN).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from services.telephony.domain.ports import LeaseUnavailable, PbxLease
+
+log = logging.getLogger(__name__)
+
+RENEWALS_PER_TTL = 4
+FENCE_FRACTION = 0.75
+
+
+class Failover:
+    def __init__(self, lease: PbxLease, *, ttl_seconds: float, activate: Callable[[], Awaitable[None]],
+                 deactivate: Callable[[str], Awaitable[None]],
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._lease = lease
+        self._interval = ttl_seconds / RENEWALS_PER_TTL
+        self._fence_after = ttl_seconds * FENCE_FRACTION
+        self._activate = activate
+        self._deactivate = deactivate
+        self._clock = clock
+        self._task: asyncio.Task[None] | None = None
+        self._revision: int | None = None  # set while active
+        self._renewed_at = 0.0  # when the last successful write of the lease began
+        self.detail = "standby: looking for the PBX lease"
+
+    @property
+    def active(self) -> bool:
+        """Whether this instance may drive the PBX now: it holds the lease, and its last renewal is
+        recent enough for no standby to have taken it (checked on every command and call, so a
+        process resumed after a long pause refuses them even before its renewal task has run)."""
+        return self._revision is not None and self._clock() - self._renewed_at < self._fence_after
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="pbx-failover")
+
+    async def close(self) -> None:
+        """Stop; an active instance disconnects from the PBX, then releases the lease."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        revision, self._revision = self._revision, None
+        if revision is not None:
+            await self._deactivate("stopping")
+            await self._lease.release(revision)
+
+    async def _run(self) -> None:
+        while True:
+            revision, acquired_at = await self._acquire()
+            self._revision, self._renewed_at = revision, acquired_at
+            self.detail = "active"
+            log.warning("PBX lease taken: this telephony instance is now active")
+            holding = asyncio.create_task(self._hold(acquired_at), name="pbx-lease-renewal")
+            try:
+                try:
+                    await self._activate()
+                except Exception:
+                    log.exception("activation incomplete (the instance stays active)")
+                reason = await holding
+            finally:
+                holding.cancel()
+            self._revision = None
+            self.detail = f"standby: stepped down ({reason})"
+            log.warning("PBX lease lost: this telephony instance steps down: %s", reason)
+            await self._deactivate(self.detail)
+
+    async def _acquire(self) -> tuple[int, float]:
+        """Wait until this instance holds the lease: its revision, and when the winning attempt began."""
+        while True:
+            began = self._clock()
+            try:
+                revision = await asyncio.wait_for(self._lease.acquire(), self._interval)
+                if revision is not None:
+                    return revision, began
+                holder = await asyncio.wait_for(self._lease.holder(), self._interval)
+                self.detail = f"standby: the PBX is held by {holder}" if holder else "standby"
+            except (LeaseUnavailable, TimeoutError) as error:
+                self.detail = f"standby: the lease store is unreachable ({error or 'timeout'})"
+            await asyncio.sleep(max(0.0, began + self._interval - self._clock()))
+
+    async def _hold(self, last_renewed: float) -> str:
+        """Renew until the lease is lost; the reason."""
+        while True:
+            await asyncio.sleep(max(0.0, last_renewed + self._interval - self._clock()))
+            deadline = last_renewed + self._fence_after
+            while True:
+                remaining = deadline - self._clock()
+                if remaining <= 0:
+                    return f"lease not renewed for {self._fence_after:.1f} s: the lease store is unreachable"
+                began = self._clock()
+                assert self._revision is not None
+                try:
+                    renewed = await asyncio.wait_for(self._lease.renew(self._revision), remaining)
+                except (LeaseUnavailable, TimeoutError) as error:
+                    log.warning("PBX lease renewal failed: %s", error or "timeout")
+                    await asyncio.sleep(min(self._interval / 4, max(0.0, deadline - self._clock())))
+                    continue
+                if renewed is None:
+                    return "the lease expired or another instance took it"
+                self._revision, self._renewed_at = renewed, began
+                last_renewed = began
+                break

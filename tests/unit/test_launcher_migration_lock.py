@@ -1,0 +1,57 @@
+"""Replicas started together migrate their database once: the others wait, then find it at head.
+
+Real processes on a fresh database of each backend (SQLite file; PostgreSQL schema when
+XUC_TEST_DATABASE_URL is set), released at the same instant. Without the lock, SQLite fails
+("table contacts_personal already exists": the sqlite3 driver runs DDL outside transactions), and
+so does PostgreSQL (a duplicate key in pg_type: two transactions creating the same tables).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+
+from services.contacts.__main__ import MIGRATIONS
+from tests.support.databases import SQLITE, DatabaseFactory, TestDatabase, postgres_admin_url
+
+REPLICAS = 4
+VERSION_TABLE = "contacts_alembic_version"
+MIGRATE = """
+import sys, time
+from pathlib import Path
+from xuc.runtime import db
+url, migrations, table, go = sys.argv[1:]
+while not Path(go).exists():
+    time.sleep(0.001)
+db._upgrade(url, Path(migrations), table)
+"""
+
+
+def _versions(database: TestDatabase) -> list[str]:
+    query = f"SELECT version_num FROM {VERSION_TABLE}"
+    if database.backend == SQLITE:
+        assert database.path is not None
+        with sqlite3.connect(database.path) as connection:
+            return [row[0] for row in connection.execute(query)]
+    with psycopg.connect(postgres_admin_url(), autocommit=True) as connection:
+        return [row[0] for row in connection.execute(f"SELECT version_num FROM {database.schema}.{VERSION_TABLE}")]
+
+
+def test_replicas_starting_together_migrate_once(database_factory: DatabaseFactory, tmp_path: Path) -> None:
+    database = database_factory.create()
+    go = tmp_path / "go"
+    processes = [subprocess.Popen([sys.executable, "-c", MIGRATE, database.url, str(MIGRATIONS), VERSION_TABLE,
+                                   str(go)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                 for _ in range(REPLICAS)]
+    time.sleep(1.0)  # every interpreter started and polling
+    go.touch()
+    outputs = [process.communicate(timeout=120)[0].decode(errors="replace") for process in processes]
+
+    assert [process.returncode for process in processes] == [0] * REPLICAS, "\n---\n".join(outputs)
+    assert len(_versions(database)) == 1
+    assert {"contacts_personal", VERSION_TABLE} <= database.table_names()
