@@ -104,14 +104,16 @@ def _process(*args: str) -> Iterator[subprocess.Popen[bytes]]:
 
 @contextlib.contextmanager
 def baseline() -> Iterator[dict[str, str]]:
-    """URLs of the bare route with one gRPC hop ("hop") and without ("bare")."""
+    """URLs of the bare route with one gRPC hop ("hop") and without ("bare"), and the process ids
+    of the hop route and of the gRPC service it calls ("hop_pid", "echo_pid")."""
     echo_port, hop_port, bare_port = free_port(), free_port(), free_port()
-    with _process("benchmarks.baseline", "echo", str(echo_port)), \
-         _process("benchmarks.baseline", "http", str(hop_port), f"127.0.0.1:{echo_port}"), \
+    with _process("benchmarks.baseline", "echo", str(echo_port)) as echo, \
+         _process("benchmarks.baseline", "http", str(hop_port), f"127.0.0.1:{echo_port}") as hop, \
          _process("benchmarks.baseline", "http", str(bare_port)):
         for port in (echo_port, hop_port, bare_port):
             wait_for_port(port)
-        yield {"hop": f"http://127.0.0.1:{hop_port}/", "bare": f"http://127.0.0.1:{bare_port}/"}
+        yield {"hop": f"http://127.0.0.1:{hop_port}/", "bare": f"http://127.0.0.1:{bare_port}/",
+               "hop_pid": str(hop.pid), "echo_pid": str(echo.pid)}
 
 
 @dataclass
