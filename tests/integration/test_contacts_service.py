@@ -37,6 +37,7 @@ from tests.support.events import stored_messages
 from tests.support.processes import ServiceLauncher, ServiceProcess, wait_for
 from tests.support.rpc import refusal, rpc_error, unique_login
 from xuc import subjects
+from xuc.runtime import request_ids
 from xucproto.auth.v1 import auth_pb2, auth_pb2_grpc
 from xucproto.contacts.v1 import contacts_pb2, contacts_pb2_grpc
 from xucproto.events.v1 import contacts_events_pb2
@@ -535,6 +536,14 @@ async def test_the_telephony_adapter_asks_once_and_never_fails_a_list(
         [(numbers, metadata)] = telephony.requests
         assert numbers == ["1001", "1002", "9999"]
         assert metadata["x-xuc-service-token"] == "the-service-token"
+        assert "x-request-id" not in metadata  # outside a request
+
+        token = request_ids.bind("list-request-7")  # as the edge does for a ListContacts call
+        try:
+            await statuses.statuses(["1001"])
+        finally:
+            request_ids.reset(token)
+        assert telephony.requests[-1][1]["x-request-id"] == "list-request-7"
 
         telephony.delay = 3.0  # beyond the adapter's 1 s timeout
         started = asyncio.get_running_loop().time()

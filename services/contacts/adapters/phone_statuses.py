@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 import grpc
 
 from xuc.runtime.grpc_client import service_metadata
+from xuc.runtime.request_ids import with_request_id
 from xucproto.telephony.v1 import telephony_pb2, telephony_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,9 @@ class TelephonyPhoneStatuses:
             return dict.fromkeys(numbers, NOT_A_LINE)
         request = telephony_pb2.GetPhoneStatusesRequest(numbers=numbers)
         try:
-            reply = await self._stub.GetPhoneStatuses(request, metadata=self._metadata, timeout=TIMEOUT_SECONDS)
+            # The list's request id goes on to telephony: its logs of this call carry it too.
+            reply = await self._stub.GetPhoneStatuses(request, metadata=with_request_id(self._metadata),
+                                                      timeout=TIMEOUT_SECONDS)
         except grpc.aio.AioRpcError as error:
             self._warn_once(error.code().name, f"phone statuses unknown: telephony answered {error.code().name}"
                                                f" ({error.details()})")
