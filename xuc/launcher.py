@@ -645,7 +645,9 @@ async def up() -> int:
     run_dir = data_dir / "run"
     run_dir.mkdir(parents=True, exist_ok=True)
     with _exclusive(run_dir):
-        env = {**os.environ, "XUC_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1",
+        # MALLOC_ARENA_MAX: glibc gives each thread (aiosqlite, gRPC) its own arenas and keeps their
+        # freed memory; two arenas cut the contacts process's peak by ~50 MB under the benchmarks.
+        env = {"MALLOC_ARENA_MAX": "2", **os.environ, "XUC_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1",
                "XUC_SERVICE_TOKEN": ensure_service_token(data_dir)}
         _clear_run_files(run_dir)
         supervisor = Supervisor()

@@ -56,8 +56,8 @@ _REFUSED_CATEGORIES = frozenset({"Cc", "Zl", "Zp", "Cs"})
 _NUMBER_SEPARATORS = re.compile(r"[\s.\-/()]+")
 
 
-@dataclass(frozen=True)
-class ContactFields:
+@dataclass(frozen=True, slots=True)
+class ContactFields:  # slots: an import holds tens of thousands of these at once
     firstname: str = ""
     lastname: str = ""
     number: str = ""
@@ -126,7 +126,7 @@ class Owner:
     login: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Contact:
     id: str
     owner_id: str
@@ -319,13 +319,13 @@ class ContactPage:
 
 
 # --- imports -------------------------------------------------------------------------------------
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CreatedContact:
     id: str
     lastname: str
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, slots=True, order=True)
 class FailedLine:
     line: int
     errors: tuple[str, ...]
