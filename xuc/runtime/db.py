@@ -45,12 +45,14 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     # over BEGIN (below) makes a unit of work one real transaction, as on PostgreSQL.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
-    # WAL lets readers run during a write; the busy timeout rides out short write contention.
+    # The busy timeout rides out short write contention; first, so that the pragmas below wait too.
+    cursor.execute("PRAGMA busy_timeout=5000")
+    # WAL lets readers run during a write (the migration already switched the file to it: see
+    # `_migration_engine`; here it only confirms).
     cursor.execute("PRAGMA journal_mode=WAL")
     # In WAL mode NORMAL keeps the database consistent and skips an fsync per commit; a power cut
     # may lose the last commits, not corrupt the file (SQLite's recommended WAL setting).
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 
@@ -100,6 +102,11 @@ def _migration_engine(driver_url: URL) -> Any:
 
     def manual_transactions(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
+        # Switch the file to WAL here, waiting as long as for the migration lock: switching needs
+        # the database to itself, which a replica's first connections would otherwise fight over
+        # ("database is locked" at start, seen with two auth replicas under load). WAL persists in
+        # the file, so the services' connections then find it set.
+        dbapi_connection.execute("PRAGMA journal_mode=WAL")
 
     event.listen(engine, "connect", manual_transactions)
     event.listen(engine, "begin", _sqlite_begin)
