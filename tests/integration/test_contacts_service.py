@@ -354,6 +354,23 @@ async def test_a_key_older_than_a_day_is_new_again(alice: Contacts, contacts_dat
         == [("old-key", created.id)]
 
 
+async def test_a_creation_refused_as_a_duplicate_records_no_key(
+    alice: Contacts, contacts_database: TestDatabase,
+) -> None:
+    existing = await alice.create(lastname="Doe", number="01 23", idempotency_key="first")
+    for _ in range(2):  # the same request again is refused again, not answered from a recorded key
+        assert await refusal(alice.create(lastname="DOE", number="0123", idempotency_key="dup-1")) \
+            == (grpc.StatusCode.ALREADY_EXISTS, "DuplicateContact")
+        assert await asyncio.to_thread(idempotency_rows, contacts_database, alice.user.user_id) \
+            == [("first", existing.id)]
+    # The key is still free: once the duplicate is gone, the same request creates with it.
+    assert await alice.delete(existing.id) == 1
+    created = await alice.create(lastname="DOE", number="0123", idempotency_key="dup-1")
+    assert await asyncio.to_thread(idempotency_rows, contacts_database, alice.user.user_id) \
+        == [("dup-1", created.id), ("first", existing.id)]
+    assert await alice.lastnames() == ["DOE"]
+
+
 async def test_concurrent_creations_with_one_key_make_one_contact(alice: Contacts, js: JetStreamContext) -> None:
     results = await asyncio.gather(*(alice.create(lastname="Racer", number="7", idempotency_key="one-key")
                                      for _ in range(8)))

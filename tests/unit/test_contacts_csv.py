@@ -35,7 +35,7 @@ JOHN = ContactFields(firstname="John", lastname="Doe", number="1111", mobile="22
 
 
 def valid(line: int, **fields: str) -> ParsedLine:
-    return ParsedLine(line, ContactFields.from_texts(fields))
+    return ParsedLine(line, ContactFields(**fields))
 
 
 def failed(line: int, *errors: str) -> ParsedLine:
@@ -306,7 +306,7 @@ RAW_VALUE = st.builds(lambda before, value, after: before + value + after, PADDI
 @st.composite
 def valid_contacts(draw: st.DrawFn) -> ContactFields:
     texts = {name: draw(RAW_VALUE) for name in ("firstname", "lastname", "number", "mobile", "fax", "email", "company")}
-    fields = ContactFields.from_texts(texts).stripped()
+    fields = ContactFields(**texts).stripped()
     assume(not fields.problems())  # only "needs a name or a number" can fail here
     return fields
 

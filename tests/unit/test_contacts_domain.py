@@ -3,31 +3,43 @@ search and sort keys, list queries, ids. Pure functions on plain values."""
 
 from __future__ import annotations
 
+import itertools
 import uuid
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from services.contacts.domain.contacts import (
+    IDENTITY_HEX_DIGITS,
     MAX_LENGTH,
     MAX_SORT_KEY,
     NEEDS_NAME_OR_NUMBER,
     TEXT_FIELDS,
     ContactFields,
+    _general_forms,
+    _plain_ascii_forms,
+    _TimeOrderedIds,
     canonical_contact_id,
     compact_number,
+    contact_keys,
     contact_query,
     fold,
-    identity,
     search_terms,
     search_text,
-    sort_key,
 )
 from services.contacts.domain.errors import ContactNotFound, InvalidContact
 
 JOHN = ContactFields(firstname="John", lastname="Doe", number="1111", mobile="2222", fax="3333",
                      email="j.doe@my.corp", company="corp")
+
+
+def identity(fields: ContactFields) -> str:
+    return contact_keys(fields).identity
+
+
+def sort_key(fields: ContactFields) -> str:
+    return contact_keys(fields).sort_key
 
 
 # --- validation ------------------------------------------------------------------------------------
@@ -60,10 +72,10 @@ def test_values_are_stripped() -> None:
 
 @pytest.mark.parametrize("name", TEXT_FIELDS)
 def test_each_field_has_a_maximum_length(name: str) -> None:
-    longest = ContactFields.from_texts({"lastname": "Doe", name: "x" * MAX_LENGTH[name]})
+    longest = ContactFields(**{"lastname": "Doe", name: "x" * MAX_LENGTH[name]})
     assert longest.validated() == longest
     with pytest.raises(InvalidContact) as refused:
-        ContactFields.from_texts({"lastname": "Doe", name: "x" * (MAX_LENGTH[name] + 1)}).validated()
+        ContactFields(**{"lastname": "Doe", name: "x" * (MAX_LENGTH[name] + 1)}).validated()
     assert refused.value.message == f"{name} must be at most {MAX_LENGTH[name]} characters"
 
 
@@ -142,6 +154,35 @@ def test_compact_numbers_keep_only_the_digits(number: str) -> None:
     assert compact_number(number) == "".join(c for c in number if c.isdigit())
 
 
+# The ASCII shortcut of the keys must agree with the general rules: the identity is enforced by a
+# unique index, so a contact keyed one way by an import and another way by a creation would slip by.
+# Printable ASCII, weighted towards what the shortcut treats specially: case, spaces, number separators.
+_ASCII_VALUE = st.text(alphabet=st.one_of(st.sampled_from("aZ09 .-/()+@"),
+                                          st.characters(min_codepoint=0x20, max_codepoint=0x7E)), max_size=12)
+
+
+@given(st.tuples(*[_ASCII_VALUE] * len(TEXT_FIELDS)))
+def test_the_plain_ascii_shortcut_agrees_with_the_general_rules(texts: tuple[str, ...]) -> None:
+    shortcut = _plain_ascii_forms(texts)
+    assume(shortcut is not None)  # values with a space to fold away take the general path
+    assert shortcut == _general_forms(texts)
+    fields = ContactFields(*texts)
+    assert contact_keys(fields) == contact_keys(ContactFields(*texts, favorite=True))
+    assert search_text(fields) == contact_keys(fields).search_text
+
+
+@pytest.mark.parametrize("texts", [
+    ("John", "Doe", "01 23", "", "", "j@d.c", "Corp"),  # the usual case: the shortcut
+    ("Jean  Pierre", " Doe", "", "", "", "", ""),  # spaces to fold away: the general path
+    ("Élodie", "Dupré", "\uff11\uff12", "06.11", "", "É@x.fr", "Ça"),  # non-ASCII: the general path
+])
+def test_search_text_alone_is_the_search_text_of_the_keys(texts: tuple[str, ...]) -> None:
+    fields = ContactFields(*texts)
+    assert (_plain_ascii_forms(texts) is not None) == (texts[0] == "John")
+    assert search_text(fields) == contact_keys(fields).search_text
+    assert len(contact_keys(fields).identity) == IDENTITY_HEX_DIGITS
+
+
 # --- search and sort --------------------------------------------------------------------------------
 def test_fold_removes_case_and_accents() -> None:
     assert fold("Élodie  DUPRÉ") == "elodie dupre"
@@ -207,3 +248,65 @@ def test_contact_ids_are_canonical_uuids() -> None:
 def test_an_id_that_is_not_a_uuid_names_no_contact(not_an_id: str) -> None:
     with pytest.raises(ContactNotFound):
         canonical_contact_id(not_an_id)
+
+
+class _Clock:
+    """A clock the test sets, in nanoseconds since the epoch."""
+
+    def __init__(self, milliseconds: int) -> None:
+        self.milliseconds = milliseconds
+
+    def __call__(self) -> int:
+        return self.milliseconds * 1_000_000 + 123_456  # within the millisecond: truncated
+
+
+def _assert_valid_and_increasing(ids: list[str]) -> list[uuid.UUID]:
+    values = [uuid.UUID(value) for value in ids]
+    for value, text in zip(values, ids, strict=True):
+        assert value.version == 7
+        assert value.variant == uuid.RFC_4122
+        assert str(value) == text  # canonical: lowercase, hyphenated
+    assert all(earlier.int < later.int for earlier, later in itertools.pairwise(values))
+    assert ids == sorted(ids)  # the text sorts as the number does
+    return values
+
+
+def _milliseconds(value: uuid.UUID) -> int:
+    return value.int >> 80
+
+
+def test_ids_of_one_millisecond_increase_and_carry_its_time() -> None:
+    clock = _Clock(1_700_000_000_000)
+    ids = _TimeOrderedIds(clock)
+    values = _assert_valid_and_increasing([ids.next() for _ in range(1_000)])
+    assert {_milliseconds(value) for value in values} == {1_700_000_000_000}
+    assert [(value.int >> 64) & 0xFFF for value in values] == list(range(1_000))  # the counter
+    clock.milliseconds += 1
+    later = _assert_valid_and_increasing([str(values[-1]), ids.next()])
+    assert _milliseconds(later[-1]) == 1_700_000_000_001
+    assert (later[-1].int >> 64) & 0xFFF == 0  # a new millisecond starts a new count
+
+
+def test_ids_increase_beyond_4096_in_one_millisecond() -> None:
+    clock = _Clock(1_700_000_000_000)
+    ids = _TimeOrderedIds(clock)
+    values = _assert_valid_and_increasing([ids.next() for _ in range(3 * 4096 + 10)])
+    # The counter is 12 bits: past it, the ids borrow the next milliseconds rather than wrap.
+    assert _milliseconds(values[4095]) == 1_700_000_000_000
+    assert _milliseconds(values[4096]) == 1_700_000_000_001
+    assert _milliseconds(values[-1]) == 1_700_000_000_003
+    # When the clock reaches a borrowed millisecond, ids go on after the borrowed ones.
+    clock.milliseconds += 2
+    _assert_valid_and_increasing([str(values[-1]), *(ids.next() for _ in range(10))])
+
+
+def test_ids_increase_when_the_clock_goes_back() -> None:
+    clock = _Clock(1_700_000_000_000)
+    ids = _TimeOrderedIds(clock)
+    generated = [ids.next() for _ in range(5)]
+    clock.milliseconds -= 60_000  # a minute back (an NTP step)
+    generated += [ids.next() for _ in range(5_000)]
+    clock.milliseconds += 60_000 + 10  # past the borrowed milliseconds again
+    generated += [ids.next() for _ in range(5)]
+    values = _assert_valid_and_increasing(generated)
+    assert _milliseconds(values[-1]) == 1_700_000_000_010

@@ -26,9 +26,8 @@ from services.contacts.domain.contacts import (
     FailedLine,
     KeyedContact,
     Owner,
-    identity,
+    contact_keys,
     search_text,
-    sort_key,
 )
 from services.contacts.domain.errors import (
     ContactNotFound,
@@ -43,6 +42,7 @@ from services.contacts.domain.idempotency import IDEMPOTENCY_WINDOW_SECONDS, Ide
 from services.contacts.domain.ports import PageCursor
 from services.contacts.service_layer.contacts_cache import ContactsCache
 from services.contacts.service_layer.personal_contacts import NOT_A_LINE, PersonalContactsService
+from xuc.errors import ErrorKind, Unreachable
 
 ALICE = Owner(user_id="user-alice", login="alice")
 BOB = Owner(user_id="user-bob", login="bob")
@@ -80,7 +80,7 @@ class FakeDatabase:
     def visible(self, owner: Owner) -> list[Contact]:
         return sorted((row.contact for row in self.rows.values()
                        if row.import_id is None and row.contact.owner_id == owner.user_id),
-                      key=lambda contact: (sort_key(contact.fields), contact.id))
+                      key=lambda contact: (contact_keys(contact.fields).sort_key, contact.id))
 
     def pending(self) -> int:
         return sum(row.import_id is not None for row in self.rows.values())
@@ -94,11 +94,11 @@ class FakeRepository:
     def _owned(self, owner_id: str) -> list[Contact]:
         return sorted((row.contact for row in self.rows.values()
                        if row.import_id is None and row.contact.owner_id == owner_id),
-                      key=lambda contact: (sort_key(contact.fields), contact.id))
+                      key=lambda contact: (contact_keys(contact.fields).sort_key, contact.id))
 
     def _check_unique(self, contact: Contact) -> bool:
-        key = identity(contact.fields)
-        return not any(row.contact.owner_id == contact.owner_id and identity(row.contact.fields) == key
+        key = contact_keys(contact.fields).identity
+        return not any(row.contact.owner_id == contact.owner_id and contact_keys(row.contact.fields).identity == key
                        and row.contact.id != contact.id for row in self.rows.values())
 
     async def get(self, owner_id: str, contact_id: str) -> Contact | None:
@@ -145,9 +145,9 @@ class FakeRepository:
         self, owner_id: str, after: PageCursor | None, size: int
     ) -> tuple[list[Contact], PageCursor | None]:
         owned = [contact for contact in self._owned(owner_id)
-                 if after is None or (sort_key(contact.fields), contact.id) > after]
+                 if after is None or (contact_keys(contact.fields).sort_key, contact.id) > after]
         page = owned[:size]
-        return page, (sort_key(page[-1].fields), page[-1].id) if page else None
+        return page, (contact_keys(page[-1].fields).sort_key, page[-1].id) if page else None
 
     async def add_pending(self, import_id: str, contacts: Sequence[KeyedContact]) -> set[str]:
         stored = set()
@@ -634,8 +634,12 @@ async def test_an_import_that_lost_its_lease_publishes_nothing() -> None:
     await other.service.maintain()
     assert database.rows == {}
     go_on.set()
-    with pytest.raises(ImportInterrupted):
+    with pytest.raises(ImportInterrupted) as interrupted:
         await task
+    # Answered as any unreachable dependency: UNAVAILABLE (503) "Unreachable", worth sending again.
+    assert isinstance(interrupted.value, Unreachable)
+    assert (interrupted.value.reason, interrupted.value.kind) == ("Unreachable", ErrorKind.UNAVAILABLE)
+    assert interrupted.value.message == ImportInterrupted.default_message
     assert database.rows == {}
     assert database.leases == {}
     assert [type(event) for event in mine.publisher.events] == []

@@ -13,9 +13,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, delete, exists, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.dml import Insert
 
 from services.contacts.adapters.contact_tables import contacts_idempotency as keys_table
 from services.contacts.adapters.contact_tables import contacts_imports as imports_table
@@ -77,11 +79,14 @@ def _insert_pending_sql(dialect: Dialect) -> str:
             f"VALUES ({', '.join([marker] * len(PENDING_COLUMNS))}) {_SKIP_DUPLICATES}")
 
 
-@functools.cache
-def _claim_sql(dialect: Dialect) -> str:
-    marker = "?" if dialect.paramstyle == "qmark" else "%s"
-    return (f"INSERT INTO {keys_table.name} (owner_id, idempotency_key, contact_id, fingerprint, created_at) "
-            f"VALUES ({', '.join([marker] * 5)}) ON CONFLICT (owner_id, idempotency_key) DO NOTHING")
+def _claim_statement(dialect: Dialect, values: dict[str, Any]) -> Insert:
+    """INSERT of a key's row, skipped (no error) when the key already has one; PostgreSQL and
+    SQLite, the two databases this service runs on, both take ON CONFLICT DO NOTHING. Its rowcount
+    tells which: SQLAlchemy reads it for an INSERT only when asked to (`preserve_rowcount`)."""
+    conflict = [keys_table.c.owner_id, keys_table.c.idempotency_key]
+    insert_of = sqlite.insert if dialect.name == "sqlite" else postgresql.insert
+    return (insert_of(keys_table).values(**values).on_conflict_do_nothing(index_elements=conflict)
+            .execution_options(preserve_rowcount=True))
 
 
 def _owned(owner_id: str) -> ColumnElement[bool]:
@@ -207,13 +212,15 @@ class SqlIdempotencyKeys:
         # One statement in the usual case. ON CONFLICT DO NOTHING: while another transaction holds
         # an uncommitted row of this key, PostgreSQL waits for its outcome (then skips the row if
         # it committed); our transaction stays usable either way (no error, no savepoint).
-        row = (owner_id, key, creation.contact_id, creation.fingerprint, creation.created_at)
-        sql = _claim_sql(self._connection.dialect)
-        if (await self._connection.exec_driver_sql(sql, row)).rowcount > 0:
+        statement = _claim_statement(self._connection.dialect, {
+            "owner_id": owner_id, "idempotency_key": key, "contact_id": creation.contact_id,
+            "fingerprint": creation.fingerprint, "created_at": creation.created_at,
+        })
+        if (await self._connection.execute(statement)).rowcount > 0:
             return True
         expired = await self._connection.execute(
             delete(keys_table).where(self._of(owner_id, key), keys_table.c.created_at < expired_before))
-        return expired.rowcount > 0 and (await self._connection.exec_driver_sql(sql, row)).rowcount > 0
+        return expired.rowcount > 0 and (await self._connection.execute(statement)).rowcount > 0
 
     async def delete_expired(self, before: float) -> int:
         result = await self._connection.execute(delete(keys_table).where(keys_table.c.created_at < before))

@@ -25,7 +25,7 @@ import re
 import time
 import unicodedata
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import NamedTuple
@@ -33,8 +33,6 @@ from typing import NamedTuple
 from services.contacts.domain.errors import ContactNotFound, InvalidContact
 
 TEXT_FIELDS = ("firstname", "lastname", "number", "mobile", "fax", "email", "company")
-NAME_FIELDS = ("firstname", "lastname", "company")
-NUMBER_FIELDS = ("number", "mobile", "fax")
 MAX_LENGTH = {
     "firstname": 128, "lastname": 128, "company": 128,
     "number": 40, "mobile": 40, "fax": 40,
@@ -66,11 +64,6 @@ class ContactFields:  # slots: an import holds tens of thousands of these at onc
     email: str = ""
     company: str = ""
     favorite: bool = False
-
-    @classmethod
-    def from_texts(cls, texts: Mapping[str, str], favorite: bool = False) -> ContactFields:
-        """Fields from a mapping of some of the seven text fields (the others empty)."""
-        return cls(**{name: texts[name] for name in TEXT_FIELDS if name in texts}, favorite=favorite)
 
     def texts(self) -> tuple[str, ...]:
         """The seven text fields, in TEXT_FIELDS order."""
@@ -138,13 +131,14 @@ class _TimeOrderedIds:
     millisecond stay in order), 62 random bits. Time-ordered ids append to the end of an index
     instead of landing anywhere in it: storing a large import costs less."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], int] = time.time_ns) -> None:
+        self._clock = clock  # nanoseconds since the epoch
         self._millisecond = 0
         self._counter = 0
         self._random: Iterator[int] = iter(())  # random 62-bit values, drawn 1,024 at a time (one system call)
 
     def next(self) -> str:
-        millisecond = time.time_ns() // 1_000_000
+        millisecond = self._clock() // 1_000_000
         if millisecond > self._millisecond:
             self._millisecond, self._counter = millisecond, 0
         else:  # the same millisecond (or the clock went back): keep counting from the last one
@@ -186,39 +180,67 @@ class ContactKeys(NamedTuple):
 IDENTITY_HEX_DIGITS = 32  # 128 bits of SHA-256: collisions are out of reach, the index key stays short
 
 
+class _FoldedForms(NamedTuple):
+    """The normalised and folded forms the keys are made of (everything but the hashing)."""
+
+    normalised: str  # the seven fields normalised for the identity, joined by \x1f
+    search_text: str
+    lastname: str  # folded, for the sort key
+    firstname: str
+
+
 def contact_keys(contact: ContactFields) -> ContactKeys:
-    texts = contact.texts()
-    joined = "\x1f".join(texts)
-    if joined.isascii() and "".join(texts).isprintable() and "  " not in joined and " \x1f" not in joined \
-            and "\x1f " not in joined and joined[:1] != " " and joined[-1:] != " ":
-        return _plain_ascii_keys(joined.lower(), texts[2:5])
-    firstname, lastname, number, mobile, fax, email, company = (_text_forms(value) for value in texts)
-    numbers = [_number_forms(value) for value in (contact.number, contact.mobile, contact.fax)]
-    # The unit separator cannot occur in a field (control characters are refused), so joining is exact.
-    normalised = "\x1f".join((firstname[0], lastname[0], *(compact for compact, _ in numbers), email[0], company[0]))
-    search = SEARCH_SEPARATOR.join((firstname[1], lastname[1], number[1], mobile[1], fax[1], email[1], company[1],
-                                    *(folded for _, folded in numbers)))
+    forms = _folded_forms(contact.texts())
     return ContactKeys(
-        hashlib.sha256(normalised.encode("utf-8")).hexdigest()[:IDENTITY_HEX_DIGITS],
-        search,
+        hashlib.sha256(forms.normalised.encode("utf-8")).hexdigest()[:IDENTITY_HEX_DIGITS],
+        forms.search_text,
         # \x01 sorts before any character a folded name contains: "Dupont" before "Dupont-Aignan".
-        f"{lastname[1]}\x01{firstname[1]}"[:MAX_SORT_KEY],
+        f"{forms.lastname}\x01{forms.firstname}"[:MAX_SORT_KEY],
     )
 
 
-def _plain_ascii_keys(lowered: str, numbers: tuple[str, ...]) -> ContactKeys:
-    """The keys of a contact whose values are printable ASCII without a space to fold away (the
-    usual case), from its lowercased values joined by \x1f: each value is its own normalised and
-    folded form already. Numbers lose their separators, and keep their case in the identity."""
-    firstname, lastname, _, _, _, email, company = parts = lowered.split("\x1f")
-    number, mobile, fax = numbers
+def search_text(contact: ContactFields) -> str:
+    """`contact_keys(contact).search_text`, without computing the other keys."""
+    return _folded_forms(contact.texts()).search_text
+
+
+def _folded_forms(texts: tuple[str, ...]) -> _FoldedForms:
+    forms = _plain_ascii_forms(texts)
+    return forms if forms is not None else _general_forms(texts)
+
+
+def _plain_ascii_forms(texts: tuple[str, ...]) -> _FoldedForms | None:
+    """The forms of a contact whose values are printable ASCII without a space to fold away (the
+    usual case): each value is its own normalised and folded form once lowercased. Numbers lose
+    their separators, and keep their case in the identity. None for any other contact."""
+    joined = "\x1f".join(texts)
+    if not (joined.isascii() and "".join(texts).isprintable() and "  " not in joined and " \x1f" not in joined
+            and "\x1f " not in joined and joined[:1] != " " and joined[-1:] != " "):
+        return None
+    firstname, lastname, _, _, _, email, company = parts = joined.lower().split("\x1f")
+    number, mobile, fax = numbers = texts[2:5]
     if not "".join(numbers).isdigit():  # digits only (or no number at all): nothing to take out
         number, mobile, fax = (_NUMBER_SEPARATORS.sub("", value) for value in numbers)
-    normalised = "\x1f".join((firstname, lastname, number, mobile, fax, email, company))
-    return ContactKeys(
-        hashlib.sha256(normalised.encode("ascii")).hexdigest()[:IDENTITY_HEX_DIGITS],
+    return _FoldedForms(
+        "\x1f".join((firstname, lastname, number, mobile, fax, email, company)),
         SEARCH_SEPARATOR.join((*parts, number.lower(), mobile.lower(), fax.lower())),
-        f"{lastname}\x01{firstname}"[:MAX_SORT_KEY],
+        lastname,
+        firstname,
+    )
+
+
+def _general_forms(texts: tuple[str, ...]) -> _FoldedForms:
+    """The forms of any contact (ASCII shortcuts only per value: ASCII is its own NFKC and NFKD
+    form, and its casefold is its lowercase)."""
+    firstname, lastname, number, mobile, fax, email, company = (_text_forms(value) for value in texts)
+    numbers = [_number_forms(value) for value in texts[2:5]]
+    # The unit separator cannot occur in a field (control characters are refused), so joining is exact.
+    return _FoldedForms(
+        "\x1f".join((firstname[0], lastname[0], *(compact for compact, _ in numbers), email[0], company[0])),
+        SEARCH_SEPARATOR.join((firstname[1], lastname[1], number[1], mobile[1], fax[1], email[1], company[1],
+                               *(folded for _, folded in numbers))),
+        lastname[1],
+        firstname[1],
     )
 
 
@@ -243,19 +265,6 @@ def _number_forms(value: str) -> tuple[str, str]:
 def compact_number(value: str) -> str:
     """A phone number without the separators people write in it: "01 23-45.67" -> "01234567"."""
     return _NUMBER_SEPARATORS.sub("", value if value.isascii() else unicodedata.normalize("NFKC", value))
-
-
-def identity(contact: ContactFields) -> str:
-    """The duplicate key: equal for two contacts that differ only in case, spacing, separators."""
-    return contact_keys(contact).identity
-
-
-def search_text(contact: ContactFields) -> str:
-    return contact_keys(contact).search_text
-
-
-def sort_key(contact: ContactFields) -> str:
-    return contact_keys(contact).sort_key
 
 
 def fold(value: str) -> str:

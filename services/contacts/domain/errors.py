@@ -3,7 +3,7 @@ added where it is silent (README "Contacts: decisions")."""
 
 from __future__ import annotations
 
-from xuc.errors import DomainError, ErrorKind
+from xuc.errors import DomainError, ErrorKind, Unreachable
 
 
 class InvalidContact(DomainError):
@@ -70,10 +70,8 @@ class IdempotencyKeyReused(DomainError):
     default_message = "This Idempotency-Key was already used to create another contact"
 
 
-class ImportInterrupted(DomainError):
+class ImportInterrupted(Unreachable):
     """The import's lease expired (this process could not renew it in time) and another process
     deleted its pending rows: nothing of it is imported, the file can be sent again."""
 
-    reason = "Unreachable"
-    kind = ErrorKind.UNAVAILABLE
     default_message = "The import was interrupted; nothing was imported, send the file again"
