@@ -67,6 +67,7 @@ async def main(settings: Settings) -> None:
         stack.push_async_callback(auth_channel.close)
         auth = auth_pb2_grpc.AuthStub(auth_channel)
         keys = PublicKeyCache(auth, settings.service_token, settings.token_issuer)
+        stack.push_async_callback(keys.close)  # its refresh task ends before the channel closes
         await keys.wait_until_loaded(KEYS_TIMEOUT_SECONDS)
         # Not awaited: the gateway serves auth while contacts is down (its routes answer 503).
         contacts_channel = grpc_client.channel(settings.contacts_address, options=CONTACTS_CHANNEL_OPTIONS)
@@ -74,7 +75,9 @@ async def main(settings: Settings) -> None:
 
         telephony = None
         if settings.telephony_address:  # not awaited either: its routes answer 503 while it is down
-            telephony_channel = grpc_client.channel(settings.telephony_address)
+            # Balanced over the instances whose Telephony is SERVING: a standby's is not.
+            telephony_channel = grpc_client.channel(settings.telephony_address,
+                                                    health_service=grpc_client.TELEPHONY_HEALTH_SERVICE)
             stack.push_async_callback(telephony_channel.close)
             telephony = telephony_pb2_grpc.TelephonyStub(telephony_channel)
         else:

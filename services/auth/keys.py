@@ -20,11 +20,10 @@ from services.auth.domain.signing_keys import DAY_SECONDS, KeyPeriod, KeySchedul
 from services.auth.service_layer.signing_keys import SigningKeyManager, describe
 from xuc.runtime import db
 from xuc.runtime.settings import Settings
+from xuc.security.tokens import CLOCK_SKEW_SECONDS
 
 MIGRATIONS = Path(__file__).parent / "adapters" / "migrations"
 VERSION_TABLE = "auth_alembic_version"
-# Clocks of replicas may differ by this much: a retired key stays published that much longer.
-CLOCK_SKEW_SECONDS = 60
 
 
 def key_schedule(settings: Settings) -> KeySchedule:
@@ -32,7 +31,9 @@ def key_schedule(settings: Settings) -> KeySchedule:
         rotation_age=settings.signing_key_rotation_days * DAY_SECONDS,
         prepublication=settings.signing_key_prepublish_seconds,
         token_ttl=settings.token_ttl,
-        # A replica that has not reloaded yet may sign with the old key this much longer.
+        # A replica that has not reloaded yet may sign with the old key this much longer, and the
+        # replicas' clocks may differ by the skew verifiers allow: a retired key stays published
+        # that much longer.
         grace=settings.signing_key_reload_seconds + CLOCK_SKEW_SECONDS,
     )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from contextlib import AsyncExitStack, suppress
+from contextlib import AsyncExitStack
 from pathlib import Path
 
 from services.contacts.adapters.cache_feed import NatsCacheFeed
@@ -30,7 +30,7 @@ from xuc.runtime import db, grpc_client, nats
 from xuc.runtime.events import NatsEventPublisher
 from xuc.runtime.grpc_edge import Authenticator, EdgeInterceptor
 from xuc.runtime.keys import PublicKeyCache
-from xuc.runtime.process import GrpcService, run, serve_grpc, stop_signal
+from xuc.runtime.process import GrpcService, cancel_task, run, serve_grpc, stop_signal
 from xuc.runtime.settings import Settings, SettingsError
 from xucproto.auth.v1 import auth_pb2_grpc
 from xucproto.contacts.v1 import contacts_pb2_grpc
@@ -39,12 +39,6 @@ MIGRATIONS = Path(__file__).parent / "adapters" / "migrations"
 KEYS_TIMEOUT_SECONDS = 30.0
 
 log = logging.getLogger("services.contacts")
-
-
-async def _cancel(task: asyncio.Task[None]) -> None:
-    task.cancel()
-    with suppress(asyncio.CancelledError):
-        await task
 
 
 async def main(settings: Settings) -> None:
@@ -64,10 +58,14 @@ async def main(settings: Settings) -> None:
         auth_channel = grpc_client.channel(settings.auth_address)
         stack.push_async_callback(auth_channel.close)
         keys = PublicKeyCache(auth_pb2_grpc.AuthStub(auth_channel), settings.service_token, settings.token_issuer)
+        stack.push_async_callback(keys.close)  # its refresh task ends before the channel closes
         await keys.wait_until_loaded(KEYS_TIMEOUT_SECONDS)
 
-        # Without a telephony address (a deployment without it), every number is "not a line".
-        telephony_channel = grpc_client.channel(settings.telephony_address) if settings.telephony_address else None
+        # Without a telephony address (a deployment without it), every number is "not a line". With
+        # several instances (failover), calls go to the one whose Telephony is SERVING: not a standby.
+        telephony_channel = (grpc_client.channel(settings.telephony_address,
+                                                 health_service=grpc_client.TELEPHONY_HEALTH_SERVICE)
+                             if settings.telephony_address else None)
         if telephony_channel is not None:
             stack.push_async_callback(telephony_channel.close)
 
@@ -84,7 +82,7 @@ async def main(settings: Settings) -> None:
         await cache_feed.subscribe(personal.forget_cached, personal.forget_all_cached)
         personal.use_cache_feed(cache_feed)
         await personal.discard_unfinished_imports()
-        stack.push_async_callback(_cancel, asyncio.create_task(personal.run_maintenance()))
+        stack.push_async_callback(cancel_task, asyncio.create_task(personal.run_maintenance()))
         qualifications = QualificationsService(
             lambda: SqlQualificationsUnitOfWork(engine),
             NatsEventPublisher(connection, qualification_event_message),

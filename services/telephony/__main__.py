@@ -7,7 +7,6 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 
 import grpc
-from grpc_health.v1 import health_pb2
 from grpc_health.v1.health import aio as health_aio
 
 from services.telephony.adapters.ami.adapter import AmiPbx
@@ -17,7 +16,8 @@ from services.telephony.adapters.repository import SqlTelephonyUnitOfWork
 from services.telephony.adapters.simulator import SimulatedPbx
 from services.telephony.adapters.standby_pbx import StandbyPbx
 from services.telephony.adapters.telephony_events import telephony_event_message
-from services.telephony.domain.pbx import ConnectionChanged, Pbx, PbxEvent
+from services.telephony.domain.pbx import Pbx
+from services.telephony.entrypoints.pbx_connection import PbxConnectionReport
 from services.telephony.entrypoints.simulator_api import SIMULATOR_POLICY, SIMULATOR_SERVICE, SimulatorApi
 from services.telephony.entrypoints.standby import StandbyHealth, StandbyInterceptor
 from services.telephony.entrypoints.telephony_api import TELEPHONY_POLICY, TELEPHONY_SERVICE, TelephonyApi
@@ -42,9 +42,6 @@ log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "adapters" / "migrations"
 KEYS_TIMEOUT_SECONDS = 30.0
-# Health of the PBX connection, next to the services' own: SERVING while connected.
-PBX_HEALTH = "xuc.telephony.v1.Pbx"
-SERVING, NOT_SERVING = health_pb2.HealthCheckResponse.SERVING, health_pb2.HealthCheckResponse.NOT_SERVING
 
 
 def create_pbx(settings: Settings) -> tuple[Pbx, SimulatedPbx | None]:
@@ -78,6 +75,7 @@ async def main(settings: Settings) -> None:
         stack.push_async_callback(auth_channel.close)
         auth = auth_pb2_grpc.AuthStub(auth_channel)
         keys = PublicKeyCache(auth, settings.service_token, settings.token_issuer)
+        stack.push_async_callback(keys.close)  # its refresh task ends before the channel closes
         await keys.wait_until_loaded(KEYS_TIMEOUT_SECONDS)
 
         failover: Failover | None = None
@@ -120,19 +118,16 @@ async def main(settings: Settings) -> None:
         health = StandbyHealth([TELEPHONY_SERVICE]) if gate is not None else health_aio.HealthServicer()
         router = PbxEventRouter(calls, agents, user_services)
         stack.push_async_callback(router.close)
-        # Stopped first at exit: no PBX event arrives once the history writer has finished.
-        stack.push_async_callback(pbx.close)
+        # The PBX connection in the health of xuc.telephony.v1.Pbx and in xuc_pbx_connected, from
+        # its ConnectionChanged events. Stopped first at exit: no PBX event arrives once the history
+        # writer has finished.
+        connection_report = PbxConnectionReport(pbx, health)
+        stack.push_async_callback(connection_report.close)
 
-        async def on_pbx_event(event: PbxEvent) -> None:
-            if isinstance(event, ConnectionChanged):
-                await health.set(PBX_HEALTH, SERVING if event.connected else NOT_SERVING)
-            await router(event)
-
-        await health.set(PBX_HEALTH, SERVING if pbx.connection().connected else NOT_SERVING)
         await pbx.set_lines(directory.numbers())
         # Both adapters announce ConnectionChanged(True) once connected; the router then gives the
         # PBX the stored DND and forwards (again after every reconnection).
-        await pbx.start(on_pbx_event)
+        await connection_report.start(router)
         interceptors: list[grpc.aio.ServerInterceptor] = []
         if gate is not None:
             assert isinstance(health, StandbyHealth)

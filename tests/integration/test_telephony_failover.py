@@ -5,6 +5,8 @@ JetStream KV. One is active (Telephony health SERVING, logged in to the PBX), th
 over within the documented time (TTL + TTL/4 + the PBX login), resynchronises the live calls from the
 PBX, serves phone statuses, dial and history; the killed one, restarted, stays standby. An active
 paused past its lease (SIGSTOP) steps down when it resumes (fencing); a clean stop hands over at once.
+A client with one channel over both instances, balanced on the health of `xuc.telephony.v1.Telephony`
+(as the gateway and contacts have), reaches the active one only, before and after a takeover.
 
 The lease TTL is 2 s here (XUC_TELEPHONY_LEASE_TTL_MS=2000; the default is 10 s).
 """
@@ -15,11 +17,13 @@ import asyncio
 import signal
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import grpc
 import pytest
 import pytest_asyncio
+from grpc_health.v1 import health_pb2_grpc
 
 from tests.integration.test_telephony_ami import (
     NOT_SERVING,
@@ -35,6 +39,10 @@ from tests.support.ami_server import ScriptedAmiServer, hangup, newchannel, news
 from tests.support.databases import DatabaseFactory
 from tests.support.processes import ServiceLauncher, ServiceProcess
 from tests.support.rpc import refusal
+from xuc.runtime import grpc_client
+from xuc.runtime.grpc_errors import reason_of
+from xucproto.auth.v1 import auth_pb2_grpc
+from xucproto.telephony.v1 import telephony_pb2_grpc
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(120)]
 
@@ -75,6 +83,19 @@ def killed(process: ServiceProcess, signum: int = signal.SIGKILL) -> None:
     if signum == signal.SIGKILL:
         process.process.wait(10)
         process.stopped = True  # no clean exit to check
+
+
+@asynccontextmanager
+async def balanced_client(processes: list[ServiceProcess], auth: ServiceProcess,
+                          health_service: str) -> AsyncIterator[Telephony]:
+    """A client of all the instances through one channel (a comma list of their addresses), as the
+    gateway and contacts build it: round-robin over those whose `health_service` is SERVING."""
+    addresses = ",".join(process.grpc_address for process in processes)
+    async with grpc_client.channel(addresses, health_service=health_service) as channel, \
+            grpc.aio.insecure_channel(auth.grpc_address) as auth_channel:
+        yield Telephony(processes[0], telephony_pb2_grpc.TelephonyStub(channel),
+                        telephony_pb2_grpc.SimulatorStub(channel), health_pb2_grpc.HealthStub(channel),
+                        auth_pb2_grpc.AuthStub(auth_channel), (("x-xuc-service-token", auth.service_token),))
 
 
 @pytest_asyncio.fixture(loop_scope="module")
@@ -196,3 +217,56 @@ async def test_an_active_paused_past_its_lease_steps_down_and_a_clean_stop_hands
         await active.wait_for_health(SERVING, within=2.0)
         await ami.wait_for_logins(3)
         assert (await active.dial(user, "1234")).unique_id
+
+
+async def test_one_channel_over_both_instances_reaches_the_active_one_only(
+    ami: ScriptedAmiServer, instances: tuple[ServiceLauncher, str], auth_service: ServiceProcess,
+) -> None:
+    """README "Telephony: scale-out and failover": clients balance on the health of
+    `xuc.telephony.v1.Telephony`, which a standby reports NOT_SERVING while its "" stays SERVING."""
+    launcher, database_url = instances
+    first = await asyncio.to_thread(start_instance, launcher, auth_service, database_url, ami.url())
+    second = await asyncio.to_thread(start_instance, launcher, auth_service, database_url, ami.url())
+    async with client_of(first, auth_service) as one, client_of(second, auth_service) as other, \
+            balanced_client([first, second], auth_service, grpc_client.TELEPHONY_HEALTH_SERVICE) as balanced, \
+            balanced_client([first, second], auth_service, "") as unaware:
+        await eventually(lambda: asyncio.gather(role(one), role(other)),
+                         lambda roles: sorted(roles) == sorted([SERVING, NOT_SERVING]), 2 * TTL, "one active")
+        active, standby = (one, other) if await role(one) == SERVING else (other, one)
+        await active.wait_for_health(SERVING, within=3.0)  # its PBX connection
+        assert await standby.health("") == SERVING  # the standby is up: only its Telephony is not
+        alice, bob = await active.new_user(), await active.new_user()
+
+        # The control: balanced on the whole server (""), the standby gets its share of the calls.
+        async def dial_unaware() -> tuple[grpc.StatusCode, str] | None:
+            try:
+                await unaware.dial(alice, "1234")
+            except grpc.aio.AioRpcError as error:
+                return error.code(), reason_of(error)
+            return None
+
+        assert await eventually(dial_unaware, lambda refused: refused is not None, 5.0,
+                                "a dial through the unaware channel reaching the standby") == (
+            grpc.StatusCode.UNAVAILABLE, "PbxUnreachable")
+
+        async def served(client: Telephony, calls: int, dials: int) -> None:
+            """`calls` phone status reads and `dials` dials through `client`: none fails (a call
+            reaching the standby would fail UNAVAILABLE PbxUnreachable), each dial reaches the PBX."""
+            for _ in range(calls):
+                assert await client.statuses(alice.line, bob.line) == {alice.line: 0, bob.line: 0}
+            for _ in range(dials):
+                originates = len(ami.actions_named("Originate"))
+                reply = await client.dial(alice, bob.line)
+                assert reply.unique_id == (await ami.wait_for_action("Originate", count=originates + 1))["ChannelId"]
+
+        await served(balanced, calls=20, dials=6)
+        assert (ami.logins, ami.clients) == (1, 1)  # the standby never connected to the PBX
+
+        # After a takeover, the same channel follows the new active, without being told.
+        killed(active.process)
+        await wait_for_role(standby, SERVING, TAKEOVER_BOUND, "the standby taking over")
+        await standby.wait_for_health(SERVING, within=2.0)
+        await ami.wait_for_logins(2)
+        await eventually(lambda: balanced.statuses(alice.line), lambda statuses: statuses[alice.line] == 0, 5.0,
+                         "the balanced channel reaching the new active")
+        await served(balanced, calls=20, dials=6)

@@ -16,7 +16,7 @@ from typing import Any
 import grpc
 import pytest
 from google.protobuf import descriptor_pool
-from grpc_health.v1 import health_pb2_grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
 
 from xuc.runtime import grpc_client
@@ -57,6 +57,9 @@ def test_every_retried_method_exists_and_the_config_is_the_documented_one() -> N
     config = grpc_client.service_config()
     assert config["loadBalancingConfig"] == [{"round_robin": {}}]
     assert config["healthCheckConfig"] == {"serviceName": ""}
+    assert grpc_client.service_config(grpc_client.TELEPHONY_HEALTH_SERVICE)["healthCheckConfig"] == {
+        "serviceName": "xuc.telephony.v1.Telephony"}
+    assert grpc_client.service_config("x")["methodConfig"] == config["methodConfig"]
     (method_config,) = config["methodConfig"]
     policy = method_config["retryPolicy"]
     assert policy["retryableStatusCodes"] == ["UNAVAILABLE"]
@@ -155,6 +158,29 @@ async def test_a_replica_reporting_not_serving_gets_no_more_calls(auth: Any, rep
 
     await _until(only_one)
     assert set(await _who_answers(auth, 30)) == {"one"}
+
+
+async def test_a_channel_on_a_service_health_skips_a_replica_reporting_it_not_serving(
+        replicas: list[Replica]) -> None:
+    # Both servers SERVING as a whole (""), the second NOT_SERVING for the Auth service: what a
+    # telephony standby reports for xuc.telephony.v1.Telephony.
+    await replicas[0].health.set("xuc.auth.v1.Auth", health_pb2.HealthCheckResponse.SERVING)
+    await replicas[1].health.set("xuc.auth.v1.Auth", health_pb2.HealthCheckResponse.NOT_SERVING)
+    addresses = ",".join(replica.address for replica in replicas)
+    async with grpc_client.channel(addresses, health_service="xuc.auth.v1.Auth") as on_service, \
+            grpc_client.channel(addresses) as on_server:
+        assert set(await _who_answers(auth_pb2_grpc.AuthStub(on_service), 30)) == {"one"}
+
+        async def both_answer() -> bool:  # the control: on "", both replicas take calls
+            return set(await _who_answers(auth_pb2_grpc.AuthStub(on_server), 10)) == {"one", "two"}
+
+        await _until(both_answer)
+        await replicas[1].health.set("xuc.auth.v1.Auth", health_pb2.HealthCheckResponse.SERVING)
+
+        async def back_in_rotation() -> bool:
+            return set(await _who_answers(auth_pb2_grpc.AuthStub(on_service), 10)) == {"one", "two"}
+
+        await _until(back_in_rotation)
 
 
 async def test_a_retryable_call_failing_unavailable_is_retried_on_another_replica(

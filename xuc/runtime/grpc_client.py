@@ -6,7 +6,9 @@ Nothing here connects until a coroutine is awaited.
 A service may run as several replicas (README "Scale-out"): an address is one `host:port`, a comma
 list of them, or a gRPC target such as `dns:///contacts:50051` (every A/AAAA record of the name is
 a replica). Channels balance calls round-robin over the replicas the standard health service
-reports SERVING (a replica shutting down leaves the rotation before it stops), and retry, on
+reports SERVING (a replica shutting down leaves the rotation before it stops): for the whole server
+("") by default, or for one service name (telephony: `xuc.telephony.v1.Telephony`, NOT_SERVING on a
+standby, so that calls go to the active instance only); and they retry, on
 UNAVAILABLE only, the calls that are safe to repeat (RETRYABLE_METHODS): a replica that dies with
 calls in flight costs those calls one retry on another replica, within RETRY_WINDOW_SECONDS.
 """
@@ -25,9 +27,11 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from xuc.runtime.grpc_edge import AUTHORIZATION_METADATA, SERVICE_TOKEN_METADATA
 from xuc.runtime.request_ids import Metadata, with_request_id
+from xucproto.telephony.v1 import telephony_pb2
 
-__all__ = ["RETRYABLE_METHODS", "RETRY_WINDOW_SECONDS", "Metadata", "channel", "channel_target", "is_serving",
-           "reachable", "service_config", "service_metadata", "user_metadata", "with_request_id"]
+__all__ = ["RETRYABLE_METHODS", "RETRY_WINDOW_SECONDS", "TELEPHONY_HEALTH_SERVICE", "Metadata", "channel",
+           "channel_target", "is_serving", "reachable", "service_config", "service_metadata", "user_metadata",
+           "with_request_id"]
 
 # Calls a retry cannot apply twice: reads, writes that set a state (the same request twice leaves
 # what one leaves), and CreateContact, made idempotent by its key (the gateway gives every create
@@ -56,16 +60,21 @@ RETRY_POLICY = {
     "retryableStatusCodes": ["UNAVAILABLE"],
 }
 RETRY_WINDOW_SECONDS = 1.5
+# The health that telephony clients follow (`channel(..., health_service=...)`): SERVING on the
+# instance that drives the PBX, NOT_SERVING on a standby (docs/telephony.md), whose "" stays SERVING.
+TELEPHONY_HEALTH_SERVICE: str = telephony_pb2.DESCRIPTOR.services_by_name["Telephony"].full_name
 # A replica that comes back is reconnected to within this time (gRPC's default ceiling is 120 s).
 MAX_RECONNECT_BACKOFF_MS = 5000
 
 
-def service_config() -> dict[str, Any]:
-    """The gRPC service config of every channel to our services."""
+def service_config(health_service: str = "") -> dict[str, Any]:
+    """The gRPC service config of every channel to our services. A replica takes calls while the
+    standard health service reports `health_service` SERVING: "" is the whole server, which the
+    process frame reports SERVING until its graceful shutdown; a service's full name follows that
+    service's own health too (a telephony standby keeps "" SERVING but not its Telephony)."""
     return {
         "loadBalancingConfig": [{"round_robin": {}}],
-        # "": the whole server, which the process frame reports SERVING until its graceful shutdown.
-        "healthCheckConfig": {"serviceName": ""},
+        "healthCheckConfig": {"serviceName": health_service},
         "methodConfig": [{"name": [{"service": service, "method": method} for service, methods
                                    in RETRYABLE_METHODS.items() for method in methods],
                           "retryPolicy": RETRY_POLICY}],
@@ -118,12 +127,13 @@ def channel_target(address: str) -> str:
     return "ipv4:" + ",".join(f"{ip}:{port}" for ip, port in endpoints)
 
 
-def channel(address: str, options: Sequence[tuple[str, Any]] = ()) -> Any:
+def channel(address: str, options: Sequence[tuple[str, Any]] = (), health_service: str = "") -> Any:
     """A channel to a service (one address, a list, or a DNS target: see the module's doc), with
-    round-robin over healthy replicas and retries; services listen on loopback or a private network,
-    without TLS. `options` adds channel arguments (message size limits...)."""
+    round-robin over the replicas whose health of `health_service` ("" = the whole server) is
+    SERVING, and retries; services listen on loopback or a private network, without TLS. `options`
+    adds channel arguments (message size limits...)."""
     return grpc.aio.insecure_channel(channel_target(address), options=[
-        ("grpc.service_config", json.dumps(service_config())),
+        ("grpc.service_config", json.dumps(service_config(health_service))),
         ("grpc.service_config_disable_resolution", 1),  # DNS TXT records do not override it
         ("grpc.max_reconnect_backoff_ms", MAX_RECONNECT_BACKOFF_MS),
         *options,

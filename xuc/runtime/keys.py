@@ -89,7 +89,9 @@ class PublicKeyCache:
                 log.warning("could not refresh the token keys: %s", error)
 
     async def close(self) -> None:
-        """Stop the periodic refresh."""
+        """Stop the periodic refresh. The owner calls it before closing the channel the refresh
+        calls through (the composition roots push it on their exit stack after the auth channel's
+        close, so that it runs first)."""
         if self._periodic is not None:
             self._periodic.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -135,6 +135,13 @@ def start_metrics(listen: str) -> MetricsServer | None:
         raise OSError(f"cannot serve metrics on {listen}: {exc}") from exc
 
 
+async def cancel_task(task: asyncio.Task[Any]) -> None:
+    """Cancel a background task and wait for its end (for exit stacks: `push_async_callback(cancel_task, task)`)."""
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 def run(component: str, main: Callable[[Settings], Coroutine[Any, Any, None]]) -> None:
     """Entry point of a process: settings, logs, then the composition root's `main`."""
     settings = Settings.from_env(component)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
 from services.auth.domain.errors import (
@@ -28,7 +28,7 @@ from services.auth.domain.model import (
     validate_login,
     validate_password,
 )
-from services.auth.domain.ports import EventPublisher, PasswordHasher, TokenIssuer, UnitOfWork
+from services.auth.domain.ports import EventPublisher, PasswordHasher, TokenIssuer, UnitOfWork, UserRepository
 from services.auth.domain.sso import METHOD_OF, SsoCredentials, SsoProvider
 from services.auth.domain.throttle import LoginThrottle, TooManyAttempts
 from xuc.errors import DomainError, ErrorKind, InvalidToken
@@ -177,36 +177,30 @@ class AuthService:
         """The user, read at most RECENT_USER_SECONDS ago. Token refreshes are the hot path and
         need only know the user still exists; this process's own changes evict at once, another
         replica's are seen within that delay."""
-        now = self._clock()
-        remembered = self._recent.get(user_id)
-        if remembered is not None and now - remembered[1] < RECENT_USER_SECONDS:
-            return remembered[0]
-        async with self._uow() as uow:
-            user = await uow.users.by_id(user_id)
-        if len(self._recent) >= RECENT_USERS_MAX:
-            self._recent.clear()
-        if user is not None:
-            self._recent[user_id] = (user, now)
-        else:
-            self._recent.pop(user_id, None)
-        return user
+        return await self._remembered(self._recent, user_id, lambda users: users.by_id(user_id))
 
     async def _recent_user_by_login(self, login: str) -> User | None:
         """The user of this login, read at most RECENT_USER_SECONDS ago (a found one only: a user
         provisioned a moment ago can log in at once). SSO logins are proven by the provider, not
         by a password hash, so the read is most of their cost."""
+        return await self._remembered(self._recent_logins, login, lambda users: users.by_login(login))
+
+    async def _remembered(self, recent: dict[str, tuple[User, float]], key: str,
+                          read: Callable[[UserRepository], Awaitable[User | None]]) -> User | None:
+        """`recent[key]` if read less than RECENT_USER_SECONDS ago, else `read` again and remember
+        what it found (a user not found is forgotten, not remembered)."""
         now = self._clock()
-        remembered = self._recent_logins.get(login)
+        remembered = recent.get(key)
         if remembered is not None and now - remembered[1] < RECENT_USER_SECONDS:
             return remembered[0]
         async with self._uow() as uow:
-            user = await uow.users.by_login(login)
-        if len(self._recent_logins) >= RECENT_USERS_MAX:
-            self._recent_logins.clear()
+            user = await read(uow.users)
+        if len(recent) >= RECENT_USERS_MAX:
+            recent.clear()
         if user is not None:
-            self._recent_logins[login] = (user, now)
+            recent[key] = (user, now)
         else:
-            self._recent_logins.pop(login, None)
+            recent.pop(key, None)
         return user
 
     # --- user administration ------------------------------------------------------------------

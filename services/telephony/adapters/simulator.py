@@ -38,7 +38,6 @@ from services.telephony.domain.pbx import (
     PbxConnection,
     PbxEvent,
 )
-from xuc.runtime.metrics import PBX_CONNECTED
 
 __all__ = ["CallState", "SimulatedCallView", "SimulatedPbx"]
 
@@ -74,13 +73,11 @@ class SimulatedPbx:
         for event in [ConnectionChanged(True, DETAIL), *early]:
             self._queue.put_nowait(event)
         self._delivery = asyncio.create_task(self._deliver(on_event), name="pbx-simulator-events")
-        PBX_CONNECTED.labels("sim").set(1)
 
     async def close(self) -> None:
         """Stop the ring timers and the delivery (events not yet delivered are dropped: the
         simulated calls end with the process). Idempotent."""
         self._closed = True
-        PBX_CONNECTED.labels("sim").set(0)
         for _, timer in self._timers.values():
             timer.cancel()
         self._timers.clear()

@@ -22,7 +22,6 @@ from services.telephony.domain.pbx import (
     Pbx,
     PbxConnection,
 )
-from xuc.runtime.metrics import PBX_CONNECTED
 
 
 class StandbyPbx:
@@ -35,7 +34,6 @@ class StandbyPbx:
         self._inner: Pbx | None = None
         self._sink: EventSink | None = None
         self._lines: tuple[str, ...] = ()
-        PBX_CONNECTED.labels(kind).set(0)  # present (0) on a standby too
 
     async def start(self, on_event: EventSink) -> None:
         self._sink = on_event

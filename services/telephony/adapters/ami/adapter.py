@@ -51,7 +51,6 @@ from services.telephony.domain.pbx import (
     PbxConnection,
     PbxEvent,
 )
-from xuc.runtime.metrics import PBX_CONNECTED
 
 log = logging.getLogger(__name__)
 
@@ -109,8 +108,6 @@ class AmiPbx:
         self._originates: dict[str, asyncio.Future[Frame]] = {}
         self._dispatcher: asyncio.Task[None] | None = None
         self._resync: asyncio.Task[None] | None = None
-        self._connected_gauge = PBX_CONNECTED.labels("ami")  # xuc_pbx_connected{kind="ami"}
-        self._connected_gauge.set(0)
 
     # -- lifecycle
 
@@ -122,7 +119,6 @@ class AmiPbx:
 
     async def close(self) -> None:
         await self._client.close()
-        self._connected_gauge.set(0)
         for task in (self._resync, self._dispatcher):
             if task is not None:
                 task.cancel()
@@ -229,7 +225,6 @@ class AmiPbx:
         self._emit(self._translator.translate(frame))
 
     def _on_state(self, connected: bool, detail: str) -> None:
-        self._connected_gauge.set(1 if connected else 0)
         if connected:
             self._translator.begin_resync()
         else:
