@@ -1,10 +1,13 @@
 """Bad input and attacks, through `xuc up` over real sockets, each answered as documented.
 
 Tokens: expired, not yet valid, of another issuer (all signed with the deployment's own key), and
-forgeries (`alg: none`, HS256 keyed with the public key, an unknown `kid`, another deployment's key)
-on every authenticated route other than `/auth/check` (test_check.py covers that one), changing
-nothing. Another user's contact ids, in the path or in the body. SQL injection strings in every
-contact field and in `?search=`. CSV injection (spreadsheet formulas) through import and export.
+forgeries (conftest.forge's: `alg: none`, HS256 keyed with the public key or a secret, another
+deployment's key, tampered claims, an unknown or no `kid`, a truncated signature) on every
+authenticated operation (every one with `security` in gateway/openapi.yaml, `/auth/check` included,
+path parameters filled with the victim's real contact id and the provisioned queue), in either
+header: the documented 401 `InvalidToken`, changing nothing. Another user's contact ids, in the
+path or in the body. SQL injection strings in every contact field and in `?search=`. CSV injection
+(spreadsheet formulas) through import and export.
 A 10 MB body, JSON nested 100,000 deep, lone surrogates. Slow-loris bodies (408, connection closed).
 A CSV line above the record limit. The 1.0 API from an address that is not allowed.
 
@@ -19,12 +22,14 @@ import hashlib
 import hmac
 import io
 import json
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from threading import Thread
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import jwt
@@ -32,7 +37,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from tests.e2e.conftest import BASE, Stack, assert_error, b64url, jwt_parts
+from gateway.app import load_openapi
+from tests.e2e.conftest import BASE, Stack, assert_error, b64url, forge, jwt_parts
 from tests.support.raw_http import slow_request
 
 BODY_LIMIT = 1024 * 1024  # the default
@@ -149,93 +155,122 @@ def _segment(value: dict[str, Any]) -> str:
 
 
 def forged(stack: Stack, token: str, kind: str) -> str:
-    header = jwt_parts(token)[0]
-    body = token.split(".")[1]
-    if kind == "alg-none":
-        return f"{_segment({'alg': 'none', 'typ': 'JWT', 'kid': header['kid']})}.{body}."
+    """conftest.forge's forgeries, and two it cannot make on this stack: its signing key lives in a
+    file (not in auth.db, where conftest.forge reads the public key), and an unknown `kid` is signed
+    here with the deployment's own key (only the `kid` is wrong)."""
     if kind == "hs256-keyed-with-the-public-key":
+        kid = jwt_parts(token)[0]["kid"]
         public = signing_key(stack).public_key().public_bytes(serialization.Encoding.PEM,
                                                               serialization.PublicFormat.SubjectPublicKeyInfo)
-        signing_input = f"{_segment({'alg': 'HS256', 'typ': 'JWT', 'kid': header['kid']})}.{body}"
+        signing_input = f"{_segment({'alg': 'HS256', 'typ': 'JWT', 'kid': kid})}.{token.split('.')[1]}"
         return f"{signing_input}.{b64url(hmac.new(public, signing_input.encode(), hashlib.sha256).digest())}"
-    if kind == "unknown-kid":
+    if kind == "unknown-kid-signed-with-our-key":
         return resigned(stack, token, header={"kid": "not-a-key-of-ours"})
-    if kind == "another-deployments-key":  # the same claims and kid, a freshly generated ES256 key
-        return resigned(stack, token, key=ec.generate_private_key(ec.SECP256R1()))
-    raise AssertionError(kind)
+    return forge(kind, token, stack)
 
 
-AUTHENTICATED = [
-    ("GET", PERSONAL, None), ("POST", PERSONAL, {"lastname": "Planted"}), ("DELETE", PERSONAL, None),
-    ("GET", EXPORT, None), ("POST", IMPORT, f"{CSV_HEADER}\n,,,,Planted,,\n"),
-    ("GET", f"{BASE}/call_qualification/queue/{QUEUE_ID}", None),
-    ("POST", PUSH, {"token": "planted-push-token"}),
-]
-FORGERIES = ["alg-none", "hs256-keyed-with-the-public-key", "unknown-kid", "another-deployments-key"]
+# Every forgery of conftest.forge (test_check.FORGERIES) but "hs256-with-the-public-key", which reads
+# the key from auth.db, replaced by the same forgery keyed with this stack's key file.
+FORGERIES = ["alg-none", "alg-none-with-signature", "hs256-keyed-with-the-public-key", "hs256-with-a-secret",
+             "es256-with-another-key", "es256-with-another-key-and-a-longer-life", "tampered-login",
+             "tampered-expiry", "unknown-kid", "unknown-kid-signed-with-our-key", "no-kid", "truncated-signature"]
+OPENAPI = load_openapi()
 
 
-def _call(client: httpx.Client, method: str, path: str, body: Any, headers: dict[str, str]) -> httpx.Response:
-    if isinstance(body, str):
-        return client.request(method, path, content=body.encode(), headers={**headers, "Content-Type": "text/csv"})
-    return client.request(method, path, json=body, headers=headers)
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    template: str  # the OpenAPI path
+    path: str  # with its parameters filled
+    body: Any  # JSON, or a str sent as text/csv
+
+
+def authenticated_operations(contact_id: str, sub_qualification_id: int) -> list[Operation]:
+    """Every operation of gateway/openapi.yaml with `security`, as a real client would send it: path
+    parameters filled with the victim's real contact id and the provisioned queue, a valid body (so
+    that, were the token accepted, each would change something)."""
+    parameters = {"contactId": contact_id, "queueId": str(QUEUE_ID), "from": "2000-01-01", "to": "2100-01-01"}
+    bodies: dict[tuple[str, str], Any] = {
+        ("POST", f"{BASE}/contact/personal"): {"lastname": "Planted", "number": "0600000001"},
+        ("PUT", f"{BASE}/contact/personal/{{contactId}}"): {"lastname": "Overwritten"},
+        ("POST", f"{BASE}/contact/import/personal"): f"{CSV_HEADER}\n,,,,Planted,,\n",
+        ("POST", f"{BASE}/call_qualification"): {
+            "sub_qualification_id": sub_qualification_id, "time": "2024-01-01 12:00:00", "callid": "planted",
+            "agent": 1, "queue": QUEUE_ID, "first_name": "Planted", "last_name": "Answer", "comment": "planted",
+            "custom_data": "planted"},
+        ("POST", PUSH): {"token": "planted-push-token"},
+        ("POST", f"{BASE}/config/mobile/push/register/ios"): {"token": "planted-push-token"},
+        ("POST", f"{BASE}/mobile/push/register"): {"token": "planted-push-token", "platform": "android"},
+    }
+    operations = []
+    for template, item in OPENAPI["paths"].items():
+        for method, operation in item.items():
+            if not isinstance(operation, dict) or not operation.get("security"):
+                continue
+            key = (method.upper(), template)
+            assert ("requestBody" in operation) == (key in bodies), f"{key}: a body to send, or none"
+            path = re.sub(r"\{(\w+)\}", lambda match: quote(parameters[match.group(1)], safe=""), template)
+            operations.append(Operation(method.upper(), template, path, bodies.get(key)))
+    assert len({(operation.method, operation.template) for operation in operations} & set(bodies)) == len(bodies)
+    return operations
+
+
+def _documented_401_codes(operation: Operation) -> str:
+    """The 401 answer's description in the OpenAPI document (the codes it lists, in backquotes)."""
+    answer = OPENAPI["paths"][operation.template][operation.method.lower()]["responses"]["401"]
+    if "$ref" in answer:
+        answer = OPENAPI["components"]["responses"][answer["$ref"].rpartition("/")[2]]
+    description: str = answer["description"]
+    return description
+
+
+def _call(client: httpx.Client, operation: Operation, headers: dict[str, str]) -> httpx.Response:
+    if isinstance(operation.body, str):
+        return client.request(operation.method, operation.path, content=operation.body.encode(),
+                              headers={**headers, "Content-Type": "text/csv"})
+    if operation.body is None:
+        return client.request(operation.method, operation.path, headers=headers)
+    return client.request(operation.method, operation.path, json=operation.body, headers=headers)
+
+
+def _state_of(victim: httpx.Client, contact_id: str) -> dict[str, Any]:
+    """What a forged request could change, as the victim reads it."""
+    contact = victim.get(f"{PERSONAL}/{contact_id}")
+    assert contact.status_code == 200, contact.text
+    answers = victim.get(f"{BASE}/call_qualification/csv/{QUEUE_ID}/2000-01-01/2100-01-01")
+    assert answers.status_code == 200, answers.text
+    return {"contacts": contacts_of(victim), "contact": contact.json(), "export": export_rows(victim),
+            "answers": answers.text}
+
+
+def _sub_qualification_id(victim: httpx.Client) -> int:
+    response = victim.get(f"{BASE}/call_qualification/queue/{QUEUE_ID}")
+    assert response.status_code == 200, response.text
+    (qualification,) = response.json()
+    identifier: int = qualification["subQualifications"][0]["id"]
+    return identifier
 
 
 @pytest.mark.parametrize("kind", FORGERIES)
 def test_a_forged_token_is_refused_on_every_authenticated_route_and_changes_nothing(
         target: AttackStack, victim: httpx.Client, anonymous: httpx.Client, kind: str) -> None:
     kept = victim.post(PERSONAL, json={"lastname": "Kept"}).json()
-    token = forged(target, victim.headers["X-Auth-Token"], kind)
+    real = victim.headers["X-Auth-Token"]
+    token = forged(target, real, kind)
+    assert token != real
+    operations = authenticated_operations(kept["id"], _sub_qualification_id(victim))
+    assert len(operations) == sum(1 for item in OPENAPI["paths"].values() for operation in item.values()
+                                  if isinstance(operation, dict) and operation.get("security"))
+    before = _state_of(victim, kept["id"])
 
-    for method, path, body in AUTHENTICATED:
-        assert_error(_call(anonymous, method, path, body, {"X-Auth-Token": token}), 401, "InvalidToken")
-        assert_error(_call(anonymous, method, path, body, {"Authorization": f"Bearer {token}"}), 401, "InvalidToken")
+    for operation in operations:
+        assert "`InvalidToken`" in _documented_401_codes(operation), operation
+        for headers in ({"X-Auth-Token": token}, {"Authorization": f"Bearer {token}"}):
+            response = _call(anonymous, operation, headers)
+            assert_error(response, 401, "InvalidToken")
 
     assert [entry["id"] for entry in contacts_of(victim)] == [kept["id"]]
-
-
-def test_an_expired_token_signed_with_the_deployments_key_is_token_expired(
-        target: AttackStack, victim: httpx.Client, anonymous: httpx.Client) -> None:
-    now = int(time.time())
-    expired = resigned(target, victim.headers["X-Auth-Token"], iat=now - 7200, exp=now - 1)
-
-    assert_error(anonymous.get(CHECK, headers={"X-Auth-Token": expired}), 401, "TokenExpired")
-    assert_error(anonymous.get(PERSONAL, headers={"X-Auth-Token": expired}), 401, "TokenExpired")
-    # the same token a minute from expiry is accepted: only the time made the difference
-    fresh = resigned(target, victim.headers["X-Auth-Token"], iat=now - 7200, exp=now + 60)
-    assert anonymous.get(PERSONAL, headers={"X-Auth-Token": fresh}).status_code == 200
-
-
-@pytest.mark.parametrize("claims", [
-    pytest.param({"iat": 3600}, id="issued-in-an-hour"),
-    pytest.param({"nbf": 3600}, id="valid-from-an-hour"),
-    pytest.param({"iat": 86400 * 365, "nbf": 86400 * 365}, id="issued-next-year"),
-])
-def test_a_token_not_valid_yet_is_refused(target: AttackStack, victim: httpx.Client, anonymous: httpx.Client,
-                                          claims: dict[str, int]) -> None:
-    now = int(time.time())
-    future = {name: now + offset for name, offset in claims.items()}
-    token = resigned(target, victim.headers["X-Auth-Token"], exp=now + 2 * 86400 * 365, **future)
-
-    assert_error(anonymous.get(CHECK, headers={"X-Auth-Token": token}), 401, "InvalidToken")
-    assert_error(anonymous.get(PERSONAL, headers={"X-Auth-Token": token}), 401, "InvalidToken")
-
-
-def test_a_token_issued_a_few_seconds_ahead_is_accepted(target: AttackStack, victim: httpx.Client,
-                                                        anonymous: httpx.Client) -> None:
-    # An auth replica whose clock is a little ahead of the gateway's: not an attack.
-    now = int(time.time())
-    token = resigned(target, victim.headers["X-Auth-Token"], iat=now + 5, nbf=now + 5, exp=now + 3600)
-
-    assert anonymous.get(PERSONAL, headers={"X-Auth-Token": token}).status_code == 200
-    assert anonymous.get(CHECK, headers={"X-Auth-Token": token}).status_code == 200
-
-
-def test_a_token_of_another_issuer_is_refused_even_with_our_key(target: AttackStack, victim: httpx.Client,
-                                                                  anonymous: httpx.Client) -> None:
-    token = resigned(target, victim.headers["X-Auth-Token"], iss="another-xuc")
-
-    assert_error(anonymous.get(CHECK, headers={"X-Auth-Token": token}), 401, "InvalidToken")
-    assert_error(anonymous.get(PERSONAL, headers={"X-Auth-Token": token}), 401, "InvalidToken")
+    assert _state_of(victim, kept["id"]) == before
 
 
 # --- another user's contacts ----------------------------------------------------------------------

@@ -26,9 +26,7 @@ import asyncio
 import itertools
 import json
 import os
-import re
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -41,6 +39,7 @@ import pytest
 from nats.js.api import DeliverPolicy
 
 from tests.e2e.conftest import Stack
+from tests.support.metrics import scrape_url
 from tests.support.nats_cluster import NatsCluster, NatsNode
 from tests.support.webhook_receiver import ReceivedRequest, ThreadedWebhookReceiver
 from xuc import subjects
@@ -86,14 +85,9 @@ def phone_stack(make_stack: Callable[..., Stack], receiver: ThreadedWebhookRecei
 
 
 def metric(url: str, name: str, **labels: str) -> float:
-    """One sample of a Prometheus text page (0 when absent)."""
-    with urllib.request.urlopen(url, timeout=5) as answer:
-        text = answer.read().decode()
-    wanted = ",".join(f'{key}="{value}"' for key, value in labels.items())
-    pattern = re.compile(rf"^{re.escape(name)}(?:\{{{re.escape(wanted)}\}})? (\S+)$" if wanted
-                         else rf"^{re.escape(name)} (\S+)$", re.MULTILINE)
-    found = pattern.search(text)
-    return float(found.group(1)) if found else 0.0
+    """One sample of a Prometheus text page, parsed by prometheus_client: 0 for labels never observed,
+    a failed assertion when the page has no such metric family at all (tests/support/metrics.py)."""
+    return scrape_url(url).value(name, **labels)
 
 
 def telephony_metrics(stack: Stack) -> str:
@@ -245,13 +239,28 @@ async def stored_events(urls: str, stream: str = subjects.TELEPHONY_STREAM) -> l
         await client.close()
 
 
-def assert_stored_once_in_order(stored: list[tuple[str, str]], driver: PhoneDriver) -> None:
+def assert_stored_once_in_order(stored: list[tuple[str, str]], receiver: ThreadedWebhookReceiver,
+                                driver: PhoneDriver, after: int) -> None:
+    """Each event stored once (no Nats-Msg-Id twice), and per subject in the order it happened: the
+    Nats-Msg-Ids of a user's phone events, and of its statuses, in stream order are the
+    X-Xuc-Event-Ids of the first arrivals at the receiver (already checked against the calls' order
+    by assert_every_event_delivered_in_order), every one of them stored."""
     ids = [msg_id for _, msg_id in stored]
+    assert all(ids), "a stored event without Nats-Msg-Id"
     doubles = {msg_id for msg_id in ids if ids.count(msg_id) > 1}
     assert not doubles, f"stored twice: {sorted(doubles)[:5]}"
+    firsts, _ = first_arrivals(deliveries_of(receiver, set(driver.calls), after))
     for login, unique_ids in driver.calls.items():
-        subject = subjects.PHONE_EVENT.for_key(login)
-        assert sum(1 for stored_subject, _ in stored if stored_subject == subject) >= 2 * len(unique_ids)
+        bodies = [(request.body, {key.lower(): value for key, value in request.headers.items()}[EVENT_ID])
+                  for request in firsts if request.body["username"] == login]
+        for subject, kind, count in ((subjects.PHONE_EVENT.for_key(login), "message", 2 * len(unique_ids)),
+                                     (subjects.PHONE_STATUS.for_key(login), "status", 2 * len(unique_ids))):
+            delivered = [event_id for body, event_id in bodies if kind in body]
+            assert len(delivered) == count, (subject, len(delivered), count)
+            wanted = set(delivered)
+            in_stream = [msg_id for stored_subject, msg_id in stored if stored_subject == subject and msg_id in wanted]
+            assert in_stream == delivered, f"{subject}: stored out of order or missing " \
+                                           f"({len(in_stream)} of {len(delivered)} stored)"
 
 
 async def sample_while(seconds: float, sample: Callable[[], float]) -> float:
@@ -284,7 +293,7 @@ async def test_a_nats_restart_while_phone_events_flow_loses_and_reorders_nothing
     assert driver.total_calls > calls_before + 20, "calls went on during the outage and after"
     assert held > 0, "the telephony service held events while NATS was down"
     doubles = await assert_every_event_delivered_in_order(receiver, driver, after)
-    assert_stored_once_in_order(await stored_events(nats_node.url), driver)
+    assert_stored_once_in_order(await stored_events(nats_node.url), receiver, driver, after)
     assert metric(telephony_metrics(stack), "xuc_nats_publish_buffered") == 0
     assert metric(telephony_metrics(stack), "xuc_nats_publish_failures_total", event="PhoneEvent") == 0
     print(f"calls: {driver.total_calls}, held at most {held:.0f} events, doubles at the receiver: {doubles}")
@@ -324,7 +333,9 @@ async def test_a_cluster_node_killed_while_phone_events_flow_loses_and_reorders_
     assert driver.total_calls > calls_before + 20
     doubles = await assert_every_event_delivered_in_order(receiver, driver, after)
     await asyncio.to_thread(nats_cluster.wait_healthy)
-    assert_stored_once_in_order(await stored_events(nats_cluster.urls), driver)
+    assert_stored_once_in_order(await stored_events(nats_cluster.urls), receiver, driver, after)
+    assert held > 0, "the telephony service held events while the stream's leader was being elected"
+    assert metric(telephony_metrics(stack), "xuc_nats_publish_buffered") == 0
     assert metric(telephony_metrics(stack), "xuc_nats_publish_failures_total", event="PhoneEvent") == 0
     new_leader, _ = await telephony_stream_leader(nats_cluster.urls)
     print(f"killed {leader} (new leader {new_leader}), calls: {driver.total_calls}, held at most {held:.0f} "

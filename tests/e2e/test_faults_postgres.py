@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 
 from tests.e2e.conftest import BASE, Stack, assert_error
@@ -73,6 +74,15 @@ def eventually(check: Callable[[], Any], within: float, what: str) -> Any:
                 return last
         time.sleep(0.2)
     pytest.fail(f"not within {within:.0f} s: {what} (last: {last!r})")
+
+
+def pending_import_rows(postgres: PostgresServer) -> int:
+    """Rows of imports in progress (written, not yet visible) in the test's own PostgreSQL."""
+    with psycopg.connect(postgres.url, autocommit=True, connect_timeout=5) as connection:
+        row = connection.execute("SELECT count(*) FROM contacts_personal WHERE import_id IS NOT NULL").fetchone()
+    assert row is not None
+    count: int = row[0]
+    return count
 
 
 class Writer(threading.Thread):
@@ -132,7 +142,8 @@ def test_fault_postgres_restart_during_imports_and_writes(
         importer.start()
         writer.start()
         assert first_part_sent.wait(60)
-        time.sleep(1.5)  # the contacts service parses and writes the first batches meanwhile
+        # the contacts service parses the first part and writes its first batches as pending rows
+        pending = eventually(lambda: pending_import_rows(postgres), 30.0, "pending import rows in PostgreSQL")
 
         postgres.stop(mode="fast")  # every session terminated, as a restart does
         database_down.set()
@@ -184,7 +195,7 @@ def test_fault_postgres_restart_during_imports_and_writes(
         visible_writes = sum(1 for name in names if name.startswith("Writer"))
         assert len(acknowledged) <= visible_writes <= len(writer.answers)
         assert len(names) == before + 1 + visible_writes + 1000  # Before, After, the writes, the whole import
-        print(f"503 answers while down (s): {during}")
+        print(f"{pending} pending import rows written before the stop; 503 answers while down (s): {during}")
         print(f"PostgreSQL down {DOWN_SECONDS:.0f} s; served again {recovered_after:.1f} s after it went down; "
               f"writes: {len(acknowledged)} acknowledged, {len(refused)} refused, slowest {writer.slowest:.2f} s; "
               f"import in flight: {outcome.get('response', outcome.get('error'))!r}")

@@ -16,9 +16,9 @@ from typing import Any, TypeVar
 import httpx
 import nats
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.conftest import BASE, Stack
+from tests.support.metrics import Samples, value
 from tests.support.webhook_receiver import ThreadedWebhookReceiver
 
 T = TypeVar("T")
@@ -30,8 +30,6 @@ IMPORT = f"{BASE}/contact/import/personal"
 WITHIN_SECONDS = 15.0
 COMPONENTS = ("auth", "telephony", "contacts", "gateway")
 UP_LINE = re.compile(r"^xuc: (\w+)\s+up  (\S+)  metrics http://(\S+)/metrics$")
-
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
 # --- helpers ----------------------------------------------------------------------------------------
@@ -47,16 +45,12 @@ def eventually(check: Callable[[], T | None], what: str, within: float = WITHIN_
 
 
 def scrape(address: str) -> Samples:
-    """Every sample of a metrics endpoint (`host:port`), parsed as Prometheus parses it."""
+    """Every sample of a metrics endpoint (`host:port`), parsed as Prometheus parses it (tests/support/metrics.py:
+    `value` fails on a metric family the page does not have)."""
     response = httpx.get(f"http://{address}/metrics", timeout=10.0)
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/plain"), response.headers
-    return {(sample.name, frozenset(sample.labels.items())): sample.value
-            for family in text_string_to_metric_families(response.text) for sample in family.samples}
-
-
-def value(samples: Samples, name: str, **labels: str) -> float:
-    return samples.get((name, frozenset(labels.items())), 0.0)
+    return Samples(response.text)
 
 
 def metrics_address(stack: Stack, component: str) -> str:

@@ -7,13 +7,20 @@ created and imported, the 1.0 `connect` with a password, forged and broken token
 output of `xuc up` (every component's log, relayed), the output of the commands run, and every
 message of every JetStream stream (payloads and headers) are searched for each secret: the
 passwords, every token issued, the SSO credentials sent, the service token and the signing key.
+
+CAS and OpenID Connect are configured, against the test's own CAS server and OIDC issuer
+(tests/support/cas_server.py, oidc_issuer.py), so their tickets and tokens go through real
+validations: one that succeeds, and failing ones that reach the provider (the CAS server checks
+the ticket; the OIDC provider fetches the issuer's keys to check the token).
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -22,7 +29,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from tests.e2e.conftest import BASE, Stack, assert_error
+from tests.e2e.conftest import BASE, Stack, assert_error, assert_token_answer
+from tests.support.background import BackgroundLoop
+from tests.support.cas_server import CasServer
+from tests.support.oidc_issuer import LocalIssuer
 
 PASSWORD = "Pa55-w0rd-of-alice-7f3a9c"
 WRONG_PASSWORD = "Wr0ng-guess-of-mallory-51bd"
@@ -30,10 +40,32 @@ V1_PASSWORD = "Pa55-w0rd-of-bob-c0ffee"
 CAS_TICKET = "ST-1-cas-ticket-secret-9e8d7c"
 OIDC_TOKEN = "eyJhbGciOiJSUzI1NiJ9.eyJvaWRjLXNlY3JldCI6MX0.oidc-signature-secret-4b5c"
 KERBEROS_TOKEN = base64.b64encode(b"kerberos-secret-token-bytes-a1b2c3").decode()
+CAS_SERVICE = "https://app.example"
+OIDC_AUDIENCE = "xuc"
+COMPONENTS = ("auth", "telephony", "contacts", "gateway")
+
+
+@dataclass
+class Providers:
+    cas: CasServer
+    oidc: LocalIssuer
 
 
 @pytest.fixture(scope="module")
-def talkative(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def providers() -> Iterator[Providers]:
+    with BackgroundLoop() as loop:
+        cas, oidc = CasServer(prefix="/cas"), LocalIssuer(prefix="/realms/secrets")
+        loop.run(cas.start())
+        loop.run(oidc.start())
+        try:
+            yield Providers(cas, oidc)
+        finally:
+            loop.run(cas.stop())
+            loop.run(oidc.stop())
+
+
+@pytest.fixture(scope="module")
+def talkative(tmp_path_factory: pytest.TempPathFactory, providers: Providers) -> Iterator[Stack]:
     root = tmp_path_factory.mktemp("secrets")
     key_file = root / "signing-key.pem"
     key_file.write_bytes(ec.generate_private_key(ec.SECP256R1()).private_bytes(
@@ -44,6 +76,9 @@ def talkative(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "XUC_LOG_FORMAT": "json",
         "XUC_SIGNING_KEY_FILE": str(key_file),
         "DEPRECATED_API_HOST": "127.0.0.1",
+        "XUC_CAS_SERVER_URL": providers.cas.url,
+        "XUC_OIDC_ISSUER": providers.oidc.url,
+        "XUC_OIDC_AUDIENCE": OIDC_AUDIENCE,
     }).start()
     try:
         yield stack
@@ -85,8 +120,19 @@ async def stored_events(url: str) -> list[bytes]:
         await connection.close()
 
 
-def test_no_secret_reaches_a_log_or_an_event(talkative: Stack) -> None:
+def levels_by_component(log: str) -> dict[str, set[str]]:
+    """The levels of the JSON records `xuc up` relayed from each component (`<name> | {...}` lines)."""
+    levels: dict[str, set[str]] = {}
+    for line in log.splitlines():
+        name, separator, text = line.partition(" | ")
+        if separator and text.startswith("{"):
+            levels.setdefault(name.strip(), set()).add(json.loads(text)["level"])
+    return levels
+
+
+def test_no_secret_reaches_a_log_or_an_event(talkative: Stack, providers: Providers) -> None:
     stack = talkative
+    cas, oidc = providers.cas, providers.oidc
     outputs = []
     users = stack.write_file("secret-users.yaml", {"users": [
         {"login": "alice.s", "password": PASSWORD, "line": "1301"},
@@ -116,11 +162,24 @@ def test_no_secret_reaches_a_log_or_an_event(talkative: Stack) -> None:
         assert_error(http.get(f"{BASE}/auth/check", headers={"X-Auth-Token": tokens[1][:-3] + "AAA"}), 401,
                      "InvalidToken")
         assert_error(http.get(f"{BASE}/auth/check", headers={"X-Auth-Token": tokens[1][:-20]}), 401, "InvalidToken")
-        # single sign-on failures (methods not configured, a garbage Kerberos token)
-        assert http.get(f"{BASE}/auth/cas", params={"service": "https://app.example", "ticket": CAS_TICKET}
-                        ).status_code == 501
-        assert http.get(f"{BASE}/auth/oidc", params={"token": OIDC_TOKEN}).status_code == 501
-        assert http.get(f"{BASE}/auth/oidc", headers={"Authorization": f"Bearer {OIDC_TOKEN}"}).status_code == 501
+        # single sign-on: CAS, a ticket the CAS server refuses, then one it validates
+        assert_error(http.get(f"{BASE}/auth/cas", params={"service": CAS_SERVICE, "ticket": CAS_TICKET}), 401,
+                     "CasServerInvalidTicket")
+        assert CAS_TICKET in [request.ticket for request in cas.requests], "the ticket reached the CAS server"
+        good_ticket = cas.issue_ticket("alice.s", CAS_SERVICE)
+        tokens.append(assert_token_answer(
+            http.get(f"{BASE}/auth/cas", params={"service": CAS_SERVICE, "ticket": good_ticket}), "alice.s"))
+        # OpenID Connect: a malformed token, one signed by the issuer for another audience, a good one
+        assert_error(http.get(f"{BASE}/auth/oidc", params={"token": OIDC_TOKEN}), 401, "OidcAuthenticationFailed")
+        assert_error(http.get(f"{BASE}/auth/oidc", headers={"Authorization": f"Bearer {OIDC_TOKEN}"}), 401,
+                     "OidcAuthenticationFailed")
+        other_audience = oidc.sign(oidc.claims(preferred_username="alice.s", aud="other", azp="other"))
+        assert_error(http.get(f"{BASE}/auth/oidc", params={"token": other_audience}), 401,
+                     "OidcAuthenticationFailed")
+        good_oidc = oidc.sign(oidc.claims(preferred_username="alice.s", aud=OIDC_AUDIENCE))
+        tokens.append(assert_token_answer(
+            http.get(f"{BASE}/auth/oidc", headers={"Authorization": f"Bearer {good_oidc}"}), "alice.s"))
+        # Kerberos is not configured: a garbage token
         assert_error(http.get(f"{BASE}/auth/sso", headers={"Authorization": f"Negotiate {KERBEROS_TOKEN}"}), 401,
                      "SsoAuthenticationFailed")
         # contacts: created, listed, imported, exported, with the token in either header
@@ -144,11 +203,16 @@ def test_no_secret_reaches_a_log_or_an_event(talkative: Stack) -> None:
     assert any(b"alice.s" in event for event in events), "the flow should have published events"
     stack.stop()  # every component has flushed its log
     log = stack.log_path.read_text(errors="replace")
-    assert '"level"' in log or "INFO" in log, log[:2000]
+    levels = levels_by_component(log)
+    assert all("debug" in levels.get(component, set()) for component in COMPONENTS), \
+        f"every component should log at DEBUG in JSON: {levels}"
 
     secrets = {
         "password": PASSWORD, "wrong password": WRONG_PASSWORD, "1.0 password": V1_PASSWORD,
         "CAS ticket": CAS_TICKET, "OIDC token": OIDC_TOKEN, "Kerberos token": KERBEROS_TOKEN,
+        "validated CAS ticket": good_ticket, "OIDC token of another audience": other_audience,
+        "OIDC token of another audience (signature)": other_audience.rpartition(".")[2],
+        "validated OIDC token": good_oidc, "validated OIDC token (signature)": good_oidc.rpartition(".")[2],
         "service token": stack.service_token(),
         **{f"token {number}": token for number, token in enumerate(tokens)},
         # a token's signature alone is as good as a leak of the token

@@ -21,11 +21,14 @@ from tests.support.databases import SQLITE, DatabaseFactory, TestDatabase, postg
 
 REPLICAS = 4
 VERSION_TABLE = "contacts_alembic_version"
+READY_TIMEOUT_SECONDS = 60.0
+# Each child imports everything, says it is ready (its file), then waits for the common go.
 MIGRATE = """
 import sys, time
 from pathlib import Path
 from xuc.runtime import db
-url, migrations, table, go = sys.argv[1:]
+url, migrations, table, ready, go = sys.argv[1:]
+Path(ready).touch()
 while not Path(go).exists():
     time.sleep(0.001)
 db._upgrade(url, Path(migrations), table)
@@ -45,10 +48,22 @@ def _versions(database: TestDatabase) -> list[str]:
 def test_replicas_starting_together_migrate_once(database_factory: DatabaseFactory, tmp_path: Path) -> None:
     database = database_factory.create()
     go = tmp_path / "go"
+    ready = [tmp_path / f"ready-{index}" for index in range(REPLICAS)]
     processes = [subprocess.Popen([sys.executable, "-c", MIGRATE, database.url, str(MIGRATIONS), VERSION_TABLE,
-                                   str(go)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-                 for _ in range(REPLICAS)]
-    time.sleep(1.0)  # every interpreter started and polling
+                                   str(ready[index]), str(go)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                 for index in range(REPLICAS)]
+    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+    try:
+        while not all(path.exists() for path in ready):  # every interpreter started, imported, polling
+            exited = [process for process in processes if process.poll() is not None]
+            assert not exited, f"a replica exited before the go:\n{exited[0].communicate()[0].decode(errors='replace')}"
+            assert time.monotonic() < deadline, f"replicas not ready within {READY_TIMEOUT_SECONDS:.0f} s"
+            time.sleep(0.01)
+    except BaseException:
+        for process in processes:
+            process.kill()
+            process.wait()
+        raise
     go.touch()
     outputs = [process.communicate(timeout=120)[0].decode(errors="replace") for process in processes]
 
