@@ -77,11 +77,6 @@ def verification_cost(rounds: int = 2000) -> dict[str, float]:
     }
 
 
-def best_of(rounds: list[harness.LoadResult]) -> harness.LoadResult:
-    """The round with the most requests/s: noise on a shared machine only ever slows a round."""
-    return max(rounds, key=lambda result: result.rps)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10)
@@ -105,7 +100,7 @@ def main() -> None:
             results["hop"].append(harness.load(urls["hop"], options.connections, options.seconds))
             results["bare"].append(harness.load(urls["bare"], options.connections, options.seconds))
         figures.update(login_cost(stack.url))
-    check, hop, bare = (best_of(results[name]) for name in ("check", "hop", "bare"))
+    check, hop, bare = (harness.best_of(results[name]) for name in ("check", "hop", "bare"))
     for label, result in (("GET /auth/check", check), ("baseline, one hop", hop), ("bare route, no hop", bare)):
         print(f"{label:<20}{result.rps:9.0f} req/s  p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:6.2f} ms"
               f"  errors {result.errors}")

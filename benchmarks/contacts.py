@@ -106,7 +106,7 @@ def serial_p99(url: str, token: str, count: int = 300) -> float:
 
 
 def best(url: str, seconds: int, rounds: int, headers: dict[str, str] | None = None) -> harness.LoadResult:
-    return max((harness.load(url, 50, seconds, headers=headers) for _ in range(rounds)), key=lambda r: r.rps)
+    return harness.best_of(harness.load(url, 50, seconds, headers=headers) for _ in range(rounds))
 
 
 def measure_loads(api: str, hop_url: str, one_id: str, auth: dict[str, str],

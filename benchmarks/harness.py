@@ -8,6 +8,7 @@ import contextlib
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -15,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -57,9 +58,17 @@ class Stack:
         self.xuc("provision", str(path))
 
     def pids(self) -> dict[str, int]:
-        """Process id of each component, from the ready files the launcher collects."""
+        """Process id of each component (replicas as `auth-2`...), from the ready files the
+        launcher collects, and of the NATS server it started ("nats")."""
         run = self.data_dir / "run"
-        return {path.stem: int(json.loads(path.read_text())["pid"]) for path in run.glob("*.json")}
+        pids = {path.stem: int(json.loads(path.read_text())["pid"]) for path in run.glob("*.json")}
+        return {**pids, "nats": self.nats_server()[1]}
+
+    def nats_server(self) -> tuple[str, int]:
+        """URL and process id of the NATS server `xuc up` started, from the ports file it writes
+        (`<executable>_<pid>.ports` in the run directory)."""
+        path = next((self.data_dir / "run").glob("*_*.ports"))
+        return str(json.loads(path.read_text())["nats"][0]), int(path.stem.rpartition("_")[2])
 
 
 @contextlib.contextmanager
@@ -190,12 +199,33 @@ def load(url: str, connections: int = 50, seconds: int = 10, headers: dict[str, 
                       figures["errors"], "benchmarks.loadgen (aiohttp)")
 
 
-def cpu_seconds(stack: Stack, others: dict[str, int] | None = None) -> dict[str, float]:
-    """CPU time (user + system) used so far by each component and by `others`, from /proc/<pid>/stat."""
+def process_cpu(pids: dict[str, int]) -> dict[str, float]:
+    """CPU time (user + system) used so far by each process, from /proc/<pid>/stat."""
     ticks = os.sysconf("SC_CLK_TCK")
     used = {}
-    for name, pid in {**stack.pids(), **(others or {})}.items():
+    for name, pid in pids.items():
         with contextlib.suppress(OSError):
             fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
             used[name] = (int(fields[11]) + int(fields[12])) / ticks
     return used
+
+
+def cpu_seconds(stack: Stack, others: dict[str, int] | None = None) -> dict[str, float]:
+    """CPU time used so far by each component of the stack (NATS included) and by `others`."""
+    return process_cpu({**stack.pids(), **(others or {})})
+
+
+def children_cpu() -> float:
+    """CPU seconds of this process's ended (waited for) children: the load generators."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def cores(before: dict[str, float], after: dict[str, float], seconds: float) -> dict[str, float]:
+    """Cores each process kept busy between two CPU readings (1.0 = one full core)."""
+    return {name: round((after[name] - before.get(name, 0.0)) / seconds, 2) for name in sorted(after)}
+
+
+def best_of(rounds: Iterable[LoadResult]) -> LoadResult:
+    """The round with the most requests/s: noise on a shared machine only ever slows a round."""
+    return max(rounds, key=lambda result: result.rps)

@@ -11,7 +11,8 @@ at rates ramped step by step (--step-seconds each) until the p99 of the reads, w
 exceeds 50 ms, the logins' p99 exceeds 500 ms (each login hashes a password: ~130 ms by design),
 or more than 1 % fail.
 The sustainable rate is the last step within both bounds. CPU seconds per process are read over
-that step: CPU per request (all our processes, generator excluded) is the mix's per-core cost,
+that step, less what each process spends idle (measured over one step without load first): CPU
+per request (all our processes and NATS, generator excluded) is the mix's per-core cost,
 printed next to the one-hop baseline's (bare ASGI route + one grpc.aio call, same generator, same
 run). Ends with one JSON line.
 """
@@ -21,7 +22,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -90,21 +90,36 @@ def _within_bounds(result: dict[str, Any]) -> bool:
                 and result["errors"] <= ERROR_BOUND * result["requests"])
 
 
-def _cpu_per_request_ms(before: dict[str, float], after: dict[str, float], requests: int) -> dict[str, float]:
-    return {name: round((after[name] - before.get(name, 0.0)) * 1000 / max(requests, 1), 3) for name in sorted(after)}
+def _cpu_per_request_ms(before: dict[str, float], after: dict[str, float], requests: int,
+                        idle: dict[str, float] | None = None, seconds: float = 0.0) -> dict[str, float]:
+    """CPU milliseconds per request of each process; `idle` (cores a process keeps busy with no
+    load: health checks, timers, consumers) times `seconds` is taken out, so that a low rate does
+    not carry the background work of a dozen processes."""
+    idle = idle or {}
+    return {name: round(max(0.0, after[name] - before.get(name, 0.0) - idle.get(name, 0.0) * seconds) * 1000
+                        / max(requests, 1), 3) for name in sorted(after)}
+
+
+def idle_cores(stack: harness.Stack, seconds: float) -> dict[str, float]:
+    """Cores each process keeps busy without load (not rounded: a few thousandths of a core, times
+    a dozen processes, is a fair share of the CPU of a request at low rates)."""
+    before, started = harness.cpu_seconds(stack), time.monotonic()
+    time.sleep(seconds)
+    after, elapsed = harness.cpu_seconds(stack), time.monotonic() - started
+    return {name: (after[name] - before.get(name, 0.0)) / elapsed for name in sorted(after)}
 
 
 def ramp(stack: harness.Stack, plan: dict[str, Any], seconds: float) -> dict[str, Any]:
     """Steps up the rate until a bound is crossed; the figures of the last step within bounds."""
     steps: list[dict[str, Any]] = []
     sustained: dict[str, Any] | None = None
+    idle = idle_cores(stack, seconds)
     for rate in RATES:
         before = harness.cpu_seconds(stack)
         result = offer(plan, rate, seconds)
         after = harness.cpu_seconds(stack)
-        result["cpu_ms_per_request"] = _cpu_per_request_ms(before, after, result["requests"])
-        result["cpu_cores"] = {name: round((after[name] - before.get(name, 0.0)) / result["seconds"], 2)
-                               for name in sorted(after)}
+        result["cpu_ms_per_request"] = _cpu_per_request_ms(before, after, result["requests"], idle, result["seconds"])
+        result["cpu_cores"] = harness.cores(before, after, result["seconds"])
         steps.append({key: result[key] for key in ("rate", "requests", "errors", "p50_ms", "bounded_p99_ms", "kinds")})
         print(f"  {rate:5d}/s: p50 {result['p50_ms']:7.2f} ms  p99 {result['bounded_p99_ms']:8.2f} ms "
               f"(logins {result['kinds'].get('login', {}).get('p99_ms')} ms)  "
@@ -112,7 +127,7 @@ def ramp(stack: harness.Stack, plan: dict[str, Any], seconds: float) -> dict[str
         if not _within_bounds(result):
             break
         sustained = result
-    return {"sustained": sustained, "steps": steps}
+    return {"sustained": sustained, "steps": steps, "idle_cores": idle}
 
 
 def baseline_cost(seconds: float) -> dict[str, Any]:
@@ -121,20 +136,11 @@ def baseline_cost(seconds: float) -> dict[str, Any]:
         plan = {"base": urls["hop"].rstrip("/"), "seed": 1,
                 "kinds": [{"name": "hop", "weight": 1, "method": "GET", "requests": [{"path": "/"}]}]}
         pids = {"hop": int(urls["hop_pid"]), "echo": int(urls["echo_pid"])}
-        before = _process_cpu(pids)
+        before = harness.process_cpu(pids)
         result = offer(plan, BASELINE_RATE, seconds)
-        after = _process_cpu(pids)
+        after = harness.process_cpu(pids)
     result["cpu_ms_per_request"] = _cpu_per_request_ms(before, after, result["requests"])
     return result
-
-
-def _process_cpu(pids: dict[str, int]) -> dict[str, float]:
-    ticks = os.sysconf("SC_CLK_TCK")
-    used = {}
-    for name, pid in pids.items():
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-        used[name] = (int(fields[11]) + int(fields[12])) / ticks
-    return used
 
 
 def measure(replicas: int, seconds: float, login_share: int) -> dict[str, Any]:
@@ -172,7 +178,10 @@ def main() -> None:
         started = time.monotonic()
         result = measure(count, options.step_seconds, options.login_share)
         sustained = result["sustained"]
-        summary: dict[str, Any] = {"steps": result["steps"], "minutes": round((time.monotonic() - started) / 60, 1)}
+        summary: dict[str, Any] = {"steps": result["steps"],
+                                   "idle_cores": {name: round(value, 4)
+                                                  for name, value in result["idle_cores"].items()},
+                                   "minutes": round((time.monotonic() - started) / 60, 1)}
         if sustained is not None:
             cost = sum(sustained["cpu_ms_per_request"].values())
             summary.update(sustainable_rate=sustained["rate"], p99_ms=sustained["bounded_p99_ms"],

@@ -18,15 +18,12 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
-import resource
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import jwt
@@ -109,29 +106,13 @@ def verification_cost(issuer: dict[str, Any], rounds: int = 400) -> dict[str, fl
     }
 
 
-def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
-    """CPU time (user + system) used so far by each process, from /proc/<pid>/stat."""
-    ticks, used = os.sysconf("SC_CLK_TCK"), {}
-    for name, pid in pids.items():
-        with contextlib.suppress(OSError):
-            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-            used[name] = (int(fields[11]) + int(fields[12])) / ticks
-    return used
-
-
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
 def measured(run: Any, pids: dict[str, int]) -> tuple[harness.LoadResult, dict[str, float]]:
     """One load round, and the cores each process kept busy during it (1.0 = one full core)."""
-    before, children, started = cpu_seconds(pids), _children_cpu(), time.monotonic()
+    before, children, started = harness.process_cpu(pids), harness.children_cpu(), time.monotonic()
     result = run()
     elapsed = time.monotonic() - started
-    after = cpu_seconds(pids)
-    cores = {name: round((after[name] - before.get(name, 0.0)) / elapsed, 2) for name in sorted(after)}
-    cores["load_generator"] = round((_children_cpu() - children) / elapsed, 2)
+    cores = harness.cores(before, harness.process_cpu(pids), elapsed)
+    cores["load_generator"] = round((harness.children_cpu() - children) / elapsed, 2)
     return result, cores
 
 
@@ -156,16 +137,17 @@ def main() -> None:
             if status != 200 or answer.get("login") != USER:
                 raise RuntimeError(f"the warm-up OIDC login failed: HTTP {status} {answer}")
             pids = {**stack.pids(), "oidc_issuer": int(issuer["pid"])}
-            runs = {"oidc": lambda seconds: harness.load(oidc_url, options.connections, seconds, headers=oidc_header),
-                    "check": lambda seconds: harness.load(check_url, options.connections, seconds,
-                                                          headers=check_header)}
+            runs: dict[str, Callable[[int], harness.LoadResult]] = {
+                "oidc": lambda seconds: harness.load(oidc_url, options.connections, seconds, headers=oidc_header),
+                "check": lambda seconds: harness.load(check_url, options.connections, seconds, headers=check_header),
+            }
             for run in runs.values():
                 run(2)  # warm-up, not counted
             results: dict[str, list[tuple[harness.LoadResult, dict[str, float]]]] = {"oidc": [], "check": []}
             for _ in range(options.rounds):  # interleaved, so a noisy moment does not favour one side
                 for name, run in runs.items():
                     results[name].append(measured(lambda run=run: run(options.seconds), pids))
-    # As benchmarks.auth.best_of: the fastest round of each is kept (noise only ever slows a round).
+    # The fastest round of each is kept (noise only ever slows a round), with its CPU readings.
     best = {name: max(rounds, key=lambda pair: pair[0].rps) for name, rounds in results.items()}
     oidc, check = best["oidc"][0], best["check"][0]
     for label, result in (("GET /auth/oidc", oidc), ("GET /auth/check", check)):

@@ -53,7 +53,6 @@ import argparse
 import contextlib
 import json
 import random
-import resource
 import statistics
 import subprocess
 import sys
@@ -187,24 +186,6 @@ def wait_for_drain(sink: str, simulator: Any, metadata: Any, quiet: float = 2.0,
     raise TimeoutError(f"events still arriving after {within} s")
 
 
-def nats_server(stack: harness.Stack) -> tuple[str, int]:
-    """URL and process id of the NATS server `xuc up` started, from the ports file it writes
-    (`<executable>_<pid>.ports` in the run directory)."""
-    path = next((stack.data_dir / "run").glob("*_*.ports"))
-    return str(json.loads(path.read_text())["nats"][0]), int(path.stem.rpartition("_")[2])
-
-
-def cpu_share(before: dict[str, float], after: dict[str, float], seconds: float) -> dict[str, float]:
-    """Cores each component kept busy between two `cpu_seconds` readings (1.0 = one full core)."""
-    return {name: round((after[name] - before.get(name, 0.0)) / seconds, 2) for name in sorted(after)}
-
-
-def _children_cpu() -> float:
-    """CPU seconds of this process's ended (waited for) children."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
 # --- dial ---------------------------------------------------------------------------------------------
 def dial_rounds(stack: harness.Stack, sink: str, hop_url: str, logins: list[str], simulator: Any, metadata: Any,
                 options: argparse.Namespace, others: dict[str, int]) -> dict[str, Any]:
@@ -226,11 +207,12 @@ def dial_rounds(stack: harness.Stack, sink: str, hop_url: str, logins: list[str]
     for _ in range(options.rounds):
         results["hop"].append(harness.load(hop_url, options.connections, options.seconds))
         before = sink_call(sink, "/_stats")["count"]
-        cpu_before, children_before, started = harness.cpu_seconds(stack, others), _children_cpu(), time.monotonic()
+        cpu_before, children_before = harness.cpu_seconds(stack, others), harness.children_cpu()
+        started = time.monotonic()
         results["dial"].append(dial(options.seconds))
         elapsed = time.monotonic() - started
-        cpu.append(cpu_share(cpu_before, harness.cpu_seconds(stack, others), elapsed))
-        cpu[-1]["load_generator"] = round((_children_cpu() - children_before) / elapsed, 2)
+        cpu.append(harness.cores(cpu_before, harness.cpu_seconds(stack, others), elapsed))
+        cpu[-1]["load_generator"] = round((harness.children_cpu() - children_before) / elapsed, 2)
         drains.append(wait_for_drain(sink, simulator, metadata))
         events.append(sink_call(sink, "/_stats")["count"] - before)
     dial_best = max(results["dial"], key=lambda result: result.rps)
@@ -294,7 +276,7 @@ def event_path(stack: harness.Stack, sink: str, lines: dict[str, str], simulator
         if driver.returncode != 0:
             raise RuntimeError(f"the event driver failed ({driver.returncode})")
         driven = json.loads(output)
-    cpu = cpu_share(readings[0], readings[1], options.event_seconds - 0.5)
+    cpu = harness.cores(readings[0], readings[1], options.event_seconds - 0.5)
     drain = wait_for_drain(sink, simulator, metadata, within=120)
     records = sink_call(sink, "/_report")["records"]
 
@@ -478,8 +460,8 @@ def main() -> None:
             with grpc.insecure_channel(telephony_address(stack)) as channel:
                 simulator = telephony_pb2_grpc.SimulatorStub(channel) if pbx is None else None
                 telephony = telephony_pb2_grpc.TelephonyStub(channel)
-                nats_url, nats_pid = nats_server(stack)
-                others = {"nats": nats_pid, "webhook_sink": sink_pid}
+                nats_url, _ = stack.nats_server()
+                others = {"webhook_sink": sink_pid}
                 if pbx is not None:
                     figures["pbx_ready_s"] = wait_for_pbx(telephony, metadata, lines)
                 if not options.skip_dial:

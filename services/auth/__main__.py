@@ -24,9 +24,10 @@ from xuc.runtime import db, nats
 from xuc.runtime.events import NatsEventPublisher
 from xuc.runtime.grpc_edge import Authenticator, EdgeInterceptor
 from xuc.runtime.keys import MAX_AGE_SECONDS
-from xuc.runtime.process import GrpcService, cancel_task, run, serve_grpc, stop_signal
+from xuc.runtime.process import GrpcService, run, serve_grpc, stop_signal
 from xuc.runtime.settings import Settings
 from xuc.security.tokens import TokenVerifier
+from xuc.tasks import cancel_and_wait
 from xucproto.auth.v1 import auth_pb2_grpc
 
 log = logging.getLogger("auth")
@@ -64,7 +65,7 @@ async def _signing_key_ring(settings: Settings, engine: AsyncEngine, stack: Asyn
     legacy = legacy_key_file(settings)
     await keys.manager.start(legacy.read_bytes() if legacy.exists() else None)
     refreshing = asyncio.create_task(keys.manager.keep_fresh(settings.signing_key_reload_seconds))
-    stack.push_async_callback(cancel_task, refreshing)
+    stack.push_async_callback(cancel_and_wait, refreshing)
     return keys.ring
 
 

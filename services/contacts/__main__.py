@@ -30,8 +30,9 @@ from xuc.runtime import db, grpc_client, nats
 from xuc.runtime.events import NatsEventPublisher
 from xuc.runtime.grpc_edge import Authenticator, EdgeInterceptor
 from xuc.runtime.keys import PublicKeyCache
-from xuc.runtime.process import GrpcService, cancel_task, run, serve_grpc, stop_signal
+from xuc.runtime.process import GrpcService, run, serve_grpc, stop_signal
 from xuc.runtime.settings import Settings, SettingsError
+from xuc.tasks import cancel_and_wait
 from xucproto.auth.v1 import auth_pb2_grpc
 from xucproto.contacts.v1 import contacts_pb2_grpc
 
@@ -82,7 +83,7 @@ async def main(settings: Settings) -> None:
         await cache_feed.subscribe(personal.forget_cached, personal.forget_all_cached)
         personal.use_cache_feed(cache_feed)
         await personal.discard_unfinished_imports()
-        stack.push_async_callback(cancel_task, asyncio.create_task(personal.run_maintenance()))
+        stack.push_async_callback(cancel_and_wait, asyncio.create_task(personal.run_maintenance()))
         qualifications = QualificationsService(
             lambda: SqlQualificationsUnitOfWork(engine),
             NatsEventPublisher(connection, qualification_event_message),

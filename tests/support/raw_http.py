@@ -43,7 +43,11 @@ def _read_answer(sock: socket.socket, started: float, timeout: float) -> RawAnsw
     elapsed = time.monotonic() - started
     try:
         closed = sock.recv(1) == b""
-    except (TimeoutError, ConnectionResetError):
+    except ConnectionResetError:
+        # Closed too: a server that closes with request bytes it never read (the rest of a body
+        # it refused, or a byte sent as it answered) makes its kernel reset the connection.
+        closed = True
+    except TimeoutError:
         closed = False
     return RawAnswer(int(status_line.split()[1]), headers, body[:length], closed, elapsed)
 

@@ -20,6 +20,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
 
 from xuc.runtime import grpc_client
+from xuc.runtime.process import stop_serving
 from xucproto.auth.v1 import auth_pb2, auth_pb2_grpc
 from xucproto.contacts.v1 import contacts_pb2  # noqa: F401  (registers its services in the pool)
 from xucproto.telephony.v1 import telephony_pb2  # noqa: F401
@@ -230,11 +231,12 @@ async def test_a_replica_that_dies_under_load_costs_no_error(auth: Any, replicas
 
     clients = [asyncio.create_task(client()) for _ in range(8)]
     await asyncio.sleep(0.1)
-    # A replica going away: new calls refused at once (UNAVAILABLE: retried on the other one), the
-    # calls in flight given a moment. (stop(None) would cancel them: CANCELLED is the server's
-    # word for a call it dropped and is not retried; a process killed outright gives UNAVAILABLE,
-    # which tests/e2e/test_faults_replicas.py covers with real processes.)
-    await replicas[1].server.stop(0.5)
+    # A replica going away as the process frame stops it: NOT_SERVING, a pause for the clients to
+    # notice, then new calls refused (UNAVAILABLE: retried on the other one) and the calls in flight
+    # given a moment. (Stopped at once, calls that reached it unread are dropped as CANCELLED, which
+    # is not retried; a process killed outright gives UNAVAILABLE, which
+    # tests/e2e/test_faults_replicas.py covers with real processes.)
+    await stop_serving(replicas[1].server, replicas[1].health, grace=0.5)
     await asyncio.gather(*clients)
 
     assert not failures, failures[:3]

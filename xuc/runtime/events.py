@@ -18,7 +18,6 @@ out; what remains is lost (counted, logged)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import logging
 import time
@@ -34,6 +33,7 @@ from xuc import subjects
 from xuc.runtime import request_ids
 from xuc.runtime.metrics import NATS_PUBLISH_BUFFERED, NATS_PUBLISHING, PublishMetrics
 from xuc.runtime.settings import publish_buffer_size
+from xuc.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 PUBLISH_TIMEOUT_SECONDS = 2.0
@@ -135,10 +135,7 @@ class NatsEventPublisher(Generic[E]):
             await asyncio.wait(set(self._watchers), timeout=PUBLISH_TIMEOUT_SECONDS + 1)
         if self._flusher is not None and not self._flusher.done():
             await asyncio.wait({self._flusher}, timeout=self._close_timeout)
-            if not self._flusher.done():
-                self._flusher.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._flusher
+            await cancel_and_wait(self._flusher)
         lost = [*(outgoing for _, outgoing in self._unacknowledged), *self._held]
         if lost:
             log.error("events lost at stop: NATS did not take them in time", extra={"count": len(lost)})

@@ -14,7 +14,6 @@ every token they signed expired).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -24,6 +23,7 @@ import grpc
 from xuc.errors import InvalidToken, Unreachable
 from xuc.runtime.grpc_client import service_metadata
 from xuc.security.tokens import Claims, TokenVerifier, load_public_key
+from xuc.tasks import cancel_and_wait
 from xucproto.auth.v1 import auth_pb2, auth_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -92,11 +92,8 @@ class PublicKeyCache:
         """Stop the periodic refresh. The owner calls it before closing the channel the refresh
         calls through (the composition roots push it on their exit stack after the auth channel's
         close, so that it runs first)."""
-        if self._periodic is not None:
-            self._periodic.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._periodic
-            self._periodic = None
+        periodic, self._periodic = self._periodic, None
+        await cancel_and_wait(periodic)
 
     async def verify(self, token: str) -> Claims:
         kid = self.verifier.kid_of(token)

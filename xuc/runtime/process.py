@@ -31,6 +31,16 @@ from xuc.runtime.settings import Settings
 log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE_SECONDS = 10.0
+# Between NOT_SERVING and the server's stop: time for the clients that watch our health (every
+# channel of grpc_client) to take this replica out of their rotation. A call that reaches a
+# stopping gRPC server before its application has picked it up is dropped as CANCELLED, which
+# no client retries; once the clients have moved on, only calls already running remain.
+SHUTDOWN_DRAIN_SECONDS = 0.25
+# A stop that takes longer than this after the signal is stuck somewhere: the process logs where
+# (the stack of every task still running) and exits with STUCK_EXIT_CODE, before the launcher's
+# own deadline (15 s) would kill it without a word.
+STOP_DEADLINE_SECONDS = SHUTDOWN_GRACE_SECONDS + 3.0
+STUCK_EXIT_CODE = 70  # EX_SOFTWARE
 
 
 @dataclass(frozen=True)
@@ -64,13 +74,45 @@ def remove_ready_file(path: Path | None) -> None:
         path.unlink(missing_ok=True)
 
 
-def stop_signal() -> asyncio.Event:
-    """An event set on the first SIGTERM or SIGINT."""
+def stop_signal(deadline: float = STOP_DEADLINE_SECONDS) -> asyncio.Event:
+    """An event set on the first SIGTERM or SIGINT, which also starts the stop's deadline."""
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
+
+    def stop() -> None:
+        if not stopping.is_set():
+            stopping.set()
+            loop.call_later(deadline, exit_stuck, deadline)
+
     for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stopping.set)
+        loop.add_signal_handler(signum, stop)
     return stopping
+
+
+def awaiting(coroutine: Any) -> list[str]:
+    """Where a suspended coroutine waits: each coroutine of its await chain, outermost first
+    (`Task.get_stack` shows only the outermost frame of a suspended task)."""
+    lines: list[str] = []
+    while coroutine is not None:
+        frame = getattr(coroutine, "cr_frame", None) or getattr(coroutine, "ag_frame", None) \
+            or getattr(coroutine, "gi_frame", None)
+        if frame is None:
+            break
+        lines.append(f"  {frame.f_code.co_filename}:{frame.f_lineno} in {frame.f_code.co_name}")
+        coroutine = getattr(coroutine, "cr_await", None) or getattr(coroutine, "ag_await", None) \
+            or getattr(coroutine, "gi_yieldfrom", None)
+    return lines
+
+
+def exit_stuck(deadline: float) -> None:
+    """Log where a stop hangs, then exit at once (nothing else will end the process cleanly)."""
+    tasks = [task for task in asyncio.all_tasks() if not task.done()]
+    log.error("still stopping %g s after the signal: exiting; the tasks still running follow", deadline,
+              extra={"tasks": len(tasks)})
+    for task in tasks:
+        log.error("task %s still running at:\n%s", task.get_name(), "\n".join(awaiting(task.get_coro())))
+    logging.shutdown()
+    os._exit(STUCK_EXIT_CODE)
 
 
 async def serve_grpc(
@@ -117,12 +159,20 @@ async def serve_grpc(
     try:
         await stopping.wait()
         log.info("%s stopping: finishing in-flight calls", component)
-        await health.enter_graceful_shutdown()
-        await server.stop(SHUTDOWN_GRACE_SECONDS)
+        await stop_serving(server, health)
     finally:
         remove_ready_file(settings.ready_file)
         if metrics is not None:
             await metrics.close()
+
+
+async def stop_serving(server: grpc.aio.Server, health: health_aio.HealthServicer,
+                       drain: float = SHUTDOWN_DRAIN_SECONDS, grace: float = SHUTDOWN_GRACE_SECONDS) -> None:
+    """Leave the clients' rotation (every service NOT_SERVING), let them notice, then stop: new
+    calls refused, those in flight given `grace` seconds."""
+    await health.enter_graceful_shutdown()
+    await asyncio.sleep(drain)
+    await server.stop(grace)
 
 
 def start_metrics(listen: str) -> MetricsServer | None:
@@ -133,13 +183,6 @@ def start_metrics(listen: str) -> MetricsServer | None:
         return MetricsServer(listen)
     except (OSError, ValueError) as exc:
         raise OSError(f"cannot serve metrics on {listen}: {exc}") from exc
-
-
-async def cancel_task(task: asyncio.Task[Any]) -> None:
-    """Cancel a background task and wait for its end (for exit stacks: `push_async_callback(cancel_task, task)`)."""
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
 
 
 def run(component: str, main: Callable[[Settings], Coroutine[Any, Any, None]]) -> None:

@@ -8,7 +8,6 @@ The PBX adapter reports events one at a time, in order; `on_channel` handles eac
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
@@ -34,6 +33,7 @@ from services.telephony.domain.pbx import (
 )
 from services.telephony.domain.phone_status import LineStatuses, PhoneStatus
 from services.telephony.service_layer.dependencies import Dependencies
+from xuc.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -176,10 +176,8 @@ class CallService:
         if self._recorder is None:
             return
         await self._ended.join()
-        self._recorder.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._recorder
-        self._recorder = None
+        recorder, self._recorder = self._recorder, None
+        await cancel_and_wait(recorder)
 
     async def _record_ended_calls(self) -> None:
         while True:

@@ -16,12 +16,12 @@ connection (an AMI login and its resynchronisation: milliseconds on a LAN).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
 
 from services.telephony.domain.ports import LeaseUnavailable, PbxLease
+from xuc.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -56,11 +56,8 @@ class Failover:
 
     async def close(self) -> None:
         """Stop; an active instance disconnects from the PBX, then releases the lease."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        await cancel_and_wait(task)
         revision, self._revision = self._revision, None
         if revision is not None:
             await self._deactivate("stopping")
@@ -91,10 +88,12 @@ class Failover:
         while True:
             began = self._clock()
             try:
-                revision = await asyncio.wait_for(self._lease.acquire(), self._interval)
+                async with asyncio.timeout(self._interval):
+                    revision = await self._lease.acquire()
                 if revision is not None:
                     return revision, began
-                holder = await asyncio.wait_for(self._lease.holder(), self._interval)
+                async with asyncio.timeout(self._interval):
+                    holder = await self._lease.holder()
                 self.detail = f"standby: the PBX is held by {holder}" if holder else "standby"
             except (LeaseUnavailable, TimeoutError) as error:
                 self.detail = f"standby: the lease store is unreachable ({error or 'timeout'})"
@@ -112,7 +111,8 @@ class Failover:
                 began = self._clock()
                 assert self._revision is not None
                 try:
-                    renewed = await asyncio.wait_for(self._lease.renew(self._revision), remaining)
+                    async with asyncio.timeout(remaining):
+                        renewed = await self._lease.renew(self._revision)
                 except (LeaseUnavailable, TimeoutError) as error:
                     log.warning("PBX lease renewal failed: %s", error or "timeout")
                     await asyncio.sleep(min(self._interval / 4, max(0.0, deadline - self._clock())))

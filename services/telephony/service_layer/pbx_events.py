@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from services.telephony.domain.pbx import AgentEvent, ChannelEvent, ConnectionChanged, LineAvailability, PbxEvent
 from services.telephony.service_layer.agents import AgentService
 from services.telephony.service_layer.calls import CallService
 from services.telephony.service_layer.user_services import UserServicesService
+from xuc.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +36,7 @@ class PbxEventRouter:
         self._applying = asyncio.create_task(self._user_services.apply_stored(), name="apply-user-services")
 
     async def close(self) -> None:
-        if self._applying is not None:
-            self._applying.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._applying
+        await cancel_and_wait(self._applying)
 
     async def _route(self, event: PbxEvent) -> None:
         if isinstance(event, ChannelEvent):

@@ -31,7 +31,6 @@ from one dispatcher task: the sink may itself send commands without blocking the
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -51,6 +50,7 @@ from services.telephony.domain.pbx import (
     PbxConnection,
     PbxEvent,
 )
+from xuc.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -120,10 +120,7 @@ class AmiPbx:
     async def close(self) -> None:
         await self._client.close()
         for task in (self._resync, self._dispatcher):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await cancel_and_wait(task)
         self._resync = self._dispatcher = None
 
     def connection(self) -> PbxConnection:

@@ -32,6 +32,7 @@ from typing import Any, NoReturn, TypeVar
 
 from services.telephony.adapters.ami.frames import AmiProtocolError, Frame, FrameParser, encode_action
 from services.telephony.domain.errors import PbxUnreachable
+from xuc.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -130,9 +131,7 @@ class AmiClient:
         task, self._task = self._task, None
         if task is not None:
             self._closing = True
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
             self._closing = False
             self._detail = f"closed (was {self.address})"
 
@@ -257,10 +256,7 @@ class AmiClient:
                     self._handle(frame)
                 frames = parser.feed(await self._read(reader))
         finally:
-            if pinger is not None:
-                pinger.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await pinger
+            await cancel_and_wait(pinger)
 
     async def _keepalive(self) -> None:
         assert self._ping_interval is not None
