@@ -14,6 +14,8 @@ from services.auth.adapters.repository import SqlAuthUnitOfWork
 from services.auth.adapters.signing import JwtIssuer, SigningKeyRing, load_or_create_signing_key
 from services.auth.adapters.sso.cas import CasProvider
 from services.auth.adapters.sso.oidc import OidcProvider
+from services.auth.adapters.verified_passwords import VerifiedPasswordCache
+from services.auth.domain.ports import PasswordHasher
 from services.auth.domain.sso import SsoProvider
 from services.auth.domain.throttle import LoginThrottle, ThrottleLimits
 from services.auth.entrypoints.grpc_api import POLICY, SERVICE_NAME, AuthApi
@@ -93,7 +95,10 @@ async def main(settings: Settings) -> None:
             stack.push_async_callback(provider.close)
         throttle = LoginThrottle(ThrottleLimits(settings.login_max_failures, settings.login_max_failures_per_address,
                                                 settings.login_failure_window_seconds))
-        service = AuthService(lambda: SqlAuthUnitOfWork(engine), Argon2Hasher(), issuer, publisher, sso=sso,
+        hasher: PasswordHasher = Argon2Hasher()
+        if settings.login_cache_seconds:
+            hasher = VerifiedPasswordCache(hasher, settings.login_cache_seconds)
+        service = AuthService(lambda: SqlAuthUnitOfWork(engine), hasher, issuer, publisher, sso=sso,
                               throttle=throttle)
         await service.prepare()
         api = AuthApi(service, issuer, settings.token_issuer)

@@ -7,7 +7,6 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 
 import grpc
-from grpc_health.v1.health import aio as health_aio
 
 from services.telephony.adapters.ami.adapter import AmiPbx
 from services.telephony.adapters.auth_directory import AuthDirectory
@@ -33,7 +32,7 @@ from xuc.runtime import db, grpc_client, nats
 from xuc.runtime.events import NatsEventPublisher
 from xuc.runtime.grpc_edge import Authenticator, EdgeInterceptor
 from xuc.runtime.keys import PublicKeyCache
-from xuc.runtime.process import GrpcService, run, serve_grpc, stop_signal
+from xuc.runtime.process import GrpcService, HealthServicer, run, serve_grpc, stop_signal
 from xuc.runtime.settings import Settings, SettingsError
 from xucproto.auth.v1 import auth_pb2_grpc
 from xucproto.telephony.v1 import telephony_pb2_grpc
@@ -115,7 +114,7 @@ async def main(settings: Settings) -> None:
         await calls.start_recording()
         stack.push_async_callback(calls.stop_recording)
 
-        health = StandbyHealth([TELEPHONY_SERVICE]) if gate is not None else health_aio.HealthServicer()
+        health = StandbyHealth([TELEPHONY_SERVICE]) if gate is not None else HealthServicer()
         router = PbxEventRouter(calls, agents, user_services)
         stack.push_async_callback(router.close)
         # The PBX connection in the health of xuc.telephony.v1.Pbx and in xuc_pbx_connected, from

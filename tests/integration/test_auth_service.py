@@ -454,6 +454,33 @@ async def test_a_restart_keeps_users_signing_key_and_tokens(
         assert (await after.login(login, "leo-pw")).login == login
 
 
+async def test_a_password_changed_or_a_user_deleted_on_one_replica_is_seen_by_the_other_at_once(
+    service_launcher: ServiceLauncher, database_factory: DatabaseFactory
+) -> None:
+    """README "Repeated logins": a replica remembers the passwords it verified (XUC_LOGIN_CACHE_S,
+    on by default), keyed by the stored hash, which every login reads from the database."""
+    database = database_factory.create()
+    one = await asyncio.to_thread(service_launcher.start, "services.auth", "auth", database_url=database.url)
+    other = await asyncio.to_thread(service_launcher.start, "services.auth", "auth", database_url=database.url,
+                                    data_dir=one.data_dir, service_token=one.service_token)
+    async with grpc.aio.insecure_channel(one.grpc_address) as first_channel, \
+            grpc.aio.insecure_channel(other.grpc_address) as second_channel:
+        first, second = client_for(first_channel, one), client_for(second_channel, other)
+        login = unique_login("rita")
+        await first.create_user(login, "first-password")
+        for _ in range(3):  # the first verified by Argon2, the others remembered
+            assert (await second.login(login, "first-password")).login == login
+        assert await refusal(second.login(login, "First-password")) == (UNAUTHENTICATED, "InvalidCredentials")
+
+        await first.stub.UpdateUser(auth_pb2.UpdateUserRequest(login=login, password="second-password"),
+                                    metadata=first.service)
+        assert await refusal(second.login(login, "first-password")) == (UNAUTHENTICATED, "InvalidCredentials")
+        assert (await second.login(login, "second-password")).login == login
+
+        await first.stub.DeleteUser(auth_pb2.DeleteUserRequest(login=login), metadata=first.service)
+        assert await refusal(second.login(login, "second-password")) == (UNAUTHENTICATED, "InvalidCredentials")
+
+
 async def _check_error(auth: AuthClient, token: str) -> grpc.aio.AioRpcError | None:
     """The error Check answers with `token`, or None if it accepts it."""
     try:

@@ -766,7 +766,8 @@ async def test_a_restart_discards_what_a_crashed_import_left(
     second = await asyncio.to_thread(start_contacts, service_launcher, auth_service, database, **lease)
     # At start if the lease has expired already, else at its next maintenance round (every 0.5 s).
     await wait_until(lambda: pending_rows(database) == 0, "the crashed import's rows to go", within=10)
-    assert "pending rows of unfinished imports deleted" in second.log()
+    # Logged once the deletion is committed: a moment after the rows are gone.
+    await wait_until(lambda: "pending rows of unfinished imports deleted" in second.log(), "the deletion's log line")
     async with grpc.aio.insecure_channel(second.grpc_address) as channel:
         contacts = Contacts(contacts_pb2_grpc.PersonalContactsStub(channel), user)
         assert await contacts.lastnames() == ["Kept"]

@@ -17,10 +17,9 @@ import grpc
 import pytest
 from google.protobuf import descriptor_pool
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from grpc_health.v1.health import aio as health_aio
 
 from xuc.runtime import grpc_client
-from xuc.runtime.process import stop_serving
+from xuc.runtime.process import HealthServicer, stop_serving
 from xucproto.auth.v1 import auth_pb2, auth_pb2_grpc
 from xucproto.contacts.v1 import contacts_pb2  # noqa: F401  (registers its services in the pool)
 from xucproto.telephony.v1 import telephony_pb2  # noqa: F401
@@ -102,14 +101,14 @@ class FakeAuth(auth_pb2_grpc.AuthServicer):  # type: ignore[misc]
 @dataclass
 class Replica:
     auth: FakeAuth
-    health: health_aio.HealthServicer
+    health: HealthServicer
     server: grpc.aio.Server
     address: str
 
 
 async def _serve(name: str) -> Replica:
     server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
-    auth, health = FakeAuth(name), health_aio.HealthServicer()
+    auth, health = FakeAuth(name), HealthServicer()
     auth_pb2_grpc.add_AuthServicer_to_server(auth, server)
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
     port = server.add_insecure_port("127.0.0.1:0")
@@ -236,6 +235,7 @@ async def test_a_replica_that_dies_under_load_costs_no_error(auth: Any, replicas
     # given a moment. (Stopped at once, calls that reached it unread are dropped as CANCELLED, which
     # is not retried; a process killed outright gives UNAVAILABLE, which
     # tests/e2e/test_faults_replicas.py covers with real processes.)
+    assert replicas[1].health.watchers == 1  # the channel watches its health: the stop waits for it
     await stop_serving(replicas[1].server, replicas[1].health, grace=0.5)
     await asyncio.gather(*clients)
 

@@ -29,6 +29,8 @@ def test_defaults() -> None:
     assert settings.ready_file is None
     assert settings.event_url == ""
     assert settings.deprecated_api_hosts == ()
+    assert settings.login_cache_seconds == 600
+    assert Settings.from_env("auth", env={"XUC_LOGIN_CACHE_S": "0"}).login_cache_seconds == 0  # off
 
 
 def test_the_default_database_is_one_sqlite_file_per_component_in_the_data_dir(tmp_path: Path) -> None:
@@ -110,6 +112,9 @@ def test_the_grpc_listen_address_is_per_component() -> None:
         ("XUC_HTTP_PORT", "-1"),
         ("XUC_MAX_BODY_BYTES", "1MB"),
         ("XUC_MAX_BODY_BYTES", "0"),
+        ("XUC_LOGIN_CACHE_S", "-1"),
+        ("XUC_LOGIN_CACHE_S", "86401"),  # above a day
+        ("XUC_LOGIN_CACHE_S", "10m"),
     ],
 )
 def test_a_bad_integer_names_its_variable(name: str, value: str) -> None:

@@ -115,20 +115,36 @@ def exit_stuck(deadline: float) -> None:
     os._exit(STUCK_EXIT_CODE)
 
 
+class HealthServicer(health_aio.HealthServicer):  # type: ignore[misc]
+    """The standard health service, counting the clients that watch it (`stop_serving` waits for
+    them to leave only when there are some)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.watchers = 0
+
+    async def Watch(self, request: Any, context: Any) -> None:
+        self.watchers += 1
+        try:
+            await super().Watch(request, context)
+        finally:
+            self.watchers -= 1
+
+
 async def serve_grpc(
     settings: Settings,
     component: str,
     services: Sequence[GrpcService],
     interceptors: Sequence[grpc.aio.ServerInterceptor],
     stopping: asyncio.Event,
-    health: health_aio.HealthServicer | None = None,
+    health: HealthServicer | None = None,
 ) -> None:
     """Serve until `stopping` is set, then drain in-flight calls. A process that reports more than
     its services' health (e.g. its PBX connection) passes its own health servicer. The process's
     metrics are served over HTTP at `settings.metrics_listen` (unless empty) meanwhile; both
     addresses go to the ready file (`grpc`, `metrics`)."""
     server = grpc.aio.server(interceptors=list(interceptors), options=[("grpc.so_reuseport", 0)])
-    health = health or health_aio.HealthServicer()
+    health = health or HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
     for service in services:
         service.register(server)
@@ -166,12 +182,13 @@ async def serve_grpc(
             await metrics.close()
 
 
-async def stop_serving(server: grpc.aio.Server, health: health_aio.HealthServicer,
+async def stop_serving(server: grpc.aio.Server, health: HealthServicer,
                        drain: float = SHUTDOWN_DRAIN_SECONDS, grace: float = SHUTDOWN_GRACE_SECONDS) -> None:
-    """Leave the clients' rotation (every service NOT_SERVING), let them notice, then stop: new
-    calls refused, those in flight given `grace` seconds."""
+    """Leave the clients' rotation (every service NOT_SERVING), let those that watch notice, then
+    stop: new calls refused, those in flight given `grace` seconds."""
     await health.enter_graceful_shutdown()
-    await asyncio.sleep(drain)
+    if health.watchers:
+        await asyncio.sleep(drain)
     await server.stop(grace)
 
 

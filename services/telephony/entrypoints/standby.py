@@ -15,15 +15,15 @@ from typing import Any
 
 import grpc
 from grpc_health.v1 import health_pb2
-from grpc_health.v1.health import aio as health_aio
 
 from services.telephony.domain.errors import PbxUnreachable
+from xuc.runtime.process import HealthServicer
 
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 SERVING = health_pb2.HealthCheckResponse.SERVING
 
 
-class StandbyHealth(health_aio.HealthServicer):  # type: ignore[misc]
+class StandbyHealth(HealthServicer):
     def __init__(self, gated: Collection[str]) -> None:
         super().__init__()
         self._gated = frozenset(gated)
