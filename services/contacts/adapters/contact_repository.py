@@ -12,7 +12,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, exists, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, delete, exists, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
@@ -79,13 +79,16 @@ def _insert_pending_sql(dialect: Dialect) -> str:
             f"VALUES ({', '.join([marker] * len(PENDING_COLUMNS))}) {_SKIP_DUPLICATES}")
 
 
-def _claim_statement(dialect: Dialect, values: dict[str, Any]) -> Insert:
-    """INSERT of a key's row, skipped (no error) when the key already has one; PostgreSQL and
-    SQLite, the two databases this service runs on, both take ON CONFLICT DO NOTHING. Its rowcount
-    tells which: SQLAlchemy reads it for an INSERT only when asked to (`preserve_rowcount`)."""
-    conflict = [keys_table.c.owner_id, keys_table.c.idempotency_key]
-    insert_of = sqlite.insert if dialect.name == "sqlite" else postgresql.insert
-    return (insert_of(keys_table).values(**values).on_conflict_do_nothing(index_elements=conflict)
+@functools.cache
+def _insert_unless_taken(dialect_name: str, target: Table, *unique: str) -> Insert:
+    """INSERT of one row (its values given at execution), skipped without an error when the
+    unique columns `unique` already hold its values; PostgreSQL and SQLite, the two databases this
+    service runs on, both take ON CONFLICT DO NOTHING. The rowcount (1 or 0) tells which:
+    SQLAlchemy reads it for an INSERT only when asked to (`preserve_rowcount`). Built once per
+    dialect: a statement built per call costs more than its execution (SQLAlchemy's coercions and
+    cache key)."""
+    insert_of = sqlite.insert if dialect_name == "sqlite" else postgresql.insert
+    return (insert_of(target).on_conflict_do_nothing(index_elements=[target.c[name] for name in unique])
             .execution_options(preserve_rowcount=True))
 
 
@@ -103,7 +106,10 @@ class SqlContactRepository:
         return _to_contact(row) if row else None
 
     async def add(self, contact: Contact) -> None:
-        await self._write_unique(table.insert().values(id=contact.id, **_columns(contact)))
+        # The unique index (owner, identity) skips a duplicate rather than failing: no savepoint.
+        statement = _insert_unless_taken(self._connection.dialect.name, table, "owner_id", "identity")
+        if (await self._connection.execute(statement, {"id": contact.id, **_columns(contact)})).rowcount == 0:
+            raise DuplicateContact(DUPLICATE_MESSAGE)
 
     async def update(self, contact: Contact) -> bool:
         statement = (update(table).where(table.c.id == contact.id, _owned(contact.owner_id))
@@ -212,15 +218,14 @@ class SqlIdempotencyKeys:
         # One statement in the usual case. ON CONFLICT DO NOTHING: while another transaction holds
         # an uncommitted row of this key, PostgreSQL waits for its outcome (then skips the row if
         # it committed); our transaction stays usable either way (no error, no savepoint).
-        statement = _claim_statement(self._connection.dialect, {
-            "owner_id": owner_id, "idempotency_key": key, "contact_id": creation.contact_id,
-            "fingerprint": creation.fingerprint, "created_at": creation.created_at,
-        })
-        if (await self._connection.execute(statement)).rowcount > 0:
+        statement = _insert_unless_taken(self._connection.dialect.name, keys_table, "owner_id", "idempotency_key")
+        row = {"owner_id": owner_id, "idempotency_key": key, "contact_id": creation.contact_id,
+               "fingerprint": creation.fingerprint, "created_at": creation.created_at}
+        if (await self._connection.execute(statement, row)).rowcount > 0:
             return True
         expired = await self._connection.execute(
             delete(keys_table).where(self._of(owner_id, key), keys_table.c.created_at < expired_before))
-        return expired.rowcount > 0 and (await self._connection.execute(statement)).rowcount > 0
+        return expired.rowcount > 0 and (await self._connection.execute(statement, row)).rowcount > 0
 
     async def delete_expired(self, before: float) -> int:
         result = await self._connection.execute(delete(keys_table).where(keys_table.c.created_at < before))
