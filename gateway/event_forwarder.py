@@ -60,6 +60,7 @@ from xuc import subjects
 from xuc.runtime import metrics
 from xuc.runtime.nats import ensure_stream
 from xuc.runtime.settings import Settings
+from xuc.tasks import cancel_all
 from xucproto.events.v1.telephony_events_pb2 import PhoneEvent, PhoneStatusChanged, UndeliveredEvent
 
 log = logging.getLogger(__name__)
@@ -329,14 +330,9 @@ class EventForwarder:
                 log.warning("event forwarder: could not drain the subscription: %s", exc)
         if self._lane_tasks:
             _, late = await asyncio.wait(set(self._lane_tasks), timeout=self._timeout + DRAIN_GRACE_SECONDS)
-            for task in late:
-                task.cancel()
-            await asyncio.gather(*late, return_exceptions=True)
+            await cancel_all(late)
         await self._nak_everything_held()
-        for background in (self._heartbeat, self._lag_sampler):
-            if background is not None:
-                background.cancel()
-                await asyncio.gather(background, return_exceptions=True)
+        await cancel_all([self._heartbeat, self._lag_sampler])
         await self._flush()
         await self._session.close()
         log.info("event forwarder stopped", extra={"delivered": self.stats.delivered,

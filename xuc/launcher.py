@@ -35,6 +35,7 @@ from typing import Any, TypeVar
 
 from xuc.runtime import grpc_client
 from xuc.runtime.settings import Settings
+from xuc.tasks import cancel_all
 
 T = TypeVar("T")
 
@@ -214,9 +215,7 @@ class Supervisor:
 
     async def stop(self) -> None:
         self._stopping = True
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await cancel_all(list(self._tasks))
         # Component by component in reverse order; the replicas of one together.
         groups: list[list[Child]] = []
         for child in reversed(self.children):
@@ -630,9 +629,7 @@ async def _run_until_stopped(supervisor: Supervisor, stopping: asyncio.Event,
         say(f"{error}; stopping everything")
         return 1
     finally:
-        for task in (starting, crashed, stopped):
-            task.cancel()
-        await asyncio.gather(starting, crashed, stopped, return_exceptions=True)
+        await cancel_all([starting, crashed, stopped])
 
 
 async def up() -> int:

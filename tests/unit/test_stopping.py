@@ -12,7 +12,7 @@ import time
 import pytest
 
 from xuc.runtime.process import STUCK_EXIT_CODE
-from xuc.tasks import cancel_and_wait
+from xuc.tasks import cancel_all, cancel_and_wait
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -49,6 +49,23 @@ async def test_an_ended_or_absent_task_is_fine_and_its_error_is_raised() -> None
     await asyncio.sleep(0)
     with pytest.raises(ValueError, match="broken"):
         await cancel_and_wait(task)
+
+
+async def test_cancel_all_ends_every_task_and_raises_nothing() -> None:
+    async def stubborn() -> None:  # swallows one cancellation, as a sampler around wait_for may
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            await asyncio.sleep(3600)
+
+    async def failing() -> None:
+        raise ValueError("reported elsewhere already")
+
+    tasks = [asyncio.create_task(stubborn()), asyncio.create_task(failing()), asyncio.create_task(asyncio.sleep(3600))]
+    await asyncio.sleep(0)
+    await asyncio.wait_for(cancel_all([*tasks, None]), 5)
+    assert [task.done() for task in tasks] == [True, True, True]
+    assert [task.cancelled() for task in tasks] == [True, False, True]
 
 
 def test_a_stop_that_hangs_logs_where_and_exits() -> None:

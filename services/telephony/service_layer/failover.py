@@ -21,7 +21,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from services.telephony.domain.ports import LeaseUnavailable, PbxLease
-from xuc.tasks import cancel_and_wait
+from xuc.tasks import cancel_all, cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +76,8 @@ class Failover:
                 except Exception:
                     log.exception("activation incomplete (the instance stays active)")
                 reason = await holding
-            finally:
-                holding.cancel()
+            finally:  # stopping: the renewals end before the lease is released
+                await cancel_all([holding])
             self._revision = None
             self.detail = f"standby: stepped down ({reason})"
             log.warning("PBX lease lost: this telephony instance steps down: %s", reason)
