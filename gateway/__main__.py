@@ -84,7 +84,7 @@ async def main(settings: Settings) -> None:
             log.warning("XUC_TELEPHONY_ADDRESS is not set: the 1.0 API and push registration answer 503")
 
         if settings.event_url:  # the forwarder stops (draining) before NATS closes: the stack unwinds LIFO
-            connection = await nats.connect(settings.nats_url, name="xuc-gateway")
+            connection = await nats.connect_component(settings, "gateway")
             stack.push_async_callback(nats.close, connection)
             forwarder = EventForwarder.from_settings(connection, settings)
             await forwarder.start()
