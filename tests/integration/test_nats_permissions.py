@@ -153,6 +153,36 @@ async def test_a_follower_resumes_after_losing_its_consumer(server: AuthorizingN
         await auth.close()
 
 
+async def test_a_follower_resumes_after_a_gap_while_its_consumer_still_exists(server: AuthorizingNats,
+                                                                            streams: None,
+                                                                            connect: Connector) -> None:
+    """A message out of sequence on the follower's delivery subject (here pushed there by another
+    consumer, the subscriber's) makes nats-py create the ordered consumer again while the first one
+    still exists: under the same name the server would refuse it, and the follower would hear nothing more."""
+    follower, auth = await component(server, "telephony"), await component(server, "auth")
+    subscriber = await connect("subscriber")
+    received: asyncio.Queue[Msg] = asyncio.Queue()
+
+    async def next_with(payload: bytes) -> None:
+        async with asyncio.timeout(WITHIN_SECONDS):
+            while (await received.get()).data != payload:
+                pass
+
+    try:
+        subscription = await nats.follow(follower, subjects.AUTH_STREAM, subjects.USER_CHANGED.all, received.put)
+        first, second = user_changed("before-the-gap"), user_changed("after-the-gap")
+        await auth.jetstream().publish(*first)
+        await next_with(first[1])
+        await subscriber.connection.jetstream().add_consumer(subjects.AUTH_STREAM, ConsumerConfig(
+            deliver_subject=subscription._sub.subject, filter_subject=first[0], deliver_policy=DeliverPolicy.ALL,
+            ack_policy=AckPolicy.NONE))  # its first message: consumer sequence 1 where 2 is expected
+        await auth.jetstream().publish(*second)
+        await next_with(second[1])
+    finally:
+        await follower.close()
+        await auth.close()
+
+
 @pytest.mark.parametrize("name", NOT_AUTH)
 async def test_no_other_component_reads_the_login_attempts(server: AuthorizingNats, streams: None,
                                                            connect: Connector, name: str) -> None:
