@@ -7,21 +7,26 @@ service answered 404 UserNotFound for a live user. Now: no anonymous connection;
 subscriber (the operator's integration credential) reads the events and publishes nothing; a
 component may publish only its own subjects and read only what it needs.
 
-One stack for the module, the 1.0 API allowed to 127.0.0.1 (telephony answers there for a user).
+One stack for the module, the 1.0 API allowed to 127.0.0.1 (telephony answers there for a user);
+and one on a NATS of the test's own, configured as README tells an operator (`xuc nats-config`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
-from tests.e2e.conftest import Stack
+from tests.e2e.conftest import BASE, XUC, Stack, clean_env
 from tests.support.nats_users import component_options, refused_connection, watched_connection
+from tests.support.processes import NatsServer
 from xuc import subjects
 from xucproto.events.v1 import auth_events_pb2
 from xucproto.events.v1.telephony_events_pb2 import PhoneEvent
@@ -144,3 +149,42 @@ def test_no_nats_password_is_printed(guarded: Stack) -> None:
     log = guarded.log_path.read_text(errors="replace")
     assert "xuc: nats     up  nats://127.0.0.1:" in log
     assert not [password for password in passwords if password in log]
+
+
+def test_xuc_up_on_a_nats_the_operator_runs_with_the_users_xuc_nats_config_prints(
+        tmp_path: Path, make_stack: Callable[..., Stack]) -> None:
+    """README's way with `--nats-url`: `xuc nats-config` makes the credentials file and prints the
+    authorization block, which the operator includes in the server's configuration."""
+    operator = tmp_path / "operator"
+    printed = subprocess.run([str(XUC), "nats-config"], env=clean_env(XUC_DATA_DIR=str(operator)),
+                             capture_output=True, text=True, timeout=60, check=True)
+    (operator / "users.conf").write_text(printed.stdout)
+    (operator / "server.conf").write_text(
+        f'host: 127.0.0.1\nport: -1\nports_file_dir: "{operator}"\n'
+        f'jetstream {{ store_dir: "{operator / "js"}" }}\ninclude "users.conf"\n')
+    server = NatsServer.start(operator, config=operator / "server.conf")
+    try:
+        stack = make_stack(XUC_NATS_URL=server.url, XUC_NATS_CREDENTIALS=str(operator / "nats-credentials.json"))
+        assert f"xuc: nats     external  {server.url}" in stack.log()
+        stack.xuc("user", "add", "external", "--password", "external-secret")
+        with httpx.Client(base_url=stack.url, timeout=15.0) as http:
+            assert http.post(f"{BASE}/auth/login", json={"login": "external", "password": "external-secret"}
+                             ).status_code == 200
+        asyncio.run(_login_attempt_stored(server.url, operator))
+        stack.stop()
+    finally:
+        server.stop()
+
+
+async def _login_attempt_stored(url: str, operator: Path) -> None:
+    """The login attempt, read by the subscriber of the operator's credentials file."""
+    login = json.loads((operator / "nats-credentials.json").read_text())["subscriber"]
+    watched = await watched_connection(url, user=login["user"], password=login["password"])
+    try:
+        js = watched.connection.jetstream()
+        subscription = await js.subscribe(subjects.LOGIN_ATTEMPTED.for_key("external"), stream=subjects.AUTH_STREAM,
+                                          ordered_consumer=True, deliver_policy=DeliverPolicy.ALL)
+        message = await subscription.next_msg(timeout=WITHIN_SECONDS)
+        assert auth_events_pb2.LoginAttempted.FromString(message.data).success
+    finally:
+        await watched.close()
