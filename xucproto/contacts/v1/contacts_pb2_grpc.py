@@ -5,7 +5,7 @@ import warnings
 
 from xucproto.contacts.v1 import contacts_pb2 as xucproto_dot_contacts_dot_v1_dot_contacts__pb2
 
-GRPC_GENERATED_VERSION = '1.85.1'
+GRPC_GENERATED_VERSION = '1.85.4'
 GRPC_VERSION = grpc.__version__
 _version_not_supported = False
 
