@@ -10,8 +10,8 @@ has been sent, and any byte received disarms it for good (a CRLF after an answer
 - Size: the request line and headers over `max_bytes` (XUC_MAX_HEADER_BYTES) get 431
   `RequestHeaderFieldsTooLarge` and the connection is closed. While a head is awaited, bytes are
   handed to the parser no more than `max_bytes` in all, so that no more is ever buffered for a
-  head however large it is; the fields the parser reports are counted as well (a head that begins
-  in the middle of a read, after a pipelined request, is counted that way).
+  head however large it is. A head that begins in the middle of a read, after a pipelined request,
+  is only counted from the next read on: its target and fields are added up once it is complete.
 - Time: a head must be complete within `timeout_seconds` (XUC_HEADER_TIMEOUT_SECONDS) of its first
   byte, else 408 `RequestTimeout` (nothing but blank lines received: no answer) and the connection
   is closed.
@@ -45,6 +45,7 @@ from xuc.runtime import request_ids
 log = logging.getLogger(__name__)
 
 FIELD_SEPARATORS = 4  # ": " and CRLF, counted with each header field's name and value
+REQUEST_LINE_SEPARATORS = 12  # " ", " HTTP/1.1", CRLF, counted with the target (the method is not)
 # After a refusal the connection is closed once the client has read the answer, or after this long:
 # closing while its request is still arriving would make the kernel reset the connection, and the
 # client would lose the answer.
@@ -52,15 +53,16 @@ LINGER_SECONDS = 2.0
 _REQUEST_ID_HEADER = request_ids.HTTP_HEADER.lower().encode()
 
 
+class _Stop(Exception):
+    """Raised in a parser callback to stop the parser: the request is refused, nothing more of it
+    may reach the request before it (pipelining), whose answer may still be in progress."""
+
+
 @dataclass(frozen=True)
 class HeadLimits:
     max_bytes: int = 16384
     timeout_seconds: float = 10.0
     keep_alive_seconds: float = 5.0
-
-
-class _HeadTooLarge(Exception):
-    """Raised in a parser callback to stop parsing a head past the limit."""
 
 
 def limited_protocol(limits: HeadLimits) -> type[LimitedHttpToolsProtocol]:
@@ -83,7 +85,8 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self.timeout_keep_alive = self.limits.keep_alive_seconds  # type: ignore[assignment]  # uvicorn says int
         self._awaiting_head = True  # the next bytes belong to a request's head (or blank lines before it)
         self._fed = 0  # bytes handed to the parser since it began awaiting this head
-        self._counted = 0  # bytes of this head's request target and fields, as the parser reports them
+        self._completed_in_read = False  # a request ended in the middle of the current read
+        self._uncounted = False  # the head began after that: its first bytes are not in `_fed`
         self._head_begun = False  # a request line began (not just blank lines)
         self._head_started: float | None = None  # when the head's first byte came
         self._deadline: TimerHandle | None = None  # the head's timeout, or the end of lingering
@@ -102,8 +105,15 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._unset_keepalive_if_required()
         if self._refused:
             return
-        if self._awaiting_head and self._head_started is None:
-            self._head_started = self.loop.time()
+        self._completed_in_read = False
+        if self._awaiting_head:
+            if self._head_started is None:
+                self._head_started = self.loop.time()
+            if len(data) < self.limits.max_bytes - self._fed:  # the usual case: a whole head, within bounds
+                self._fed += len(data)
+                if self._feed(data):
+                    self._arm_timers()
+                return
         view = memoryview(data)
         while view and not self._refused:
             # While a head is awaited, no more than the limit: a head still incomplete then is too large.
@@ -126,38 +136,36 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._head_begun = True
-        self._counted = 0
+        self._uncounted = self._completed_in_read
         if self._head_started is None:  # a pipelined request, begun in the middle of a read
             self._head_started = self.loop.time()
 
-    def on_url(self, url: bytes) -> None:
-        self._count(len(url))
-        super().on_url(url)
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._count(len(name) + len(value) + FIELD_SEPARATORS)
-        super().on_header(name, value)
-
     def on_headers_complete(self) -> None:
-        self._awaiting_head = self._head_begun = False
+        if self._uncounted and self._head_size() > self.limits.max_bytes:
+            self._refuse_head_too_large()
+            raise _Stop()
+        self._awaiting_head = self._head_begun = self._uncounted = False
         self._head_started = None
         self._cancel_deadline()
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
-        self._awaiting_head = True
+        self._awaiting_head = self._completed_in_read = True
         self._fed = 0
 
     # --- the limits -----------------------------------------------------------------------------
-    def _feed(self, piece: memoryview) -> bool:
+    def _head_size(self) -> int:
+        return len(self.url) + REQUEST_LINE_SEPARATORS + sum(
+            len(name) + len(value) + FIELD_SEPARATORS for name, value in self.headers)
+
+    def _feed(self, piece: bytes | memoryview) -> bool:
         """Parse `piece`, as uvicorn's data_received does; False once the connection is handed over
         (WebSocket) or answered."""
         try:
             self.parser.feed_data(piece)
-        except httptools.HttpParserError as error:
-            if isinstance(error.__context__, _HeadTooLarge):  # raised by _count in a callback
-                self._refuse_head_too_large()
+        except httptools.HttpParserError:
+            if self._refused:  # refused in a callback (on_headers_complete), which stopped the parser
                 return False
             self.logger.warning("Invalid HTTP request received.")
             self.send_400_response("Invalid HTTP request received.")
@@ -169,11 +177,6 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
                 self._unsupported_upgrade_warning()
             return False
         return True
-
-    def _count(self, size: int) -> None:
-        self._counted += size
-        if self._counted > self.limits.max_bytes:
-            raise _HeadTooLarge()
 
     def _arm_timers(self) -> None:
         """After a read: a head in progress has its deadline; a connection left idle, its idle timer."""

@@ -169,6 +169,18 @@ def test_a_pipelined_head_over_the_limit_closes_after_the_answer_in_progress(ser
         connection.wait_closed()  # and nothing written into the middle of the first answer
 
 
+@pytest.mark.parametrize(("size", "served_too"), [(LIMITS.max_bytes - 24, True), (LIMITS.max_bytes + 80, False)])
+def test_a_pipelined_head_begun_in_the_middle_of_a_read_has_the_same_limit(served: Served, size: int,
+                                                                           served_too: bool) -> None:
+    with served.connect() as connection:
+        connection.send(get("/slow") + padded_get(size))  # the second head begins after the first request
+        assert connection.answer().body == b"slow"
+        if served_too:
+            assert connection.answer().status == 200
+        else:
+            connection.wait_closed()
+
+
 def test_a_head_under_the_limit_is_handed_to_the_websocket_protocol(served: Served) -> None:
     with served.connect() as connection:
         connection.send(get("/ws", extra=WEBSOCKET_HEADERS))
