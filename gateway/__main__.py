@@ -13,6 +13,7 @@ import uvicorn
 
 from gateway.app import GatewayConfig, create_app
 from gateway.event_forwarder import EventForwarder, loggable_url
+from gateway.http_protocol import HeadLimits, limited_protocol
 from xuc.runtime import grpc_client, nats
 from xuc.runtime.keys import PublicKeyCache
 from xuc.runtime.process import freeze_startup_objects, remove_ready_file, run, stop_signal, write_ready_file
@@ -102,6 +103,10 @@ async def main(settings: Settings) -> None:
                        contacts_pb2_grpc.QualificationsStub(contacts_channel), telephony),
             host=settings.http_host,
             port=settings.http_port,
+            # httptools (the fastest parser uvicorn offers), with bounds on request heads and idle
+            # connections that uvicorn lacks (gateway/http_protocol.py)
+            http=limited_protocol(HeadLimits(settings.max_header_bytes, settings.header_timeout_seconds,
+                                             settings.keep_alive_timeout_seconds)),
             log_config=None,  # our logging configuration stays in force
             access_log=False,
             timeout_graceful_shutdown=10,

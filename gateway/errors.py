@@ -76,6 +76,9 @@ TABLE: dict[tuple[grpc.StatusCode, str], tuple[int, str]] = {
     # edge-only answers
     (S.INVALID_ARGUMENT, "PayloadTooLarge"): (413, "PayloadTooLarge"),
     (S.INVALID_ARGUMENT, "RequestTimeout"): (408, "RequestTimeout"),
+    (S.INVALID_ARGUMENT, "RequestHeaderFieldsTooLarge"): (431, "RequestHeaderFieldsTooLarge"),
+    # a state-changing request from a web page of another origin (cross-site request forgery)
+    (S.PERMISSION_DENIED, "OriginNotAllowed"): (403, "OriginNotAllowed"),
 }
 
 # When no (status, reason) row matches: by status alone.

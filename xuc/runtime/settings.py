@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+MIN_HEADER_BYTES = 1024  # below it, a browser's ordinary request with a token would not fit
 
 
 class SettingsError(ValueError):
@@ -203,6 +204,11 @@ class Settings:
     signing_key_passphrase: str
     metrics_listen: str = "127.0.0.1:0"  # a gRPC service's metrics endpoint; "" = none
     body_timeout_seconds: float = 30.0  # the gateway: a request body must arrive in time (408)
+    # the gateway: a request's line and headers are bounded in size (431) and time (408); an idle
+    # connection is closed (gateway/http_protocol.py)
+    max_header_bytes: int = 16384
+    header_timeout_seconds: float = 10.0
+    keep_alive_timeout_seconds: float = 5.0
     # telephony: compete for the PBX lease (active, or standby); the lease TTL (README "Telephony: failover")
     telephony_failover: bool = False
     telephony_lease_ttl_seconds: float = 10.0
@@ -284,6 +290,9 @@ class Settings:
             signing_key_reload_seconds=reload_seconds,
             signing_key_passphrase=env.get("XUC_SIGNING_KEY_PASSPHRASE", "").strip(),
             body_timeout_seconds=_seconds(env, "XUC_BODY_TIMEOUT_SECONDS", 30.0),
+            max_header_bytes=_int(env, "XUC_MAX_HEADER_BYTES", 16384, minimum=MIN_HEADER_BYTES),
+            header_timeout_seconds=_seconds(env, "XUC_HEADER_TIMEOUT_SECONDS", 10.0),
+            keep_alive_timeout_seconds=_seconds(env, "XUC_KEEP_ALIVE_TIMEOUT_SECONDS", 5.0),
             telephony_failover=_bool(env, "XUC_TELEPHONY_FAILOVER", False),
             telephony_lease_ttl_seconds=_int(env, "XUC_TELEPHONY_LEASE_TTL_MS", 10000, minimum=1000) / 1000,
             replicas=_replicas(env),

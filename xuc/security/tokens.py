@@ -134,7 +134,7 @@ class TokenVerifier:
             raise InvalidToken("The token's signature does not match") from None
         try:
             payload = json.loads(_b64decode(signing_input.partition(".")[2]))
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
             raise InvalidToken("The token's payload is not JSON") from None
         if not isinstance(payload, dict) or any(name not in payload for name in REQUIRED_CLAIMS):
             raise InvalidToken(f"The token lacks one of the claims {', '.join(REQUIRED_CLAIMS)}")
@@ -162,7 +162,7 @@ def _header(token: str) -> dict[str, object]:
         raise InvalidToken("The token is not a well-formed JWT")
     try:
         header = json.loads(_b64decode(token.partition(".")[0]))
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep (unauthenticated)
         raise InvalidToken("The token's header is not JSON") from None
     if not isinstance(header, dict):
         raise InvalidToken("The token's header is not a JSON object")
