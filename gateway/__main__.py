@@ -17,7 +17,9 @@ from gateway.http_protocol import HeadLimits, limited_protocol
 from xuc.runtime import grpc_client, nats
 from xuc.runtime.keys import PublicKeyCache
 from xuc.runtime.process import freeze_startup_objects, remove_ready_file, run, stop_signal, write_ready_file
+from xuc.runtime.revocations import follow_revocations, from_auth
 from xuc.runtime.settings import Settings, SettingsError
+from xuc.security.revocations import Revocations, retention_for
 from xucproto.auth.v1 import auth_pb2_grpc
 from xucproto.contacts.v1 import contacts_pb2_grpc
 from xucproto.telephony.v1 import telephony_pb2_grpc
@@ -67,9 +69,15 @@ async def main(settings: Settings) -> None:
         auth_channel = grpc_client.channel(settings.auth_address)
         stack.push_async_callback(auth_channel.close)
         auth = auth_pb2_grpc.AuthStub(auth_channel)
-        keys = PublicKeyCache(auth, settings.service_token, settings.token_issuer)
+        # The NATS connection closes last: the revocation follower and the forwarder stop before it.
+        connection = await nats.connect(settings.nats_url, name="xuc-gateway")
+        stack.push_async_callback(nats.close, connection)
+        revocations = Revocations(retention_for(settings.token_ttl))
+        keys = PublicKeyCache(auth, settings.service_token, settings.token_issuer, revocations=revocations)
         stack.push_async_callback(keys.close)  # its refresh task ends before the channel closes
         await keys.wait_until_loaded(KEYS_TIMEOUT_SECONDS)
+        await follow_revocations(stack, connection, revocations, from_auth(auth, settings.service_token),
+                                 KEYS_TIMEOUT_SECONDS)
         # Not awaited: the gateway serves auth while contacts is down (its routes answer 503).
         contacts_channel = grpc_client.channel(settings.contacts_address, options=CONTACTS_CHANNEL_OPTIONS)
         stack.push_async_callback(contacts_channel.close)
@@ -85,8 +93,6 @@ async def main(settings: Settings) -> None:
             log.warning("XUC_TELEPHONY_ADDRESS is not set: the 1.0 API and push registration answer 503")
 
         if settings.event_url:  # the forwarder stops (draining) before NATS closes: the stack unwinds LIFO
-            connection = await nats.connect(settings.nats_url, name="xuc-gateway")
-            stack.push_async_callback(nats.close, connection)
             forwarder = EventForwarder.from_settings(connection, settings)
             await forwarder.start()
             stack.push_async_callback(forwarder.stop)

@@ -255,6 +255,7 @@ def start_gateway(launcher: ServiceLauncher, auth: ServiceProcess, contacts_addr
         "XUC_SERVICE_TOKEN": auth.service_token,
         "XUC_AUTH_ADDRESS": auth.grpc_address,
         "XUC_CONTACTS_ADDRESS": contacts_address,
+        "XUC_NATS_URL": launcher.nats_url,  # the gateway follows the token revocations
         "XUC_HTTP_HOST": "127.0.0.1",
         "XUC_HTTP_PORT": "0",
         "XUC_MAX_BODY_BYTES": str(MAX_BODY_BYTES),

@@ -26,6 +26,7 @@ from tests.support.processes import ServiceLauncher, ServiceProcess
 from tests.support.rpc import refusal, unique_login
 from xuc import subjects
 from xucproto.auth.v1 import auth_pb2, auth_pb2_grpc
+from xucproto.events.v1 import auth_events_pb2
 from xucproto.events.v1 import telephony_events_pb2 as events
 from xucproto.telephony.v1 import telephony_pb2 as pb
 from xucproto.telephony.v1 import telephony_pb2_grpc
@@ -400,3 +401,23 @@ async def test_a_call_from_a_queue_rings_the_destination_with_the_given_caller_i
         "EventRinging", alice.line, "999999", {"foo": "bar"})
     assert reply.number == alice.line
     await telephony.act("Hangup", alice.line)
+
+
+async def test_a_forged_user_deleted_event_removes_nobody(telephony: Telephony, nats_client: NatsClient) -> None:
+    """The review's attack: whoever could publish `UserChanged deleted` made telephony answer
+    UserNotFound for a live user. The event now only says whom to read again from auth."""
+    victim, witness = await telephony.new_user(), await telephony.new_user()
+    forged = auth_events_pb2.UserChanged(login=victim.login, user_id=victim.user_id, change="deleted")
+    await nats_client.jetstream().publish(subjects.USER_CHANGED.for_key(victim.login), forged.SerializeToString())
+    # A real change published after the forgery: once telephony shows it, it has handled both, in order.
+    moved = f"8{secrets.randbelow(10**7):07d}"
+    await telephony.auth.UpdateUser(auth_pb2.UpdateUserRequest(login=witness.login, line=moved),
+                                    metadata=telephony.service)
+    for _ in range(200):
+        if (await telephony.statuses(moved))[moved] != -2:
+            break
+        await asyncio.sleep(0.05)
+    else:
+        pytest.fail("telephony never learnt the witness's new line")
+    assert (await telephony.statuses(victim.line))[victim.line] != -2
+    assert (await telephony.dial(victim, "0123456789")).number == "0123456789"

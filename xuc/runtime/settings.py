@@ -219,6 +219,7 @@ class Settings:
     publish_buffer: int = 10_000  # events held by a publisher during a NATS outage
     contacts_import_lease_seconds: float = 60.0  # an import of a silent contacts process is discarded after it
     login_cache_seconds: int = 600  # auth: a right password is verified by Argon2 once per period (0: always)
+    max_session_seconds: int = 24 * 3600  # no token outlives its login by more (refreshes included)
 
     @classmethod
     def from_env(cls, component: str = "", env: Mapping[str, str] | None = None) -> Settings:
@@ -301,4 +302,5 @@ class Settings:
             publish_buffer=publish_buffer_size(env),
             contacts_import_lease_seconds=_seconds(env, "XUC_CONTACTS_IMPORT_LEASE_S", 60.0),
             login_cache_seconds=_int(env, "XUC_LOGIN_CACHE_S", 600, maximum=24 * 3600),
+            max_session_seconds=_int(env, "XUC_MAX_SESSION_S", 24 * 3600, minimum=1),
         )
