@@ -616,7 +616,8 @@ def test_the_services_errors_become_the_documented_answers(
     *CONTACT_CALLS,
     ("ImportContacts", "POST", IMPORT, None),
     ("ListQueueQualifications", "GET", f"{QUALIFICATION}/queue/1", None),
-    ("CreateAnswer", "POST", QUALIFICATION, {"sub_qualification_id": 1, "time": "2018-03-21 17:00:00", "queue": 1}),
+    ("CreateAnswer", "POST", QUALIFICATION, {"sub_qualification_id": 1, "time": "2018-03-21 17:00:00", "queue": 1,
+                                             "agent": 1}),
     ("ExportAnswers", "GET", f"{QUALIFICATION}/csv/1/2018-01-01/2018-02-01", None),
     ("ExportAnswers", "GET", f"{TYPO_QUALIFICATION}/csv/1/2018-01-01/2018-02-01", None),
 ])
@@ -892,15 +893,17 @@ def test_an_answer_is_sent_whole_and_its_id_returned_bare(api: httpx.Client, fak
     assert call.metadata["authorization"] == f"Bearer {gateway.tokens['gw.alice']}"
 
 
-def test_an_answer_needs_only_its_sub_qualification_time_and_queue(api: httpx.Client, fake: FakeContacts) -> None:
+def test_an_answer_needs_only_its_sub_qualification_time_queue_and_agent(api: httpx.Client,
+                                                                         fake: FakeContacts) -> None:
     fake.reply("CreateAnswer", contacts_pb2.AnswerRef(id=7))
 
-    response = api.post(QUALIFICATION, json={"sub_qualification_id": 3, "time": "2018-03-21 17:00:00", "queue": 2})
+    response = api.post(QUALIFICATION, json={"sub_qualification_id": 3, "time": "2018-03-21 17:00:00", "queue": 2,
+                                             "agent": 2001})
 
     assert response.status_code == 201
     assert response.json() == 7
     assert fake.only("CreateAnswer").request == contacts_pb2.QualificationAnswer(
-        sub_qualification_id=3, time="2018-03-21 17:00:00", queue=2)
+        sub_qualification_id=3, time="2018-03-21 17:00:00", queue=2, agent=2001)
 
 
 @pytest.mark.parametrize(
@@ -913,6 +916,7 @@ def test_an_answer_needs_only_its_sub_qualification_time_and_queue(api: httpx.Cl
         (json.dumps({k: v for k, v in ANSWER.items() if k != "sub_qualification_id"}).encode(), "JsonErrorDecoding"),
         (json.dumps({k: v for k, v in ANSWER.items() if k != "time"}).encode(), "JsonErrorDecoding"),
         (json.dumps({k: v for k, v in ANSWER.items() if k != "queue"}).encode(), "JsonErrorDecoding"),
+        (json.dumps({k: v for k, v in ANSWER.items() if k != "agent"}).encode(), "JsonErrorDecoding"),
         (json.dumps({**ANSWER, "queue": "1"}).encode(), "JsonErrorDecoding"),
         (json.dumps({**ANSWER, "agent": True}).encode(), "JsonErrorDecoding"),
         (json.dumps({**ANSWER, "agent": 1.0}).encode(), "JsonErrorDecoding"),

@@ -464,7 +464,11 @@ class QualificationsServicer:
         raise NotImplementedError('Method not implemented!')
 
     def CreateAnswer(self, request, context):
-        """Records a qualification answer. Caller: a user.
+        """Records a qualification answer, checked in this order against the telephony service's queues
+        and agents: the queue exists (else UnknownQueue), the sub-qualification is an active one of an
+        active qualification of that queue (UnknownSubQualification), the agent (an agent number) is
+        one of the caller's (NotYourAgent). Telephony unreachable: UNAVAILABLE (Unreachable); none
+        configured: FAILED_PRECONDITION (TelephonyNotConfigured). Caller: a user.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
