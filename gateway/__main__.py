@@ -26,10 +26,11 @@ from xucproto.telephony.v1 import telephony_pb2_grpc
 
 log = logging.getLogger("gateway")
 KEYS_TIMEOUT_SECONDS = 30.0
-# An import's report lists every line (about 50 bytes each): 5 MB for 100,000 lines, above gRPC's
-# default 4 MiB. The service has built and committed it by then, so refusing it here would turn a
-# done import into an error; its size is the service's to bound.
-CONTACTS_CHANNEL_OPTIONS = (("grpc.max_receive_message_length", -1),)
+# Above gRPC's default 4 MiB: a list of contacts without `limit` is one message (~140 bytes a
+# contact with every field, so 64 MiB is some 480,000). An import's report comes in parts of
+# ~2 MB at most (it was one message, hence no bound at all before).
+CONTACTS_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+CONTACTS_CHANNEL_OPTIONS = (("grpc.max_receive_message_length", CONTACTS_MAX_MESSAGE_BYTES),)
 
 
 class _Server(uvicorn.Server):

@@ -8,6 +8,7 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 
 from services.contacts.adapters.cache_feed import NatsCacheFeed
+from services.contacts.adapters.call_centre import TelephonyCallCentre
 from services.contacts.adapters.contact_events import contact_event_message
 from services.contacts.adapters.contact_repository import SqlContactsUnitOfWork
 from services.contacts.adapters.phone_statuses import TelephonyPhoneStatuses
@@ -68,8 +69,9 @@ async def main(settings: Settings) -> None:
         await follow_revocations(stack, connection, revocations, from_auth(auth, settings.service_token),
                                  KEYS_TIMEOUT_SECONDS)
 
-        # Without a telephony address (a deployment without it), every number is "not a line". With
-        # several instances (failover), calls go to the one whose Telephony is SERVING: not a standby.
+        # Without a telephony address (a deployment without it), every number is "not a line" and
+        # qualification answers are refused (their queue and agent cannot be checked). With several
+        # instances (failover), calls go to the one whose Telephony is SERVING: not a standby.
         telephony_channel = (grpc_client.channel(settings.telephony_address,
                                                  health_service=grpc_client.TELEPHONY_HEALTH_SERVICE)
                              if settings.telephony_address else None)
@@ -93,6 +95,7 @@ async def main(settings: Settings) -> None:
         qualifications = QualificationsService(
             lambda: SqlQualificationsUnitOfWork(engine),
             NatsEventPublisher(connection, qualification_event_message),
+            TelephonyCallCentre(telephony_channel, settings.service_token) if telephony_channel is not None else None,
         )
         personal_api, qualifications_api = PersonalContactsApi(personal), QualificationsApi(qualifications)
         interceptor = EdgeInterceptor(

@@ -288,6 +288,40 @@ async def test_agents_log_in_pause_and_log_out(telephony: Telephony, nats_client
         INVALID, "InvalidQueues")
 
 
+async def test_queues_and_a_users_agents_are_listed_to_services_and_to_the_user(telephony: Telephony) -> None:
+    alice, bob = await telephony.new_user(line=False), await telephony.new_user(line=False)
+    first, second, bobs = (f"8{secrets.randbelow(10**6):06d}" for _ in range(3))
+    queue_a, queue_b = sorted(secrets.randbelow(10**9) + 1 for _ in range(2))
+    await telephony.stub.PutAgentsAndQueues(pb.PutAgentsAndQueuesRequest(
+        agents=[pb.AgentSpec(number=first, username=alice.login), pb.AgentSpec(number=second, username=alice.login),
+                pb.AgentSpec(number=bobs, username=bob.login)],
+        queues=[pb.QueueSpec(id=queue_b, name="sales", number="3001", agents=[second, bobs]),
+                pb.QueueSpec(id=queue_a, name="support", number="3000", agents=[first])]),
+        metadata=telephony.service)
+
+    for metadata in (telephony.service, alice.metadata):
+        queues = await telephony.stub.ListQueues(pb.ListQueuesRequest(), metadata=metadata)
+        assert [(queue.id, queue.name, queue.number, list(queue.agents)) for queue in queues.queues] == [
+            (queue_a, "support", "3000", [first]), (queue_b, "sales", "3001", [second, bobs])]
+    by_service = await telephony.stub.ListUserAgents(pb.ListUserAgentsRequest(username=alice.login),
+                                                     metadata=telephony.service)
+    by_herself = await telephony.stub.ListUserAgents(pb.ListUserAgentsRequest(), metadata=alice.metadata)
+    named = await telephony.stub.ListUserAgents(pb.ListUserAgentsRequest(username=alice.login),
+                                                metadata=alice.metadata)
+    assert by_service == by_herself == named
+    assert sorted((agent.agent_number, agent.username, list(agent.queue_ids)) for agent in by_service.agents) == \
+        sorted([(first, alice.login, [queue_a]), (second, alice.login, [queue_b])])
+    nobody = await telephony.stub.ListUserAgents(pb.ListUserAgentsRequest(username="no-agent-here"),
+                                                 metadata=telephony.service)
+    assert list(nobody.agents) == []
+
+    others = pb.ListUserAgentsRequest(username=bob.login)
+    assert await refusal(telephony.stub.ListUserAgents(others, metadata=alice.metadata)) == (
+        grpc.StatusCode.PERMISSION_DENIED, "Forbidden")
+    assert await refusal(telephony.stub.ListUserAgents(pb.ListUserAgentsRequest(), metadata=telephony.service)) == (
+        INVALID, "InvalidRequest")
+
+
 # --- handshake, push, history rules --------------------------------------------------------------
 async def test_handshake_republishes_every_status(telephony: Telephony, nats_client: NatsClient) -> None:
     alice = await telephony.new_user()
