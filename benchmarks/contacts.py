@@ -1,5 +1,9 @@
 """Benchmark of the contacts routes: `python -m benchmarks.contacts [--seconds N] [--lines N]`.
 
+`--bad-lines N` measures only this instead, on a stack of its own: the import of a file of one
+good line and N bad ones (issue 11: 2,000,000 lines of `a,b`, 8 MB), its time, the size of its
+answer and the peak memory of each process.
+
 Starts the stack itself (`xuc up`), then measures, ending with one JSON line:
   * GET /contact/personal/{id} and GET /contact/personal (50 contacts), requests/s and p99, next
     to the one-hop baseline (bare ASGI route + one grpc.aio call) measured in the same run;
@@ -24,6 +28,7 @@ from typing import Any
 from sqlalchemy import Column, MetaData, String, Table, create_engine, insert
 
 from benchmarks import harness
+from tests.support.memory import peak_memory_mb
 
 USERS = (
     "users:\n"
@@ -85,16 +90,6 @@ def floor_import(path: Path) -> float:
     return elapsed
 
 
-def peak_memory_mb(stack: harness.Stack) -> dict[str, float]:
-    """VmHWM (peak resident memory) of each component, in MB."""
-    peaks = {}
-    for name, pid in stack.pids().items():
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                peaks[name] = round(int(line.split()[1]) / 1024, 1)
-    return peaks
-
-
 def serial_p99(url: str, token: str, count: int = 300) -> float:
     timings = []
     for _ in range(count):
@@ -118,6 +113,27 @@ def measure_loads(api: str, hop_url: str, one_id: str, auth: dict[str, str],
     return {name: best(url, options.seconds, options.rounds, headers) for name, (url, headers) in targets.items()}
 
 
+def measure_bad_lines(lines: int, database: dict[str, str]) -> None:
+    """The import of one good line and `lines` bad ones ("too many fields"), on a fresh stack."""
+    content = b"lastname\nGood\n" + b"a,b\n" * lines
+    with harness.stack(database) as stack:
+        stack.provision(USERS)
+        token = login(stack.url, "benchimport")
+        started = time.perf_counter()
+        status, body = _request("POST", f"{stack.url}/xuc/api/2.0/contact/import/personal", token, content,
+                                "text/csv;charset=UTF-8")
+        elapsed = round(time.perf_counter() - started, 2)
+        report = json.loads(body)
+        figures = {"bad_lines": lines, "file_mb": round(len(content) / 1e6, 1), "status": status,
+                   "seconds": elapsed, "answer_kb": round(len(body) / 1e3, 1), "created": len(report["created"]),
+                   "failed_listed": len(report["failed"]), "failed_count": report["failedCount"],
+                   "peak_memory_mb": peak_memory_mb(stack.pids())}
+    print(f"import of 1 good line and {lines:,} bad ones ({figures['file_mb']} MB): {status} in {elapsed} s, "
+          f"answer {figures['answer_kb']} kB, failed listed {figures['failed_listed']} of {figures['failed_count']:,}")
+    print(f"peak memory (MB): {figures['peak_memory_mb']} (target: each <= 300)")
+    print(json.dumps(figures))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10)
@@ -125,7 +141,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--database-url", default="", help="XUC_DATABASE_URL of the stack (default: SQLite)")
     parser.add_argument("--import-only", action="store_true", help="measure the import and export only")
+    parser.add_argument("--bad-lines", type=int, default=0,
+                        help="measure only the import of one good line and this many bad ones")
     options = parser.parse_args()
+    if options.bad_lines:
+        measure_bad_lines(options.bad_lines, {"XUC_DATABASE_URL": options.database_url} if options.database_url else {})
+        return
     figures: dict[str, Any] = {"seconds": options.seconds, "lines": options.lines,
                                "database": options.database_url.partition(":")[0] or "sqlite"}
     work = Path(tempfile.mkdtemp(prefix="xuc-bench-contacts-"))
@@ -164,7 +185,7 @@ def main() -> None:
         _, exported = _request("GET", f"{api}/export/personal", token_import)
         figures["export_s"] = round(time.perf_counter() - started, 2)
         figures["exported_rows"] = exported.count(b"\n") - 1
-        figures["peak_memory_mb"] = peak_memory_mb(stack)
+        figures["peak_memory_mb"] = peak_memory_mb(stack.pids())
 
     if not options.import_only:
         for label, name in (("GET /contact/personal/{id}", "get_one"), ("GET /contact/personal (50)", "list_50"),

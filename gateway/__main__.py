@@ -13,20 +13,24 @@ import uvicorn
 
 from gateway.app import GatewayConfig, create_app
 from gateway.event_forwarder import EventForwarder, loggable_url
+from gateway.http_protocol import HeadLimits, limited_protocol
 from xuc.runtime import grpc_client, nats
 from xuc.runtime.keys import PublicKeyCache
 from xuc.runtime.process import freeze_startup_objects, remove_ready_file, run, stop_signal, write_ready_file
+from xuc.runtime.revocations import follow_revocations, from_auth
 from xuc.runtime.settings import Settings, SettingsError
+from xuc.security.revocations import Revocations, retention_for
 from xucproto.auth.v1 import auth_pb2_grpc
 from xucproto.contacts.v1 import contacts_pb2_grpc
 from xucproto.telephony.v1 import telephony_pb2_grpc
 
 log = logging.getLogger("gateway")
 KEYS_TIMEOUT_SECONDS = 30.0
-# An import's report lists every line (about 50 bytes each): 5 MB for 100,000 lines, above gRPC's
-# default 4 MiB. The service has built and committed it by then, so refusing it here would turn a
-# done import into an error; its size is the service's to bound.
-CONTACTS_CHANNEL_OPTIONS = (("grpc.max_receive_message_length", -1),)
+# Above gRPC's default 4 MiB: a list of contacts without `limit` is one message (~140 bytes a
+# contact with every field, so 64 MiB is some 480,000). An import's report comes in parts of
+# ~2 MB at most (it was one message, hence no bound at all before).
+CONTACTS_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+CONTACTS_CHANNEL_OPTIONS = (("grpc.max_receive_message_length", CONTACTS_MAX_MESSAGE_BYTES),)
 
 
 class _Server(uvicorn.Server):
@@ -66,9 +70,15 @@ async def main(settings: Settings) -> None:
         auth_channel = grpc_client.channel(settings.auth_address)
         stack.push_async_callback(auth_channel.close)
         auth = auth_pb2_grpc.AuthStub(auth_channel)
-        keys = PublicKeyCache(auth, settings.service_token, settings.token_issuer)
+        # The NATS connection closes last: the revocation follower and the forwarder stop before it.
+        connection = await nats.connect_component(settings, "gateway")
+        stack.push_async_callback(nats.close, connection)
+        revocations = Revocations(retention_for(settings.token_ttl))
+        keys = PublicKeyCache(auth, settings.service_token, settings.token_issuer, revocations=revocations)
         stack.push_async_callback(keys.close)  # its refresh task ends before the channel closes
         await keys.wait_until_loaded(KEYS_TIMEOUT_SECONDS)
+        await follow_revocations(stack, connection, revocations, from_auth(auth, settings.service_token),
+                                 KEYS_TIMEOUT_SECONDS)
         # Not awaited: the gateway serves auth while contacts is down (its routes answer 503).
         contacts_channel = grpc_client.channel(settings.contacts_address, options=CONTACTS_CHANNEL_OPTIONS)
         stack.push_async_callback(contacts_channel.close)
@@ -84,8 +94,6 @@ async def main(settings: Settings) -> None:
             log.warning("XUC_TELEPHONY_ADDRESS is not set: the 1.0 API and push registration answer 503")
 
         if settings.event_url:  # the forwarder stops (draining) before NATS closes: the stack unwinds LIFO
-            connection = await nats.connect_component(settings, "gateway")
-            stack.push_async_callback(nats.close, connection)
             forwarder = EventForwarder.from_settings(connection, settings)
             await forwarder.start()
             stack.push_async_callback(forwarder.stop)
@@ -102,6 +110,10 @@ async def main(settings: Settings) -> None:
                        contacts_pb2_grpc.QualificationsStub(contacts_channel), telephony),
             host=settings.http_host,
             port=settings.http_port,
+            # httptools (the fastest parser uvicorn offers), with bounds on request heads and idle
+            # connections that uvicorn lacks (gateway/http_protocol.py)
+            http=limited_protocol(HeadLimits(settings.max_header_bytes, settings.header_timeout_seconds,
+                                             settings.keep_alive_timeout_seconds)),
             log_config=None,  # our logging configuration stays in force
             access_log=False,
             timeout_graceful_shutdown=10,

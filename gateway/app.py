@@ -14,7 +14,7 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp
@@ -23,6 +23,7 @@ from gateway.client_address import ClientPolicy
 from gateway.errors import error_response, response_for_domain_error, response_for_rpc_error, unhandled_code
 from gateway.limits import BodyReadTimeout, BodySizeLimit
 from gateway.observability import Observed, route_templates
+from gateway.origins import ANY_ORIGIN, OriginCheck
 from gateway.routes.auth import AuthRoutes
 from gateway.routes.contacts import IMPORT_PATH, ContactsRoutes
 from gateway.routes.push import PushRoutes
@@ -42,6 +43,7 @@ from xucproto.telephony.v1 import telephony_pb2_grpc
 log = logging.getLogger(__name__)
 
 HTTP_ERROR_CODES = {404: "NotFound", 405: "MethodNotAllowed"}
+CLIENT_CLOSED_REQUEST = 499
 METRICS_PATH = "/metrics"
 
 
@@ -102,15 +104,36 @@ class JsonErrorCors(CORSMiddleware):
 
 class Gateway(Starlette):
     """Starlette, with the request id and the HTTP metrics around everything, its own error
-    middleware included (the 500 of an unhandled error carries the id and is counted)."""
+    middleware included (the 500 of an unhandled error carries the id and is counted).
+
+    Its router never redirects: Starlette's would answer a path with a slash more or less with a
+    redirect built from the request's Host header, which anyone can set (a client following it
+    would send its credentials there). Such a path is 404 NotFound, like any other unknown one."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.router.redirect_slashes = False
 
     def build_middleware_stack(self) -> ASGIApp:
         return Observed(super().build_middleware_stack(), route_templates(self.routes))
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
-    log.error("unhandled error", exc_info=exc, extra={"path": request.url.path})
+    """One ERROR line per unhandled error (the request id is added to it by the log filter); its
+    traceback at DEBUG only, so that a client repeating a failing request cannot flood the logs."""
+    route = request.scope.get("route")
+    log.error("unhandled error", extra={"error": type(exc).__name__, "method": request.method,
+                                        "path": request.url.path,
+                                        "route": getattr(route, "path", "unmatched")})
+    log.debug("unhandled error: traceback", exc_info=exc)
     return error_response(500, unhandled_code(request.url.path), "The request could not be handled")
+
+
+async def _client_gone(request: Request, exc: Exception) -> Response:
+    """The client closed its connection before its request was read: nobody is left to answer
+    (the status is for the metrics only: 499, as nginx counts it)."""
+    log.debug("client disconnected before its request was read", extra={"path": request.url.path})
+    return Response(status_code=CLIENT_CLOSED_REQUEST)
 
 
 def create_app(
@@ -162,6 +185,12 @@ def create_app(
             max_age=600,
         ))
     middleware.append(Middleware(BodyReadTimeout, seconds=config.body_timeout_seconds))
+    # Before the body limit and the routes: a forged request learns nothing else (README,
+    # "Cross-site requests"); inside the body timeout, whose closing the refusal needs (body unread).
+    middleware.append(Middleware(OriginCheck, allowed=config.cors_origins, clients=clients))
+    if ANY_ORIGIN in config.cors_origins:
+        log.warning("XUC_CORS_ORIGINS allows any origin: any web page may make state-changing calls, "
+                    "the 1.0 API's included, from the browsers of allowed clients")
     middleware.append(Middleware(BodySizeLimit, max_bytes=config.max_body_bytes,
                                  overrides={IMPORT_PATH: config.max_import_bytes}))
     return Gateway(
@@ -171,6 +200,7 @@ def create_app(
             DomainError: _domain_error,
             grpc.aio.AioRpcError: _rpc_error,
             HTTPException: _http_error,
+            ClientDisconnect: _client_gone,
             Exception: _unexpected,
         },
     )

@@ -102,5 +102,10 @@ class ClientPolicy:
                 return address
         return parse_address(hops[0]) if hops else peer_address
 
+    def trusts(self, peer: str | None) -> bool:
+        """Whether `peer` is one of the trusted proxies (whose X-Forwarded-* headers are believed)."""
+        peer_address = parse_address(peer) if peer else None
+        return peer_address is not None and within(peer_address, self.trusted_proxies)
+
     def allows(self, client: Address | None) -> bool:
         return client is not None and within(client, self.allowed)

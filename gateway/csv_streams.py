@@ -5,14 +5,19 @@ first chunk is awaited before the answer starts, so that an error the service ra
 (bad dates, no such user, service down) is still answered with its status and error body.
 
 Import: the request body is written, piece by piece as the HTTP server hands it over, into a
-client-streaming call; gRPC flow control makes a slow service slow down the reading of the body.
+bidirectional call; gRPC flow control makes a slow service slow down the reading of the body.
+The service answers once the file is imported: the first message of its answer is awaited
+before the HTTP answer starts (an error is answered with its status); the rest may be streamed.
+
+Once an answer has started, an error of the call can no longer change its status: the answer
+ends without its final chunk, so that the client sees a broken transfer, never a short body.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 import grpc
@@ -30,16 +35,16 @@ DEFAULT_CHARSET = "utf-8"
 MAX_CHUNK_BYTES = 1024 * 1024
 
 
-class CsvStreamResponse(StreamingResponse):
-    """The rest of a server-streaming call, as the body of the answer.
+class CallStreamResponse(StreamingResponse):
+    """An answer whose body is generated from a streaming call as the call goes.
 
     The call is cancelled however the answer ends (sent, client gone, error), so that a client
     that disconnects stops the service's work too (cancelling a finished call does nothing).
     """
 
-    def __init__(self, call: Any, first: Any, filename: str) -> None:
-        super().__init__(_chunks(call, first), media_type=CSV_MEDIA_TYPE,
-                         headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    def __init__(self, call: Any, body: AsyncIterator[bytes], media_type: str, status_code: int = 200,
+                 headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(body, status_code=status_code, media_type=media_type, headers=headers)
         self._call = call
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -47,8 +52,8 @@ class CsvStreamResponse(StreamingResponse):
             await super().__call__(scope, receive, send)
         except grpc.aio.AioRpcError as error:
             # The status line is sent: the only honest signal left is to end the answer without
-            # its final chunk, so the client sees a broken transfer rather than a short file.
-            log.warning("export failed after the answer started",
+            # its final chunk, so the client sees a broken transfer rather than a short body.
+            log.warning("a streamed answer failed after it started",
                         extra={"path": scope["path"], "status": error.code().name, "details": error.details()})
         finally:
             self._call.cancel()
@@ -62,14 +67,15 @@ async def _chunks(call: Any, first: Any) -> AsyncIterator[bytes]:
         chunk = await call.read()
 
 
-async def csv_export(call: Any, filename: str) -> CsvStreamResponse:
+async def csv_export(call: Any, filename: str) -> CallStreamResponse:
     """The answer to an export: `call` is a server-streaming call of CsvChunk, not yet read."""
     try:
         first = await call.read()  # an error here still becomes a JSON error answer
     except BaseException:
         call.cancel()
         raise
-    return CsvStreamResponse(call, first, filename)
+    return CallStreamResponse(call, _chunks(call, first), CSV_MEDIA_TYPE,
+                              headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
 def request_charset(request: Request) -> str:
@@ -94,24 +100,26 @@ async def _write(call: Any, message: Message) -> bool:
 
 
 async def upload(call: Any, request: Request, chunk: Callable[[bytes, bool, bool], Message]) -> Any:
-    """Stream the request body into a client-streaming `call`; its reply.
+    """Stream the request body into a bidirectional `call`; the first message of its answer
+    (grpc.aio.EOF if it answered none), its error raised.
 
     `chunk(data, first, last)` builds the message for a piece of the body; once the body is read
     whole, an empty message marked `last` ends the file (it is also the first for an empty body,
     which still reaches the service, which says what an empty file means). Whatever
     interrupts the upload (body too large, client gone) cancels the call: the service then
-    discards what it received.
+    discards what it received. The caller reads the rest of the answer, and cancels the call if
+    it gives up on it.
     """
     try:
         first = True
         async for data in request.stream():
             for start in range(0, len(data), MAX_CHUNK_BYTES):
                 if not await _write(call, chunk(data[start:start + MAX_CHUNK_BYTES], first, False)):
-                    return await call  # the service answered early: its answer (an error) is ours
+                    return await call.read()  # the service answered early: its answer (an error) is ours
                 first = False
         await _write(call, chunk(b"", first, True))
         await call.done_writing()
-        return await call
+        return await call.read()
     except BaseException:
         call.cancel()
         raise

@@ -61,6 +61,10 @@ TABLE: dict[tuple[grpc.StatusCode, str], tuple[int, str]] = {
     (S.INVALID_ARGUMENT, "JsonErrorDecoding"): (400, "JsonErrorDecoding"),
     (S.INVALID_ARGUMENT, "UnknownSubQualification"): (400, "JsonErrorDecoding"),
     (S.INVALID_ARGUMENT, "InvalidQualificationAnswer"): (400, "JsonErrorDecoding"),
+    (S.INVALID_ARGUMENT, "UnknownQueue"): (400, "JsonErrorDecoding"),
+    (S.INVALID_ARGUMENT, "NotYourAgent"): (400, "JsonErrorDecoding"),
+    # no telephony service configured: answers cannot be checked, so none is recorded
+    (S.FAILED_PRECONDITION, "TelephonyNotConfigured"): (501, "TelephonyNotConfigured"),
     (S.INVALID_ARGUMENT, "InvalidDate"): (400, "InvalidDate"),
     # telephony (the 1.0 API, mobile push registration); a missing push token is JsonBodyNotFound
     (S.NOT_FOUND, "AgentNotFound"): (404, "AgentNotFound"),
@@ -76,6 +80,9 @@ TABLE: dict[tuple[grpc.StatusCode, str], tuple[int, str]] = {
     # edge-only answers
     (S.INVALID_ARGUMENT, "PayloadTooLarge"): (413, "PayloadTooLarge"),
     (S.INVALID_ARGUMENT, "RequestTimeout"): (408, "RequestTimeout"),
+    (S.INVALID_ARGUMENT, "RequestHeaderFieldsTooLarge"): (431, "RequestHeaderFieldsTooLarge"),
+    # a state-changing request from a web page of another origin (cross-site request forgery)
+    (S.PERMISSION_DENIED, "OriginNotAllowed"): (403, "OriginNotAllowed"),
 }
 
 # When no (status, reason) row matches: by status alone.

@@ -1,10 +1,11 @@
 """What the gateway records of every HTTP request: its request id, and its metrics.
 
 `Observed` wraps the whole application, outside Starlette's own error middleware, so that even an
-unhandled error's 500 carries the request id and is counted. Per request it costs a header scan,
-a contextvar, a wrapped `send` and one cached recorder (a dict lookup): no label objects are made
-once a (route, method, status) has been seen. Routes are labelled by their template
-(`/xuc/api/2.0/contact/personal/{id}`), never by the raw path, so label values stay bounded.
+unhandled error's 500 carries the request id and is counted (and is logged once: not again by
+uvicorn). Per request it costs a header scan, a contextvar, a wrapped `send` and one cached
+recorder (a dict lookup): no label objects are made once a (route, method, status) has been seen.
+Routes are labelled by their template (`/xuc/api/2.0/contact/personal/{id}`), never by the raw
+path, so label values stay bounded.
 """
 
 from __future__ import annotations
@@ -67,6 +68,11 @@ class Observed:
 
         try:
             await self._app(scope, receive, send_with_request_id)
+        except Exception:
+            # Starlette's error middleware re-raises what it has logged (once, gateway/app.py's
+            # `_unexpected`) and answered: uvicorn would log it again, traceback and all. An answer
+            # cut short is still closed by uvicorn, as an application that did not complete it.
+            pass
         finally:
             request_ids.reset(token)
             self._recorder(scope, status)(time.perf_counter() - started)

@@ -64,7 +64,21 @@ class PayloadTooLarge(DomainError):
 class RequestTimeout(DomainError):
     reason = "RequestTimeout"
     kind = ErrorKind.INVALID
-    default_message = "The request body did not arrive in time"
+    default_message = "The request did not arrive in time"
+
+
+class OriginNotAllowed(DomainError):
+    """A state-changing request sent by a web page of an origin neither ours nor allowed (CSRF)."""
+
+    reason = "OriginNotAllowed"
+    kind = ErrorKind.FORBIDDEN
+    default_message = "Requests from this origin are not allowed"
+
+
+class RequestHeaderFieldsTooLarge(DomainError):
+    reason = "RequestHeaderFieldsTooLarge"
+    kind = ErrorKind.INVALID
+    default_message = "The request line and headers are too large"
 
 
 def without_trailing_commas(text: str) -> str:

@@ -41,6 +41,12 @@ UP_OPTIONS: tuple[tuple[str, str, type[int] | type[str], str], ...] = (
 )
 DATA_DIR_HELP = "data directory: databases, keys, service token, run files (default ./.xuc)"
 USER_COLUMNS = ("login", "firstname", "lastname", "line", "mobile")
+# Actions on one existing user: (help, what the command says it did).
+USER_STATE_ACTIONS = {
+    "disable": ("disable a user: no more logins, and every token they hold is refused at once", "disabled"),
+    "enable": ("let a disabled user log in again (the tokens refused stay refused)", "enabled"),
+    "delete": ("delete a user: every token they hold is refused at once", "deleted"),
+}
 
 
 def _env_option(parser: argparse.ArgumentParser, option: str, variable: str, help_text: str,
@@ -112,6 +118,9 @@ def _add_user_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
     add.add_argument("--line", default="", help="phone line number, e.g. 1001")
     add.add_argument("--mobile", default="", help="mobile phone number")
     actions.add_parser("list", parents=[common], help="list users", description="List users, by login.")
+    for action, (help_text, _) in USER_STATE_ACTIONS.items():
+        actions.add_parser(action, parents=[common], help=help_text,
+                           description=help_text[0].upper() + help_text[1:] + ".").add_argument("login")
 
 
 def _export(args: argparse.Namespace) -> None:
@@ -165,16 +174,31 @@ async def _user_list() -> None:
     async with provision.connect(Settings.from_env()) as system:
         reply = await system.auth.ListUsers(auth_pb2.ListUsersRequest(), metadata=system.metadata,
                                             timeout=provision.CALL_SECONDS)
-    rows = [USER_COLUMNS, *((tuple(getattr(user, column) for column in USER_COLUMNS)) for user in reply.users)]
+    rows = [(*USER_COLUMNS, "state"),
+            *((*(getattr(user, column) for column in USER_COLUMNS), "disabled" if user.disabled else "")
+              for user in reply.users)]
     print(_table(rows))
+
+
+async def _user_state(action: str, login: str) -> None:
+    async with provision.connect(Settings.from_env()) as system:
+        if action == "delete":
+            await system.auth.DeleteUser(auth_pb2.DeleteUserRequest(login=login), metadata=system.metadata,
+                                         timeout=provision.CALL_SECONDS)
+        else:
+            request = auth_pb2.UpdateUserRequest(login=login, disabled=action == "disable")
+            await system.auth.UpdateUser(request, metadata=system.metadata, timeout=provision.CALL_SECONDS)
+    print(f"user {login}: {USER_STATE_ACTIONS[action][1]}")
 
 
 def _user(args: argparse.Namespace) -> int:
     if args.action == "add":
         password = args.password if args.password is not None else _ask_password(args.login)
         asyncio.run(_user_add(args, password))
-    else:
+    elif args.action == "list":
         asyncio.run(_user_list())
+    else:
+        asyncio.run(_user_state(args.action, args.login))
     return 0
 
 

@@ -36,6 +36,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
     ValidationError,
     field_validator,
 )
@@ -110,6 +111,8 @@ class UserEntry(_Entry):
     lastname: str = ""
     line: Phone = ""
     mobile: Phone = ""
+    # A disabled user cannot log in and the tokens they hold are refused; set back to false to enable.
+    disabled: StrictBool = False
 
 
 class AgentEntry(_Entry):

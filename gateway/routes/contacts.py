@@ -6,18 +6,20 @@ token is presented; the service decides what a valid contact is. Here: JSON <-> 
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import grpc
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from gateway.credentials import UserCredentials, authenticate
-from gateway.csv_streams import csv_export, request_charset, upload
+from gateway.csv_streams import CallStreamResponse, csv_export, request_charset, upload
 from gateway.requests import InvalidContactRequest, JsonParsingError, checked_object, json_value
 from xuc.runtime.grpc_client import user_metadata
 from xuc.runtime.keys import PublicKeyCache
@@ -30,6 +32,7 @@ IMPORT_PATH = f"{BASE}/import/personal"
 RPC_TIMEOUT_SECONDS = 10.0
 TRANSFER_TIMEOUT_SECONDS = 600.0  # a 100,000-line import or export, on a slow link
 EXPORT_FILENAME = "contacts.csv"
+JSON_MEDIA_TYPE = "application/json"
 
 TEXT_FIELDS = ("firstname", "lastname", "number", "mobile", "fax", "email", "company")
 CONTACT_TYPES: dict[str, type] = {**dict.fromkeys(TEXT_FIELDS, str), "favorite": bool}
@@ -58,11 +61,47 @@ def list_entry_json(item: contacts_pb2.ContactWithStatus) -> dict[str, Any]:
     return {"status": item.status, "entry": row, "id": item.contact.id}
 
 
+def created_json(part: contacts_pb2.ImportReport) -> list[dict[str, str]]:
+    return [{"id": created.id, "lastname": created.lastname} for created in part.created]
+
+
+def failed_json(part: contacts_pb2.ImportReport) -> list[dict[str, Any]]:
+    return [{"line": failed.line, "errors": list(failed.errors)} for failed in part.failed]
+
+
 def import_report_json(report: contacts_pb2.ImportReport) -> dict[str, Any]:
-    return {
-        "created": [{"id": created.id, "lastname": created.lastname} for created in report.created],
-        "failed": [{"line": failed.line, "errors": list(failed.errors)} for failed in report.failed],
-    }
+    """A report of one part (see ImportContacts in contacts.proto)."""
+    return {"created": created_json(report), "failed": failed_json(report), "failedCount": report.failed_count}
+
+
+def _json_bytes(value: Any) -> bytes:
+    """As JSONResponse renders it: the streamed and the plain answer are the same bytes."""
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+
+
+async def import_report_body(parts: AsyncIterator[contacts_pb2.ImportReport]) -> AsyncIterator[bytes]:
+    """The JSON of a report answered in parts, generated as they arrive (a chunk for each part):
+    the first part's `failed` and `failedCount` come after every part's `created`."""
+    yield b'{"created":['
+    first: contacts_pb2.ImportReport | None = None
+    separator = b""
+    async for part in parts:
+        if first is None:
+            first = part
+        if part.created:
+            yield separator + _json_bytes(created_json(part))[1:-1]
+            separator = b","
+    if first is None:
+        first = contacts_pb2.ImportReport()
+    yield b'],"failed":' + _json_bytes(failed_json(first)) + b',"failedCount":%d}' % first.failed_count
+
+
+async def _parts(call: Any, *read: Any) -> AsyncIterator[Any]:
+    """The parts already `read`, then the rest of the call's answer."""
+    for part in read:
+        yield part
+    while (part := await call.read()) is not grpc.aio.EOF:
+        yield part
 
 
 async def contact_body(request: Request) -> dict[str, Any]:
@@ -179,8 +218,19 @@ class ContactsRoutes:
     async def import_contacts(self, request: Request) -> Response:
         caller = await authenticate(request, self.keys)
         call = self.stub.ImportContacts(metadata=user_metadata(caller.token), timeout=TRANSFER_TIMEOUT_SECONDS)
-        report = await upload(call, request, import_chunk(request_charset(request)))
-        return JSONResponse(import_report_json(report), status_code=201)
+        first = await upload(call, request, import_chunk(request_charset(request)))  # once imported
+        if first is grpc.aio.EOF:
+            first = contacts_pb2.ImportReport()
+        try:
+            second = await call.read()  # EOF at once for a report of one part (up to 4,000 contacts)
+        except BaseException:
+            call.cancel()
+            raise
+        if second is grpc.aio.EOF:
+            return JSONResponse(import_report_json(first), status_code=201)
+        # A large report: the answer is generated as its parts arrive (README "Import report").
+        return CallStreamResponse(call, import_report_body(_parts(call, first, second)), JSON_MEDIA_TYPE,
+                                  status_code=201)
 
     def routes(self) -> list[BaseRoute]:
         return [

@@ -33,7 +33,8 @@ ANSWER_TYPES: dict[str, type] = {
     "sub_qualification_id": int, "time": str, "callid": str, "agent": int, "queue": int,
     "first_name": str, "last_name": str, "comment": str, "custom_data": str,
 }
-ANSWER_REQUIRED = ("sub_qualification_id", "time", "queue")
+# `agent` too: an answer names one of the caller's agents (the service checks which).
+ANSWER_REQUIRED = ("sub_qualification_id", "time", "queue", "agent")
 
 
 def qualification_json(qualification: contacts_pb2.Qualification) -> dict[str, Any]:

@@ -27,12 +27,15 @@ from xuc.runtime.events import NatsEventPublisher
 from xuc.runtime.grpc_edge import Authenticator, EdgeInterceptor
 from xuc.runtime.keys import MAX_AGE_SECONDS
 from xuc.runtime.process import GrpcService, run, serve_grpc, stop_signal
+from xuc.runtime.revocations import follow_revocations
 from xuc.runtime.settings import Settings
+from xuc.security.revocations import Revocations, retention_for
 from xuc.security.tokens import TokenVerifier
 from xuc.tasks import cancel_and_wait
 from xucproto.auth.v1 import auth_pb2_grpc
 
 log = logging.getLogger("auth")
+START_TIMEOUT_SECONDS = 30.0
 
 
 def sso_providers(settings: Settings) -> dict[str, SsoProvider]:
@@ -79,8 +82,9 @@ async def main(settings: Settings) -> None:
         await db.migrate(settings.database_url, MIGRATIONS, version_table=VERSION_TABLE)
 
         ring = await _signing_key_ring(settings, engine, stack)
-        issuer = JwtIssuer(ring, settings.token_issuer, settings.token_ttl)
-        verifier = TokenVerifier(settings.token_issuer)
+        issuer = JwtIssuer(ring, settings.token_issuer, settings.token_ttl, settings.max_session_seconds)
+        revocations = Revocations(retention_for(settings.token_ttl))
+        verifier = TokenVerifier(settings.token_issuer, revocations=revocations)
         ring.watch(verifier.set_keys)  # this service's own checks follow the published keys
 
         connection = await nats.connect_component(settings, "auth")
@@ -97,8 +101,10 @@ async def main(settings: Settings) -> None:
         if settings.login_cache_seconds:
             hasher = VerifiedPasswordCache(hasher, settings.login_cache_seconds)
         service = AuthService(lambda: SqlAuthUnitOfWork(engine), hasher, issuer, publisher, sso=sso,
-                              throttle=throttle)
+                              throttle=throttle, token_ttl=settings.token_ttl)
         await service.prepare()
+        # Other replicas' changes arrive as events; the list comes from the database itself.
+        await follow_revocations(stack, connection, revocations, service.list_revocations, START_TIMEOUT_SECONDS)
         api = AuthApi(service, issuer, settings.token_issuer)
         interceptor = EdgeInterceptor(POLICY, Authenticator(settings.service_token, verifier))
         await serve_grpc(

@@ -8,6 +8,7 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 
 from services.contacts.adapters.cache_feed import NatsCacheFeed
+from services.contacts.adapters.call_centre import TelephonyCallCentre
 from services.contacts.adapters.contact_events import contact_event_message
 from services.contacts.adapters.contact_repository import SqlContactsUnitOfWork
 from services.contacts.adapters.phone_statuses import TelephonyPhoneStatuses
@@ -31,7 +32,9 @@ from xuc.runtime.events import NatsEventPublisher
 from xuc.runtime.grpc_edge import Authenticator, EdgeInterceptor
 from xuc.runtime.keys import PublicKeyCache
 from xuc.runtime.process import GrpcService, run, serve_grpc, stop_signal
+from xuc.runtime.revocations import follow_revocations, from_auth
 from xuc.runtime.settings import Settings, SettingsError
+from xuc.security.revocations import Revocations, retention_for
 from xuc.tasks import cancel_and_wait
 from xucproto.auth.v1 import auth_pb2_grpc
 from xucproto.contacts.v1 import contacts_pb2_grpc
@@ -57,12 +60,17 @@ async def main(settings: Settings) -> None:
 
         auth_channel = grpc_client.channel(settings.auth_address)
         stack.push_async_callback(auth_channel.close)
-        keys = PublicKeyCache(auth_pb2_grpc.AuthStub(auth_channel), settings.service_token, settings.token_issuer)
+        auth = auth_pb2_grpc.AuthStub(auth_channel)
+        revocations = Revocations(retention_for(settings.token_ttl))
+        keys = PublicKeyCache(auth, settings.service_token, settings.token_issuer, revocations=revocations)
         stack.push_async_callback(keys.close)  # its refresh task ends before the channel closes
         await keys.wait_until_loaded(KEYS_TIMEOUT_SECONDS)
+        await follow_revocations(stack, connection, revocations, from_auth(auth, settings.service_token),
+                                 KEYS_TIMEOUT_SECONDS)
 
-        # Without a telephony address (a deployment without it), every number is "not a line". With
-        # several instances (failover), calls go to the one whose Telephony is SERVING: not a standby.
+        # Without a telephony address (a deployment without it), every number is "not a line" and
+        # qualification answers are refused (their queue and agent cannot be checked). With several
+        # instances (failover), calls go to the one whose Telephony is SERVING: not a standby.
         telephony_channel = (grpc_client.channel(settings.telephony_address,
                                                  health_service=grpc_client.TELEPHONY_HEALTH_SERVICE)
                              if settings.telephony_address else None)
@@ -86,6 +94,7 @@ async def main(settings: Settings) -> None:
         qualifications = QualificationsService(
             lambda: SqlQualificationsUnitOfWork(engine),
             NatsEventPublisher(connection, qualification_event_message),
+            TelephonyCallCentre(telephony_channel, settings.service_token) if telephony_channel is not None else None,
         )
         personal_api, qualifications_api = PersonalContactsApi(personal), QualificationsApi(qualifications)
         interceptor = EdgeInterceptor(

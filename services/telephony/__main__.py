@@ -33,7 +33,9 @@ from xuc.runtime.events import NatsEventPublisher
 from xuc.runtime.grpc_edge import Authenticator, EdgeInterceptor
 from xuc.runtime.keys import PublicKeyCache
 from xuc.runtime.process import GrpcService, HealthServicer, run, serve_grpc, stop_signal
+from xuc.runtime.revocations import follow_revocations, from_auth
 from xuc.runtime.settings import Settings, SettingsError
+from xuc.security.revocations import Revocations, retention_for
 from xucproto.auth.v1 import auth_pb2_grpc
 from xucproto.telephony.v1 import telephony_pb2_grpc
 
@@ -72,9 +74,12 @@ async def main(settings: Settings) -> None:
         auth_channel = grpc_client.channel(settings.auth_address)
         stack.push_async_callback(auth_channel.close)
         auth = auth_pb2_grpc.AuthStub(auth_channel)
-        keys = PublicKeyCache(auth, settings.service_token, settings.token_issuer)
+        revocations = Revocations(retention_for(settings.token_ttl))
+        keys = PublicKeyCache(auth, settings.service_token, settings.token_issuer, revocations=revocations)
         stack.push_async_callback(keys.close)  # its refresh task ends before the channel closes
         await keys.wait_until_loaded(KEYS_TIMEOUT_SECONDS)
+        await follow_revocations(stack, connection, revocations, from_auth(auth, settings.service_token),
+                                 KEYS_TIMEOUT_SECONDS)
 
         failover: Failover | None = None
         gate: StandbyPbx | None = None

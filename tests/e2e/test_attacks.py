@@ -82,7 +82,10 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AttackStack]:
         path = stack.write_file("attack-users.yaml", {
             "users": [{"login": login, "password": password, "line": line}
                       for login, (password, line) in USERS.items()],
-            "queues": [{"id": QUEUE_ID, "name": "attacked", "number": "3900", "agents": []}],
+            # The victim's agent 1: the planted answer below names it, so it would be recorded were
+            # the forged token taken.
+            "agents": [{"number": "1", "user": "victim"}],
+            "queues": [{"id": QUEUE_ID, "name": "attacked", "number": "3900", "agents": ["1"]}],
             "qualifications": [{"name": "Attack", "queues": [QUEUE_ID], "subQualifications": [{"name": "One"}]}],
         })
         stack.xuc("provision", str(path))

@@ -65,8 +65,9 @@ def fuzz_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         path = stack.write_file("fuzz.yaml", {
             "users": [{"login": login, "password": password, "line": line}
                       for login, (password, line) in FUZZ_USERS.items()],
-            "agents": [{"number": "2001", "user": "alicej"}],
-            "queues": [{"id": 1, "name": "sales", "number": "3001", "agents": []},
+            # Agent 1 is the one the documented answer names (an answer names one of the caller's).
+            "agents": [{"number": "2001", "user": "alicej"}, {"number": "1", "user": "alicej"}],
+            "queues": [{"id": 1, "name": "sales", "number": "3001", "agents": ["1"]},
                        {"id": 5, "name": "support", "number": "3000", "agents": ["2001"]}],
             "qualifications": [{"name": "Support", "queues": [1, 5],
                                 "subQualifications": [{"name": "Technical"}, {"name": "General"}]}],

@@ -2,7 +2,8 @@
 answered, exported by date range (also at the documentation's "api/api" path).
 
 The module provisions its own file once (queues 5, 6 and 7; qualifications on them) and its own
-user; the answers of each test use a queue or a time range no other test uses.
+user, agent of two agents (1 and 2: answers name one of them); the answers of each test use a
+queue or a time range no other test uses.
 """
 
 from __future__ import annotations
@@ -29,9 +30,12 @@ DOCUMENTED_ANSWER: dict[str, Any] = {
 PROVISIONING = """\
 users:
   - {login: quals.agent, password: agent-secret}
+agents:
+  - {number: "1", user: quals.agent}
+  - {number: "2", user: quals.agent}
 queues:
-  - {id: 5, name: support, number: "3000"}
-  - {id: 6, name: sales, number: "3001"}
+  - {id: 5, name: support, number: "3000", agents: ["1", "2"]}
+  - {id: 6, name: sales, number: "3001", agents: ["1"]}
   - {id: 7, name: quiet, number: "3002"}
 qualifications:
   - name: Support
@@ -152,14 +156,17 @@ def test_an_answer_is_created_and_exported_by_date_range_on_both_paths(agent: ht
     assert export_rows(agent, QUALIFICATION, 5, "2018-03-21%2017:00:00", "2018-03-21%2023:59:59") == rows[:1]
 
 
-def test_the_documented_answer_needs_only_its_sub_qualification_time_and_queue(agent: httpx.Client) -> None:
+def test_an_answer_needs_its_sub_qualification_time_queue_and_the_callers_agent(agent: httpx.Client) -> None:
     general = sub_id(agent, 5, "Support", "General")
-    response = agent.post(QUALIFICATION, json={"sub_qualification_id": general, "time": "2019-01-02 03:04:05",
-                                               "queue": 5})
+    required = {"sub_qualification_id": general, "time": "2019-01-02 03:04:05", "queue": 5}
 
+    message = assert_error(agent.post(QUALIFICATION, json=required), 400, "JsonErrorDecoding")["message"]
+    response = agent.post(QUALIFICATION, json={**required, "agent": 2})
+
+    assert message == "'agent' is required"
     assert response.status_code == 201, response.text
     assert export_rows(agent, QUALIFICATION, 5, "2019-01-02", "2019-01-03") == [
-        [str(general), "2019-01-02 03:04:05", "", "0", "5", "", "", "", ""]]
+        [str(general), "2019-01-02 03:04:05", "", "2", "5", "", "", "", ""]]
 
 
 def test_the_answers_export_neutralises_formulas(agent: httpx.Client) -> None:
@@ -190,6 +197,9 @@ def test_an_empty_body_is_json_body_not_found(agent: httpx.Client) -> None:
     {"time": "2018-02-30 10:00:00"},            # not a date
     {"queue": 0},                               # not a queue id
     {"sub_qualification_id": 999_999},          # no such sub-qualification
+    {"queue": 7},                               # a queue the sub-qualification is not offered on
+    {"queue": 424242},                          # no such queue
+    {"agent": 3},                               # not the user's agent
     {"queue": "5"},                             # not an integer (the gateway's check)
     {"agent": True},
     {"unknown": "key"},
@@ -201,7 +211,7 @@ def test_an_answer_that_is_not_valid_is_json_error_decoding(agent: httpx.Client,
                                                  "queue": 5, **change}), 400, "JsonErrorDecoding")
 
 
-@pytest.mark.parametrize("missing", ["sub_qualification_id", "time", "queue"])
+@pytest.mark.parametrize("missing", ["sub_qualification_id", "time", "queue", "agent"])
 def test_an_answer_missing_a_required_key_is_json_error_decoding(agent: httpx.Client, missing: str) -> None:
     body = {key: value for key, value in DOCUMENTED_ANSWER.items() if key != missing}
 

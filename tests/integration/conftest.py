@@ -25,10 +25,17 @@ def contacts_database(database_factory: DatabaseFactory) -> TestDatabase:
 
 
 @pytest.fixture(scope="module")
+def contacts_env() -> dict[str, str]:
+    """More environment for the module's contacts process: a module overrides this fixture."""
+    return {}
+
+
+@pytest.fixture(scope="module")
 def contacts_service(
     nats_server: str, auth_service: ServiceProcess, contacts_database: TestDatabase,
-    tmp_path_factory: pytest.TempPathFactory,
+    tmp_path_factory: pytest.TempPathFactory, contacts_env: dict[str, str],
 ) -> Iterator[ServiceProcess]:
-    """Without XUC_TELEPHONY_ADDRESS: every phone status is NOT_A_LINE (-2)."""
+    """Without XUC_TELEPHONY_ADDRESS (unless `contacts_env` sets it): every phone status is
+    NOT_A_LINE (-2), and qualification answers are refused."""
     with ServiceLauncher(nats_server, tmp_path_factory.mktemp("contacts")) as launcher:
-        yield start_contacts(launcher, auth_service, contacts_database)
+        yield start_contacts(launcher, auth_service, contacts_database, **contacts_env)

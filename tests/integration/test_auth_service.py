@@ -14,6 +14,7 @@ import hmac
 import json
 import time
 from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -94,6 +95,19 @@ class AuthClient:
 
 def client_for(channel: grpc.aio.Channel, service: ServiceProcess) -> AuthClient:
     return AuthClient(auth_pb2_grpc.AuthStub(channel), (("x-xuc-service-token", service.service_token),))
+
+
+@asynccontextmanager
+async def two_replicas(service_launcher: ServiceLauncher,
+                       database_factory: DatabaseFactory) -> AsyncIterator[tuple[AuthClient, AuthClient]]:
+    """Two auth processes on one new database (as `xuc up --replicas 2` runs them), a client of each."""
+    database = database_factory.create()
+    one = await asyncio.to_thread(service_launcher.start, "services.auth", "auth", database_url=database.url)
+    other = await asyncio.to_thread(service_launcher.start, "services.auth", "auth", database_url=database.url,
+                                    data_dir=one.data_dir, service_token=one.service_token)
+    async with grpc.aio.insecure_channel(one.grpc_address) as first_channel, \
+            grpc.aio.insecure_channel(other.grpc_address) as second_channel:
+        yield client_for(first_channel, one), client_for(second_channel, other)
 
 
 @pytest.fixture
@@ -355,6 +369,7 @@ async def test_tokens_of_a_deleted_user_are_refused(auth: AuthClient) -> None:
 SERVICE_ONLY_CALLS: Sequence[tuple[str, Any]] = [
     ("Login", auth_pb2.LoginRequest(login="x", password="y")),
     ("GetPublicKeys", auth_pb2.GetPublicKeysRequest()),
+    ("ListRevocations", auth_pb2.ListRevocationsRequest()),
     ("CreateUser", user_spec("intruder")),
     ("UpdateUser", auth_pb2.UpdateUserRequest(login="x", firstname="y")),
     ("PutUsers", auth_pb2.PutUsersRequest(users=[user_spec("intruder")])),
@@ -459,13 +474,7 @@ async def test_a_password_changed_or_a_user_deleted_on_one_replica_is_seen_by_th
 ) -> None:
     """README "Repeated logins": a replica remembers the passwords it verified (XUC_LOGIN_CACHE_S,
     on by default), keyed by the stored hash, which every login reads from the database."""
-    database = database_factory.create()
-    one = await asyncio.to_thread(service_launcher.start, "services.auth", "auth", database_url=database.url)
-    other = await asyncio.to_thread(service_launcher.start, "services.auth", "auth", database_url=database.url,
-                                    data_dir=one.data_dir, service_token=one.service_token)
-    async with grpc.aio.insecure_channel(one.grpc_address) as first_channel, \
-            grpc.aio.insecure_channel(other.grpc_address) as second_channel:
-        first, second = client_for(first_channel, one), client_for(second_channel, other)
+    async with two_replicas(service_launcher, database_factory) as (first, second):
         login = unique_login("rita")
         await first.create_user(login, "first-password")
         for _ in range(3):  # the first verified by Argon2, the others remembered

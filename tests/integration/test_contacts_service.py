@@ -15,7 +15,7 @@ import socket
 import sqlite3
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Generator
 from dataclasses import dataclass
 from typing import Any
 
@@ -99,12 +99,11 @@ class Contacts:
     async def lastnames(self, search: str = "") -> list[str]:
         return [entry.contact.fields.lastname for entry in (await self.list_contacts(search)).entries]
 
-    def import_call(self, chunks: AsyncIterator[contacts_pb2.ImportChunk]) -> grpc.aio.StreamUnaryCall:
-        return self.stub.ImportContacts(chunks, metadata=self.user.metadata)
+    def import_call(self, chunks: AsyncIterator[contacts_pb2.ImportChunk]) -> ImportCall:
+        return ImportCall(self.stub.ImportContacts(chunks, metadata=self.user.metadata))
 
     async def import_file(self, data: bytes, charset: str = "", chunk_size: int = 1000) -> contacts_pb2.ImportReport:
-        report: contacts_pb2.ImportReport = await self.import_call(chunked(data, charset, chunk_size))
-        return report
+        return await self.import_call(chunked(data, charset, chunk_size))
 
     async def export_chunks(self) -> list[bytes]:
         call = self.stub.ExportContacts(contacts_pb2.ExportContactsRequest(), metadata=self.user.metadata)
@@ -112,6 +111,31 @@ class Contacts:
 
     async def export(self) -> bytes:
         return b"".join(await self.export_chunks())
+
+
+async def joined_report(call: grpc.aio.StreamStreamCall) -> contacts_pb2.ImportReport:
+    """The report an ImportContacts call answers in parts, joined (asserting their shape)."""
+    report = contacts_pb2.ImportReport()
+    async for part in call:
+        if report.created:
+            assert (list(part.failed), part.failed_count) == ([], 0)  # in the first part only
+        report.created.extend(part.created)
+        report.failed.extend(part.failed)
+        report.failed_count += part.failed_count
+    return report
+
+
+class ImportCall:
+    """An ImportContacts call that awaits as its whole report."""
+
+    def __init__(self, call: grpc.aio.StreamStreamCall) -> None:
+        self.call = call
+
+    def __await__(self) -> Generator[Any, None, contacts_pb2.ImportReport]:
+        return joined_report(self.call).__await__()
+
+    def cancel(self) -> bool:
+        return self.call.cancel()
 
 
 async def chunked(data: bytes, charset: str = "", size: int = 1000) -> AsyncIterator[contacts_pb2.ImportChunk]:
@@ -668,7 +692,7 @@ async def test_a_file_refused_early_is_answered_once_the_client_has_sent_it_all(
         await call.write(contacts_pb2.ImportChunk(data=b"Doe\n"))
     await call.write(contacts_pb2.ImportChunk(last=True))
     await call.done_writing()
-    error = await rpc_error(call)
+    error = await rpc_error(joined_report(call))
     assert (error.code(), error.details()) == (INVALID, "unknown charset 'klingon'")
 
 
@@ -681,6 +705,22 @@ async def test_duplicates_within_the_file_and_against_existing(alice: Contacts) 
         (3, ["duplicate contact"]), (5, ["duplicate contact"]), (6, ["duplicate contact"])]
     again = await rpc_error(alice.import_file(data))  # everything is there already
     assert again.details().startswith("no valid line (line 2: duplicate contact; line 3: duplicate contact")
+
+
+async def test_a_large_report_comes_in_parts_and_lists_the_first_1000_failed_lines(alice: Contacts) -> None:
+    lines = [f",,,,Name{index:05d},,{index}" if index % 7 else "x,y" for index in range(10_500)]
+    data = "\n".join([HEADER, *lines]).encode()  # 1,500 bad lines (every 7th), 9,000 good ones
+
+    parts = [part async for part in alice.stub.ImportContacts(chunked(data, size=64 * 1024),
+                                                              metadata=alice.user.metadata)]
+
+    assert [len(part.created) for part in parts] == [4000, 4000, 1000]
+    assert [(len(part.failed), part.failed_count) for part in parts] == [(1000, 1500), (0, 0), (0, 0)]
+    assert [failed.line for failed in parts[0].failed] == [2 + 7 * index for index in range(1000)]
+    assert max(part.ByteSize() for part in parts) < 1024 * 1024
+    created = [contact.lastname for part in parts for contact in part.created]
+    assert created == [f"Name{index:05d}" for index in range(10_500) if index % 7]
+    assert (await alice.list_contacts(limit=1)).total == 9000
 
 
 async def test_a_cancelled_import_leaves_nothing(alice: Contacts, contacts_database: TestDatabase) -> None:
@@ -716,7 +756,7 @@ async def test_an_upload_that_ends_before_its_last_chunk_imports_nothing(
         yield contacts_pb2.ImportChunk(data=f"{HEADER}\n".encode())
         yield contacts_pb2.ImportChunk(data="".join(f",,,,Cut{i},,{i}\n" for i in range(2500)).encode())
 
-    error = await rpc_error(alice.stub.ImportContacts(cut_short(), metadata=alice.user.metadata))
+    error = await rpc_error(alice.import_call(cut_short()))
 
     assert error.code() == INVALID
     assert "interrupted" in (error.details() or "")
@@ -730,7 +770,8 @@ async def test_a_deadline_during_an_import_leaves_nothing(alice: Contacts, conta
         yield contacts_pb2.ImportChunk(data="".join(f",,,,Late{i},,{i}\n" for i in range(2500)).encode())
         await asyncio.sleep(30)
 
-    error = await rpc_error(alice.stub.ImportContacts(chunks(), metadata=alice.user.metadata, timeout=2.0))
+    call = alice.stub.ImportContacts(chunks(), metadata=alice.user.metadata, timeout=2.0)
+    error = await rpc_error(joined_report(call))
     assert error.code() == grpc.StatusCode.DEADLINE_EXCEEDED
     await wait_until(lambda: pending_rows(contacts_database) == 0, "the timed-out import's rows to go")
     assert (await alice.list_contacts()).total == 0

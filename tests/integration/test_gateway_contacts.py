@@ -195,7 +195,8 @@ class FakeContacts(contacts_pb2_grpc.PersonalContactsServicer, contacts_pb2_grpc
             yield chunk
 
     async def ImportContacts(self, request_iterator: AsyncIterator[contacts_pb2.ImportChunk],
-                             context: grpc.aio.ServicerContext) -> Any:
+                             context: grpc.aio.ServicerContext) -> AsyncIterator[contacts_pb2.ImportReport]:
+        # The reply: one ImportReport, or a list of parts (a Failure among them ends the call there).
         call = self._record("ImportContacts", context)
         failure = self.failures.get("ImportContacts")
         with self._watch(call):
@@ -211,7 +212,11 @@ class FakeContacts(contacts_pb2_grpc.PersonalContactsServicer, contacts_pb2_grpc
             # Storing the file, as the service would. A cancelled call may first look like the end
             # of the stream to a handler; the cancellation then lands at its next await.
             await asyncio.sleep(0.05)
-            return self.replies.get("ImportContacts") or contacts_pb2.ImportReport()
+            reply = self.replies.get("ImportContacts") or contacts_pb2.ImportReport()
+            for part in reply if isinstance(reply, list) else [reply]:
+                if isinstance(part, Failure):
+                    await self._abort(context, part)
+                yield part
 
 
 class FakeServer:
@@ -255,6 +260,7 @@ def start_gateway(launcher: ServiceLauncher, auth: ServiceProcess, contacts_addr
         "XUC_SERVICE_TOKEN": auth.service_token,
         "XUC_AUTH_ADDRESS": auth.grpc_address,
         "XUC_CONTACTS_ADDRESS": contacts_address,
+        "XUC_NATS_URL": launcher.nats_url,  # the gateway follows the token revocations
         "XUC_HTTP_HOST": "127.0.0.1",
         "XUC_HTTP_PORT": "0",
         "XUC_MAX_BODY_BYTES": str(MAX_BODY_BYTES),
@@ -610,7 +616,8 @@ def test_the_services_errors_become_the_documented_answers(
     *CONTACT_CALLS,
     ("ImportContacts", "POST", IMPORT, None),
     ("ListQueueQualifications", "GET", f"{QUALIFICATION}/queue/1", None),
-    ("CreateAnswer", "POST", QUALIFICATION, {"sub_qualification_id": 1, "time": "2018-03-21 17:00:00", "queue": 1}),
+    ("CreateAnswer", "POST", QUALIFICATION, {"sub_qualification_id": 1, "time": "2018-03-21 17:00:00", "queue": 1,
+                                             "agent": 1}),
     ("ExportAnswers", "GET", f"{QUALIFICATION}/csv/1/2018-01-01/2018-02-01", None),
     ("ExportAnswers", "GET", f"{TYPO_QUALIFICATION}/csv/1/2018-01-01/2018-02-01", None),
 ])
@@ -681,7 +688,7 @@ def test_the_import_sends_the_file_with_its_charset_and_answers_the_report(api: 
     fake.reply("ImportContacts", contacts_pb2.ImportReport(
         created=[contacts_pb2.CreatedContact(id="e62e", lastname="Wayne"),
                  contacts_pb2.CreatedContact(id="d3a6", lastname="Hawking")],
-        failed=[contacts_pb2.FailedLine(line=3, errors=["too many fields", "no name"])]))
+        failed=[contacts_pb2.FailedLine(line=3, errors=["too many fields", "no name"])], failed_count=1))
     csv = "company,email,fax,firstname,lastname,mobile,number\ncorp,,,Bruce,Wayne,,\n".encode("iso-8859-1")
 
     response = api.post(IMPORT, content=csv, headers={"Content-Type": "text/csv;charset=ISO-8859-1"})
@@ -690,7 +697,9 @@ def test_the_import_sends_the_file_with_its_charset_and_answers_the_report(api: 
     assert response.json() == {
         "created": [{"id": "e62e", "lastname": "Wayne"}, {"id": "d3a6", "lastname": "Hawking"}],
         "failed": [{"line": 3, "errors": ["too many fields", "no name"]}],
+        "failedCount": 1,
     }
+    assert response.headers["content-length"] == str(len(response.content))  # one part: not streamed
     call = fake.only("ImportContacts")
     assert bytes(call.data) == csv
     assert call.chunks[0][0] == "ISO-8859-1"
@@ -765,21 +774,39 @@ def test_a_20_mb_import_is_streamed_in_many_chunks_as_it_arrives(api: httpx.Clie
     print(f"20 MB import through the gateway: {elapsed:.2f} s in {len(call.chunks)} chunks")
 
 
-def test_a_report_larger_than_grpcs_default_message_limit_is_answered(api: httpx.Client,
-                                                                      fake: FakeContacts) -> None:
-    created = [contacts_pb2.CreatedContact(id=f"{i:036d}", lastname=f"Last{i:06d}") for i in range(100_000)]
-    report = contacts_pb2.ImportReport(created=created)
-    assert report.ByteSize() > 4 * 1024 * 1024  # gRPC's default limit on a received message
-    fake.reply("ImportContacts", report)
-
-    response = api.post(IMPORT, content=b"lastname\nDoe\n")
-
-    assert response.status_code == 201, response.text
-    body = response.json()
-    assert len(body["created"]) == 100_000
-    assert body["created"][-1] == {"id": f"{99_999:036d}", "lastname": "Last099999"}
+def report_parts(contacts: int, per_part: int = 4000) -> list[Any]:
+    """A report of `contacts` created contacts in parts, as the service answers it."""
+    created = [contacts_pb2.CreatedContact(id=f"{i:036d}", lastname=f"Lâst\"{i:06d}") for i in range(contacts)]
+    parts = [contacts_pb2.ImportReport(created=created[start:start + per_part])
+             for start in range(0, contacts, per_part)]
+    parts[0].failed.append(contacts_pb2.FailedLine(line=7, errors=["too many fields"]))
+    parts[0].failed_count = 1234
+    return parts
 
 
+def test_a_report_of_many_parts_is_streamed_as_one_json_document(api: httpx.Client, fake: FakeContacts) -> None:
+    fake.reply("ImportContacts", report_parts(100_000))
+
+    with api.stream("POST", IMPORT, content=b"lastname\nDoe\n") as response:
+        chunks = list(response.iter_raw())
+
+    assert response.status_code == 201
+    assert response.headers["content-type"] == "application/json"
+    assert "content-length" not in response.headers  # generated as the parts arrive
+    assert len(chunks) > 1
+    body = json.loads(b"".join(chunks))
+    assert list(body) == ["created", "failed", "failedCount"]
+    assert body["created"] == [{"id": f"{i:036d}", "lastname": f"Lâst\"{i:06d}"} for i in range(100_000)]
+    assert (body["failed"], body["failedCount"]) == ([{"line": 7, "errors": ["too many fields"]}], 1234)
+
+
+def test_a_report_that_fails_once_streamed_ends_as_a_broken_transfer(api: httpx.Client, fake: FakeContacts) -> None:
+    fake.reply("ImportContacts", [*report_parts(12_000)[:2], Failure(S.UNAVAILABLE, "Unreachable", "gone")])
+
+    with api.stream("POST", IMPORT, content=b"lastname\nDoe\n") as response:
+        assert response.status_code == 201  # sent with the first parts
+        with pytest.raises(httpx.RemoteProtocolError):  # never a well-formed but short report
+            response.read()
 def test_an_import_declared_above_the_limit_is_refused_before_any_call(gateway: Gateway, api: httpx.Client,
                                                                        fake: FakeContacts) -> None:
     # Only the headers are sent (as a client waiting for "100 Continue" would): the answer needs no body.
@@ -866,15 +893,17 @@ def test_an_answer_is_sent_whole_and_its_id_returned_bare(api: httpx.Client, fak
     assert call.metadata["authorization"] == f"Bearer {gateway.tokens['gw.alice']}"
 
 
-def test_an_answer_needs_only_its_sub_qualification_time_and_queue(api: httpx.Client, fake: FakeContacts) -> None:
+def test_an_answer_needs_only_its_sub_qualification_time_queue_and_agent(api: httpx.Client,
+                                                                         fake: FakeContacts) -> None:
     fake.reply("CreateAnswer", contacts_pb2.AnswerRef(id=7))
 
-    response = api.post(QUALIFICATION, json={"sub_qualification_id": 3, "time": "2018-03-21 17:00:00", "queue": 2})
+    response = api.post(QUALIFICATION, json={"sub_qualification_id": 3, "time": "2018-03-21 17:00:00", "queue": 2,
+                                             "agent": 2001})
 
     assert response.status_code == 201
     assert response.json() == 7
     assert fake.only("CreateAnswer").request == contacts_pb2.QualificationAnswer(
-        sub_qualification_id=3, time="2018-03-21 17:00:00", queue=2)
+        sub_qualification_id=3, time="2018-03-21 17:00:00", queue=2, agent=2001)
 
 
 @pytest.mark.parametrize(
@@ -887,6 +916,7 @@ def test_an_answer_needs_only_its_sub_qualification_time_and_queue(api: httpx.Cl
         (json.dumps({k: v for k, v in ANSWER.items() if k != "sub_qualification_id"}).encode(), "JsonErrorDecoding"),
         (json.dumps({k: v for k, v in ANSWER.items() if k != "time"}).encode(), "JsonErrorDecoding"),
         (json.dumps({k: v for k, v in ANSWER.items() if k != "queue"}).encode(), "JsonErrorDecoding"),
+        (json.dumps({k: v for k, v in ANSWER.items() if k != "agent"}).encode(), "JsonErrorDecoding"),
         (json.dumps({**ANSWER, "queue": "1"}).encode(), "JsonErrorDecoding"),
         (json.dumps({**ANSWER, "agent": True}).encode(), "JsonErrorDecoding"),
         (json.dumps({**ANSWER, "agent": 1.0}).encode(), "JsonErrorDecoding"),

@@ -196,6 +196,7 @@ def start_gateway(launcher: ServiceLauncher, auth: ServiceProcess, telephony_add
         "XUC_SERVICE_TOKEN": auth.service_token,
         "XUC_AUTH_ADDRESS": auth.grpc_address,
         "XUC_CONTACTS_ADDRESS": telephony_address,  # required; never called by these routes
+        "XUC_NATS_URL": launcher.nats_url,  # the gateway follows the token revocations
         "XUC_TELEPHONY_ADDRESS": telephony_address,
         "XUC_HTTP_HOST": "127.0.0.1",
         "XUC_HTTP_PORT": "0",

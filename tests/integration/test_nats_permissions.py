@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -28,6 +29,8 @@ from tests.support.webhook_receiver import WebhookReceiver, username_is
 from xuc import nats_config, subjects
 from xuc.runtime import nats
 from xuc.runtime.nats_credentials import NatsLogin, read_credentials
+from xuc.runtime.revocations import RevocationFollower
+from xuc.security.revocations import Revocations
 from xucproto.events.v1 import auth_events_pb2
 from xucproto.events.v1.telephony_events_pb2 import PhoneEvent, UndeliveredEvent
 
@@ -127,6 +130,32 @@ async def test_each_component_follows_the_user_changes(server: AuthorizingNats, 
         assert (message.subject, message.data) == (subject, payload)
     finally:
         await follower.close()
+        await auth.close()
+
+
+@pytest.mark.parametrize("name", nats_config.COMPONENTS)
+async def test_each_component_follows_the_token_revocations(server: AuthorizingNats, streams: None,
+                                                            name: str) -> None:
+    """xuc/runtime/revocations.py's follower, as each component's user: the revocation arrives."""
+    follower_connection, auth = await component(server, name), await component(server, "auth")
+    revocations = Revocations(3600)
+    changed_at = int(time.time() * 1000)
+
+    async def nothing_listed() -> list[tuple[str, int]]:
+        return []
+
+    follower = RevocationFollower(follower_connection, revocations, nothing_listed)
+    try:
+        await follower.start(within=WITHIN_SECONDS)
+        event = auth_events_pb2.UserChanged(login=f"revoked-by-{name}", user_id=f"id-{name}", change="updated")
+        event.credentials_changed_at.FromMilliseconds(changed_at)
+        await auth.jetstream().publish(subjects.USER_CHANGED.for_key(event.login), event.SerializeToString())
+        async with asyncio.timeout(WITHIN_SECONDS):
+            while not revocations.refuses(f"id-{name}", changed_at - 1):  # noqa: ASYNC110 (a plain set)
+                await asyncio.sleep(0.01)
+    finally:
+        await follower.close()
+        await follower_connection.close()
         await auth.close()
 
 

@@ -1,10 +1,12 @@
 """Call qualifications through the contacts service as a real process: gRPC on loopback, a real auth
 service for user tokens, a real nats-server, SQLite and PostgreSQL.
 
-One contacts process per database backend serves the whole module. PutQualifications describes
-*all* qualifications (the unlisted are deactivated), so each test starts by putting the ones it
-needs, under names and queue ids of its own, and asserts only about those: tests run one after
-the other, so within a test the state it put is the state it reads.
+One contacts process per database backend serves the whole module, with a telephony process (the
+PBX simulator) that knows the queues and agents answers are checked against. PutQualifications
+describes *all* qualifications (the unlisted are deactivated), and PutAgentsAndQueues all queues
+and agents, so each test starts by putting the ones it needs, under names and queue ids of its
+own, and asserts only about those: tests run one after the other, so within a test the state it
+put is the state it reads.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import asyncio
 import csv
 import io
 import secrets
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,21 +27,28 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 
+from tests.integration.conftest import start_contacts
+from tests.integration.test_contacts_service import free_port
 from tests.support.databases import DatabaseFactory, TestDatabase
 from tests.support.processes import ServiceLauncher, ServiceProcess
-from tests.support.rpc import refusal, unique_login
+from tests.support.rpc import refusal, rpc_error, unique_login
 from xuc import subjects
 from xuc.provision import provision
+from xuc.runtime.grpc_errors import reason_of
 from xuc.runtime.settings import Settings
 from xucproto.auth.v1 import auth_pb2, auth_pb2_grpc
 from xucproto.contacts.v1 import contacts_pb2, contacts_pb2_grpc
 from xucproto.events.v1 import contacts_events_pb2
+from xucproto.telephony.v1 import telephony_pb2, telephony_pb2_grpc
 
 QUALIFICATIONS_SERVICE = "xuc.contacts.v1.Qualifications"
 Metadata = tuple[tuple[str, str], ...]
 INVALID_ARGUMENT = grpc.StatusCode.INVALID_ARGUMENT
 PERMISSION_DENIED = grpc.StatusCode.PERMISSION_DENIED
 UNAUTHENTICATED = grpc.StatusCode.UNAUTHENTICATED
+FAILED_PRECONDITION = grpc.StatusCode.FAILED_PRECONDITION
+UNAVAILABLE = grpc.StatusCode.UNAVAILABLE
+AGENT = "2001"  # the module user's agent number (provisioned by Client.queues)
 HEADER = ["sub_qualification_id", "time", "callid", "agent", "queue", "first_name", "last_name", "comment",
           "custom_data"]
 
@@ -61,12 +70,41 @@ def agent(auth_service: ServiceProcess) -> tuple[str, str]:
     return asyncio.run(_user_token(auth_service.grpc_address, (("x-xuc-service-token", auth_service.service_token),)))
 
 
+@pytest.fixture(scope="module")
+def telephony_service(
+    nats_server: str, auth_service: ServiceProcess, database_factory: DatabaseFactory,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[ServiceProcess]:
+    """Where the contacts process checks an answer's queue and agent."""
+    with ServiceLauncher(nats_server, tmp_path_factory.mktemp("telephony")) as launcher:
+        yield launcher.start("services.telephony", "telephony", database_url=database_factory.create().url,
+                             service_token=auth_service.service_token,
+                             extra_env={"XUC_AUTH_ADDRESS": auth_service.grpc_address})
+
+
+@pytest.fixture(scope="module")
+def contacts_env(telephony_service: ServiceProcess) -> dict[str, str]:
+    return {"XUC_TELEPHONY_ADDRESS": telephony_service.grpc_address}
+
+
 @dataclass
 class Client:
     stub: contacts_pb2_grpc.QualificationsStub
     service: Metadata  # the service token
     user: Metadata  # the agent's token
     login: str
+    telephony: telephony_pb2_grpc.TelephonyStub
+
+    async def queues(self, count: int = 1, agents: Sequence[tuple[str, str]] = ()) -> list[int]:
+        """`count` new queue ids, made the telephony service's only queues, with the user's agent
+        AGENT in each; `agents` (number, login) are provisioned too."""
+        ids = [queue_id() for _ in range(count)]
+        everyone = [(AGENT, self.login), *agents]
+        await self.telephony.PutAgentsAndQueues(telephony_pb2.PutAgentsAndQueuesRequest(
+            agents=[telephony_pb2.AgentSpec(number=number, username=login) for number, login in everyone],
+            queues=[telephony_pb2.QueueSpec(id=queue, name=f"queue {queue}", number="3000", agents=[AGENT])
+                    for queue in ids]), metadata=self.service)
+        return ids
 
     async def put(self, *specs: contacts_pb2.QualificationSpec) -> contacts_pb2.PutQualificationsReply:
         reply: contacts_pb2.PutQualificationsReply = await self.stub.PutQualifications(
@@ -83,7 +121,7 @@ class Client:
 
     async def answer(self, sub_id: int, queue: int, time: str = "2018-03-21 17:00:00", **fields: Any) -> int:
         request = contacts_pb2.QualificationAnswer(sub_qualification_id=sub_id, time=time, queue=queue,
-                                                   **{"callid": "callid1", "agent": 1, **fields})
+                                                   **{"callid": "callid1", "agent": int(AGENT), **fields})
         reply = await self.stub.CreateAnswer(request, metadata=self.user)
         return int(reply.id)
 
@@ -106,11 +144,13 @@ async def channel(contacts_service: ServiceProcess) -> AsyncIterator[grpc.aio.Ch
 
 
 @pytest.fixture
-def client(channel: grpc.aio.Channel, contacts_service: ServiceProcess, agent: tuple[str, str]) -> Client:
+async def client(channel: grpc.aio.Channel, contacts_service: ServiceProcess, telephony_service: ServiceProcess,
+                 agent: tuple[str, str]) -> AsyncIterator[Client]:
     login, token = agent
-    return Client(contacts_pb2_grpc.QualificationsStub(channel),
-                  (("x-xuc-service-token", contacts_service.service_token),),
-                  (("authorization", f"Bearer {token}"),), login)
+    async with grpc.aio.insecure_channel(telephony_service.grpc_address) as telephony:
+        yield Client(contacts_pb2_grpc.QualificationsStub(channel),
+                     (("x-xuc-service-token", contacts_service.service_token),),
+                     (("authorization", f"Bearer {token}"),), login, telephony_pb2_grpc.TelephonyStub(telephony))
 
 
 def spec(name: str, queues: Sequence[int] = (), subs: Sequence[str] = ()) -> contacts_pb2.QualificationSpec:
@@ -252,11 +292,11 @@ async def test_a_queue_offers_its_active_qualifications_with_their_active_subs(c
 
 # --- answers -----------------------------------------------------------------------------------------
 async def test_an_answer_is_recorded_and_announced(client: Client, nats_client: NatsClient) -> None:
-    queue = queue_id()
+    [queue] = await client.queues()
     [qualification] = (await client.put(spec(names(), [queue], ["Technical"]))).qualifications
     sub_id = qualification.sub_qualifications[0].id
 
-    answer_id = await client.answer(sub_id, queue, agent=12, callid="call-42", first_name="john", last_name="doe",
+    answer_id = await client.answer(sub_id, queue, callid="call-42", first_name="john", last_name="doe",
                                     comment="some comment", custom_data="some custom data")
 
     assert answer_id > 0
@@ -265,15 +305,15 @@ async def test_an_answer_is_recorded_and_announced(client: Client, nats_client: 
     assert (message.headers or {}).get("Xuc-Event-Type") == "xuc.events.v1.QualificationAnswered"
     event = contacts_events_pb2.QualificationAnswered.FromString(message.data)
     assert (event.answer_id, event.sub_qualification_id, event.queue, event.agent, event.callid, event.time,
-            event.answered_by) == (answer_id, sub_id, queue, 12, "call-42", "2018-03-21 17:00:00", client.login)
+            event.answered_by) == (answer_id, sub_id, queue, 2001, "call-42", "2018-03-21 17:00:00", client.login)
     assert (await client.export(queue, "2018-03-21", "2018-03-22"))[1:] == [
-        [str(sub_id), "2018-03-21 17:00:00", "call-42", "12", str(queue), "john", "doe", "some comment",
+        [str(sub_id), "2018-03-21 17:00:00", "call-42", AGENT, str(queue), "john", "doe", "some comment",
          "some custom data"]]
 
 
 @pytest.mark.parametrize("time", ["2018-03-21", "2018-03-21T17:00:00", "2018-02-30 10:00:00", "", "now"])
 async def test_an_answer_with_a_bad_time_is_refused(client: Client, time: str) -> None:
-    queue = queue_id()
+    [queue] = await client.queues()
     [qualification] = (await client.put(spec(names(), [queue], ["Technical"]))).qualifications
 
     refused = client.answer(qualification.sub_qualifications[0].id, queue, time=time)
@@ -282,7 +322,7 @@ async def test_an_answer_with_a_bad_time_is_refused(client: Client, time: str) -
 
 
 async def test_answers_to_unknown_or_inactive_sub_qualifications_are_refused(client: Client) -> None:
-    queue = queue_id()
+    [queue] = await client.queues()
     kept, dropped = names("kept"), names("dropped")
     put = await client.put(spec(kept, [queue], ["Technical", "General"]), spec(dropped, [queue], ["Other"]))
     technical, general = (sub.id for sub in put.qualifications[0].sub_qualifications)
@@ -297,9 +337,71 @@ async def test_answers_to_unknown_or_inactive_sub_qualifications_are_refused(cli
     assert len(await client.export(queue, "2000-01-01", "2100-01-01")) == 2  # the header and the one answer
 
 
+async def answer_refusal(call: Any) -> tuple[grpc.StatusCode, str, str]:
+    error = await rpc_error(call)
+    return error.code(), reason_of(error), error.details() or ""
+
+
+async def test_an_answer_for_a_queue_telephony_does_not_know_is_refused(client: Client) -> None:
+    [queue] = await client.queues()
+    unknown = queue_id()  # qualifications may name it: telephony has no such queue
+    [qualification] = (await client.put(spec(names(), [queue, unknown], ["Technical"]))).qualifications
+    sub_id = qualification.sub_qualifications[0].id
+
+    assert await answer_refusal(client.answer(sub_id, unknown)) == (
+        INVALID_ARGUMENT, "UnknownQueue", f"queue {unknown} does not exist")
+    assert await client.answer(sub_id, queue) > 0
+    assert await client.export(unknown, "2000-01-01", "2100-01-01") == [HEADER]
+
+
+async def test_a_sub_qualification_of_another_queue_is_refused(client: Client) -> None:
+    queue, other_queue = await client.queues(2)
+    put = await client.put(spec(names(), [queue], ["Technical"]), spec(names(), [other_queue], ["Sales"]))
+    of_queue, of_other = (qualification.sub_qualifications[0].id for qualification in put.qualifications)
+
+    assert await answer_refusal(client.answer(of_other, queue)) == (
+        INVALID_ARGUMENT, "UnknownSubQualification",
+        f"sub-qualification {of_other} is not an active sub-qualification of a qualification of queue {queue}")
+    assert await client.answer(of_queue, queue) > 0
+    assert await client.answer(of_other, other_queue) > 0
+    assert [row[0] for row in await client.export(queue, "2000-01-01", "2100-01-01")][1:] == [str(of_queue)]
+
+
+async def test_an_answer_in_the_name_of_another_users_agent_is_refused(client: Client) -> None:
+    [queue] = await client.queues(agents=[("2002", "someone.else")])
+    [qualification] = (await client.put(spec(names(), [queue], ["Technical"]))).qualifications
+    sub_id = qualification.sub_qualifications[0].id
+
+    for agent in (2002, 0):
+        assert await answer_refusal(client.answer(sub_id, queue, agent=agent)) == (
+            INVALID_ARGUMENT, "NotYourAgent",
+            f"agent {agent} is not one of the agents of user {client.login!r} (theirs: {AGENT})")
+    assert await client.answer(sub_id, queue, agent=2001) > 0
+    assert [row[3] for row in await client.export(queue, "2000-01-01", "2100-01-01")][1:] == [AGENT]
+
+
+async def test_without_telephony_no_answer_is_recorded(
+    client: Client, service_launcher: ServiceLauncher, auth_service: ServiceProcess, contacts_database: TestDatabase,
+) -> None:
+    [queue] = await client.queues()
+    [qualification] = (await client.put(spec(names(), [queue], ["Technical"]))).qualifications
+    answer = contacts_pb2.QualificationAnswer(sub_qualification_id=qualification.sub_qualifications[0].id,
+                                              time="2018-03-21 17:00:00", queue=queue, agent=int(AGENT))
+    unconfigured = await asyncio.to_thread(start_contacts, service_launcher, auth_service, contacts_database)
+    unreachable = await asyncio.to_thread(start_contacts, service_launcher, auth_service, contacts_database,
+                                          XUC_TELEPHONY_ADDRESS=f"127.0.0.1:{free_port()}")  # nobody listens
+
+    for contacts, (code, reason) in ((unconfigured, (FAILED_PRECONDITION, "TelephonyNotConfigured")),
+                                     (unreachable, (UNAVAILABLE, "Unreachable"))):
+        async with grpc.aio.insecure_channel(contacts.grpc_address) as channel:
+            stub = contacts_pb2_grpc.QualificationsStub(channel)
+            assert (await answer_refusal(stub.CreateAnswer(answer, metadata=client.user)))[:2] == (code, reason)
+    assert await client.export(queue, "2000-01-01", "2100-01-01") == [HEADER]
+
+
 # --- export ------------------------------------------------------------------------------------------
 async def test_export_takes_the_queue_range_from_inclusive_to_exclusive(client: Client) -> None:
-    queue, other_queue = queue_id(), queue_id()
+    queue, other_queue = await client.queues(2)
     [qualification] = (await client.put(spec(names(), [queue, other_queue], ["Technical"]))).qualifications
     sub_id = qualification.sub_qualifications[0].id
     for time, comment in [("2018-03-22 00:00:00", "at to"), ("2018-03-21 09:30:00", "second"),
@@ -321,7 +423,7 @@ async def test_export_takes_the_queue_range_from_inclusive_to_exclusive(client: 
 
 
 async def test_exported_cells_are_neutralised_and_quoted(client: Client) -> None:
-    queue = queue_id()
+    [queue] = await client.queues()
     [qualification] = (await client.put(spec(names(), [queue], ["Technical"]))).qualifications
     sub_id = qualification.sub_qualifications[0].id
     await client.answer(sub_id, queue, callid="=HYPERLINK(\"http://x\")", first_name="+33", last_name="@sum",
@@ -331,7 +433,7 @@ async def test_exported_cells_are_neutralised_and_quoted(client: Client) -> None
 
     assert data.startswith(b"sub_qualification_id,time,callid,agent,queue,first_name,last_name,comment,custom_data\r\n")
     [_, row] = list(csv.reader(io.StringIO(data.decode("utf-8"), newline="")))
-    assert row[2:] == ["'=HYPERLINK(\"http://x\")", "1", str(queue), "'+33", "'@sum", "line 1\nline 2, \"quoted\" é",
+    assert row[2:] == ["'=HYPERLINK(\"http://x\")", AGENT, str(queue), "'+33", "'@sum", "line 1\nline 2, \"quoted\" é",
                        "'-1"]
 
 
@@ -342,7 +444,7 @@ async def test_bad_export_dates_are_refused(client: Client, start: str, end: str
 
 
 async def test_a_large_export_is_streamed_in_chunks_in_order(client: Client) -> None:
-    queue = queue_id()
+    [queue] = await client.queues()
     [qualification] = (await client.put(spec(names(), [queue], ["Technical"]))).qualifications
     sub_id = qualification.sub_qualifications[0].id
     count = 1_200  # more than a page of 1000 rows, about 190 KB: several chunks of about 64 KiB

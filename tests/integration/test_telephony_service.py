@@ -26,6 +26,7 @@ from tests.support.processes import ServiceLauncher, ServiceProcess
 from tests.support.rpc import refusal, unique_login
 from xuc import subjects
 from xucproto.auth.v1 import auth_pb2, auth_pb2_grpc
+from xucproto.events.v1 import auth_events_pb2
 from xucproto.events.v1 import telephony_events_pb2 as events
 from xucproto.telephony.v1 import telephony_pb2 as pb
 from xucproto.telephony.v1 import telephony_pb2_grpc
@@ -287,6 +288,40 @@ async def test_agents_log_in_pause_and_log_out(telephony: Telephony, nats_client
         INVALID, "InvalidQueues")
 
 
+async def test_queues_and_a_users_agents_are_listed_to_services_and_to_the_user(telephony: Telephony) -> None:
+    alice, bob = await telephony.new_user(line=False), await telephony.new_user(line=False)
+    first, second, bobs = (f"8{secrets.randbelow(10**6):06d}" for _ in range(3))
+    queue_a, queue_b = sorted(secrets.randbelow(10**9) + 1 for _ in range(2))
+    await telephony.stub.PutAgentsAndQueues(pb.PutAgentsAndQueuesRequest(
+        agents=[pb.AgentSpec(number=first, username=alice.login), pb.AgentSpec(number=second, username=alice.login),
+                pb.AgentSpec(number=bobs, username=bob.login)],
+        queues=[pb.QueueSpec(id=queue_b, name="sales", number="3001", agents=[second, bobs]),
+                pb.QueueSpec(id=queue_a, name="support", number="3000", agents=[first])]),
+        metadata=telephony.service)
+
+    for metadata in (telephony.service, alice.metadata):
+        queues = await telephony.stub.ListQueues(pb.ListQueuesRequest(), metadata=metadata)
+        assert [(queue.id, queue.name, queue.number, list(queue.agents)) for queue in queues.queues] == [
+            (queue_a, "support", "3000", [first]), (queue_b, "sales", "3001", [second, bobs])]
+    by_service = await telephony.stub.ListUserAgents(pb.ListUserAgentsRequest(username=alice.login),
+                                                     metadata=telephony.service)
+    by_herself = await telephony.stub.ListUserAgents(pb.ListUserAgentsRequest(), metadata=alice.metadata)
+    named = await telephony.stub.ListUserAgents(pb.ListUserAgentsRequest(username=alice.login),
+                                                metadata=alice.metadata)
+    assert by_service == by_herself == named
+    assert sorted((agent.agent_number, agent.username, list(agent.queue_ids)) for agent in by_service.agents) == \
+        sorted([(first, alice.login, [queue_a]), (second, alice.login, [queue_b])])
+    nobody = await telephony.stub.ListUserAgents(pb.ListUserAgentsRequest(username="no-agent-here"),
+                                                 metadata=telephony.service)
+    assert list(nobody.agents) == []
+
+    others = pb.ListUserAgentsRequest(username=bob.login)
+    assert await refusal(telephony.stub.ListUserAgents(others, metadata=alice.metadata)) == (
+        grpc.StatusCode.PERMISSION_DENIED, "Forbidden")
+    assert await refusal(telephony.stub.ListUserAgents(pb.ListUserAgentsRequest(), metadata=telephony.service)) == (
+        INVALID, "InvalidRequest")
+
+
 # --- handshake, push, history rules --------------------------------------------------------------
 async def test_handshake_republishes_every_status(telephony: Telephony, nats_client: NatsClient) -> None:
     alice = await telephony.new_user()
@@ -400,3 +435,23 @@ async def test_a_call_from_a_queue_rings_the_destination_with_the_given_caller_i
         "EventRinging", alice.line, "999999", {"foo": "bar"})
     assert reply.number == alice.line
     await telephony.act("Hangup", alice.line)
+
+
+async def test_a_forged_user_deleted_event_removes_nobody(telephony: Telephony, nats_client: NatsClient) -> None:
+    """The review's attack: whoever could publish `UserChanged deleted` made telephony answer
+    UserNotFound for a live user. The event now only says whom to read again from auth."""
+    victim, witness = await telephony.new_user(), await telephony.new_user()
+    forged = auth_events_pb2.UserChanged(login=victim.login, user_id=victim.user_id, change="deleted")
+    await nats_client.jetstream().publish(subjects.USER_CHANGED.for_key(victim.login), forged.SerializeToString())
+    # A real change published after the forgery: once telephony shows it, it has handled both, in order.
+    moved = f"8{secrets.randbelow(10**7):07d}"
+    await telephony.auth.UpdateUser(auth_pb2.UpdateUserRequest(login=witness.login, line=moved),
+                                    metadata=telephony.service)
+    for _ in range(200):
+        if (await telephony.statuses(moved))[moved] != -2:
+            break
+        await asyncio.sleep(0.05)
+    else:
+        pytest.fail("telephony never learnt the witness's new line")
+    assert (await telephony.statuses(victim.line))[victim.line] != -2
+    assert (await telephony.dial(victim, "0123456789")).number == "0123456789"

@@ -4,6 +4,7 @@ servers (a webhook receiver, a CAS server, an OIDC issuer) running beside them."
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
@@ -30,3 +31,7 @@ class BackgroundLoop:
     def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
         """Run `coroutine` on the loop and wait for its result."""
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(self.CALL_TIMEOUT_SECONDS)
+
+    def submit(self, coroutine: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        """Start `coroutine` on the loop (a server's `serve()`, say); its future, not awaited."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop)

@@ -73,3 +73,59 @@ def slow_request(host: str, port: int, head: str, body_parts: Iterable[bytes], i
             except (BrokenPipeError, ConnectionResetError):
                 break
         return _read_answer(sock, started, timeout)
+
+
+class RawConnection:
+    """One connection on which answers are read one at a time (keep-alive, pipelining), and whose
+    closing by the server is awaited."""
+
+    def __init__(self, host: str, port: int, timeout: float = 30.0) -> None:
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.timeout = timeout
+        self.opened = self.sent = time.monotonic()
+        self._buffer = b""
+
+    def __enter__(self) -> RawConnection:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.sock.close()
+
+    def send(self, data: bytes) -> None:
+        self.sent = time.monotonic()
+        self.sock.sendall(data)
+
+    def _more(self) -> bytes:
+        self.sock.settimeout(self.timeout)
+        try:
+            return self.sock.recv(65536)
+        except ConnectionResetError:
+            return b""
+
+    def answer(self) -> RawAnswer:
+        """The next answer (its `closed` says whether it asked to close: `connection: close`)."""
+        while b"\r\n\r\n" not in self._buffer:
+            chunk = self._more()
+            if not chunk:
+                raise AssertionError(f"connection closed before an answer: {self._buffer!r}")
+            self._buffer += chunk
+        head, _, self._buffer = self._buffer.partition(b"\r\n\r\n")
+        status_line, *lines = head.decode("latin-1").split("\r\n")
+        headers = {name.strip().lower(): value.strip() for name, _, value in (line.partition(":") for line in lines)}
+        length = int(headers.get("content-length", "0"))
+        while len(self._buffer) < length:
+            chunk = self._more()
+            if not chunk:
+                break
+            self._buffer += chunk
+        body, self._buffer = self._buffer[:length], self._buffer[length:]
+        return RawAnswer(int(status_line.split()[1]), headers, body, headers.get("connection") == "close",
+                         time.monotonic() - self.sent)
+
+    def wait_closed(self) -> float:
+        """Seconds from the last bytes sent until the server closed the connection, which must
+        send nothing more meanwhile (TimeoutError if it stays open `timeout` seconds)."""
+        chunk = self._more()
+        assert self._buffer == b"", self._buffer
+        assert chunk == b"", chunk
+        return time.monotonic() - self.sent

@@ -24,6 +24,7 @@ from xuc.errors import Unreachable
 class FakeDatabase:
     def __init__(self, users: Iterable[User] = (), failing_logins: Iterable[str] = ()) -> None:
         self.users: dict[str, User] = {user.id: user for user in users}
+        self.revocations: dict[str, int] = {}  # user id -> credentials changed at (ms)
         self.commits = 0
         self.open_units = 0
         self.failing_logins = set(failing_logins)  # writing one of these logins raises Unreachable
@@ -69,8 +70,23 @@ class FakeUserRepository:
         return sorted(self.rows.values(), key=lambda user: user.login)
 
 
+class FakeRevocationRepository:
+    def __init__(self, rows: dict[str, int]) -> None:
+        self.rows = rows
+
+    async def record(self, user_id: str, changed_at_ms: int) -> None:
+        self.rows[user_id] = changed_at_ms
+
+    async def since(self, cutoff_ms: int) -> Sequence[tuple[str, int]]:
+        return [(user_id, at) for user_id, at in self.rows.items() if at >= cutoff_ms]
+
+    async def forget_before(self, cutoff_ms: int) -> None:
+        self.rows = {user_id: at for user_id, at in self.rows.items() if at >= cutoff_ms}
+
+
 class FakeUnitOfWork:
     users: FakeUserRepository
+    revocations: FakeRevocationRepository
 
     def __init__(self, database: FakeDatabase) -> None:
         self._database = database
@@ -79,11 +95,13 @@ class FakeUnitOfWork:
 
     async def __aenter__(self) -> FakeUnitOfWork:
         self.users = FakeUserRepository(dict(self._database.users), self._database.failing_logins)
+        self.revocations = FakeRevocationRepository(dict(self._database.revocations))
         self._database.open_units += 1
         return self
 
     async def commit(self) -> None:
         self._database.users = dict(self.users.rows)
+        self._database.revocations = dict(self.revocations.rows)
         self._database.commits += 1
         self.committed = True
 

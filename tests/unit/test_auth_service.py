@@ -196,7 +196,7 @@ async def test_create_user_stores_a_hashed_password_and_publishes() -> None:
     assert stored.profile == Profile(firstname="Bob", line="1002")
     assert system.publisher.events == [
         UserChanged("bob", created.id, "created", datetime.fromtimestamp(system.now, UTC),
-                    event_id=system.publisher.events[0].event_id)
+                    credentials_changed_at=int(system.now * 1000), event_id=system.publisher.events[0].event_id)
     ]
     assert_published_after_commit(system)
     assert "bob" in system.publisher.batches[0].logins_stored

@@ -17,6 +17,8 @@ from services.contacts.domain.contacts import (
     NEEDS_NAME_OR_NUMBER,
     TEXT_FIELDS,
     ContactFields,
+    FailedLine,
+    FailedLines,
     _general_forms,
     _plain_ascii_forms,
     _TimeOrderedIds,
@@ -310,3 +312,14 @@ def test_ids_increase_when_the_clock_goes_back() -> None:
     generated += [ids.next() for _ in range(5)]
     values = _assert_valid_and_increasing(generated)
     assert _milliseconds(values[-1]) == 1_700_000_000_010
+
+
+# --- import reports ------------------------------------------------------------------------------
+@given(st.lists(st.integers(min_value=2, max_value=10_000), unique=True, max_size=60), st.integers(0, 20))
+def test_failed_lines_keep_the_first_ones_by_line_and_count_them_all(lines: list[int], limit: int) -> None:
+    failed = FailedLines(limit)
+    for line in lines:  # in any order: duplicates found by storage come after later lines
+        failed.add(line, (f"error of {line}",))
+
+    assert failed.count == len(lines)
+    assert failed.first() == [FailedLine(line, (f"error of {line}",)) for line in sorted(lines)[:limit]]

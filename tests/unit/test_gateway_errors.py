@@ -29,6 +29,8 @@ S = grpc.StatusCode
 ALIASES = {
     "UnknownSubQualification": "JsonErrorDecoding",
     "InvalidQualificationAnswer": "JsonErrorDecoding",
+    "UnknownQueue": "JsonErrorDecoding",
+    "NotYourAgent": "JsonErrorDecoding",
     "PbxUnreachable": "Unreachable",
 }
 

@@ -135,6 +135,7 @@ def _claims() -> dict[str, object]:
         ("a.b.c.d.e", "JWE"),
         ("a" * 20_000 + ".b.c", "too long"),
         (b64url(b"{not json") + ".e30.c2ln", "header"),
+        (b64url(b"[" * 5000) + ".e30.c2ln", "header"),  # JSON nested 5,000 deep (PyJWT catches its RecursionError)
         (forge(_claims(), alg="none"), "must be signed"),
         (forge(_claims(), alg="HS256", secret=b"any"), "must be signed"),
         (forge(_claims(), alg="none", headers={"alg": "RS512"}), "must be signed"),

@@ -5,6 +5,7 @@ list, and the import guarantee (all of a file's contacts or none) under failures
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,8 +23,10 @@ from services.contacts.domain.contacts import (
     ContactQuery,
     ContactsCleared,
     ContactsImported,
+    CreatedContact,
     Event,
     FailedLine,
+    ImportReport,
     KeyedContact,
     Owner,
     contact_keys,
@@ -41,6 +44,7 @@ from services.contacts.domain.errors import (
 from services.contacts.domain.idempotency import IDEMPOTENCY_WINDOW_SECONDS, IdempotentCreation, creation_fingerprint
 from services.contacts.domain.ports import PageCursor
 from services.contacts.service_layer.contacts_cache import ContactsCache
+from services.contacts.service_layer.contacts_import import SPOOL_MEMORY_BYTES, CreatedSpool
 from services.contacts.service_layer.personal_contacts import NOT_A_LINE, PersonalContactsService
 from xuc.errors import ErrorKind, Unreachable
 
@@ -288,7 +292,8 @@ class System:
 
     def __init__(self, batch_size: int = 1000, page_size: int = 1000, max_import_bytes: int = 1 << 20,
                  cache_owners: int | None = None, cache_max_contacts: int = 5000,
-                 database: FakeDatabase | None = None, instance_id: str = "instance-1") -> None:
+                 database: FakeDatabase | None = None, instance_id: str = "instance-1",
+                 report_part: int = 4000) -> None:
         cache_owners = self.default_cache_owners if cache_owners is None else cache_owners
         self.database = FakeDatabase() if database is None else database
         self.publisher = RecordingPublisher(self.database)
@@ -298,8 +303,18 @@ class System:
             lambda: FakeUnitOfWork(self.database), self.publisher, self.phones,
             import_batch_size=batch_size, export_page_size=page_size, max_import_bytes=max_import_bytes,
             clock=lambda: self.now, cache_owners=cache_owners, cache_max_contacts=cache_max_contacts,
-            instance_id=instance_id, import_lease_seconds=LEASE,
+            instance_id=instance_id, import_lease_seconds=LEASE, report_part_contacts=report_part,
         )
+
+    async def import_contacts(self, owner: Owner, chunks: AsyncIterator[tuple[str, bytes]]) -> ImportReport:
+        """The service's import, its report parts joined into one (asserting their shape)."""
+        async with contextlib.aclosing(self.service.import_contacts(owner, chunks)) as parts:
+            first = await anext(parts)
+            report = ImportReport(list(first.created), first.failed, first.failed_count)
+            async for part in parts:
+                assert (part.failed, part.failed_count) == ([], 0)  # in the first part only
+                report.created += part.created
+        return report
 
 
 @pytest.fixture(autouse=True, params=[1000, 0], ids=["cache", "no-cache"])
@@ -443,7 +458,7 @@ async def test_import_reports_created_and_failed_lines_and_publishes_one_event()
     await system.service.create_contact(ALICE, ContactFields(lastname="Existing", number="1"))
     data = csv_file("lastname,number", "Doe,1", "Lee,2,3", "existing,1", "Kim,3", "DOE,1", "", "Ray,4", ",")
 
-    report = await system.service.import_contacts(ALICE, file_chunks(data))
+    report = await system.import_contacts(ALICE, file_chunks(data))
 
     assert [created.lastname for created in report.created] == ["Doe", "Kim", "Ray"]
     assert report.failed == [FailedLine(3, ("too many fields",)), FailedLine(4, ("duplicate contact",)),
@@ -467,7 +482,7 @@ async def test_imported_contacts_stay_invisible_until_the_end() -> None:
         seen_during.append(system.database.pending())
         yield "", b"Kim\n"
 
-    report = await system.service.import_contacts(ALICE, chunks())
+    report = await system.import_contacts(ALICE, chunks())
     invisible, pending = seen_during
     assert invisible == 0
     assert pending >= 1  # stored but not visible (the second batch may still be in flight)
@@ -483,7 +498,7 @@ async def test_a_bad_byte_after_stored_batches_leaves_nothing() -> None:
         yield "", b"B\xe9ranger\n"
 
     with pytest.raises(InvalidImport) as refused:
-        await system.service.import_contacts(ALICE, chunks())
+        await system.import_contacts(ALICE, chunks())
     assert refused.value.message == "the file is not valid utf-8 (byte offset 18)"
     assert system.database.rows == {}
     assert system.publisher.events == []
@@ -499,7 +514,7 @@ async def test_a_cancelled_import_leaves_nothing() -> None:
         await never.wait()  # the client goes silent, then cancels
         yield "", b"Kim\n"
 
-    task = asyncio.create_task(system.service.import_contacts(ALICE, chunks()))
+    task = asyncio.create_task(system.import_contacts(ALICE, chunks()))
     await stored.wait()
     assert system.database.pending() == 2
     task.cancel()
@@ -515,12 +530,63 @@ async def test_a_file_without_a_valid_line_creates_nothing() -> None:
     data = csv_file("lastname,fax", "Doe,", "x,y,z", ",1", "doe,", "a,b,c", "a,b,c", "a,b,c")
 
     with pytest.raises(InvalidImport) as refused:
-        await system.service.import_contacts(ALICE, file_chunks(data))
+        await system.import_contacts(ALICE, file_chunks(data))
     assert refused.value.message == (
         "no valid line (line 2: duplicate contact; line 3: too many fields; line 4: a contact needs a name or a "
         "phone number; line 5: duplicate contact; line 6: too many fields; and 2 more)")
     assert [contact.fields.lastname for contact in system.database.visible(ALICE)] == ["Doe"]
     assert system.database.pending() == 0
+
+
+async def test_a_report_lists_the_first_1000_failed_lines_by_line_and_counts_them_all() -> None:
+    system = System(batch_size=5000)
+    await system.service.create_contact(ALICE, ContactFields(lastname="Early"))
+    # Line 2 is found a duplicate by storage, at the end of the file: after every bad line.
+    data = csv_file("lastname", "Early", *["x,y"] * 2500, "Lee")
+
+    report = await system.import_contacts(ALICE, file_chunks(data, size=4096))
+
+    assert [created.lastname for created in report.created] == ["Lee"]
+    assert report.failed_count == 2501
+    assert report.failed == [FailedLine(2, ("duplicate contact",))] + [
+        FailedLine(line, ("too many fields",)) for line in range(3, 1002)]
+    imported = system.publisher.events[-1]
+    assert isinstance(imported, ContactsImported)
+    assert (imported.created, imported.failed) == (1, 2501)
+
+
+async def test_the_message_of_a_file_without_a_valid_line_counts_every_failed_line() -> None:
+    system = System()
+    with pytest.raises(InvalidImport) as refused:
+        await system.import_contacts(ALICE, file_chunks(csv_file("lastname", *["x,y"] * 1500), size=4096))
+    assert refused.value.message.endswith("line 6: too many fields; and 1495 more)")
+
+
+async def test_a_large_report_comes_in_parts_with_the_failed_lines_in_the_first() -> None:
+    system = System(batch_size=2, report_part=3)
+    names = [f"Name{index}" for index in range(7)]
+    data = csv_file("lastname", *names[:4], "x,y", *names[4:])
+
+    async with contextlib.aclosing(system.service.import_contacts(ALICE, file_chunks(data))) as answer:
+        parts = [part async for part in answer]
+
+    assert [[created.lastname for created in part.created] for part in parts] == [
+        ["Name0", "Name1", "Name2"], ["Name3", "Name4", "Name5"], ["Name6"]]
+    assert [(part.failed, part.failed_count) for part in parts] == [
+        ([FailedLine(6, ("too many fields",))], 1), ([], 0), ([], 0)]
+    ids = [created.id for part in parts for created in part.created]
+    assert ids == [contact.id for contact in system.database.visible(ALICE)]  # every one, in file order
+
+
+def test_the_spool_gives_back_every_contact_in_order_past_its_memory() -> None:
+    contacts = [CreatedContact(f"{index:036d}", f"Çà {index} \" \u2028") for index in range(40_000)]
+    with CreatedSpool(part_contacts=7000) as spool:
+        for contact in contacts:
+            spool.add(contact.id, contact.lastname)
+        parts = list(spool.parts())  # 40,000 x ~60 bytes: past SPOOL_MEMORY_BYTES, on disk
+    assert SPOOL_MEMORY_BYTES < 40_000 * 60
+    assert [len(part) for part in parts] == [7000] * 5 + [5000]
+    assert [contact for part in parts for contact in part] == contacts
 
 
 @pytest.mark.parametrize(("data", "message"), [
@@ -531,17 +597,17 @@ async def test_a_file_without_a_valid_line_creates_nothing() -> None:
 async def test_files_refused_as_a_whole(data: bytes, message: str) -> None:
     system = System()
     with pytest.raises(InvalidImport) as refused:
-        await system.service.import_contacts(ALICE, file_chunks(data))
+        await system.import_contacts(ALICE, file_chunks(data))
     assert refused.value.message == message
 
 
 async def test_the_first_chunk_names_the_charset() -> None:
     system = System()
-    report = await system.service.import_contacts(ALICE, file_chunks("lastname\nMüller\n".encode("latin-1"),
+    report = await system.import_contacts(ALICE, file_chunks("lastname\nMüller\n".encode("latin-1"),
                                                                      "iso-8859-1", size=3))
     assert [created.lastname for created in report.created] == ["Müller"]
     with pytest.raises(InvalidImport) as refused:
-        await system.service.import_contacts(ALICE, file_chunks(b"lastname\nX\n", "klingon"))
+        await system.import_contacts(ALICE, file_chunks(b"lastname\nX\n", "klingon"))
     assert refused.value.message == "unknown charset 'klingon'"
 
 
@@ -549,7 +615,7 @@ async def test_a_file_over_the_size_limit_leaves_nothing() -> None:
     system = System(batch_size=1, max_import_bytes=100)
     data = csv_file("lastname", *(f"Name{index}" for index in range(30)))
     with pytest.raises(InvalidImport) as refused:
-        await system.service.import_contacts(ALICE, file_chunks(data, size=10))
+        await system.import_contacts(ALICE, file_chunks(data, size=10))
     assert refused.value.message == "the file is larger than 100 bytes"
     assert system.database.rows == {}
 
@@ -598,7 +664,7 @@ async def test_a_running_import_renews_its_lease_and_survives_another_process() 
         await go_on.wait()  # a slow upload: no batch for longer than a lease
         yield "", b"Kim\n"
 
-    task = asyncio.create_task(mine.service.import_contacts(ALICE, chunks()))
+    task = asyncio.create_task(mine.import_contacts(ALICE, chunks()))
     await stored.wait()
     await asyncio.sleep(0)
     [import_id] = database.leases
@@ -627,7 +693,7 @@ async def test_an_import_that_lost_its_lease_publishes_nothing() -> None:
         await go_on.wait()
         yield "", b"Kim\n"
 
-    task = asyncio.create_task(mine.service.import_contacts(ALICE, chunks()))
+    task = asyncio.create_task(mine.import_contacts(ALICE, chunks()))
     await stored.wait()
     await asyncio.sleep(0)
     other.now += LEASE + 1  # mine could not renew (say its database link was down): reaped
@@ -805,7 +871,7 @@ async def test_every_write_evicts_the_owners_contacts_after_its_commit() -> None
     await system.service.delete_contact(ALICE, contact.id)
     with pytest.raises(ContactNotFound):
         await system.service.get_contact(ALICE, contact.id)
-    await system.service.import_contacts(ALICE, file_chunks(csv_file("lastname", "Kim", "Ray")))
+    await system.import_contacts(ALICE, file_chunks(csv_file("lastname", "Kim", "Ray")))
     assert await lastnames() == ["Kim", "Ray"]
     await system.service.delete_all_contacts(ALICE)
     assert await lastnames() == []
@@ -820,7 +886,7 @@ async def test_every_write_evicts_the_owners_contacts_after_its_commit() -> None
         await system.service.create_contact(ALICE, ContactFields(lastname="doe"))
     await lastnames()
     with pytest.raises(InvalidImport):
-        await system.service.import_contacts(ALICE, file_chunks(csv_file("lastname", "doe")))
+        await system.import_contacts(ALICE, file_chunks(csv_file("lastname", "doe")))
     await lastnames()
     assert loads() == 10
     await system.service.discard_unfinished_imports()

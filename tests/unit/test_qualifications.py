@@ -21,9 +21,12 @@ import pytest
 
 from services.contacts.adapters.qualification_events import qualification_event_message
 from services.contacts.domain.errors import (
+    AnswersNotConfigured,
     InvalidDate,
     InvalidQualification,
     InvalidQualificationAnswer,
+    NotYourAgent,
+    UnknownQueue,
     UnknownSubQualification,
 )
 from services.contacts.domain.qualifications import (
@@ -49,6 +52,7 @@ from services.contacts.domain.qualifications import (
 )
 from services.contacts.service_layer.qualifications import QualificationsService
 from xuc import subjects
+from xuc.errors import DomainError, ErrorKind, Unreachable
 from xucproto.events.v1 import contacts_events_pb2
 
 NOW = 1_700_000_000.0
@@ -114,8 +118,8 @@ class FakeRepository:
                                                                   active=False)
 
     async def add_answer(self, answer: Answer, answered_by: str) -> int | None:
-        answerable = any(q.active and any(sub.id == answer.sub_qualification_id and sub.active
-                                          for sub in q.sub_qualifications)
+        answerable = any(q.active and answer.queue in q.queue_ids
+                         and any(sub.id == answer.sub_qualification_id and sub.active for sub in q.sub_qualifications)
                          for q in self.state.qualifications.values())
         if not answerable:
             return None
@@ -160,13 +164,39 @@ class RecordingPublisher:
         self.published += [(event, self.database.commits) for event in events]
 
 
+@dataclass
+class FakeCallCentre:
+    """The telephony service's queues and agents (login -> agent numbers); `down` makes it unreachable."""
+
+    queues: set[int] = field(default_factory=lambda: {1, 3, 5, 6})
+    agents: dict[str, list[str]] = field(default_factory=lambda: {"alicej": ["2001", "12", "1"], "bobm": ["2002"]})
+    down: bool = False
+    asked: list[str] = field(default_factory=list)
+
+    async def queue_exists(self, queue_id: int) -> bool:
+        self._ask(f"queue {queue_id}")
+        return queue_id in self.queues
+
+    async def agent_numbers(self, login: str) -> list[str]:
+        self._ask(f"agents of {login}")
+        return list(self.agents.get(login, []))
+
+    def _ask(self, what: str) -> None:
+        self.asked.append(what)
+        if self.down:
+            raise Unreachable("telephony is down")
+
+
 class System:
     """The service under test and the fakes around it."""
 
-    def __init__(self, page_rows: int = 1000, chunk_characters: int = 64 * 1024) -> None:
+    def __init__(self, page_rows: int = 1000, chunk_characters: int = 64 * 1024,
+                 call_centre: FakeCallCentre | None = None, telephony: bool = True) -> None:
         self.database = FakeDatabase()
         self.publisher = RecordingPublisher(self.database)
+        self.call_centre = call_centre or FakeCallCentre()
         self.service = QualificationsService(lambda: FakeUnitOfWork(self.database), self.publisher,
+                                             self.call_centre if telephony else None,
                                              clock=lambda: NOW, page_rows=page_rows,
                                              chunk_characters=chunk_characters)
 
@@ -400,11 +430,11 @@ async def test_an_answer_is_stored_then_announced() -> None:
     [support] = (await system.service.put_qualifications([spec("Support", [1], ["Technical"])])).qualifications
     sub_id = support.sub_qualifications[0].id
 
-    answer_id = await system.service.create_answer(fields(sub_id, agent=12, queue=3, callid="c-1"), "alicej")
+    answer_id = await system.service.create_answer(fields(sub_id, agent=12, queue=1, callid="c-1"), "alicej")
 
     [(event, commits_then)] = system.publisher.published
     assert commits_then == system.database.commits  # published after the answer's commit
-    assert event == QualificationAnswered(answer_id, sub_id, 3, 12, "c-1", "2018-03-21 17:00:00", "alicej",
+    assert event == QualificationAnswered(answer_id, sub_id, 1, 12, "c-1", "2018-03-21 17:00:00", "alicej",
                                           datetime.fromtimestamp(NOW, UTC), event.event_id)
     assert system.state.answered_by == {answer_id: "alicej"}
 
@@ -418,13 +448,101 @@ async def test_answers_of_unknown_or_inactive_sub_qualifications_are_refused_una
     await system.service.put_qualifications([spec("Sales")])  # Support deactivated, General with it
 
     for sub_id in (technical, general, 999):
-        with pytest.raises(UnknownSubQualification, match=rf"id {sub_id}$"):
+        with pytest.raises(UnknownSubQualification, match=rf"^sub-qualification {sub_id} is not an active "
+                                                          r"sub-qualification of a qualification of queue 1$"):
             await system.service.create_answer(fields(sub_id), "alicej")
     with pytest.raises(InvalidQualificationAnswer, match=r"^time"):
         await system.service.create_answer(fields(technical, "yesterday"), "alicej")
 
     assert system.state.answers == []
     assert system.publisher.published == []
+
+
+async def put_queue_5_and_6(system: System) -> tuple[int, int]:
+    """Qualifications of queue 5 and of queue 6: a sub-qualification of each."""
+    put = await system.service.put_qualifications([spec("Support", [5], ["Technical"]), spec("Sales", [6], ["Deal"])])
+    support, sales = put.qualifications
+    return support.sub_qualifications[0].id, sales.sub_qualifications[0].id
+
+
+async def test_a_sub_qualification_of_another_queue_is_refused() -> None:
+    system = System()
+    of_5, of_6 = await put_queue_5_and_6(system)
+
+    with pytest.raises(UnknownSubQualification) as refused:
+        await system.service.create_answer(fields(of_6, queue=5, agent=2001), "alicej")
+
+    assert refused.value.message == (f"sub-qualification {of_6} is not an active sub-qualification of a "
+                                     "qualification of queue 5")
+    assert await system.service.create_answer(fields(of_5, queue=5, agent=2001), "alicej") > 0
+    assert [(answer.sub_qualification_id, answer.queue) for answer in system.state.answers] == [(of_5, 5)]
+
+
+async def test_an_answer_for_a_queue_that_does_not_exist_is_refused() -> None:
+    system = System()
+    await system.service.put_qualifications([spec("Support", [424242], ["Technical"])])  # provisioned, yet no queue
+    [support] = await system.service.list_qualifications()
+
+    with pytest.raises(UnknownQueue) as refused:
+        await system.service.create_answer(fields(support.sub_qualifications[0].id, queue=424242), "alicej")
+
+    assert refused.value.message == "queue 424242 does not exist"
+    assert (system.state.answers, system.publisher.published) == ([], [])
+    assert system.call_centre.asked == ["queue 424242"]
+
+
+@pytest.mark.parametrize(("login", "agent", "theirs"), [
+    ("bobm", 2001, "theirs: 2002"),  # alicej's agent, given by bobm
+    ("carole", 2001, "they have none"),
+    ("alicej", 0, "theirs: 2001, 12, 1"),  # no agent named
+    ("alicej", 2002, "theirs: 2001, 12, 1"),
+])
+async def test_an_answer_in_the_name_of_an_agent_not_the_callers_is_refused(login: str, agent: int,
+                                                                             theirs: str) -> None:
+    system = System()
+    of_5, _ = await put_queue_5_and_6(system)
+
+    with pytest.raises(NotYourAgent) as refused:
+        await system.service.create_answer(fields(of_5, queue=5, agent=agent), login)
+
+    assert refused.value.message == f"agent {agent} is not one of the agents of user {login!r} ({theirs})"
+    assert (system.state.answers, system.publisher.published) == ([], [])
+
+
+async def test_an_agent_number_is_compared_as_an_integer() -> None:
+    system = System(call_centre=FakeCallCentre(agents={"alicej": ["agent-x", "\u00b2", "02001"]}))
+    of_5, _ = await put_queue_5_and_6(system)
+
+    assert await system.service.create_answer(fields(of_5, queue=5, agent=2001), "alicej") > 0
+    with pytest.raises(NotYourAgent):
+        await system.service.create_answer(fields(of_5, queue=5, agent=2), "alicej")
+
+
+async def test_the_rules_are_checked_in_order_queue_sub_qualification_agent() -> None:
+    system = System()
+    of_5, of_6 = await put_queue_5_and_6(system)
+
+    with pytest.raises(UnknownQueue):
+        await system.service.create_answer(fields(of_6, queue=7, agent=2002), "alicej")
+    with pytest.raises(UnknownSubQualification):
+        await system.service.create_answer(fields(of_6, queue=5, agent=2002), "alicej")
+    with pytest.raises(NotYourAgent):
+        await system.service.create_answer(fields(of_5, queue=5, agent=2002), "alicej")
+    with pytest.raises(InvalidQualificationAnswer):  # the answer's own shape comes before any of them
+        await system.service.create_answer(fields(of_6, "yesterday", queue=7, agent=2002), "alicej")
+    assert system.state.answers == []
+
+
+async def test_without_telephony_answers_are_refused_and_nothing_is_stored() -> None:
+    unconfigured, down = System(telephony=False), System(call_centre=FakeCallCentre(down=True))
+    for system, error in ((unconfigured, AnswersNotConfigured), (down, Unreachable)):
+        of_5, _ = await put_queue_5_and_6(system)
+        with pytest.raises(error):
+            await system.service.create_answer(fields(of_5, queue=5, agent=2001), "alicej")
+        assert (system.state.answers, system.publisher.published) == ([], [])
+    assert isinstance(AnswersNotConfigured(), DomainError)
+    assert AnswersNotConfigured().kind is ErrorKind.NOT_CONFIGURED
+    assert "XUC_TELEPHONY_ADDRESS" in AnswersNotConfigured().message
 
 
 def read_csv(chunks: list[bytes]) -> list[list[str]]:

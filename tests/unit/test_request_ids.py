@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from gateway.app import GatewayConfig, create_app
+from tests.support.captured_logs import captured_logs
 from xuc.runtime import logs, request_ids
 from xuc.runtime.grpc_client import service_metadata, user_metadata, with_request_id
 from xuc.runtime.grpc_edge import SERVICE_TOKEN_METADATA, Access, Authenticator, EdgeInterceptor
@@ -69,18 +70,8 @@ def test_call_metadata_carries_the_current_id() -> None:
 @pytest.fixture
 def json_logs() -> Iterator[io.StringIO]:
     """The process's log configuration (logs.configure), writing to a buffer."""
-    root = logging.getLogger()
-    saved_handlers, saved_level = root.handlers[:], root.level
-    logs.configure("INFO", "json")
-    output = io.StringIO()
-    handler = root.handlers[0]
-    assert isinstance(handler, logging.StreamHandler)
-    handler.setStream(output)
-    try:
+    with captured_logs("INFO", "json") as output:
         yield output
-    finally:
-        root.handlers[:] = saved_handlers
-        root.setLevel(saved_level)
 
 
 def test_log_records_carry_the_request_id_while_it_is_bound(json_logs: io.StringIO) -> None:

@@ -30,6 +30,8 @@ def test_defaults() -> None:
     assert settings.event_url == ""
     assert settings.deprecated_api_hosts == ()
     assert settings.login_cache_seconds == 600
+    assert (settings.max_header_bytes, settings.header_timeout_seconds, settings.keep_alive_timeout_seconds) == (
+        16384, 10.0, 5.0)
     assert Settings.from_env("auth", env={"XUC_LOGIN_CACHE_S": "0"}).login_cache_seconds == 0  # off
 
 
@@ -115,6 +117,8 @@ def test_the_grpc_listen_address_is_per_component() -> None:
         ("XUC_LOGIN_CACHE_S", "-1"),
         ("XUC_LOGIN_CACHE_S", "86401"),  # above a day
         ("XUC_LOGIN_CACHE_S", "10m"),
+        ("XUC_MAX_HEADER_BYTES", "1023"),  # below what an ordinary request needs
+        ("XUC_MAX_HEADER_BYTES", "16k"),
     ],
 )
 def test_a_bad_integer_names_its_variable(name: str, value: str) -> None:
@@ -221,3 +225,17 @@ def test_sso_settings() -> None:
     for name in ("XUC_CAS_SERVER_URL", "XUC_OIDC_ISSUER"):
         with pytest.raises(SettingsError, match=name):
             Settings.from_env(env={name: "sso.example.org"})
+
+
+def test_the_http_edge_limits_are_read() -> None:
+    settings = Settings.from_env("", env={"XUC_MAX_HEADER_BYTES": "32768", "XUC_HEADER_TIMEOUT_SECONDS": "2.5",
+                                          "XUC_KEEP_ALIVE_TIMEOUT_SECONDS": "0.5"})
+    assert (settings.max_header_bytes, settings.header_timeout_seconds, settings.keep_alive_timeout_seconds) == (
+        32768, 2.5, 0.5)
+
+
+@pytest.mark.parametrize("name", ["XUC_HEADER_TIMEOUT_SECONDS", "XUC_KEEP_ALIVE_TIMEOUT_SECONDS"])
+@pytest.mark.parametrize("value", ["0", "-1", "soon", "inf"])
+def test_a_bad_http_edge_timeout_names_its_variable(name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=name):
+        Settings.from_env("", env={name: value})

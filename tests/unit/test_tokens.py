@@ -247,6 +247,8 @@ def test_a_token_with_a_claim_of_the_wrong_type_is_refused(
         f"{b64(b'not json')}.{segment({})}.x",
         "Bearer abc.def.ghi",
         "ü.ö.ä",
+        f"{b64(b'[' * 5000)}.{segment({})}.x",  # JSON nested 5,000 deep: a RecursionError, and a 500, once
+        b64(b'{"a":' * 5000) + f".{segment({})}.x",
     ],
 )
 def test_garbage_is_an_invalid_token(garbage: str, verifier: TokenVerifier) -> None:
@@ -281,6 +283,14 @@ def test_a_token_changed_anywhere_is_refused(position: int, replacement: str) ->
     assert base64.urlsafe_b64decode(changed.rpartition(".")[2] + "==") == base64.urlsafe_b64decode(
         token.rpartition(".")[2] + "=="
     )
+
+
+def test_a_deeply_nested_payload_under_a_good_signature_is_an_invalid_token(verifier: TokenVerifier) -> None:
+    header = segment({"alg": ALGORITHM, "kid": key_id(KEY.public_key())})
+    signing_input = f"{header}.{b64(b'[' * 5000)}"
+    signature = jwt.get_algorithm_by_name(ALGORITHM).sign(signing_input.encode(), KEY)
+    with pytest.raises(InvalidToken, match="payload"):
+        verifier.verify(f"{signing_input}.{b64(signature)}")
 
 
 # --- the cache of verified tokens ----------------------------------------------------------------

@@ -45,8 +45,9 @@ RETRYABLE_METHODS: dict[str, tuple[str, ...]] = {
                                          "ExportContacts"),
     "xuc.contacts.v1.Qualifications": ("ListQueueQualifications", "ListQualifications", "PutQualifications",
                                        "ExportAnswers"),
-    "xuc.telephony.v1.Telephony": ("GetPhoneStatuses", "GetUserServices", "ListAgents", "GetHistory",
-                                   "GetPbxState", "SetDnd", "SetForward", "PutAgentsAndQueues"),
+    "xuc.telephony.v1.Telephony": ("GetPhoneStatuses", "GetUserServices", "ListAgents", "ListUserAgents",
+                                   "ListQueues", "GetHistory", "GetPbxState", "SetDnd", "SetForward",
+                                   "PutAgentsAndQueues"),
     "xuc.telephony.v1.Simulator": ("ListCalls",),
 }
 # 5 attempts (gRPC's ceiling), each retry after a random pause of up to 0.1, 0.2, 0.4, 0.8 s: at

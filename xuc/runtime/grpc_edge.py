@@ -4,7 +4,7 @@ Each service declares which caller every RPC accepts (`Access`) in one table; me
 the table are refused (deny by default), except the standard health and reflection services.
 The interceptor authenticates the caller from metadata, makes it available to the handler through
 `current_caller()`, and turns domain errors into a status with an ErrorInfo reason. An unexpected
-exception is logged with its traceback and answered INTERNAL without internals. It also binds the
+exception is logged in one line (its traceback at DEBUG) and answered INTERNAL without internals. It also binds the
 caller's request id (`x-request-id` metadata) for the call, and counts and times every call by
 method and status code (xuc/runtime/metrics.py): one wrapper per call does all of it.
 """
@@ -201,5 +201,7 @@ class _Call:
 def _status_of(method: str, error: Exception) -> grpc.Status:
     if isinstance(error, DomainError):
         return status_for_error(error)
-    log.error("unhandled error", exc_info=error, extra={"rpc": method})
+    # One line per failing call (the request id is added by the log filter); the traceback at DEBUG.
+    log.error("unhandled error", extra={"rpc": method, "error": type(error).__name__})
+    log.debug("unhandled error: traceback", exc_info=error)
     return status_for(grpc.StatusCode.INTERNAL, "NotHandledError", "Internal error")

@@ -22,6 +22,7 @@ import grpc
 
 from xuc.errors import InvalidToken, Unreachable
 from xuc.runtime.grpc_client import service_metadata
+from xuc.security.revocations import Revocations
 from xuc.security.tokens import Claims, TokenVerifier, load_public_key
 from xuc.tasks import cancel_and_wait
 from xucproto.auth.v1 import auth_pb2, auth_pb2_grpc
@@ -33,10 +34,11 @@ MAX_AGE_SECONDS = 300.0
 
 class PublicKeyCache:
     def __init__(self, stub: auth_pb2_grpc.AuthStub, service_token: str, issuer: str,
-                 max_age: float = MAX_AGE_SECONDS, clock: Callable[[], float] = time.monotonic) -> None:
+                 max_age: float = MAX_AGE_SECONDS, clock: Callable[[], float] = time.monotonic,
+                 revocations: Revocations | None = None) -> None:
         self._stub = stub
         self._metadata = service_metadata(service_token)
-        self.verifier = TokenVerifier(issuer)
+        self.verifier = TokenVerifier(issuer, revocations=revocations)
         self._max_age = max_age
         self._clock = clock
         self._refreshed_at = float("-inf")

@@ -153,12 +153,20 @@ class _NamedAtEachCreation(ConsumerConfig):
         self.name = secrets.token_hex(8)  # nats-py copies the configuration (dataclasses.replace) per creation
 
 
-async def follow(connection: Client, stream: str, subject: str, handle: Callable[[Msg], Awaitable[None]]) -> \
+Handler = Callable[[Msg], Awaitable[None]]
+
+
+async def subscribe_ordered(connection: Client, stream: str, subject: str, handle: Handler) -> \
         JetStreamContext.PushSubscription:
     """Every message stored on `subject` (a filter of `stream`) from now on, in order, through an
     ordered consumer: unlike a plain subscription, it resumes where it was after a NATS
-    reconnection, so nothing published meanwhile is missed. Waits for the stream to exist."""
-    js = connection.jetstream()
-    await wait_for_stream(js, stream)
-    return await js.subscribe(subject, stream=stream, cb=handle, ordered_consumer=True,
-                              deliver_policy=DeliverPolicy.NEW, config=_NamedAtEachCreation())
+    reconnection, so nothing published meanwhile is missed. NotFoundError if the stream does not
+    exist (yet)."""
+    return await connection.jetstream().subscribe(subject, stream=stream, cb=handle, ordered_consumer=True,
+                                                  deliver_policy=DeliverPolicy.NEW, config=_NamedAtEachCreation())
+
+
+async def follow(connection: Client, stream: str, subject: str, handle: Handler) -> JetStreamContext.PushSubscription:
+    """`subscribe_ordered`, once the stream exists (waiting for it)."""
+    await wait_for_stream(connection.jetstream(), stream)
+    return await subscribe_ordered(connection, stream, subject, handle)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+MIN_HEADER_BYTES = 1024  # below it, a browser's ordinary request with a token would not fit
 
 
 class SettingsError(ValueError):
@@ -219,6 +220,11 @@ class Settings:
     signing_key_passphrase: str
     metrics_listen: str = "127.0.0.1:0"  # a gRPC service's metrics endpoint; "" = none
     body_timeout_seconds: float = 30.0  # the gateway: a request body must arrive in time (408)
+    # the gateway: a request's line and headers are bounded in size (431) and time (408); an idle
+    # connection is closed (gateway/http_protocol.py)
+    max_header_bytes: int = 16384
+    header_timeout_seconds: float = 10.0
+    keep_alive_timeout_seconds: float = 5.0
     # telephony: compete for the PBX lease (active, or standby); the lease TTL (README "Telephony: failover")
     telephony_failover: bool = False
     telephony_lease_ttl_seconds: float = 10.0
@@ -229,6 +235,7 @@ class Settings:
     publish_buffer: int = 10_000  # events held by a publisher during a NATS outage
     contacts_import_lease_seconds: float = 60.0  # an import of a silent contacts process is discarded after it
     login_cache_seconds: int = 600  # auth: a right password is verified by Argon2 once per period (0: always)
+    max_session_seconds: int = 24 * 3600  # no token outlives its login by more (refreshes included)
     nats_credentials: Path | None = None  # XUC_NATS_CREDENTIALS: each component's NATS user and password
 
     @classmethod
@@ -303,6 +310,9 @@ class Settings:
             signing_key_reload_seconds=reload_seconds,
             signing_key_passphrase=env.get("XUC_SIGNING_KEY_PASSPHRASE", "").strip(),
             body_timeout_seconds=_seconds(env, "XUC_BODY_TIMEOUT_SECONDS", 30.0),
+            max_header_bytes=_int(env, "XUC_MAX_HEADER_BYTES", 16384, minimum=MIN_HEADER_BYTES),
+            header_timeout_seconds=_seconds(env, "XUC_HEADER_TIMEOUT_SECONDS", 10.0),
+            keep_alive_timeout_seconds=_seconds(env, "XUC_KEEP_ALIVE_TIMEOUT_SECONDS", 5.0),
             telephony_failover=_bool(env, "XUC_TELEPHONY_FAILOVER", False),
             telephony_lease_ttl_seconds=_int(env, "XUC_TELEPHONY_LEASE_TTL_MS", 10000, minimum=1000) / 1000,
             replicas=_replicas(env),
@@ -311,4 +321,5 @@ class Settings:
             publish_buffer=publish_buffer_size(env),
             contacts_import_lease_seconds=_seconds(env, "XUC_CONTACTS_IMPORT_LEASE_S", 60.0),
             login_cache_seconds=_int(env, "XUC_LOGIN_CACHE_S", 600, maximum=24 * 3600),
+            max_session_seconds=_int(env, "XUC_MAX_SESSION_S", 24 * 3600, minimum=1),
         )

@@ -28,9 +28,15 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from xuc.errors import InvalidToken, TokenExpired
+from xuc.security.revocations import Revocations
 
 ALGORITHM = "ES256"
 REQUIRED_CLAIMS = ("sub", "login", "iat", "exp", "jti", "iss")
+# Optional, so that tokens issued before they existed verify until they expire: `auth_time` (taken
+# as `iat` when absent) and the user's credentials time (0 when absent: refused once it moves).
+CREDENTIALS_CLAIM = "credentials_changed_at"
+# How long a verifier built without its deployment's token lifetime remembers a revocation.
+DEFAULT_REVOCATION_RETENTION = 24 * 3600
 # A token issued (`iat`) or valid from (`nbf`) later than now is refused, but for this much of a
 # clock difference between the auth replica that issued it and the verifier.
 CLOCK_SKEW_SECONDS = 60
@@ -48,6 +54,11 @@ class Claims:
     expires: int
     token_id: str
     not_before: int = 0  # the later of `iat` and `nbf`
+    # When the session began (the password or SSO login; refreshes keep it): OIDC's `auth_time`.
+    auth_time: int = 0
+    # The user's credentials time when the token was issued, in ms (see xuc/security/revocations.py);
+    # 0 in tokens of versions that did not carry it.
+    credentials_changed_at: int = 0
 
 
 def key_id(public_key: ec.EllipticCurvePublicKey) -> str:
@@ -70,8 +81,11 @@ class TokenVerifier:
         keys: Iterable[ec.EllipticCurvePublicKey] = (),
         cache_size: int = 10_000,
         clock: Callable[[], float] = time.time,
+        revocations: Revocations | None = None,
     ) -> None:
         self._issuer = issuer
+        # Checked on every verification, remembered tokens included: a revocation takes effect at once.
+        self.revocations = revocations if revocations is not None else Revocations(DEFAULT_REVOCATION_RETENTION, clock)
         self._keys: dict[str, ec.EllipticCurvePublicKey] = {}
         self._verified: OrderedDict[str, Claims] = OrderedDict()
         self._cache_size = cache_size
@@ -99,7 +113,7 @@ class TokenVerifier:
                 del self._verified[token]
                 raise TokenExpired()
             self._verified.move_to_end(token)
-            return cached
+            return self._unless_revoked(cached)
         claims = self._verify_signature(token)
         if claims.expires <= now:
             raise TokenExpired()
@@ -109,6 +123,12 @@ class TokenVerifier:
             self._verified[token] = claims
             if len(self._verified) > self._cache_size:
                 self._verified.popitem(last=False)
+        return self._unless_revoked(claims)
+
+    def _unless_revoked(self, claims: Claims) -> Claims:
+        if self.revocations.refuses(claims.user_id, claims.credentials_changed_at):
+            raise InvalidToken("The token was revoked: its user's password changed, or the user was disabled "
+                               "or deleted")
         return claims
 
     def _verify_signature(self, token: str) -> Claims:
@@ -134,20 +154,23 @@ class TokenVerifier:
             raise InvalidToken("The token's signature does not match") from None
         try:
             payload = json.loads(_b64decode(signing_input.partition(".")[2]))
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
             raise InvalidToken("The token's payload is not JSON") from None
         if not isinstance(payload, dict) or any(name not in payload for name in REQUIRED_CLAIMS):
             raise InvalidToken(f"The token lacks one of the claims {', '.join(REQUIRED_CLAIMS)}")
         if payload["iss"] != self._issuer:
             raise InvalidToken("The token was issued by another deployment")
         try:
+            issued_at = _int(payload["iat"])
             return Claims(
                 user_id=_str(payload["sub"]),
                 login=_str(payload["login"]),
-                issued_at=_int(payload["iat"]),
+                issued_at=issued_at,
                 expires=_int(payload["exp"]),
                 token_id=_str(payload["jti"]),
-                not_before=max(_int(payload["iat"]), _int(payload.get("nbf", 0))),
+                not_before=max(issued_at, _int(payload.get("nbf", 0))),
+                auth_time=_int(payload.get("auth_time", issued_at)),
+                credentials_changed_at=_int(payload.get(CREDENTIALS_CLAIM, 0)),
             )
         except TypeError:
             raise InvalidToken("The token's claims have the wrong types") from None
@@ -162,7 +185,7 @@ def _header(token: str) -> dict[str, object]:
         raise InvalidToken("The token is not a well-formed JWT")
     try:
         header = json.loads(_b64decode(token.partition(".")[0]))
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep (unauthenticated)
         raise InvalidToken("The token's header is not JSON") from None
     if not isinstance(header, dict):
         raise InvalidToken("The token's header is not a JSON object")

@@ -29,6 +29,7 @@ def to_message(event: Event) -> tuple[str, Message]:
             user_id=event.user_id,
             occurred_at=_timestamp(event),
         )
-    return subjects.USER_CHANGED.for_key(event.login), auth_events_pb2.UserChanged(
-        login=event.login, user_id=event.user_id, change=event.change, occurred_at=_timestamp(event)
-    )
+    message = auth_events_pb2.UserChanged(login=event.login, user_id=event.user_id, change=event.change,
+                                          occurred_at=_timestamp(event), disabled=event.disabled)
+    message.credentials_changed_at.FromMilliseconds(event.credentials_changed_at)
+    return subjects.USER_CHANGED.for_key(event.login), message

@@ -9,7 +9,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.auth.adapters.tables import users
+from services.auth.adapters.tables import revocations, users
 from services.auth.domain.errors import UserAlreadyExists
 from services.auth.domain.model import Profile, User
 from xuc.runtime.db import SqlUnitOfWork
@@ -21,11 +21,14 @@ def _to_user(row: Any) -> User:
         login=row.login,
         password_hash=row.password_hash,
         profile=Profile(firstname=row.firstname, lastname=row.lastname, line=row.line, mobile=row.mobile),
+        credentials_changed_at=row.credentials_changed_at,
+        disabled=row.disabled,
     )
 
 
-def _columns(user: User) -> dict[str, str]:
-    return {"login": user.login, "password_hash": user.password_hash, **vars(user.profile)}
+def _columns(user: User) -> dict[str, object]:
+    return {"login": user.login, "password_hash": user.password_hash, **vars(user.profile),
+            "credentials_changed_at": user.credentials_changed_at, "disabled": user.disabled}
 
 
 class SqlUserRepository:
@@ -60,8 +63,31 @@ class SqlUserRepository:
         return [_to_user(row) for row in rows]
 
 
+class SqlRevocationRepository:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def record(self, user_id: str, changed_at_ms: int) -> None:
+        # Read then write: the unit of work is one transaction (IMMEDIATE on SQLite), and a user's
+        # changes are serialised by their row in auth_users, updated in the same transaction.
+        updated = await self._connection.execute(
+            update(revocations).where(revocations.c.user_id == user_id).values(changed_at=changed_at_ms))
+        if not updated.rowcount:
+            await self._connection.execute(insert(revocations).values(user_id=user_id, changed_at=changed_at_ms))
+
+    async def since(self, cutoff_ms: int) -> Sequence[tuple[str, int]]:
+        rows = await self._connection.execute(
+            select(revocations.c.user_id, revocations.c.changed_at).where(revocations.c.changed_at >= cutoff_ms))
+        return [(row.user_id, row.changed_at) for row in rows]
+
+    async def forget_before(self, cutoff_ms: int) -> None:
+        await self._connection.execute(delete(revocations).where(revocations.c.changed_at < cutoff_ms))
+
+
 class SqlAuthUnitOfWork(SqlUnitOfWork):
     users: SqlUserRepository
+    revocations: SqlRevocationRepository
 
     def _bind(self, connection: AsyncConnection) -> None:
         self.users = SqlUserRepository(connection)
+        self.revocations = SqlRevocationRepository(connection)

@@ -23,9 +23,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from services.auth.domain.model import IssuedToken, User
 from services.auth.domain.ports import StoredSigningKey
 from services.auth.domain.signing_keys import KeyPeriod, KeySchedule
-from xuc.security.tokens import ALGORITHM, key_id
+from xuc.errors import TokenExpired
+from xuc.security.tokens import ALGORITHM, CREDENTIALS_CLAIM, key_id
 
 PublicKeys = Callable[[list[ec.EllipticCurvePublicKey]], None]
+DEFAULT_MAX_SESSION_SECONDS = 24 * 3600  # XUC_MAX_SESSION_S
 
 
 def load_or_create_signing_key(path: Path) -> ec.EllipticCurvePrivateKey:
@@ -150,12 +152,18 @@ class SigningKeyRing:
 
 
 class JwtIssuer:
-    """Signs user tokens with the ring's signing key of the moment (a bare key: that key alone)."""
+    """Signs user tokens with the ring's signing key of the moment (a bare key: that key alone).
 
-    def __init__(self, keys: ec.EllipticCurvePrivateKey | SigningKeyRing, issuer: str, ttl: int) -> None:
+    A token lives `ttl` seconds, but never past `max_session` seconds after the login that began
+    its session (`auth_time`, kept by every refresh): a stolen token cannot be refreshed for ever.
+    """
+
+    def __init__(self, keys: ec.EllipticCurvePrivateKey | SigningKeyRing, issuer: str, ttl: int,
+                 max_session: int = DEFAULT_MAX_SESSION_SECONDS) -> None:
         self.keys = keys if isinstance(keys, SigningKeyRing) else SigningKeyRing.static(keys)
         self._issuer = issuer
         self._ttl = ttl
+        self._max_session = max_session
 
     @property
     def kid(self) -> str:
@@ -170,10 +178,13 @@ class JwtIssuer:
         """(kid, public PEM) of every key verifiers must know now, oldest first."""
         return [(kid, public_pem(key)) for kid, key in self.keys.published()]
 
-    def issue(self, user: User, now: float) -> IssuedToken:
-        kid, key = self.keys.signing_key(now)
+    def issue(self, user: User, now: float, auth_time: int | None = None) -> IssuedToken:
         issued_at = int(now)
-        expires = issued_at + self._ttl
+        session_started = issued_at if auth_time is None else auth_time
+        expires = min(issued_at + self._ttl, session_started + self._max_session)
+        if expires <= issued_at:
+            raise TokenExpired(f"The session began more than {self._max_session} s ago: log in again")
+        kid, key = self.keys.signing_key(now)
         claims = {
             "iss": self._issuer,
             "sub": user.id,
@@ -182,6 +193,8 @@ class JwtIssuer:
             "exp": expires,
             "expires": expires,  # the original xuc's claim name, kept for its clients
             "jti": uuid.uuid4().hex,
+            "auth_time": session_started,
+            CREDENTIALS_CLAIM: user.credentials_changed_at,
         }
         token = jwt.encode(claims, key, algorithm=ALGORITHM, headers={"kid": kid})
-        return IssuedToken(login=user.login, token=token, ttl=self._ttl, expires=expires)
+        return IssuedToken(login=user.login, token=token, ttl=expires - issued_at, expires=expires)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text, func
+from sqlalchemy import BigInteger, Boolean, Column, DateTime, Integer, MetaData, String, Table, Text, false, func
 
 metadata = MetaData()
 
@@ -18,6 +18,18 @@ users = Table(
     Column("mobile", String(32), nullable=False, server_default=""),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # ms since the epoch; tokens issued before it are refused (services/auth/domain/model.py)
+    Column("credentials_changed_at", BigInteger, nullable=False, server_default="0"),
+    Column("disabled", Boolean, nullable=False, server_default=false()),
+)
+
+# Credentials changes of the last token lifetime, deleted users' included: what verifiers load at
+# start (ListRevocations). One row per user, its latest change; older rows are pruned.
+revocations = Table(
+    "auth_revocations",
+    metadata,
+    Column("user_id", String(36), primary_key=True),
+    Column("changed_at", BigInteger, nullable=False, index=True),
 )
 
 # The token signing keys every replica shares (see services/auth/domain/signing_keys.py). One row

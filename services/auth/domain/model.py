@@ -56,13 +56,36 @@ class User:
     password_hash: str
     profile: Profile
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    # Moved by a password change, a disable and a delete: tokens issued before it are refused
+    # (milliseconds since the epoch, see `credentials_moved` and xuc/security/revocations.py).
+    credentials_changed_at: int = 0
+    disabled: bool = False  # a disabled user cannot log in; their tokens are refused
 
-    def with_changes(self, password_hash: str | None = None, profile: Profile | None = None) -> User:
+    def with_changes(self, now_ms: int, password_hash: str | None = None, profile: Profile | None = None,
+                     disabled: bool | None = None) -> User:
+        """The user after these changes; the credentials time moves (to `now_ms`, or later) when a
+        password is set or the user gets disabled."""
+        password_changed = password_hash is not None
+        disabling = disabled is True and not self.disabled
         return replace(
             self,
             password_hash=password_hash if password_hash is not None else self.password_hash,
             profile=profile if profile is not None else self.profile,
+            disabled=disabled if disabled is not None else self.disabled,
+            credentials_changed_at=(credentials_moved(self.credentials_changed_at, now_ms)
+                                    if password_changed or disabling else self.credentials_changed_at),
         )
+
+
+    def with_rehashed_password(self, password_hash: str) -> User:
+        """The same password hashed with newer parameters: the credentials did not change."""
+        return replace(self, password_hash=password_hash)
+
+
+def credentials_moved(previous_ms: int, now_ms: int) -> int:
+    """The credentials time after a change at `now_ms`: always later than the previous one, so that
+    an auth replica whose clock is behind the last one's still revokes the tokens issued until then."""
+    return max(now_ms, previous_ms + 1)
 
 
 @dataclass(frozen=True)
@@ -72,6 +95,7 @@ class UserSpec:
     login: str
     password: str
     profile: Profile
+    disabled: bool = False
 
 
 @dataclass(frozen=True)
@@ -108,6 +132,9 @@ class UserChanged:
     user_id: str
     change: str  # "created", "updated", "deleted"
     occurred_at: datetime
+    # The user's credentials time after the change (ms); verifiers refuse tokens issued before it.
+    credentials_changed_at: int = 0
+    disabled: bool = False
     event_id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 

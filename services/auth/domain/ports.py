@@ -20,9 +20,20 @@ class UserRepository(Protocol):
     async def all(self) -> Sequence[User]: ...
 
 
+class RevocationRepository(Protocol):
+    """The credentials changes of the last token lifetime, deleted users' included (their row in
+    the users table is gone): what a token verifier starting now must learn."""
+
+    async def record(self, user_id: str, changed_at_ms: int) -> None: ...
+    async def since(self, cutoff_ms: int) -> Sequence[tuple[str, int]]: ...
+    async def forget_before(self, cutoff_ms: int) -> None: ...
+
+
 class UnitOfWork(Protocol):
     @property
     def users(self) -> UserRepository: ...
+    @property
+    def revocations(self) -> RevocationRepository: ...
 
     async def __aenter__(self) -> UnitOfWork: ...
     async def __aexit__(
@@ -38,7 +49,11 @@ class PasswordHasher(Protocol):
 
 
 class TokenIssuer(Protocol):
-    def issue(self, user: User, now: float) -> IssuedToken: ...
+    def issue(self, user: User, now: float, auth_time: int | None = None) -> IssuedToken:
+        """A token for `user`, for a session begun at `auth_time` (default: now, a login); it
+        expires after the token lifetime, or at the end of the longest session if that is sooner.
+        TokenExpired when the session is over."""
+        ...
 
 
 class EventPublisher(Protocol):

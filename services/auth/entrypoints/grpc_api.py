@@ -23,6 +23,7 @@ POLICY: dict[str, Access] = {
     f"/{SERVICE_NAME}/Check": Access.USER,
     f"/{SERVICE_NAME}/SsoLogin": Access.SERVICE,
     f"/{SERVICE_NAME}/GetPublicKeys": Access.SERVICE,
+    f"/{SERVICE_NAME}/ListRevocations": Access.SERVICE,
     f"/{SERVICE_NAME}/CreateUser": Access.SERVICE,
     f"/{SERVICE_NAME}/UpdateUser": Access.SERVICE,
     f"/{SERVICE_NAME}/PutUsers": Access.SERVICE,
@@ -39,7 +40,7 @@ def _token_reply(issued: IssuedToken) -> auth_pb2.TokenReply:
 
 
 def _user_message(user: User) -> auth_pb2.User:
-    return auth_pb2.User(id=user.id, login=user.login, **vars(user.profile))
+    return auth_pb2.User(id=user.id, login=user.login, disabled=user.disabled, **vars(user.profile))
 
 
 def _spec(message: auth_pb2.CreateUserRequest) -> UserSpec:
@@ -47,7 +48,14 @@ def _spec(message: auth_pb2.CreateUserRequest) -> UserSpec:
         login=message.login,
         password=message.password,
         profile=Profile(message.firstname, message.lastname, message.line, message.mobile),
+        disabled=message.disabled,
     )
+
+
+def _revocation(user_id: str, changed_at_ms: int) -> auth_pb2.Revocation:
+    message = auth_pb2.Revocation(user_id=user_id)
+    message.credentials_changed_at.FromMilliseconds(changed_at_ms)
+    return message
 
 
 def _sso_credentials(request: auth_pb2.SsoLoginRequest) -> SsoCredentials:
@@ -91,6 +99,10 @@ class AuthApi(auth_pb2_grpc.AuthServicer):
         keys = [auth_pb2.PublicKey(kid=kid, algorithm=ALGORITHM, pem=pem) for kid, pem in self._issuer.published()]
         return auth_pb2.PublicKeySet(keys=keys, issuer=self._issuer_name)
 
+    async def ListRevocations(self, request: Any, context: Context) -> auth_pb2.Revocations:
+        revoked = await self._service.list_revocations()
+        return auth_pb2.Revocations(revocations=[_revocation(user_id, at) for user_id, at in revoked])
+
     async def CreateUser(self, request: auth_pb2.CreateUserRequest, context: Context) -> auth_pb2.User:
         return _user_message(await self._service.create_user(_spec(request)))
 
@@ -98,7 +110,8 @@ class AuthApi(auth_pb2_grpc.AuthServicer):
         changes = {name: getattr(request, name) for name in ("firstname", "lastname", "line", "mobile")
                    if request.HasField(name)}
         password = request.password if request.HasField("password") else None
-        return _user_message(await self._service.update_user(request.login, password, changes))
+        disabled = request.disabled if request.HasField("disabled") else None
+        return _user_message(await self._service.update_user(request.login, password, changes, disabled))
 
     async def PutUsers(self, request: auth_pb2.PutUsersRequest, context: Context) -> auth_pb2.PutUsersReply:
         results = await self._service.put_users([_spec(user) for user in request.users])

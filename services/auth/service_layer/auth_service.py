@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from services.auth.domain.errors import (
@@ -25,6 +26,7 @@ from services.auth.domain.model import (
     User,
     UserChanged,
     UserSpec,
+    credentials_moved,
     validate_login,
     validate_password,
 )
@@ -32,6 +34,7 @@ from services.auth.domain.ports import EventPublisher, PasswordHasher, TokenIssu
 from services.auth.domain.sso import METHOD_OF, SsoCredentials, SsoProvider
 from services.auth.domain.throttle import LoginThrottle, TooManyAttempts
 from xuc.errors import DomainError, ErrorKind, InvalidToken
+from xuc.security.revocations import retention_for
 from xuc.security.tokens import Claims
 
 PASSWORD_METHOD = "password"
@@ -61,7 +64,10 @@ class AuthService:
         clock: Callable[[], float] = time.time,
         sso: Mapping[str, SsoProvider] | None = None,
         throttle: LoginThrottle | None = None,
+        token_ttl: int = 3600,
     ) -> None:
+        # Credentials changes older than this revoke no living token (tokens live `token_ttl`).
+        self._revocation_retention = retention_for(token_ttl)
         self._throttle = throttle or LoginThrottle()
         self._uow = unit_of_work
         self._sso = dict(sso or {})  # method ("cas", "oidc", "kerberos") -> its configured provider
@@ -79,6 +85,9 @@ class AuthService:
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self._clock(), UTC)
+
+    def _now_ms(self) -> int:
+        return int(self._clock() * 1000)
 
     # --- login and tokens -------------------------------------------------------------------
     async def login(self, login: str, password: str, client: ClientInfo) -> IssuedToken:
@@ -111,11 +120,11 @@ class AuthService:
             user = await uow.users.by_login(login)
         valid = await self._password_matches(user, password)
         if user is not None and valid and self._hasher.needs_rehash(user.password_hash):
-            upgraded = user.with_changes(password_hash=await self._hasher.hash(password))
+            upgraded = user.with_rehashed_password(await self._hasher.hash(password))
             async with self._uow() as uow:
                 await uow.users.update(upgraded)
                 await uow.commit()
-        if user is None or not valid:
+        if user is None or not valid or user.disabled:  # a disabled user is told no more than a wrong password
             await self._publish(LoginAttempted(login, False, InvalidCredentials.reason, PASSWORD_METHOD,
                                                client, "", self._now()))
             raise InvalidCredentials()
@@ -154,6 +163,10 @@ class AuthService:
                                                method, client, "", self._now()))
             raise UserNotFound(f"{identity.subject[:MAX_LOGIN_IN_EVENT]!r} is authenticated, but no user "
                                f"{identity.login[:MAX_LOGIN_IN_EVENT]!r} is provisioned")
+        if user.disabled:
+            await self._publish(LoginAttempted(user.login, False, UserNotFound.reason, method, client, user.id,
+                                               self._now()))
+            raise UserNotFound(f"The user {user.login!r} is disabled")
         await self._publish(LoginAttempted(user.login, True, "", method, client, user.id, self._now()))
         return self._issuer.issue(user, self._clock()), identity.mutual_token
 
@@ -167,11 +180,25 @@ class AuthService:
         return await self._hasher.verify(user.password_hash, password)
 
     async def refresh(self, claims: Claims) -> IssuedToken:
-        """A new token for the holder of a verified one, if the user still exists."""
+        """A new token for the holder of a verified one, for the same session: if the user still
+        exists, is not disabled and has the credentials the token was issued for, and the session
+        is not older than the longest allowed (the issuer refuses then: TokenExpired)."""
         user = await self._recent_user(claims.user_id)
         if user is None or user.login != claims.login:
             raise InvalidToken("The token's user no longer exists")
-        return self._issuer.issue(user, self._clock())
+        if user.disabled or claims.credentials_changed_at < user.credentials_changed_at:
+            raise InvalidToken("The token was revoked: its user's password changed, or the user was disabled")
+        return self._issuer.issue(user, self._clock(), auth_time=claims.auth_time)
+
+    async def list_revocations(self) -> Sequence[tuple[str, int]]:
+        """(user id, credentials changed at, ms) of the changes a token verifier must know now:
+        those of the last token lifetime. Older ones are forgotten on the way."""
+        cutoff = self._now_ms() - int(self._revocation_retention * 1000)
+        async with self._uow() as uow:
+            await uow.revocations.forget_before(cutoff)
+            recent = await uow.revocations.since(cutoff)
+            await uow.commit()
+        return recent
 
     async def _recent_user(self, user_id: str) -> User | None:
         """The user, read at most RECENT_USER_SECONDS ago. Token refreshes are the hot path and
@@ -207,16 +234,17 @@ class AuthService:
     async def create_user(self, spec: UserSpec) -> User:
         validate_login(spec.login)
         user = User(spec.login, await self._hasher.hash(validate_password(spec.password)),
-                    spec.profile.validated())
+                    spec.profile.validated(), credentials_changed_at=self._now_ms(), disabled=spec.disabled)
         async with self._uow() as uow:
             if await uow.users.by_login(spec.login) is not None:
                 raise UserAlreadyExists(f"A user with login {spec.login!r} already exists")
             await uow.users.add(user)
             await uow.commit()
-        await self._publish(UserChanged(user.login, user.id, "created", self._now()))
+        await self._publish(self._changed(user, "created"))
         return user
 
-    async def update_user(self, login: str, password: str | None, profile_changes: dict[str, str]) -> User:
+    async def update_user(self, login: str, password: str | None, profile_changes: dict[str, str],
+                          disabled: bool | None = None) -> User:
         new_hash = await self._hasher.hash(validate_password(password)) if password is not None else None
         async with self._uow() as uow:
             user = await uow.users.by_login(login)
@@ -226,10 +254,12 @@ class AuthService:
             if unknown:
                 raise InvalidUser(f"unknown user fields: {', '.join(sorted(unknown))}")
             profile = Profile(**{**vars(user.profile), **profile_changes}).validated()
-            user = user.with_changes(password_hash=new_hash, profile=profile)
+            before, user = user, user.with_changes(self._now_ms(), password_hash=new_hash, profile=profile,
+                                                   disabled=disabled)
             await uow.users.update(user)
+            await self._record_revocation(uow, before, user)
             await uow.commit()
-        await self._publish(UserChanged(user.login, user.id, "updated", self._now()))
+        await self._publish(self._changed(user, "updated"))
         return user
 
     async def put_users(self, specs: Sequence[UserSpec]) -> list[tuple[User, str]]:
@@ -246,25 +276,28 @@ class AuthService:
             existing = [await uow.users.by_login(spec.login) for spec in specs]
         results = [await self._planned(spec, current) for spec, current in zip(specs, existing, strict=True)]
         async with self._uow() as uow:
-            for user, outcome in results:
+            for (user, outcome), before in zip(results, existing, strict=True):
                 if outcome == "created":
                     await uow.users.add(user)
                 elif outcome == "updated":
+                    assert before is not None
                     await uow.users.update(user)
+                    await self._record_revocation(uow, before, user)
             await uow.commit()
-        await self._publish(*(UserChanged(user.login, user.id, outcome, self._now())
-                              for user, outcome in results if outcome != "unchanged"))
+        await self._publish(*(self._changed(user, outcome) for user, outcome in results if outcome != "unchanged"))
         return results
 
     async def _planned(self, spec: UserSpec, existing: User | None) -> tuple[User, str]:
         """The user as `spec` describes it, and whether that creates, updates or changes nothing."""
         if existing is None:
-            return User(spec.login, await self._hasher.hash(spec.password), spec.profile), "created"
+            return User(spec.login, await self._hasher.hash(spec.password), spec.profile,
+                        credentials_changed_at=self._now_ms(), disabled=spec.disabled), "created"
         same_password = await self._hasher.verify(existing.password_hash, spec.password)
-        if same_password and existing.profile == spec.profile:
+        if same_password and existing.profile == spec.profile and existing.disabled == spec.disabled:
             return existing, "unchanged"
         new_hash = None if same_password else await self._hasher.hash(spec.password)
-        return existing.with_changes(password_hash=new_hash, profile=spec.profile), "updated"
+        return existing.with_changes(self._now_ms(), password_hash=new_hash, profile=spec.profile,
+                                     disabled=spec.disabled), "updated"
 
     async def delete_user(self, login: str) -> None:
         async with self._uow() as uow:
@@ -272,8 +305,20 @@ class AuthService:
             if user is None:
                 raise UserNotFound(f"No user with login {login!r}")
             await uow.users.delete(user)
+            # Every token of the user is refused from now on: their credentials time moves past all.
+            user = replace(user, credentials_changed_at=credentials_moved(user.credentials_changed_at,
+                                                                           self._now_ms()))
+            await uow.revocations.record(user.id, user.credentials_changed_at)
             await uow.commit()
-        await self._publish(UserChanged(user.login, user.id, "deleted", self._now()))
+        await self._publish(self._changed(user, "deleted"))
+
+    @staticmethod
+    async def _record_revocation(uow: UnitOfWork, before: User, after: User) -> None:
+        if after.credentials_changed_at != before.credentials_changed_at:
+            await uow.revocations.record(after.id, after.credentials_changed_at)
+
+    def _changed(self, user: User, change: str) -> UserChanged:
+        return UserChanged(user.login, user.id, change, self._now(), user.credentials_changed_at, user.disabled)
 
     async def get_user(self, login: str) -> User:
         async with self._uow() as uow:

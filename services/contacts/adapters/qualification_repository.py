@@ -141,6 +141,8 @@ class SqlQualificationRepository:
         answerable = (
             select(subs.c.id, *(literal(value, answers.c[name].type) for name, value in values.items()))
             .join(qualifications, qualifications.c.id == subs.c.qualification_id)
+            .join(qualification_queues, and_(qualification_queues.c.qualification_id == qualifications.c.id,
+                                             qualification_queues.c.queue_id == answer.queue))
             .where(subs.c.id == answer.sub_qualification_id, subs.c.active, qualifications.c.active)
         )
         statement = insert(answers).from_select(["sub_qualification_id", *values], answerable).returning(answers.c.id)

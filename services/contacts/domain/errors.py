@@ -38,6 +38,30 @@ class UnknownSubQualification(DomainError):
     default_message = "No active sub-qualification has this id"
 
 
+class UnknownQueue(DomainError):
+    """An answer for a queue the telephony service does not know."""
+
+    reason = "UnknownQueue"
+    kind = ErrorKind.INVALID
+    default_message = "No queue has this id"
+
+
+class NotYourAgent(DomainError):
+    """An answer in the name of an agent that is not one of the calling user's."""
+
+    reason = "NotYourAgent"
+    kind = ErrorKind.INVALID
+    default_message = "The agent is not one of yours"
+
+
+class AnswersNotConfigured(DomainError):
+    """No telephony service is configured: answers cannot be checked, so none is recorded."""
+
+    reason = "TelephonyNotConfigured"
+    kind = ErrorKind.NOT_CONFIGURED
+    default_message = "Call qualification answers need the telephony service (XUC_TELEPHONY_ADDRESS)"
+
+
 class InvalidQualificationAnswer(DomainError):
     reason = "InvalidQualificationAnswer"
     kind = ErrorKind.INVALID

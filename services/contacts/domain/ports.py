@@ -1,4 +1,5 @@
-"""What the personal contacts use cases need from the world; adapters provide it, tests fake it.
+"""What the contacts use cases need from the world (the qualifications' storage ports are in
+qualifications.py); adapters provide it, tests fake it.
 
 Rows of an import in progress are "pending": stored with the import's id, seen by no read until
 `publish_import` makes them all visible in one statement (or `discard_import` deletes them).
@@ -116,6 +117,16 @@ class ContactsUnitOfWork(Protocol):
 class PhoneStatuses(Protocol):
     async def statuses(self, numbers: Sequence[str]) -> Mapping[str, int]:
         """The phone status code of each number, in one call; NOT_A_LINE (-2) when unknown."""
+
+
+class CallCentre(Protocol):
+    """Queues and agents, as the telephony service knows them (qualification answers are checked
+    against them). Each method raises Unreachable when telephony cannot be asked."""
+
+    async def queue_exists(self, queue_id: int) -> bool: ...
+
+    async def agent_numbers(self, login: str) -> list[str]:
+        """The numbers of the user's agents (none for a user who is no agent)."""
 
 
 class EventPublisher(Protocol):

@@ -16,8 +16,10 @@ pointing at the sub-qualification they were given for. The rules:
   stored as given, naive, with no time zone conversion (the original xuc stores what the agent's
   application sends). Its strings are bounded (callid and names 128 characters, comment 4096,
   custom data 16384) and hold no NUL (PostgreSQL text cannot); its queue is a positive id and
-  its agent not negative. Only an active sub-qualification of an active qualification may be
-  answered (checked by the service against storage).
+  its agent not negative. Then, in this order: its queue must exist (in the telephony service),
+  its sub-qualification must be an active one of an active qualification assigned to that queue
+  (checked by storage as it stores the answer), and its agent must be one of the calling user's
+  agents (`check_agent`): an agent number, given as an integer.
 * Export bounds are "YYYY-MM-DD" (midnight) or "YYYY-MM-DD HH:MM:SS"; from inclusive, to exclusive.
 * The CSV export has the documented header; every text cell goes through `spreadsheet.neutralize`.
 
@@ -35,7 +37,12 @@ from datetime import datetime
 from types import TracebackType
 from typing import Protocol
 
-from services.contacts.domain.errors import InvalidDate, InvalidQualification, InvalidQualificationAnswer
+from services.contacts.domain.errors import (
+    InvalidDate,
+    InvalidQualification,
+    InvalidQualificationAnswer,
+    NotYourAgent,
+)
 from services.contacts.domain.spreadsheet import neutralize
 
 MAX_NAME = 128
@@ -53,6 +60,7 @@ _DATE_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}"
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 SHOWN_NAME = 40  # characters of a name quoted in an error message
+SHOWN_AGENTS = 5  # agent numbers quoted in an error message
 
 CSV_HEADER = ("sub_qualification_id", "time", "callid", "agent", "queue", "first_name", "last_name", "comment",
               "custom_data")
@@ -278,6 +286,15 @@ def validated_answer(fields: AnswerFields) -> Answer:
     )
 
 
+def check_agent(answer: Answer, login: str, agent_numbers: Sequence[str]) -> None:
+    """NotYourAgent unless the answer's agent is one of the user's. Agent numbers are digits
+    ("2001") and an answer gives its agent as an integer: "02001" is agent 2001."""
+    if not any(number.isascii() and number.isdigit() and int(number) == answer.agent for number in agent_numbers):
+        theirs = ", ".join(agent_numbers[:SHOWN_AGENTS]) + (", ..." if len(agent_numbers) > SHOWN_AGENTS else "")
+        which = f"theirs: {theirs}" if theirs else "they have none"
+        raise NotYourAgent(f"agent {answer.agent} is not one of the agents of user {_shown(login)} ({which})")
+
+
 def format_time(moment: datetime) -> str:
     # Not strftime: its %Y does not pad years before 1000 to four digits on every platform.
     return moment.isoformat(sep=" ", timespec="seconds")
@@ -331,7 +348,8 @@ class QualificationRepository(Protocol):
     async def create(self, spec: QualificationSpec) -> None: ...
     async def change(self, change: QualificationChange) -> None: ...
     async def deactivate(self, qualification_ids: Sequence[int]) -> None: ...
-    # The new answer's id; None (nothing stored) unless its sub-qualification and qualification are active.
+    # The new answer's id; None (nothing stored) unless its sub-qualification and qualification are
+    # active and the qualification is assigned to the answer's queue (checked as it is stored).
     async def add_answer(self, answer: Answer, answered_by: str) -> int | None: ...
     async def answers_page(
         self, answers: ExportRange, after: tuple[datetime, int] | None, limit: int

@@ -5,6 +5,7 @@ Every call is made on behalf of a user (the user's token): the owner is the toke
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import AsyncIterable, AsyncIterator
 from typing import TypeAlias
@@ -67,6 +68,7 @@ def _report_message(report: ImportReport) -> contacts_pb2.ImportReport:
     return contacts_pb2.ImportReport(
         created=[contacts_pb2.CreatedContact(id=created.id, lastname=created.lastname) for created in report.created],
         failed=[contacts_pb2.FailedLine(line=failed.line, errors=failed.errors) for failed in report.failed],
+        failed_count=report.failed_count,
     )
 
 
@@ -126,13 +128,17 @@ class PersonalContactsApi(contacts_pb2_grpc.PersonalContactsServicer):
 
     async def ImportContacts(
         self, requests: AsyncIterable[contacts_pb2.ImportChunk], context: Context
-    ) -> contacts_pb2.ImportReport:
-        try:
-            return _report_message(await self._service.import_contacts(_owner(), _chunks(requests)))
-        except DomainError:
-            # A file refused early (charset, header...): read what the client still sends before
-            # answering. A client writing into a call that has already ended gets a local
-            # "internal error" that hides this answer (grpc aio replaces the call's status).
-            async for _ in requests:
-                pass
-            raise
+    ) -> AsyncIterator[contacts_pb2.ImportReport]:
+        async with contextlib.aclosing(self._service.import_contacts(_owner(), _chunks(requests))) as parts:
+            try:
+                first = await anext(parts)  # the whole import happens here
+            except DomainError:
+                # A file refused early (charset, header...): read what the client still sends before
+                # answering. A client writing into a call that has already ended gets a local
+                # "internal error" that hides this answer (grpc aio replaces the call's status).
+                async for _ in requests:
+                    pass
+                raise
+            yield _report_message(first)
+            async for part in parts:
+                yield _report_message(part)

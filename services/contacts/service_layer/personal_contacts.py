@@ -20,7 +20,10 @@
   import that lost its lease can never publish part of its file (it answers ImportInterrupted).
   Duplicates of existing contacts or of earlier lines of the file are reported per line
   ("duplicate contact"); a file without a valid line creates nothing.
-  Memory holds one batch, never the file. One ContactsImported event, no per-contact events.
+  Memory holds two batches at most, never the file nor its report: the report lists the first
+  1,000 failed lines and counts them all; the created contacts go to a spool (a temporary file)
+  and are answered in parts once published (see contacts_import.py). One ContactsImported event,
+  no per-contact events.
 - Export reads the contacts in pages (keyset on the list order) and streams ~64 KiB chunks.
 - Reading one contact or a list is served from a per-owner read cache (`ContactsCache`: one read
   loads an owner's contacts; every write evicts them after its commit); `cache_owners=0` disables
@@ -34,7 +37,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -46,19 +49,16 @@ from services.contacts.domain.contacts import (
     ContactPage,
     ContactsCleared,
     ContactsImported,
-    CreatedContact,
     Event,
-    FailedLine,
+    FailedLines,
     ImportReport,
-    KeyedContact,
     ListedContact,
     Owner,
     canonical_contact_id,
-    contact_keys,
     contact_query,
     new_contact_id,
 )
-from services.contacts.domain.csv_format import CsvExport, ImportParser, ParsedLine
+from services.contacts.domain.csv_format import CsvExport, ImportParser
 from services.contacts.domain.errors import ContactNotFound, IdempotencyKeyReused, ImportInterrupted, InvalidImport
 from services.contacts.domain.idempotency import (
     IDEMPOTENCY_WINDOW_SECONDS,
@@ -74,12 +74,12 @@ from services.contacts.service_layer.contacts_cache import (
     CacheFeed,
     ContactsCache,
 )
+from services.contacts.service_layer.contacts_import import REPORT_PART_CONTACTS, CreatedSpool, ImportRun
 from xuc.errors import Unreachable
 
 log = logging.getLogger(__name__)
 
 NOT_A_LINE = -2  # xuc.telephony.v1.PhoneStatus.NOT_A_LINE
-DUPLICATE_CONTACT = "duplicate contact"
 IMPORT_BATCH_SIZE = 10_000
 EXPORT_PAGE_SIZE = 5000
 YIELD_EVERY_LINES = 100  # ~2 ms of parsing
@@ -107,6 +107,7 @@ class PersonalContactsService:
         cache_max_age: float = CACHE_MAX_AGE_SECONDS,
         instance_id: str | None = None,
         import_lease_seconds: float = IMPORT_LEASE_SECONDS,
+        report_part_contacts: int = REPORT_PART_CONTACTS,
     ) -> None:
         self._uow = unit_of_work
         self._publisher = publisher
@@ -119,6 +120,7 @@ class PersonalContactsService:
         self.instance_id = instance_id or uuid.uuid4().hex  # this process, as the owner of its imports
         self.import_lease_seconds = import_lease_seconds
         self._imports_running = 0
+        self._report_part_contacts = report_part_contacts
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self._clock(), UTC)
@@ -276,15 +278,26 @@ class PersonalContactsService:
         return deleted
 
     # --- import --------------------------------------------------------------------------------
-    async def import_contacts(self, owner: Owner, chunks: ImportChunks) -> ImportReport:
-        run = _ImportRun(owner, self._uow, self._batch_size, self.instance_id, self._clock)
+    async def import_contacts(self, owner: Owner, chunks: ImportChunks) -> AsyncGenerator[ImportReport, None]:
+        """Import a file; once its contacts are published, its report, in parts (ImportReport).
+
+        Nothing happens before the first part is asked for; an error (the file refused, the import
+        interrupted) is raised then, and nothing is imported. Close the iterator (`aclosing`)."""
+        with CreatedSpool(self._report_part_contacts) as created:
+            run = ImportRun(owner, self._uow, self._batch_size, self.instance_id, self._clock, created)
+            await self._import(run, chunks)
+            for part in run.report():
+                yield part
+
+    async def _import(self, run: ImportRun, chunks: ImportChunks) -> None:
+        owner = run.owner
         published = False
         self._imports_running += 1
         try:
             await self._read_file(run, chunks)
             await run.flush()
-            if not run.report.created:
-                raise _no_valid_line(run.report)
+            if not run.created.count:
+                raise _no_valid_line(run.failed)
             with self._changing(owner.user_id):
                 async with self._uow() as uow:
                     if not await uow.imports.renew(run.import_id, self._clock()):
@@ -298,14 +311,11 @@ class PersonalContactsService:
             if run.stored_any and not published:
                 # Shielded: a cancelled call (the usual reason to be here) must not cut the cleanup short.
                 await asyncio.shield(self._abandon(owner.user_id, run))
-        report = run.report
-        report.failed.sort()
-        log.info("contacts imported", extra={"owner": owner.login, "created_contacts": len(report.created),
-                                             "failed_lines": len(report.failed)})
-        await self._publish(ContactsImported(owner, len(report.created), len(report.failed), self._now()))
-        return report
+        log.info("contacts imported", extra={"owner": owner.login, "created_contacts": run.created.count,
+                                             "failed_lines": run.failed.count})
+        await self._publish(ContactsImported(owner, run.created.count, run.failed.count, self._now()))
 
-    async def _read_file(self, run: _ImportRun, chunks: ImportChunks) -> None:
+    async def _read_file(self, run: ImportRun, chunks: ImportChunks) -> None:
         parser: ImportParser | None = None
         received = 0
         async for charset, data in chunks:
@@ -323,7 +333,7 @@ class PersonalContactsService:
         for parsed in (parser or ImportParser()).finish():
             await run.take(parsed)
 
-    async def _abandon(self, owner_id: str, run: _ImportRun) -> None:
+    async def _abandon(self, owner_id: str, run: ImportRun) -> None:
         await run.settle(quietly=True)  # the batch in flight lands first, then everything goes
         await self._discard(owner_id, run.import_id)
 
@@ -403,87 +413,12 @@ class PersonalContactsService:
         await self._publisher.publish([event])
 
 
-class _ImportRun:
-    """One import in progress: the current batch, and the report so far."""
-
-    def __init__(self, owner: Owner, unit_of_work: Callable[[], ContactsUnitOfWork], batch_size: int,
-                 instance_id: str, clock: Callable[[], float]) -> None:
-        self.owner = owner
-        self.import_id = new_contact_id()
-        self.report = ImportReport()
-        self.stored_any = False
-        self._registered = False  # the lease exists (committed with the first batch)
-        self._instance_id = instance_id
-        self._clock = clock
-        self._uow = unit_of_work
-        self._batch_size = batch_size
-        self._batch: list[tuple[int, KeyedContact]] = []
-        self._batch_keys: set[str] = set()
-        self._storing: asyncio.Future[None] | None = None
-
-    async def take(self, parsed: ParsedLine) -> None:
-        if parsed.fields is None:
-            self.report.failed.append(FailedLine(parsed.line, parsed.errors))
-            return
-        keys = contact_keys(parsed.fields)
-        if keys.identity in self._batch_keys:  # storage would skip it too; earlier batches are its job
-            self.report.failed.append(FailedLine(parsed.line, (DUPLICATE_CONTACT,)))
-            return
-        self._batch_keys.add(keys.identity)
-        contact = Contact(new_contact_id(), self.owner.user_id, parsed.fields)
-        self._batch.append((parsed.line, KeyedContact(contact, keys)))
-        if len(self._batch) >= self._batch_size:
-            await self._store_in_background()
-
-    async def flush(self) -> None:
-        """Store what is left and wait until every batch is stored (the end of the file)."""
-        if self._batch:
-            await self._store_in_background()
-        await self.settle()
-
-    async def _store_in_background(self) -> None:
-        """Hand the batch to storage and go on parsing while the database writes it (in its
-        thread or server): parsing and writing overlap. One batch at most is in flight, so
-        batches are stored in file order and memory holds two batches at most."""
-        await self.settle()
-        batch, self._batch, self._batch_keys = self._batch, [], set()
-        self.stored_any = True  # before the call: a cancellation may land after rows were committed
-        self._storing = asyncio.ensure_future(self._store(batch))
-
-    async def settle(self, quietly: bool = False) -> None:
-        """Wait for the batch in flight; its error surfaces here unless `quietly`."""
-        storing, self._storing = self._storing, None
-        if storing is None:
-            return
-        if quietly:
-            await asyncio.gather(storing, return_exceptions=True)
-        else:
-            await storing
-
-    async def _store(self, batch: list[tuple[int, KeyedContact]]) -> None:
-        async with self._uow() as uow:
-            # The lease first: it is held (locked) until this batch commits, and a lost one stops us.
-            if not self._registered:
-                await uow.imports.register(self.import_id, self.owner.user_id, self._instance_id, self._clock())
-            elif not await uow.imports.renew(self.import_id, self._clock()):
-                raise ImportInterrupted()
-            stored = await uow.contacts.add_pending(self.import_id, [keyed for _, keyed in batch])
-            await uow.commit()
-        self._registered = True
-        created, failed = self.report.created, self.report.failed
-        for line, (contact, _) in batch:
-            if contact.id in stored:
-                created.append(CreatedContact(contact.id, contact.fields.lastname))
-            else:
-                failed.append(FailedLine(line, (DUPLICATE_CONTACT,)))
-
-
 def _not_found(contact_id: str) -> ContactNotFound:
     return ContactNotFound(f"No contact with id {contact_id}")
 
 
-def _no_valid_line(report: ImportReport) -> InvalidImport:
-    failed = sorted(report.failed)
-    quoted = "; ".join(f"line {line.line}: {', '.join(line.errors)}" for line in failed[:ERRORS_IN_MESSAGE])
-    more = f"; and {len(failed) - ERRORS_IN_MESSAGE} more" if len(failed) > ERRORS_IN_MESSAGE else ""
+def _no_valid_line(failed: FailedLines) -> InvalidImport:
+    first = failed.first()[:ERRORS_IN_MESSAGE]
+    quoted = "; ".join(f"line {line.line}: {', '.join(line.errors)}" for line in first)
+    more = f"; and {failed.count - len(first)} more" if failed.count > len(first) else ""
     return InvalidImport(f"no valid line ({quoted}{more})" if quoted else "no valid line")

@@ -2,8 +2,13 @@
 
 * `put_qualifications` plans (domain `plan_put`) and applies in one transaction, all or nothing,
   after locking the qualifications so concurrent provisioning runs one after the other.
-* `create_answer` stores the answer and, after the commit, publishes QualificationAnswered
-  (answered_by: the calling user's login). An event bus outage does not fail the answer.
+* `create_answer` checks the answer (the domain's rules, in their order: its queue exists, its
+  sub-qualification is offered on that queue, its agent is the caller's), stores it and, after
+  the commit, publishes QualificationAnswered (answered_by: the calling user's login). An event
+  bus outage does not fail the answer. Queues and agents are the telephony service's (the
+  CallCentre port): asked before the transaction opens, so none is held during those calls;
+  without telephony (none configured: AnswersNotConfigured; unreachable: Unreachable) nothing
+  is recorded.
 * `export_answers` checks the range at once (InvalidDate before any byte is sent), then streams
   CSV in chunks of about EXPORT_CHUNK_CHARACTERS. It reads EXPORT_PAGE_ROWS answers at a time by
   keyset on (time, id), each page in its own short transaction: memory stays bounded and no
@@ -21,7 +26,8 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from services.contacts.domain.errors import UnknownSubQualification
+from services.contacts.domain.errors import AnswersNotConfigured, UnknownQueue, UnknownSubQualification
+from services.contacts.domain.ports import CallCentre
 from services.contacts.domain.qualifications import (
     CSV_HEADER,
     UPDATED,
@@ -33,6 +39,7 @@ from services.contacts.domain.qualifications import (
     QualificationEventPublisher,
     QualificationSpec,
     QualificationsUnitOfWork,
+    check_agent,
     csv_cells,
     export_range,
     format_time,
@@ -57,12 +64,14 @@ class QualificationsService:
         self,
         unit_of_work_factory: Callable[[], QualificationsUnitOfWork],
         publisher: QualificationEventPublisher,
+        call_centre: CallCentre | None,  # None: no telephony configured, answers are refused
         clock: Callable[[], float] = time.time,
         page_rows: int = EXPORT_PAGE_ROWS,
         chunk_characters: int = EXPORT_CHUNK_CHARACTERS,
     ) -> None:
         self._uow = unit_of_work_factory
         self._publisher = publisher
+        self._call_centre = call_centre
         self._clock = clock
         self._page_rows = page_rows
         self._chunk_characters = chunk_characters
@@ -101,10 +110,18 @@ class QualificationsService:
     # --- answers --------------------------------------------------------------------------------
     async def create_answer(self, fields: AnswerFields, answered_by: str) -> int:
         answer = validated_answer(fields)
+        if self._call_centre is None:
+            raise AnswersNotConfigured()
+        if not await self._call_centre.queue_exists(answer.queue):
+            raise UnknownQueue(f"queue {answer.queue} does not exist")
+        agent_numbers = await self._call_centre.agent_numbers(answered_by)
         async with self._uow() as uow:
             answer_id = await uow.qualifications.add_answer(answer, answered_by)
             if answer_id is None:
-                raise UnknownSubQualification(f"No active sub-qualification has id {answer.sub_qualification_id}")
+                raise UnknownSubQualification(f"sub-qualification {answer.sub_qualification_id} is not an active "
+                                              f"sub-qualification of a qualification of queue {answer.queue}")
+            # After storage's check, to keep the rules' order; before the commit: refused, nothing is stored.
+            check_agent(answer, answered_by, agent_numbers)
             await uow.commit()
         await self._publisher.publish([self._answered(answer, answer_id, answered_by)])
         return answer_id

@@ -55,7 +55,9 @@ class AuthDirectory:
                 return
             for attempt in range(READ_ATTEMPTS):
                 try:
-                    user = None if event.change == "deleted" else await self.read(event.login)
+                    # Read even for "deleted": the event only says which user to look at, auth says
+                    # what is true (a forged or stale event changes nothing).
+                    user = await self.read(event.login)
                     await on_change(event.login, user)
                     return
                 except Exception:

@@ -17,6 +17,7 @@ from services.telephony.domain.pbx import AgentStatus, CallIds, ForwardKind, Pbx
 from services.telephony.service_layer.agents import AgentService
 from services.telephony.service_layer.calls import CallService
 from services.telephony.service_layer.user_services import UserServicesService
+from xuc.errors import Forbidden
 from xuc.runtime.grpc_edge import Access, current_caller
 from xucproto.telephony.v1 import telephony_pb2 as pb
 from xucproto.telephony.v1 import telephony_pb2_grpc
@@ -28,6 +29,8 @@ _SERVICE_ONLY = ("Dial", "DialByUsername", "DialFromQueue", "SetDnd", "SetForwar
 TELEPHONY_POLICY: dict[str, Access] = {
     **{f"/{TELEPHONY_SERVICE}/{name}": Access.SERVICE for name in _SERVICE_ONLY},
     f"/{TELEPHONY_SERVICE}/GetPhoneStatuses": Access.USER_OR_SERVICE,
+    f"/{TELEPHONY_SERVICE}/ListQueues": Access.USER_OR_SERVICE,
+    f"/{TELEPHONY_SERVICE}/ListUserAgents": Access.USER_OR_SERVICE,  # a user: their own agents only
     f"/{TELEPHONY_SERVICE}/RegisterPush": Access.USER,
 }
 
@@ -60,6 +63,19 @@ def _agent(state: AgentState) -> pb.AgentState:
     return pb.AgentState(agent_number=state.agent.number, username=state.agent.login,
                          status=AGENT_STATUSES[state.status], phone_number=state.phone_number,
                          queue_ids=state.queue_ids)
+
+
+def _whose(username: str) -> str:
+    """The user a request names: a user calling may name only themselves (or nobody: themselves),
+    a service must name one."""
+    claims = current_caller().claims
+    if claims is None:
+        if not username:
+            raise InvalidRequest("username is required")
+        return username
+    if username and username != claims.login:
+        raise Forbidden("A user may only ask for their own agents")
+    return claims.login
 
 
 class TelephonyApi(telephony_pb2_grpc.TelephonyServicer):
@@ -111,6 +127,13 @@ class TelephonyApi(telephony_pb2_grpc.TelephonyServicer):
 
     async def ListAgents(self, request: pb.ListAgentsRequest, context: Context) -> pb.AgentStates:
         return pb.AgentStates(agents=[_agent(state) for state in self._agents.agents()])
+
+    async def ListUserAgents(self, request: pb.ListUserAgentsRequest, context: Context) -> pb.AgentStates:
+        return pb.AgentStates(agents=[_agent(state) for state in self._agents.agents_of(_whose(request.username))])
+
+    async def ListQueues(self, request: pb.ListQueuesRequest, context: Context) -> pb.QueueList:
+        return pb.QueueList(queues=[pb.QueueSpec(id=queue.id, name=queue.name, number=queue.number,
+                                                 agents=queue.agents) for queue in self._agents.queues()])
 
     async def GetHistory(self, request: pb.GetHistoryRequest, context: Context) -> pb.CallHistory:
         entries = await self._calls.history(request.username, request.size, request.days)

@@ -48,6 +48,13 @@ class AgentService:
     def agents(self) -> list[AgentState]:
         return sorted(self._states.values(), key=lambda state: state.agent.number)
 
+    def agents_of(self, login: str) -> list[AgentState]:
+        """The user's agents (none for a user who is no agent), by number."""
+        return [state for state in self.agents() if state.agent.login == login]
+
+    def queues(self) -> list[Queue]:
+        return sorted(self._queues.values(), key=lambda queue: queue.id)
+
     async def put(self, agents: list[Agent], queues: list[Queue]) -> tuple[list[str], list[int]]:
         """Replace every agent and queue (all or nothing); the agent numbers and queue ids removed."""
         check_agents_and_queues(agents, queues)

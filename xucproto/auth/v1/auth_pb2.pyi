@@ -1,3 +1,6 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -99,52 +102,58 @@ class PublicKeySet(_message.Message):
     def __init__(self, keys: _Optional[_Iterable[_Union[PublicKey, _Mapping]]] = ..., issuer: _Optional[str] = ...) -> None: ...
 
 class User(_message.Message):
-    __slots__ = ("id", "login", "firstname", "lastname", "line", "mobile")
+    __slots__ = ("id", "login", "firstname", "lastname", "line", "mobile", "disabled")
     ID_FIELD_NUMBER: _ClassVar[int]
     LOGIN_FIELD_NUMBER: _ClassVar[int]
     FIRSTNAME_FIELD_NUMBER: _ClassVar[int]
     LASTNAME_FIELD_NUMBER: _ClassVar[int]
     LINE_FIELD_NUMBER: _ClassVar[int]
     MOBILE_FIELD_NUMBER: _ClassVar[int]
+    DISABLED_FIELD_NUMBER: _ClassVar[int]
     id: str
     login: str
     firstname: str
     lastname: str
     line: str
     mobile: str
-    def __init__(self, id: _Optional[str] = ..., login: _Optional[str] = ..., firstname: _Optional[str] = ..., lastname: _Optional[str] = ..., line: _Optional[str] = ..., mobile: _Optional[str] = ...) -> None: ...
+    disabled: bool
+    def __init__(self, id: _Optional[str] = ..., login: _Optional[str] = ..., firstname: _Optional[str] = ..., lastname: _Optional[str] = ..., line: _Optional[str] = ..., mobile: _Optional[str] = ..., disabled: _Optional[bool] = ...) -> None: ...
 
 class CreateUserRequest(_message.Message):
-    __slots__ = ("login", "password", "firstname", "lastname", "line", "mobile")
+    __slots__ = ("login", "password", "firstname", "lastname", "line", "mobile", "disabled")
     LOGIN_FIELD_NUMBER: _ClassVar[int]
     PASSWORD_FIELD_NUMBER: _ClassVar[int]
     FIRSTNAME_FIELD_NUMBER: _ClassVar[int]
     LASTNAME_FIELD_NUMBER: _ClassVar[int]
     LINE_FIELD_NUMBER: _ClassVar[int]
     MOBILE_FIELD_NUMBER: _ClassVar[int]
+    DISABLED_FIELD_NUMBER: _ClassVar[int]
     login: str
     password: str
     firstname: str
     lastname: str
     line: str
     mobile: str
-    def __init__(self, login: _Optional[str] = ..., password: _Optional[str] = ..., firstname: _Optional[str] = ..., lastname: _Optional[str] = ..., line: _Optional[str] = ..., mobile: _Optional[str] = ...) -> None: ...
+    disabled: bool
+    def __init__(self, login: _Optional[str] = ..., password: _Optional[str] = ..., firstname: _Optional[str] = ..., lastname: _Optional[str] = ..., line: _Optional[str] = ..., mobile: _Optional[str] = ..., disabled: _Optional[bool] = ...) -> None: ...
 
 class UpdateUserRequest(_message.Message):
-    __slots__ = ("login", "password", "firstname", "lastname", "line", "mobile")
+    __slots__ = ("login", "password", "firstname", "lastname", "line", "mobile", "disabled")
     LOGIN_FIELD_NUMBER: _ClassVar[int]
     PASSWORD_FIELD_NUMBER: _ClassVar[int]
     FIRSTNAME_FIELD_NUMBER: _ClassVar[int]
     LASTNAME_FIELD_NUMBER: _ClassVar[int]
     LINE_FIELD_NUMBER: _ClassVar[int]
     MOBILE_FIELD_NUMBER: _ClassVar[int]
+    DISABLED_FIELD_NUMBER: _ClassVar[int]
     login: str
     password: str
     firstname: str
     lastname: str
     line: str
     mobile: str
-    def __init__(self, login: _Optional[str] = ..., password: _Optional[str] = ..., firstname: _Optional[str] = ..., lastname: _Optional[str] = ..., line: _Optional[str] = ..., mobile: _Optional[str] = ...) -> None: ...
+    disabled: bool
+    def __init__(self, login: _Optional[str] = ..., password: _Optional[str] = ..., firstname: _Optional[str] = ..., lastname: _Optional[str] = ..., line: _Optional[str] = ..., mobile: _Optional[str] = ..., disabled: _Optional[bool] = ...) -> None: ...
 
 class PutUsersRequest(_message.Message):
     __slots__ = ("users",)
@@ -185,6 +194,24 @@ class GetUserRequest(_message.Message):
 class ListUsersRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
+
+class ListRevocationsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class Revocation(_message.Message):
+    __slots__ = ("user_id", "credentials_changed_at")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    CREDENTIALS_CHANGED_AT_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    credentials_changed_at: _timestamp_pb2.Timestamp
+    def __init__(self, user_id: _Optional[str] = ..., credentials_changed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class Revocations(_message.Message):
+    __slots__ = ("revocations",)
+    REVOCATIONS_FIELD_NUMBER: _ClassVar[int]
+    revocations: _containers.RepeatedCompositeFieldContainer[Revocation]
+    def __init__(self, revocations: _Optional[_Iterable[_Union[Revocation, _Mapping]]] = ...) -> None: ...
 
 class ListUsersReply(_message.Message):
     __slots__ = ("users",)

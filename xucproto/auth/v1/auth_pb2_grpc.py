@@ -5,7 +5,7 @@ import warnings
 
 from xucproto.auth.v1 import auth_pb2 as xucproto_dot_auth_dot_v1_dot_auth__pb2
 
-GRPC_GENERATED_VERSION = '1.85.1'
+GRPC_GENERATED_VERSION = '1.85.4'
 GRPC_VERSION = grpc.__version__
 _version_not_supported = False
 
@@ -53,6 +53,11 @@ class AuthStub:
                 '/xuc.auth.v1.Auth/GetPublicKeys',
                 request_serializer=xucproto_dot_auth_dot_v1_dot_auth__pb2.GetPublicKeysRequest.SerializeToString,
                 response_deserializer=xucproto_dot_auth_dot_v1_dot_auth__pb2.PublicKeySet.FromString,
+                _registered_method=True)
+        self.ListRevocations = channel.unary_unary(
+                '/xuc.auth.v1.Auth/ListRevocations',
+                request_serializer=xucproto_dot_auth_dot_v1_dot_auth__pb2.ListRevocationsRequest.SerializeToString,
+                response_deserializer=xucproto_dot_auth_dot_v1_dot_auth__pb2.Revocations.FromString,
                 _registered_method=True)
         self.CreateUser = channel.unary_unary(
                 '/xuc.auth.v1.Auth/CreateUser',
@@ -122,6 +127,15 @@ class AuthServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListRevocations(self, request, context):
+        """The users whose credentials changed (password set, disabled, deleted) within the last token
+        lifetime: a verifier refuses their tokens issued before the change. Verifiers load it at start,
+        then follow UserChanged events (xuc.auth.user.<login>). Caller: a service.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def CreateUser(self, request, context):
         """User administration (provisioning). Caller: a service.
         """
@@ -183,6 +197,11 @@ def add_AuthServicer_to_server(servicer, server):
                     servicer.GetPublicKeys,
                     request_deserializer=xucproto_dot_auth_dot_v1_dot_auth__pb2.GetPublicKeysRequest.FromString,
                     response_serializer=xucproto_dot_auth_dot_v1_dot_auth__pb2.PublicKeySet.SerializeToString,
+            ),
+            'ListRevocations': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRevocations,
+                    request_deserializer=xucproto_dot_auth_dot_v1_dot_auth__pb2.ListRevocationsRequest.FromString,
+                    response_serializer=xucproto_dot_auth_dot_v1_dot_auth__pb2.Revocations.SerializeToString,
             ),
             'CreateUser': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateUser,
@@ -323,6 +342,33 @@ class Auth:
             '/xuc.auth.v1.Auth/GetPublicKeys',
             xucproto_dot_auth_dot_v1_dot_auth__pb2.GetPublicKeysRequest.SerializeToString,
             xucproto_dot_auth_dot_v1_dot_auth__pb2.PublicKeySet.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRevocations(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xuc.auth.v1.Auth/ListRevocations',
+            xucproto_dot_auth_dot_v1_dot_auth__pb2.ListRevocationsRequest.SerializeToString,
+            xucproto_dot_auth_dot_v1_dot_auth__pb2.Revocations.FromString,
             options,
             channel_credentials,
             insecure,

@@ -143,12 +143,14 @@ class FailedLine(_message.Message):
     def __init__(self, line: _Optional[int] = ..., errors: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ImportReport(_message.Message):
-    __slots__ = ("created", "failed")
+    __slots__ = ("created", "failed", "failed_count")
     CREATED_FIELD_NUMBER: _ClassVar[int]
     FAILED_FIELD_NUMBER: _ClassVar[int]
+    FAILED_COUNT_FIELD_NUMBER: _ClassVar[int]
     created: _containers.RepeatedCompositeFieldContainer[CreatedContact]
     failed: _containers.RepeatedCompositeFieldContainer[FailedLine]
-    def __init__(self, created: _Optional[_Iterable[_Union[CreatedContact, _Mapping]]] = ..., failed: _Optional[_Iterable[_Union[FailedLine, _Mapping]]] = ...) -> None: ...
+    failed_count: int
+    def __init__(self, created: _Optional[_Iterable[_Union[CreatedContact, _Mapping]]] = ..., failed: _Optional[_Iterable[_Union[FailedLine, _Mapping]]] = ..., failed_count: _Optional[int] = ...) -> None: ...
 
 class QueueRef(_message.Message):
     __slots__ = ("queue_id",)

@@ -5,7 +5,7 @@ import warnings
 
 from xucproto.contacts.v1 import contacts_pb2 as xucproto_dot_contacts_dot_v1_dot_contacts__pb2
 
-GRPC_GENERATED_VERSION = '1.85.1'
+GRPC_GENERATED_VERSION = '1.85.4'
 GRPC_VERSION = grpc.__version__
 _version_not_supported = False
 
@@ -70,7 +70,7 @@ class PersonalContactsStub:
                 request_serializer=xucproto_dot_contacts_dot_v1_dot_contacts__pb2.ExportContactsRequest.SerializeToString,
                 response_deserializer=xucproto_dot_contacts_dot_v1_dot_contacts__pb2.CsvChunk.FromString,
                 _registered_method=True)
-        self.ImportContacts = channel.stream_unary(
+        self.ImportContacts = channel.stream_stream(
                 '/xuc.contacts.v1.PersonalContacts/ImportContacts',
                 request_serializer=xucproto_dot_contacts_dot_v1_dot_contacts__pb2.ImportChunk.SerializeToString,
                 response_deserializer=xucproto_dot_contacts_dot_v1_dot_contacts__pb2.ImportReport.FromString,
@@ -133,7 +133,11 @@ class PersonalContactsServicer:
     def ImportContacts(self, request_iterator, context):
         """A CSV file streamed in chunks of bytes; the first chunk names the charset, the final one is
         marked `last`. All the file's valid lines become visible at once, at the end, or none (see
-        README "Import guarantee").
+        README "Import guarantee"). Once they are visible, the report is answered in parts (a large
+        file creates more contacts than one message should hold): the first part holds `failed` and
+        `failed_count` and the first created contacts, each later part the next ones (4,000 a part),
+        in file order. A report of one part reads like the reply of the former unary RPC. An error
+        (the file refused, the import interrupted) ends the call before any part: nothing imported.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -177,7 +181,7 @@ def add_PersonalContactsServicer_to_server(servicer, server):
                     request_deserializer=xucproto_dot_contacts_dot_v1_dot_contacts__pb2.ExportContactsRequest.FromString,
                     response_serializer=xucproto_dot_contacts_dot_v1_dot_contacts__pb2.CsvChunk.SerializeToString,
             ),
-            'ImportContacts': grpc.stream_unary_rpc_method_handler(
+            'ImportContacts': grpc.stream_stream_rpc_method_handler(
                     servicer.ImportContacts,
                     request_deserializer=xucproto_dot_contacts_dot_v1_dot_contacts__pb2.ImportChunk.FromString,
                     response_serializer=xucproto_dot_contacts_dot_v1_dot_contacts__pb2.ImportReport.SerializeToString,
@@ -394,7 +398,7 @@ class PersonalContacts:
             wait_for_ready=None,
             timeout=None,
             metadata=None):
-        return grpc.experimental.stream_unary(
+        return grpc.experimental.stream_stream(
             request_iterator,
             target,
             '/xuc.contacts.v1.PersonalContacts/ImportContacts',
@@ -460,7 +464,11 @@ class QualificationsServicer:
         raise NotImplementedError('Method not implemented!')
 
     def CreateAnswer(self, request, context):
-        """Records a qualification answer. Caller: a user.
+        """Records a qualification answer, checked in this order against the telephony service's queues
+        and agents: the queue exists (else UnknownQueue), the sub-qualification is an active one of an
+        active qualification of that queue (UnknownSubQualification), the agent (an agent number) is
+        one of the caller's (NotYourAgent). Telephony unreachable: UNAVAILABLE (Unreachable); none
+        configured: FAILED_PRECONDITION (TelephonyNotConfigured). Caller: a user.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

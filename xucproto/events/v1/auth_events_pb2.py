@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$xucproto/events/v1/auth_events.proto\x12\rxuc.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdb\x01\n\x0eLoginAttempted\x12\r\n\x05login\x18\x01 \x01(\t\x12\x0f\n\x07success\x18\x02 \x01(\x08\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x0e\n\x06method\x18\x04 \x01(\t\x12\x16\n\x0e\x63lient_address\x18\x05 \x01(\t\x12\x15\n\rsoftware_type\x18\x06 \x01(\t\x12\x18\n\x10\x61pplication_type\x18\x07 \x01(\t\x12\x0f\n\x07user_id\x18\x08 \x01(\t\x12/\n\x0boccurred_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"n\n\x0bUserChanged\x12\r\n\x05login\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x0e\n\x06\x63hange\x18\x03 \x01(\t\x12/\n\x0boccurred_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$xucproto/events/v1/auth_events.proto\x12\rxuc.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdb\x01\n\x0eLoginAttempted\x12\r\n\x05login\x18\x01 \x01(\t\x12\x0f\n\x07success\x18\x02 \x01(\x08\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x0e\n\x06method\x18\x04 \x01(\t\x12\x16\n\x0e\x63lient_address\x18\x05 \x01(\t\x12\x15\n\rsoftware_type\x18\x06 \x01(\t\x12\x18\n\x10\x61pplication_type\x18\x07 \x01(\t\x12\x0f\n\x07user_id\x18\x08 \x01(\t\x12/\n\x0boccurred_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xbc\x01\n\x0bUserChanged\x12\r\n\x05login\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x0e\n\x06\x63hange\x18\x03 \x01(\t\x12/\n\x0boccurred_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12:\n\x16\x63redentials_changed_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x64isabled\x18\x06 \x01(\x08\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,6 +34,6 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_LOGINATTEMPTED']._serialized_start=89
   _globals['_LOGINATTEMPTED']._serialized_end=308
-  _globals['_USERCHANGED']._serialized_start=310
-  _globals['_USERCHANGED']._serialized_end=420
+  _globals['_USERCHANGED']._serialized_start=311
+  _globals['_USERCHANGED']._serialized_end=499
 # @@protoc_insertion_point(module_scope)

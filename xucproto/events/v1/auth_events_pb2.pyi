@@ -31,13 +31,17 @@ class LoginAttempted(_message.Message):
     def __init__(self, login: _Optional[str] = ..., success: _Optional[bool] = ..., reason: _Optional[str] = ..., method: _Optional[str] = ..., client_address: _Optional[str] = ..., software_type: _Optional[str] = ..., application_type: _Optional[str] = ..., user_id: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class UserChanged(_message.Message):
-    __slots__ = ("login", "user_id", "change", "occurred_at")
+    __slots__ = ("login", "user_id", "change", "occurred_at", "credentials_changed_at", "disabled")
     LOGIN_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     CHANGE_FIELD_NUMBER: _ClassVar[int]
     OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
+    CREDENTIALS_CHANGED_AT_FIELD_NUMBER: _ClassVar[int]
+    DISABLED_FIELD_NUMBER: _ClassVar[int]
     login: str
     user_id: str
     change: str
     occurred_at: _timestamp_pb2.Timestamp
-    def __init__(self, login: _Optional[str] = ..., user_id: _Optional[str] = ..., change: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    credentials_changed_at: _timestamp_pb2.Timestamp
+    disabled: bool
+    def __init__(self, login: _Optional[str] = ..., user_id: _Optional[str] = ..., change: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., credentials_changed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., disabled: _Optional[bool] = ...) -> None: ...

@@ -238,6 +238,22 @@ class AgentStates(_message.Message):
     agents: _containers.RepeatedCompositeFieldContainer[AgentState]
     def __init__(self, agents: _Optional[_Iterable[_Union[AgentState, _Mapping]]] = ...) -> None: ...
 
+class ListUserAgentsRequest(_message.Message):
+    __slots__ = ("username",)
+    USERNAME_FIELD_NUMBER: _ClassVar[int]
+    username: str
+    def __init__(self, username: _Optional[str] = ...) -> None: ...
+
+class ListQueuesRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class QueueList(_message.Message):
+    __slots__ = ("queues",)
+    QUEUES_FIELD_NUMBER: _ClassVar[int]
+    queues: _containers.RepeatedCompositeFieldContainer[QueueSpec]
+    def __init__(self, queues: _Optional[_Iterable[_Union[QueueSpec, _Mapping]]] = ...) -> None: ...
+
 class GetHistoryRequest(_message.Message):
     __slots__ = ("username", "size", "days")
     USERNAME_FIELD_NUMBER: _ClassVar[int]

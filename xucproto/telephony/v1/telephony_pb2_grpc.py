@@ -5,7 +5,7 @@ import warnings
 
 from xucproto.telephony.v1 import telephony_pb2 as xucproto_dot_telephony_dot_v1_dot_telephony__pb2
 
-GRPC_GENERATED_VERSION = '1.85.1'
+GRPC_GENERATED_VERSION = '1.85.4'
 GRPC_VERSION = grpc.__version__
 _version_not_supported = False
 
@@ -93,6 +93,16 @@ class TelephonyStub:
                 '/xuc.telephony.v1.Telephony/ListAgents',
                 request_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.ListAgentsRequest.SerializeToString,
                 response_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.AgentStates.FromString,
+                _registered_method=True)
+        self.ListUserAgents = channel.unary_unary(
+                '/xuc.telephony.v1.Telephony/ListUserAgents',
+                request_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.ListUserAgentsRequest.SerializeToString,
+                response_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.AgentStates.FromString,
+                _registered_method=True)
+        self.ListQueues = channel.unary_unary(
+                '/xuc.telephony.v1.Telephony/ListQueues',
+                request_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.ListQueuesRequest.SerializeToString,
+                response_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.QueueList.FromString,
                 _registered_method=True)
         self.GetHistory = channel.unary_unary(
                 '/xuc.telephony.v1.Telephony/GetHistory',
@@ -199,6 +209,22 @@ class TelephonyServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListUserAgents(self, request, context):
+        """The agents of one user (by login), with their state; none for a user who is no agent. A user
+        may ask for their own only (`username` theirs or empty; another's is Forbidden), a service
+        for anyone's (`username` required). Caller: a service or a user.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListQueues(self, request, context):
+        """The provisioned queues, by id, with their member agent numbers. Caller: a service or a user.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetHistory(self, request, context):
         """The user's ended calls, newest first: the last `size`, or those of the last `days` days.
         """
@@ -290,6 +316,16 @@ def add_TelephonyServicer_to_server(servicer, server):
                     servicer.ListAgents,
                     request_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.ListAgentsRequest.FromString,
                     response_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.AgentStates.SerializeToString,
+            ),
+            'ListUserAgents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListUserAgents,
+                    request_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.ListUserAgentsRequest.FromString,
+                    response_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.AgentStates.SerializeToString,
+            ),
+            'ListQueues': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListQueues,
+                    request_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.ListQueuesRequest.FromString,
+                    response_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.QueueList.SerializeToString,
             ),
             'GetHistory': grpc.unary_unary_rpc_method_handler(
                     servicer.GetHistory,
@@ -636,6 +672,60 @@ class Telephony:
             '/xuc.telephony.v1.Telephony/ListAgents',
             xucproto_dot_telephony_dot_v1_dot_telephony__pb2.ListAgentsRequest.SerializeToString,
             xucproto_dot_telephony_dot_v1_dot_telephony__pb2.AgentStates.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListUserAgents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xuc.telephony.v1.Telephony/ListUserAgents',
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.ListUserAgentsRequest.SerializeToString,
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.AgentStates.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListQueues(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xuc.telephony.v1.Telephony/ListQueues',
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.ListQueuesRequest.SerializeToString,
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.QueueList.FromString,
             options,
             channel_credentials,
             insecure,
