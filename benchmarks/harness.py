@@ -65,10 +65,11 @@ class Stack:
         return {**pids, "nats": self.nats_server()[1]}
 
     def nats_server(self) -> tuple[str, int]:
-        """URL and process id of the NATS server `xuc up` started, from the ports file it writes
-        (`<executable>_<pid>.ports` in the run directory)."""
+        """URL (with the read-only subscriber's credentials: NATS takes no one without) and process
+        id of the NATS server `xuc up` started, from the ports file it writes (`<executable>_<pid>.ports`
+        in the run directory)."""
         path = next((self.data_dir / "run").glob("*_*.ports"))
-        return str(json.loads(path.read_text())["nats"][0]), int(path.stem.rpartition("_")[2])
+        return self.xuc("nats-url").strip(), int(path.stem.rpartition("_")[2])
 
 
 @contextlib.contextmanager

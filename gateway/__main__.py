@@ -71,7 +71,7 @@ async def main(settings: Settings) -> None:
         stack.push_async_callback(auth_channel.close)
         auth = auth_pb2_grpc.AuthStub(auth_channel)
         # The NATS connection closes last: the revocation follower and the forwarder stop before it.
-        connection = await nats.connect(settings.nats_url, name="xuc-gateway")
+        connection = await nats.connect_component(settings, "gateway")
         stack.push_async_callback(nats.close, connection)
         revocations = Revocations(retention_for(settings.token_ttl))
         keys = PublicKeyCache(auth, settings.service_token, settings.token_issuer, revocations=revocations)

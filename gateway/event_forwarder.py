@@ -58,7 +58,7 @@ from nats.js.errors import NotFoundError
 
 from xuc import subjects
 from xuc.runtime import metrics
-from xuc.runtime.nats import ensure_stream
+from xuc.runtime.nats import ensure_stream, wait_for_stream
 from xuc.runtime.settings import Settings
 from xuc.tasks import cancel_all
 from xucproto.events.v1.telephony_events_pb2 import PhoneEvent, PhoneStatusChanged, UndeliveredEvent
@@ -295,8 +295,8 @@ class EventForwarder:
         """Create the streams and the consumer if needed (idempotent), then take events."""
         if self._session is not None:
             raise RuntimeError("the forwarder is already started")
-        await ensure_stream(self._js, subjects.telephony_stream())
         await ensure_stream(self._js, subjects.webhook_dead_stream())
+        await wait_for_stream(self._js, subjects.TELEPHONY_STREAM)  # the telephony service creates it
         config = await self._ensure_consumer()
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=self._max_concurrent_posts),
@@ -349,7 +349,7 @@ class EventForwarder:
             config = ConsumerConfig(
                 name=self._consumer, durable_name=self._consumer,
                 description="xuc gateways: events POSTed to the event URL",
-                deliver_subject=f"_xuc.deliver.{self._consumer}", deliver_group=self._deliver_group,
+                deliver_subject=subjects.webhook_deliver_subject(self._consumer), deliver_group=self._deliver_group,
                 deliver_policy=DeliverPolicy.NEW, ack_policy=AckPolicy.EXPLICIT,
                 ack_wait=self._ack_wait, max_ack_pending=self._max_ack_pending, max_deliver=-1,
                 filter_subjects=filters,
@@ -382,9 +382,16 @@ class EventForwarder:
             self._refused.append(msg)
             return
         try:
-            sequence = msg.metadata.sequence.stream
+            metadata = msg.metadata
+            sequence = metadata.sequence.stream
         except Exception:
             log.warning("event forwarder: not a JetStream message, ignored", extra={"subject": msg.subject})
+            return
+        if (metadata.stream, metadata.consumer) != (subjects.TELEPHONY_STREAM, self._consumer):
+            # Pushed to our delivery subject by another consumer (one a NATS user made to deliver
+            # there): not an event of ours to post, nor to ack (the ack would go to that consumer).
+            log.warning("event forwarder: a message from another consumer, ignored",
+                        extra={"stream": metadata.stream, "consumer": metadata.consumer})
             return
         held = self._held.get(sequence)
         if held is not None:

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import grpc
 
-from xuc import launcher, pbx_commands, provision
+from xuc import launcher, nats_commands, pbx_commands, provision
 from xuc.launcher import CliError
+from xuc.runtime import file_modes
 from xuc.runtime.grpc_errors import reason_of
 from xuc.runtime.settings import Settings, SettingsError
 from xucproto.auth.v1 import auth_pb2
@@ -86,6 +87,7 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_user_commands(commands, common)
     pbx_commands.add_parser(commands, common)
     _add_keys_commands(commands, common)
+    nats_commands.add_parsers(commands, common)
     return parser
 
 
@@ -208,6 +210,7 @@ def _pbx(args: argparse.Namespace) -> int:
 def _keys(args: argparse.Namespace) -> int:
     from services.auth.keys import KeyFileInUse, run_command  # the auth service's own code
 
+    file_modes.restrict_new_files()  # it may create the auth database
     try:
         print(asyncio.run(run_command(args.action, Settings.from_env("auth"))))
     except KeyFileInUse as error:
@@ -215,7 +218,8 @@ def _keys(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"up": _up, "provision": _provision, "user": _user, "pbx": _pbx, "keys": _keys}
+COMMANDS = {"up": _up, "provision": _provision, "user": _user, "pbx": _pbx, "keys": _keys,
+            "nats-config": nats_commands.print_config, "nats-url": nats_commands.print_url}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

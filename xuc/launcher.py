@@ -33,7 +33,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from xuc.runtime import grpc_client
+from xuc import nats_config
+from xuc.runtime import file_modes, grpc_client
+from xuc.runtime.nats_credentials import without_credentials
 from xuc.runtime.settings import Settings
 from xuc.tasks import cancel_all
 
@@ -350,10 +352,20 @@ def _nats_url_in_ports_file(run_dir: Path, pid: int) -> str | None:
     return None
 
 
-async def _start_nats(supervisor: Supervisor, env: dict[str, str], data_dir: Path, run_dir: Path) -> str:
-    argv = [_nats_server_binary(), "-a", "127.0.0.1", "-p", "-1", "-js",
-            "-sd", str(data_dir / "nats"), "--ports_file_dir", str(run_dir)]
-    child = await supervisor.spawn("nats", argv, env)
+def _configure_nats(settings: Settings, data_dir: Path, run_dir: Path) -> Path:
+    """The configuration of our nats-server (loopback, any free port, JetStream, one user per
+    component: xuc/nats_config.py), from the credentials of XUC_NATS_CREDENTIALS, else of the data
+    directory's file, created with random passwords on the first start."""
+    credentials = settings.nats_credentials or data_dir / nats_config.CREDENTIALS_FILE
+    if settings.nats_credentials is None and nats_config.create_credentials(credentials):
+        say(f"NATS users created: their passwords are in {credentials}")
+    config = data_dir / nats_config.SERVER_CONFIG_FILE
+    nats_config.write_server_config(config, credentials, data_dir / "nats", run_dir)
+    return config
+
+
+async def _start_nats(supervisor: Supervisor, env: dict[str, str], config: Path, run_dir: Path) -> str:
+    child = await supervisor.spawn("nats", [_nats_server_binary(), "-c", str(config)], env)
     async with _start_deadline("nats"):
 
         async def ports_file() -> str | None:
@@ -555,12 +567,13 @@ async def _start_gateway(supervisor: Supervisor, count: int, env: dict[str, str]
     await _all([start(replica) for replica in others])
 
 
-async def _start_all(supervisor: Supervisor, env: dict[str, str], data_dir: Path, run_dir: Path,
+async def _start_all(supervisor: Supervisor, env: dict[str, str], nats_config_file: Path | None, run_dir: Path,
                      replicas: dict[str, int]) -> None:
-    external_nats = os.environ.get("XUC_NATS_URL", "").strip()
-    if external_nats:
-        say(f"{'nats':<8} external  {external_nats}")
-    env["XUC_NATS_URL"] = external_nats or await _start_nats(supervisor, env, data_dir, run_dir)
+    """Start everything in order; NATS too unless XUC_NATS_URL names one (no `nats_config_file`)."""
+    if nats_config_file is None:
+        say(f"{'nats':<8} external  {without_credentials(env['XUC_NATS_URL'])}")
+    else:
+        env["XUC_NATS_URL"] = await _start_nats(supervisor, env, nats_config_file, run_dir)
     for name, module in SERVICES:
         # Each later component learns the addresses of the earlier ones (XUC_AUTH_ADDRESS, ...).
         env[f"XUC_{name.upper()}_ADDRESS"] = await _start_grpc_service(
@@ -632,20 +645,36 @@ async def _run_until_stopped(supervisor: Supervisor, stopping: asyncio.Event,
         await cancel_all([starting, crashed, stopped])
 
 
+def _secure_data_dir(settings: Settings, data_dir: Path) -> None:
+    """The data directory is ours alone (0700), and so is each file in it holding a secret (0600):
+    what an older version or another umask left open is closed, and said."""
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    databases = [path for suffix in ("", *file_modes.SQLITE_COMPANIONS) for path in data_dir.glob(f"*.db{suffix}")]
+    file_modes.tighten([data_dir, data_dir / TOKEN_FILE, data_dir / nats_config.CREDENTIALS_FILE,
+                        data_dir / nats_config.SERVER_CONFIG_FILE, *databases, *file_modes.signing_key_files(settings),
+                        *([settings.nats_credentials] if settings.nats_credentials else [])], say)
+
+
 async def up() -> int:
     """Run the whole system until Ctrl-C/SIGTERM or a component's exit; the process exit code."""
+    file_modes.restrict_new_files()  # for every file we, our children and nats-server create
     settings = Settings.from_env()  # refuses unusable variables before anything starts
     replicas = dict(settings.replicas)
     for component in replicas:  # each replicated component's own variables too (ports...)
         Settings.from_env(component)
     data_dir = settings.data_dir.resolve()
     run_dir = data_dir / "run"
-    run_dir.mkdir(parents=True, exist_ok=True)
+    _secure_data_dir(settings, data_dir)
+    run_dir.mkdir(exist_ok=True)
     with _exclusive(run_dir):
+        own_nats = not os.environ.get("XUC_NATS_URL", "").strip()
+        nats_config_file = _configure_nats(settings, data_dir, run_dir) if own_nats else None
         # MALLOC_ARENA_MAX: glibc gives each thread (aiosqlite, gRPC) its own arenas and keeps their
         # freed memory; two arenas cut the contacts process's peak by ~50 MB under the benchmarks.
         env = {"MALLOC_ARENA_MAX": "2", **os.environ, "XUC_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1",
                "XUC_SERVICE_TOKEN": ensure_service_token(data_dir)}
+        if own_nats:
+            env["XUC_NATS_CREDENTIALS"] = str(settings.nats_credentials or data_dir / nats_config.CREDENTIALS_FILE)
         _clear_run_files(run_dir)
         supervisor = Supervisor()
         stopping = asyncio.Event()
@@ -657,7 +686,7 @@ async def up() -> int:
         with _stop_signals(stop, supervisor.kill_all):
             try:
                 return await _run_until_stopped(supervisor, stopping,
-                                                _start_all(supervisor, env, data_dir, run_dir, replicas))
+                                                _start_all(supervisor, env, nats_config_file, run_dir, replicas))
             finally:
                 await supervisor.stop()
                 _clear_run_files(run_dir)

@@ -127,6 +127,13 @@ def telephony_stream() -> StreamConfig:
 # One durable consumer shared by every gateway process (a queue group): each event is posted once.
 WEBHOOK_CONSUMER = "xuc-webhook"
 WEBHOOK_DELIVER_GROUP = "xuc-webhook"
+
+
+def webhook_deliver_subject(consumer: str = WEBHOOK_CONSUMER) -> str:
+    """Where the server pushes the webhook consumer's events (the gateway alone may subscribe)."""
+    return f"_xuc.deliver.{consumer}"
+
+
 WEBHOOK_SUBJECTS = (PHONE_EVENT.all, PHONE_STATUS.all)
 WEBHOOK_DEAD_STREAM = "XUC_WEBHOOK_DEAD"
 WEBHOOK_DEAD = Subject("xuc.webhook.dead")  # xucproto.events.v1.UndeliveredEvent, key: login

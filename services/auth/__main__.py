@@ -87,11 +87,9 @@ async def main(settings: Settings) -> None:
         verifier = TokenVerifier(settings.token_issuer, revocations=revocations)
         ring.watch(verifier.set_keys)  # this service's own checks follow the published keys
 
-        connection = await nats.connect(settings.nats_url, name="xuc-auth")
+        connection = await nats.connect_component(settings, "auth")
         stack.push_async_callback(nats.close, connection)
-        js = connection.jetstream()
-        for stream in subjects.ALL_STREAMS:
-            await nats.ensure_stream(js, stream())
+        await nats.ensure_stream(connection.jetstream(), subjects.auth_stream())
 
         publisher = NatsEventPublisher(connection, to_message)
         sso = sso_providers(settings)

@@ -54,10 +54,9 @@ async def main(settings: Settings) -> None:
         stack.push_async_callback(engine.dispose)
         await db.migrate(settings.database_url, MIGRATIONS, version_table="contacts_alembic_version")
 
-        connection = await nats.connect(settings.nats_url, name="xuc-contacts")
+        connection = await nats.connect_component(settings, "contacts")
         stack.push_async_callback(nats.close, connection)
-        for stream in subjects.ALL_STREAMS:
-            await nats.ensure_stream(connection.jetstream(), stream())
+        await nats.ensure_stream(connection.jetstream(), subjects.contacts_stream())
 
         auth_channel = grpc_client.channel(settings.auth_address)
         stack.push_async_callback(auth_channel.close)

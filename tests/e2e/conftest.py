@@ -235,10 +235,20 @@ class Stack:
             pids["nats"] = int(path.stem.rpartition("_")[2])
         return pids
 
-    def nats_url(self) -> str:
+    def nats_url(self, user: str | None = "subscriber") -> str:
+        """The URL of the stack's nats-server, with the credentials of `user` from the data
+        directory (the read-only subscriber by default; None: without credentials)."""
         (path,) = self.run_dir.glob("nats-server_*.ports")
         url: str = json.loads(path.read_text())["nats"][0]
-        return url
+        if user is None:
+            return url
+        login = self.nats_login(user)
+        return url.replace("nats://", f"nats://{login['user']}:{login['password']}@")
+
+    def nats_login(self, user: str) -> dict[str, str]:
+        """{"user": ..., "password": ...} of a NATS user, as `xuc up` wrote it in the data directory."""
+        login: dict[str, str] = json.loads((self.data_dir / "nats-credentials.json").read_text())[user]
+        return login
 
     def service_token(self) -> str:
         return (self.data_dir / "service-token").read_text().strip()

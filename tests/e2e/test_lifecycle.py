@@ -78,7 +78,8 @@ def test_a_second_gateway_accepts_the_tokens_of_the_first(stack: Stack, api: htt
     env = clean_env(
         XUC_AUTH_ADDRESS=stack.run_file("auth")["grpc"],
         XUC_CONTACTS_ADDRESS=stack.run_file("contacts")["grpc"],
-        XUC_NATS_URL=stack.nats_url(),  # every gateway follows the token revocations
+        XUC_NATS_URL=stack.nats_url(user=None),  # every gateway follows the token revocations,
+        XUC_NATS_CREDENTIALS=str(stack.data_dir / "nats-credentials.json"),  # as the gateway user
         XUC_SERVICE_TOKEN=stack.service_token(),
         XUC_HTTP_HOST="127.0.0.1",
         XUC_HTTP_PORT=str(port),

@@ -6,7 +6,8 @@ and wrong, token checks and refreshes, single sign-on attempts with tickets and 
 created and imported, the 1.0 `connect` with a password, forged and broken tokens. Then the whole
 output of `xuc up` (every component's log, relayed), the output of the commands run, and every
 message of every JetStream stream (payloads and headers) are searched for each secret: the
-passwords, every token issued, the SSO credentials sent, the service token and the signing key.
+passwords, every token issued, the SSO credentials sent, the service token, the signing key and
+the NATS passwords.
 
 CAS and OpenID Connect are configured, against the test's own CAS server and OIDC issuer
 (tests/support/cas_server.py, oidc_issuer.py), so their tickets and tokens go through real
@@ -214,6 +215,8 @@ def test_no_secret_reaches_a_log_or_an_event(talkative: Stack, providers: Provid
         "OIDC token of another audience (signature)": other_audience.rpartition(".")[2],
         "validated OIDC token": good_oidc, "validated OIDC token (signature)": good_oidc.rpartition(".")[2],
         "service token": stack.service_token(),
+        **{f"NATS password of {user}": stack.nats_login(user)["password"]
+           for user in (*COMPONENTS, "subscriber")},
         **{f"token {number}": token for number, token in enumerate(tokens)},
         # a token's signature alone is as good as a leak of the token
         **{f"token {number} signature": token.rpartition(".")[2] for number, token in enumerate(tokens)},

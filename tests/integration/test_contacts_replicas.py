@@ -25,6 +25,8 @@ from tests.integration.conftest import start_contacts
 from tests.integration.test_contacts_service import HEADER, Contacts, new_users, wait_until
 from tests.support.databases import SQLITE, DatabaseFactory, TestDatabase, postgres_admin_url
 from tests.support.processes import ServiceLauncher, ServiceProcess, _accepts_tcp, _terminate, nats_server_binary
+from xuc import subjects
+from xuc.runtime import nats
 from xucproto.auth.v1 import auth_pb2_grpc
 from xucproto.contacts.v1 import contacts_pb2, contacts_pb2_grpc
 
@@ -149,10 +151,20 @@ class RestartableNats:
             self.process = None
 
 
+async def _create_auths_stream(url: str) -> None:
+    """What auth does on the NATS it publishes to: contacts follows that stream (the revocations)."""
+    connection = await nats.connect(url, "auth")
+    try:
+        await nats.ensure_stream(connection.jetstream(), subjects.auth_stream())
+    finally:
+        await connection.close()
+
+
 @pytest.fixture
 def own_nats(tmp_path: Path) -> Iterator[RestartableNats]:
     server = RestartableNats(tmp_path)
     server.start()
+    asyncio.run(_create_auths_stream(server.url))
     try:
         yield server
     finally:

@@ -115,11 +115,15 @@ class NatsServer:
     log_file: Path
 
     @classmethod
-    def start(cls, directory: Path, timeout: float = 10.0) -> NatsServer:
+    def start(cls, directory: Path, timeout: float = 10.0, config: Path | None = None) -> NatsServer:
+        """Started with `config` (which must write its ports file in `directory`), or without
+        authorization, on a free loopback port."""
         directory.mkdir(parents=True, exist_ok=True)
         log_file = directory / "nats-server.log"
         argv = [nats_server_binary(), "-a", "127.0.0.1", "-p", "-1", "-js",
                 "-sd", str(directory / "js"), "--ports_file_dir", str(directory)]
+        if config is not None:
+            argv = [nats_server_binary(), "-c", str(config)]
         with log_file.open("wb") as log:
             process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         ports_file = directory / f"nats-server_{process.pid}.ports"

@@ -33,6 +33,8 @@ import pytest
 import yaml
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
+from xuc import nats_config
+from xuc.runtime.nats_credentials import login_for
 from xuc.runtime.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,7 +54,9 @@ NATS_NODES = ("nats-1", "nats-2", "nats-3")
 NATS_CLIENT_PORT, NATS_CLUSTER_PORT = 4222, 6222
 THIRD_PARTY = (*NATS_NODES, "postgres")
 STATELESS = ("gateway", "auth", "contacts")  # run as several replicas
-HOST_ENV = {"XUC_SERVICE_TOKEN": "token-from-the-host"}
+NATS_PASSWORDS = {f"XUC_NATS_{user.upper()}_PASSWORD": f"{user}-password-from-the-host" for user in nats_config.USERS}
+HOST_ENV = {"XUC_SERVICE_TOKEN": "token-from-the-host", **NATS_PASSWORDS}
+NATS_CONFIG = "deploy/nats.conf"
 
 
 # --- Compose interpolation ------------------------------------------------------------------------------
@@ -189,6 +193,39 @@ def test_the_nats_nodes_form_one_cluster(compose: dict[str, Any]) -> None:
         routes = [urlsplit(route) for route in option(command, "--routes").split(",")]
         assert {(route.scheme, route.hostname, route.port) for route in routes} == {
             ("nats", node, NATS_CLUSTER_PORT) for node in NATS_NODES}
+
+
+@pytest.mark.parametrize("name", NATS_NODES)
+def test_each_nats_node_takes_its_users_from_deploy_nats_conf(compose: dict[str, Any], name: str) -> None:
+    node = services_of(compose)[name]
+    target = option(node["command"], "-c")
+    assert f"./{NATS_CONFIG}:{target}:ro" in node["volumes"]
+    assert {key: value for key, value in environment(node).items() if key in NATS_PASSWORDS} == NATS_PASSWORDS
+
+
+def test_deploy_nats_conf_is_what_xuc_nats_config_env_prints() -> None:
+    """The compose users have exactly the permissions `xuc up` gives its own (xuc/nats_config.py)."""
+    text = (ROOT / NATS_CONFIG).read_text(encoding="utf-8")
+    generated = nats_config.render({"authorization": nats_config.authorization()})
+    body = "\n".join(line for line in text.splitlines() if not line.startswith("#"))
+    assert body.strip() == generated.strip(), f"run: xuc nats-config --env, and put its output in {NATS_CONFIG}"
+
+
+@pytest.mark.parametrize("variable", sorted(NATS_PASSWORDS))
+def test_compose_refuses_to_run_without_each_nats_password(raw: dict[str, Any], variable: str) -> None:
+    with pytest.raises(MissingVariable, match=variable):
+        interpolated(raw, {**HOST_ENV, variable: ""})
+
+
+@pytest.mark.parametrize("name", OUR_COMPONENTS)
+def test_each_component_connects_to_nats_as_its_own_user(compose: dict[str, Any], name: str) -> None:
+    env = environment(services_of(compose)[name])
+    urls = [urlsplit(url) for url in env["XUC_NATS_URL"].split(",")]
+    password = NATS_PASSWORDS[f"XUC_NATS_{name.upper()}_PASSWORD"]
+    assert {(url.username, url.password) for url in urls} == {(name, password)}
+    login = login_for(Settings.from_env(name, env), name)
+    assert login is not None
+    assert login.user == name
 
 
 def test_every_stream_is_replicated_on_every_nats_node(compose: dict[str, Any]) -> None:

@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import signal
+import sys
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,9 +25,9 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
 
-from xuc.runtime import logs
+from xuc.runtime import file_modes, logs
 from xuc.runtime.metrics import MetricsServer
-from xuc.runtime.settings import Settings
+from xuc.runtime.settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ SHUTDOWN_DRAIN_SECONDS = 0.25
 # own deadline (15 s) would kill it without a word.
 STOP_DEADLINE_SECONDS = SHUTDOWN_GRACE_SECONDS + 3.0
 STUCK_EXIT_CODE = 70  # EX_SOFTWARE
+SETTINGS_EXIT_CODE = 2  # a setting that cannot be used, as `xuc` answers it
 
 
 @dataclass(frozen=True)
@@ -203,9 +205,18 @@ def start_metrics(listen: str) -> MetricsServer | None:
 
 
 def run(component: str, main: Callable[[Settings], Coroutine[Any, Any, None]]) -> None:
-    """Entry point of a process: settings, logs, then the composition root's `main`."""
-    settings = Settings.from_env(component)
-    logs.configure(settings.log_level, settings.log_format)
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(main(settings))
+    """Entry point of a process: private files, settings, logs, then the composition root's `main`.
+    A setting it cannot use (SettingsError) ends it with its message and exit code 2."""
+    file_modes.restrict_new_files()
+    try:
+        settings = Settings.from_env(component)
+        logs.configure(settings.log_level, settings.log_format)
+        file_modes.tighten(file_modes.owned_secret_files(component, settings), log.warning)
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(main(settings))
+    except SettingsError as error:
+        if not logging.getLogger().handlers:  # the logs' own settings were the unusable ones
+            logs.configure()
+        log.error("%s cannot start: %s", component, error)
+        sys.exit(SETTINGS_EXIT_CODE)
     log.info("%s stopped", component)

@@ -23,11 +23,11 @@ import grpc
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
-from nats.js.api import DeliverPolicy
 from nats.js.errors import NotFoundError
 
 from xuc import subjects
 from xuc.errors import Unreachable
+from xuc.runtime import nats
 from xuc.runtime.grpc_client import service_metadata
 from xuc.security.revocations import Revocations
 from xuc.tasks import cancel_and_wait
@@ -73,9 +73,9 @@ class RevocationFollower:
         while True:
             try:
                 if self._subscription is None:
-                    self._subscription = await self._connection.jetstream().subscribe(
-                        subjects.USER_CHANGED.all, stream=subjects.AUTH_STREAM, cb=self._changed,
-                        ordered_consumer=True, deliver_policy=DeliverPolicy.NEW)
+                    # Through the subject naming its filter: the only one a component's NATS user may use.
+                    self._subscription = await nats.subscribe_ordered(
+                        self._connection, subjects.AUTH_STREAM, subjects.USER_CHANGED.all, self._changed)
                 self._revocations.revoke_all(await self._load())
                 break
             except (NotFoundError, Unreachable) as error:

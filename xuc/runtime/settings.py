@@ -62,6 +62,17 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise SettingsError(f"{name} must be true or false, got {raw!r}")
 
 
+def _nats(env: Mapping[str, str]) -> tuple[str, Path | None]:
+    """XUC_NATS_URL and XUC_NATS_CREDENTIALS (a file of users and passwords, README "Events on
+    NATS"): credentials come from one or the other, never both."""
+    url = env.get("XUC_NATS_URL", "").strip() or "nats://127.0.0.1:4222"
+    credentials = env.get("XUC_NATS_CREDENTIALS", "").strip()
+    if credentials and any("@" in server.partition("://")[2] for server in url.split(",")):
+        raise SettingsError("XUC_NATS_URL holds credentials and XUC_NATS_CREDENTIALS names a file of them: "
+                            "give only one")
+    return url, Path(credentials) if credentials else None
+
+
 def _pbx(env: Mapping[str, str]) -> str:
     """`sim` (the built-in simulator) or `ami://user:secret@host:port`."""
     raw = env.get("XUC_PBX", "").strip() or "sim"
@@ -148,6 +159,11 @@ def stream_replicas(env: Mapping[str, str] | None = None) -> int:
     return _int(os.environ if env is None else env, "XUC_STREAM_REPLICAS", 1, minimum=1, maximum=MAX_STREAM_REPLICAS)
 
 
+def nats_url_given(env: Mapping[str, str] | None = None) -> bool:
+    """XUC_NATS_URL names a server (else the default, where `xuc up` would start its own)."""
+    return bool((os.environ if env is None else env).get("XUC_NATS_URL", "").strip())
+
+
 def publish_buffer_size(env: Mapping[str, str] | None = None) -> int:
     """XUC_NATS_PUBLISH_BUFFER: events a publisher holds while NATS does not take them (the oldest
     are dropped beyond it). Read by NatsEventPublisher when not given one."""
@@ -220,6 +236,7 @@ class Settings:
     contacts_import_lease_seconds: float = 60.0  # an import of a silent contacts process is discarded after it
     login_cache_seconds: int = 600  # auth: a right password is verified by Argon2 once per period (0: always)
     max_session_seconds: int = 24 * 3600  # no token outlives its login by more (refreshes included)
+    nats_credentials: Path | None = None  # XUC_NATS_CREDENTIALS: each component's NATS user and password
 
     @classmethod
     def from_env(cls, component: str = "", env: Mapping[str, str] | None = None) -> Settings:
@@ -240,11 +257,13 @@ class Settings:
         if log_format not in ("text", "json"):
             raise SettingsError(f"XUC_LOG_FORMAT must be 'text' or 'json', got {log_format!r}")
         log_level = env.get("XUC_LOG_LEVEL", "").strip().upper() or "INFO"
+        nats_url, nats_credentials = _nats(env)
         if log_level not in LOG_LEVELS:
             raise SettingsError(f"XUC_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {log_level!r}")
         return cls(
             data_dir=data_dir,
-            nats_url=env.get("XUC_NATS_URL", "").strip() or "nats://127.0.0.1:4222",
+            nats_url=nats_url,
+            nats_credentials=nats_credentials,
             database_url=database_url,
             grpc_listen=env.get(f"{prefix}GRPC_LISTEN", "").strip() or "127.0.0.1:0",
             auth_address=env.get("XUC_AUTH_ADDRESS", "").strip(),

@@ -16,11 +16,11 @@ import grpc
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
-from nats.js.api import DeliverPolicy
 
 from services.telephony.domain.model import UserLine
 from services.telephony.domain.ports import OnUserChange
 from xuc import subjects
+from xuc.runtime import nats
 from xuc.runtime.grpc_client import Metadata
 from xucproto.auth.v1 import auth_pb2
 from xucproto.events.v1 import auth_events_pb2
@@ -46,8 +46,12 @@ class AuthDirectory:
         async def changed(message: Msg) -> None:
             try:
                 event = auth_events_pb2.UserChanged.FromString(message.data)
+                about = subjects.USER_CHANGED.key_of(message.subject)
             except Exception:
                 log.warning("unreadable user event ignored", extra={"subject": message.subject})
+                return
+            if about != event.login:  # not what auth publishes: another message pushed to our inbox
+                log.warning("user event ignored: its login is not its subject's", extra={"subject": message.subject})
                 return
             for attempt in range(READ_ATTEMPTS):
                 try:
@@ -62,10 +66,8 @@ class AuthDirectory:
                     await asyncio.sleep(min(2.0**attempt * 0.5, 10.0))
             log.error("user change not applied: the directory keeps the old line", extra={"login": event.login})
 
-        # An ordered JetStream consumer from now on: unlike a plain subscription, it resumes where
-        # it was after a NATS reconnection, so no change made meanwhile is missed.
-        self._subscription = await self._connection.jetstream().subscribe(
-            subjects.USER_CHANGED.all, cb=changed, ordered_consumer=True, deliver_policy=DeliverPolicy.NEW)
+        self._subscription = await nats.follow(self._connection, subjects.AUTH_STREAM, subjects.USER_CHANGED.all,
+                                               changed)
 
     async def read(self, login: str) -> UserLine | None:
         try:
