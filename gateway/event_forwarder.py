@@ -296,8 +296,10 @@ class EventForwarder:
         if self._session is not None:
             raise RuntimeError("the forwarder is already started")
         await ensure_stream(self._js, subjects.webhook_dead_stream())
-        await wait_for_stream(self._js, subjects.TELEPHONY_STREAM)  # the telephony service creates it
-        config = await self._ensure_consumer()
+        # The telephony service creates the stream. When it did after we started, every event in it
+        # is newer than this start: a new consumer takes them all, not only those after its creation.
+        created_meanwhile = await wait_for_stream(self._js, subjects.TELEPHONY_STREAM)
+        config = await self._ensure_consumer(DeliverPolicy.ALL if created_meanwhile else DeliverPolicy.NEW)
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=self._max_concurrent_posts),
             timeout=aiohttp.ClientTimeout(total=self._timeout),
@@ -338,9 +340,10 @@ class EventForwarder:
         log.info("event forwarder stopped", extra={"delivered": self.stats.delivered,
                                                    "dead_lettered": self.stats.dead_lettered})
 
-    async def _ensure_consumer(self) -> ConsumerConfig:
+    async def _ensure_consumer(self, first_events: DeliverPolicy) -> ConsumerConfig:
         """The shared durable push consumer, created at the first start (from new events on: a
-        newly set event URL does not receive a week of history), kept at later starts."""
+        newly set event URL does not receive a week of history; from the stream's start when the
+        stream is younger than this start), kept at later starts."""
         stream = subjects.TELEPHONY_STREAM
         filters = sorted(subjects.WEBHOOK_SUBJECTS)
         try:
@@ -350,7 +353,7 @@ class EventForwarder:
                 name=self._consumer, durable_name=self._consumer,
                 description="xuc gateways: events POSTed to the event URL",
                 deliver_subject=subjects.webhook_deliver_subject(self._consumer), deliver_group=self._deliver_group,
-                deliver_policy=DeliverPolicy.NEW, ack_policy=AckPolicy.EXPLICIT,
+                deliver_policy=first_events, ack_policy=AckPolicy.EXPLICIT,
                 ack_wait=self._ack_wait, max_ack_pending=self._max_ack_pending, max_deliver=-1,
                 filter_subjects=filters,
             )

@@ -123,22 +123,27 @@ async def ensure_stream(js: JetStreamContext, config: StreamConfig, replicas: in
         await js.update_stream(config)
 
 
-async def wait_for_stream(js: JetStreamContext, stream: str) -> None:
+async def stream_exists(js: JetStreamContext, stream: str) -> bool:
+    try:
+        await js.stream_info(stream)
+    except NotFoundError:
+        return False
+    return True
+
+
+async def wait_for_stream(js: JetStreamContext, stream: str) -> bool:
     """Return once `stream` exists: another component creates it (the one that publishes to it),
-    which may start after us. Logged once while waiting."""
+    which may start after us. Logged once while waiting. Whether it had to wait: then everything in
+    the stream is newer than the call."""
     waiting = False
-    while True:
-        try:
-            await js.stream_info(stream)
-        except NotFoundError:
-            if not waiting:
-                log.info("waiting for the stream to be created by its publisher", extra={"stream": stream})
-                waiting = True
-            await asyncio.sleep(STREAM_POLL_SECONDS)
-        else:
-            if waiting:
-                log.info("stream found", extra={"stream": stream})
-            return
+    while not await stream_exists(js, stream):
+        if not waiting:
+            log.info("waiting for the stream to be created by its publisher", extra={"stream": stream})
+            waiting = True
+        await asyncio.sleep(STREAM_POLL_SECONDS)
+    if waiting:
+        log.info("stream found", extra={"stream": stream})
+    return waiting
 
 
 @dataclasses.dataclass
