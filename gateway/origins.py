@@ -66,7 +66,8 @@ def forwarded_origin(headers: dict[str, str]) -> str | None:
     pairs = (pair.partition("=") for pair in _first(headers.get("forwarded")).split(";"))
     forwarded = {key.strip().lower(): value.strip().strip('"') for key, _, value in pairs}
     proto = forwarded.get("proto") or _first(headers.get("x-forwarded-proto"))
-    host = forwarded.get("host") or _first(headers.get("x-forwarded-host"))
+    # nginx's usual recipe passes the Host header on and adds only X-Forwarded-Proto.
+    host = forwarded.get("host") or _first(headers.get("x-forwarded-host")) or headers.get("host", "")
     if not proto or not host:
         return None
     port = _first(headers.get("x-forwarded-port"))
@@ -93,7 +94,7 @@ class OriginCheck:
         if refused is None:
             return await self._app(scope, receive, send)
         shown = refused[:SHOWN_CHARACTERS]
-        log.info("request from another origin refused", extra={"origin": shown, "path": scope["path"]})
+        log.debug("request from another origin refused", extra={"origin": shown, "path": scope["path"]})
         error = OriginNotAllowed(f"Requests from the origin {shown!r} are not allowed "
                                  "(a web page of another site): add it to XUC_CORS_ORIGINS to allow it")
         await response_for_domain_error(error, scope["path"])(scope, receive, send)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from contextlib import AsyncExitStack
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -104,7 +105,11 @@ async def main(settings: Settings) -> None:
                               throttle=throttle, token_ttl=settings.token_ttl)
         await service.prepare()
         # Other replicas' changes arrive as events; the list comes from the database itself.
-        await follow_revocations(stack, connection, revocations, service.list_revocations, START_TIMEOUT_SECONDS)
+        async def own_revocations() -> Sequence[tuple[str, int]]:
+            await service.forget_old_revocations()  # each reload, every 5 minutes, prunes the table too
+            return await service.list_revocations()
+
+        await follow_revocations(stack, connection, revocations, own_revocations, START_TIMEOUT_SECONDS)
         api = AuthApi(service, issuer, settings.token_issuer)
         interceptor = EdgeInterceptor(POLICY, Authenticator(settings.service_token, verifier))
         await serve_grpc(

@@ -142,7 +142,10 @@ def _user_calls(stack: Stack, token: str, replica: str = "") -> dict[str, Callab
             return telephony_pb2_grpc.TelephonyStub(channel).GetPhoneStatuses(
                 telephony_pb2.GetPhoneStatusesRequest(numbers=["1001"]), metadata=metadata, timeout=10)
 
-    return {f"contacts{replica}": contacts, "telephony": telephony}
+    calls: dict[str, Callable[[], Any]] = {f"contacts{replica}": contacts}
+    if not replica:  # one telephony process (`xuc up` runs no replica of it)
+        calls["telephony"] = telephony
+    return calls
 
 
 def _outcome(call: Callable[[], Any]) -> tuple[grpc.StatusCode, str]:

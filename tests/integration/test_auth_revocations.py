@@ -36,8 +36,9 @@ async def auth(auth_service: ServiceProcess) -> AsyncIterator[AuthClient]:
 
 
 async def _revoked(auth: AuthClient) -> dict[str, int]:
-    reply = await auth.stub.ListRevocations(auth_pb2.ListRevocationsRequest(), metadata=auth.service)
-    return {item.user_id: item.credentials_changed_at.ToMilliseconds() for item in reply.revocations}
+    return {item.user_id: item.credentials_changed_at.ToMilliseconds()
+            async for part in auth.stub.ListRevocations(auth_pb2.ListRevocationsRequest(), metadata=auth.service)
+            for item in part.revocations}
 
 
 async def test_password_changes_disables_and_deletes_are_listed(auth: AuthClient) -> None:
@@ -160,3 +161,43 @@ async def test_the_follower_gives_up_when_auth_never_answers(nats_client: NatsCl
     with pytest.raises(Unreachable):
         await follower.start(within=0.5)
     await follower.close()
+
+
+async def test_the_follower_reloads_the_list_for_changes_whose_event_was_lost(nats_client: NatsClient) -> None:
+    await nats.ensure_stream(nats_client.jetstream(), subjects.auth_stream())
+    revocations = Revocations(3600)
+    now_ms = int(time.time() * 1000)
+    listed: list[tuple[str, int]] = []
+
+    async def current_list() -> list[tuple[str, int]]:
+        return list(listed)
+
+    follower = RevocationFollower(nats_client, revocations, current_list, reload_seconds=0.05)
+    await follower.start(within=WAIT_SECONDS)
+    try:
+        listed.append(("event-lost", now_ms))  # auth committed it; its event never came
+        await _eventually_refused(revocations, "event-lost", now_ms)
+    finally:
+        await follower.close()
+
+
+async def test_an_event_about_another_user_than_its_subject_is_ignored(nats_client: NatsClient) -> None:
+    js = nats_client.jetstream()
+    await nats.ensure_stream(js, subjects.auth_stream())
+    revocations = Revocations(3600)
+
+    async def nothing_listed() -> list[tuple[str, int]]:
+        return []
+
+    follower = RevocationFollower(nats_client, revocations, nothing_listed)
+    await follower.start(within=WAIT_SECONDS)
+    try:
+        now_ms = int(time.time() * 1000)
+        mismatched = auth_events_pb2.UserChanged(login="mallory", user_id="victim-id", change="deleted")
+        mismatched.credentials_changed_at.FromMilliseconds(now_ms)
+        await js.publish(subjects.USER_CHANGED.for_key("someone-else"), mismatched.SerializeToString())
+        await _publish_change(js, "witness-id", now_ms)  # a sound event after it: once seen, both were read
+        await _eventually_refused(revocations, "witness-id", now_ms)
+        assert not revocations.refuses("victim-id", 0)
+    finally:
+        await follower.close()

@@ -22,10 +22,19 @@ async def refusal(call: Awaitable[Any]) -> tuple[grpc.StatusCode, str]:
 
 
 async def rpc_error(call: Awaitable[Any]) -> grpc.aio.AioRpcError:
-    """Await a call that must fail, and return its error (for details() and trailing metadata)."""
+    """Await a call that must fail, and return its error (for details() and trailing metadata); a
+    call answering a stream is read to its end."""
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await call
+        await _settled(call)
     return caught.value
+
+
+async def _settled(call: Awaitable[Any]) -> None:
+    if isinstance(call, grpc.aio.UnaryStreamCall):
+        async for _ in call:
+            pass
+    else:
+        await call
 
 
 def unique_login(prefix: str = "user") -> str:

@@ -45,7 +45,7 @@ class FakeUserRepository:
         if user.login in self._failing_logins:
             raise Unreachable(f"simulated failure writing {user.login!r}")
 
-    async def by_login(self, login: str) -> User | None:
+    async def by_login(self, login: str, for_update: bool = False) -> User | None:
         return next((user for user in self.rows.values() if user.login == login), None)
 
     async def by_id(self, user_id: str) -> User | None:

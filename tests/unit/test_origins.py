@@ -61,6 +61,10 @@ def test_an_origin_is_compared_in_its_normal_form(text: str, expected: str | Non
     ({"forwarded": "For=192.0.2.1;Proto=https;Host=[2001:db8::1]:8443"}, "https://[2001:db8::1]:8443"),
     ({"x-forwarded-host": "xuc.example.org"}, None),  # no scheme: not an origin
     ({"x-forwarded-proto": "https"}, None),
+    # nginx's usual recipe: the scheme forwarded, the Host header passed on as the client sent it
+    ({"x-forwarded-proto": "https", "host": "xuc.example.org"}, "https://xuc.example.org"),
+    ({"x-forwarded-proto": "https", "host": "internal:8090", "x-forwarded-host": "xuc.example.org"},
+     "https://xuc.example.org"),
     ({}, None),
 ])
 def test_the_origin_a_proxy_reports(headers: dict[str, str], expected: str | None) -> None:

@@ -488,7 +488,7 @@ async def test_an_answer_for_a_queue_that_does_not_exist_is_refused() -> None:
 
     assert refused.value.message == "queue 424242 does not exist"
     assert (system.state.answers, system.publisher.published) == ([], [])
-    assert system.call_centre.asked == ["queue 424242"]
+    assert "queue 424242" in system.call_centre.asked  # asked with the agents, at once: one round trip
 
 
 @pytest.mark.parametrize(("login", "agent", "theirs"), [

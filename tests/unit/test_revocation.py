@@ -19,7 +19,7 @@ from services.auth.domain.model import ClientInfo, Profile, User, UserChanged, U
 from services.auth.service_layer.auth_service import AuthService
 from tests.unit.fakes import FakeDatabase, FakeHasher, FakeUnitOfWorkFactory, RecordingPublisher
 from xuc.errors import InvalidToken, TokenExpired
-from xuc.security.revocations import MARGIN_SECONDS, Revocations, retention_for
+from xuc.security.revocations import FUTURE_SKEW_MS, MARGIN_SECONDS, Revocations, retention_for
 from xuc.security.tokens import ALGORITHM, Claims, TokenVerifier, key_id
 
 KEY = ec.generate_private_key(ec.SECP256R1())
@@ -149,7 +149,9 @@ async def test_a_deleted_user_is_listed_for_verifiers_that_start_later(system: S
 async def test_revocations_older_than_a_token_lifetime_are_forgotten(system: System) -> None:
     await system.service.delete_user("alice")
     system.later(TTL + MARGIN_SECONDS + 1)
-    assert await system.service.list_revocations() == []
+    assert await system.service.list_revocations() == []  # no longer listed...
+    assert system.database.revocations != {}
+    await system.service.forget_old_revocations()  # ...and gone at auth's next maintenance
     assert system.database.revocations == {}
 
 
@@ -248,3 +250,41 @@ def test_a_token_of_the_previous_version_verifies_until_its_user_changes() -> No
     revocations.revoke("u-1", int(now * 1000))
     with pytest.raises(InvalidToken):
         verifier.verify(token)
+
+
+async def test_provisioning_never_moves_the_credentials_time_back_over_a_concurrent_change() -> None:
+    """put_users reads, hashes (slow: another replica may disable the user meanwhile), then writes."""
+    system = System()
+
+    class DisableWhileHashing(FakeHasher):
+        concurrent_done = False
+
+        async def hash(self, password: str) -> str:
+            if not self.concurrent_done:
+                self.concurrent_done = True
+                system.later(5)  # the other replica's change is later than our plan's time...
+                await system.service.update_user("alice", None, {}, disabled=True)
+                system.later(-5)  # ...and our clock is behind it
+            return await super().hash(password)
+
+    system.service = AuthService(FakeUnitOfWorkFactory(system.database), DisableWhileHashing(),
+                                 JwtIssuer(KEY, ISSUER, TTL, MAX_SESSION), system.publisher,
+                                 clock=lambda: system.now, token_ttl=TTL)
+    await system.service.put_users([UserSpec("alice", "new-secret", Profile(line="1001"))])
+    disabled_at = next(event.credentials_changed_at for event in system.publisher.events
+                       if isinstance(event, UserChanged) and event.disabled)
+    stored = system.database.by_login("alice")
+    assert stored is not None
+    assert stored.credentials_changed_at > disabled_at
+    system.deliver_events()
+    token, _ = await system.login("new-secret")  # the file enabled the user again: its new token is valid
+    assert system.verifier.verify(token).login == "alice"
+
+
+def test_a_change_dated_far_ahead_counts_as_now_and_locks_no_one_out_for_long() -> None:
+    clock = [time.time()]
+    revocations = Revocations(TTL, clock=lambda: clock[0])
+    now_ms = int(clock[0] * 1000)
+    revocations.revoke("u", now_ms + 365 * 24 * 3600 * 1000)  # a forged event, or a clock a year off
+    assert revocations.refuses("u", now_ms)  # every token issued until now is refused...
+    assert not revocations.refuses("u", now_ms + FUTURE_SKEW_MS)  # ...not those issued a minute later

@@ -47,11 +47,13 @@ def from_auth(stub: auth_pb2_grpc.AuthStub, service_token: str) -> RevocationLis
     metadata = service_metadata(service_token)
 
     async def load() -> list[tuple[str, int]]:
+        listed = []
         try:
-            reply = await stub.ListRevocations(auth_pb2.ListRevocationsRequest(), metadata=metadata, timeout=5)
+            async for part in stub.ListRevocations(auth_pb2.ListRevocationsRequest(), metadata=metadata, timeout=30):
+                listed += [(item.user_id, item.credentials_changed_at.ToMilliseconds()) for item in part.revocations]
         except grpc.aio.AioRpcError as exc:
             raise Unreachable(f"cannot list the token revocations from auth: {exc.code().name}") from None
-        return [(item.user_id, item.credentials_changed_at.ToMilliseconds()) for item in reply.revocations]
+        return listed
 
     return load
 
@@ -88,6 +90,8 @@ class RevocationFollower:
     async def _changed(self, message: Msg) -> None:
         try:
             event = auth_events_pb2.UserChanged.FromString(message.data)
+            if subjects.USER_CHANGED.key_of(message.subject) != event.login:
+                raise ValueError("the event is not about the user its subject names")
         except Exception:
             log.warning("unreadable user event ignored", extra={"subject": message.subject})
             return

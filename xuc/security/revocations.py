@@ -20,6 +20,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 
+FUTURE_SKEW_MS = 60_000  # clocks of auth replicas and verifiers may differ this much (as for `iat`)
 PRUNE_EVERY = 1024  # entries added between two sweeps of the expired ones
 # Kept beyond the token lifetime: the clocks of auth replicas and verifiers may differ this much,
 # and a refresh by an auth replica that has not heard of a change yet is refused by its 5 s memory
@@ -45,8 +46,13 @@ class Revocations:
     def revoke(self, user_id: str, changed_at_ms: int) -> None:
         """Tokens of `user_id` carrying a credentials time before `changed_at_ms` are refused from
         now on. Idempotent, and order-insensitive: the latest value wins whatever arrives first."""
-        if not user_id or changed_at_ms <= 0 or changed_at_ms < self._now_ms() - self._retention_ms:
+        now_ms = self._now_ms()
+        if not user_id or changed_at_ms <= 0 or changed_at_ms < now_ms - self._retention_ms:
             return  # nothing to refuse: every token issued before it has expired
+        # A time far ahead (a forged event, a clock far off) would refuse the user's next tokens
+        # too: it counts as "now, give or take the clocks' skew", which still refuses every token
+        # issued before it.
+        changed_at_ms = min(changed_at_ms, now_ms + FUTURE_SKEW_MS)
         if changed_at_ms > self._changed_at.get(user_id, 0):
             self._changed_at[user_id] = changed_at_ms
             self._added_since_prune += 1

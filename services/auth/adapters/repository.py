@@ -35,8 +35,10 @@ class SqlUserRepository:
     def __init__(self, connection: AsyncConnection) -> None:
         self._connection = connection
 
-    async def by_login(self, login: str) -> User | None:
-        row = (await self._connection.execute(select(users).where(users.c.login == login))).first()
+    async def by_login(self, login: str, for_update: bool = False) -> User | None:
+        query = select(users).where(users.c.login == login)
+        # SQLite ignores FOR UPDATE: its transactions begin IMMEDIATE, one writer at a time anyway.
+        row = (await self._connection.execute(query.with_for_update() if for_update else query)).first()
         return _to_user(row) if row else None
 
     async def by_id(self, user_id: str) -> User | None:

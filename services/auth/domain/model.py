@@ -77,6 +77,14 @@ class User:
         )
 
 
+    def rebased(self, planned_from: User, current: User, now_ms: int) -> User:
+        """This user, planned from `planned_from`, written over `current` (a change committed in
+        between): its credentials time never goes back. Moved by the plan: moved again from the
+        current one; else the current one's."""
+        moved = self.credentials_changed_at != planned_from.credentials_changed_at
+        return replace(self, credentials_changed_at=credentials_moved(current.credentials_changed_at, now_ms)
+                       if moved else current.credentials_changed_at)
+
     def with_rehashed_password(self, password_hash: str) -> User:
         """The same password hashed with newer parameters: the credentials did not change."""
         return replace(self, password_hash=password_hash)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any, TypeAlias
 
 import grpc
@@ -33,6 +34,7 @@ POLICY: dict[str, Access] = {
 }
 
 Context: TypeAlias = grpc.aio.ServicerContext
+REVOCATIONS_PER_PART = 10_000  # ~0.5 MB a message, far below gRPC's 4 MiB
 
 
 def _token_reply(issued: IssuedToken) -> auth_pb2.TokenReply:
@@ -99,9 +101,11 @@ class AuthApi(auth_pb2_grpc.AuthServicer):
         keys = [auth_pb2.PublicKey(kid=kid, algorithm=ALGORITHM, pem=pem) for kid, pem in self._issuer.published()]
         return auth_pb2.PublicKeySet(keys=keys, issuer=self._issuer_name)
 
-    async def ListRevocations(self, request: Any, context: Context) -> auth_pb2.Revocations:
+    async def ListRevocations(self, request: Any, context: Context) -> AsyncIterator[auth_pb2.Revocations]:
         revoked = await self._service.list_revocations()
-        return auth_pb2.Revocations(revocations=[_revocation(user_id, at) for user_id, at in revoked])
+        for start in range(0, len(revoked), REVOCATIONS_PER_PART):
+            yield auth_pb2.Revocations(revocations=[_revocation(user_id, at) for user_id, at
+                                                    in revoked[start:start + REVOCATIONS_PER_PART]])
 
     async def CreateUser(self, request: auth_pb2.CreateUserRequest, context: Context) -> auth_pb2.User:
         return _user_message(await self._service.create_user(_spec(request)))

@@ -192,13 +192,18 @@ class AuthService:
 
     async def list_revocations(self) -> Sequence[tuple[str, int]]:
         """(user id, credentials changed at, ms) of the changes a token verifier must know now:
-        those of the last token lifetime. Older ones are forgotten on the way."""
-        cutoff = self._now_ms() - int(self._revocation_retention * 1000)
+        those of the last token lifetime."""
         async with self._uow() as uow:
-            await uow.revocations.forget_before(cutoff)
-            recent = await uow.revocations.since(cutoff)
+            return await uow.revocations.since(self._revocation_cutoff_ms())
+
+    async def forget_old_revocations(self) -> None:
+        """Delete the changes no living token was issued before (auth's periodic maintenance)."""
+        async with self._uow() as uow:
+            await uow.revocations.forget_before(self._revocation_cutoff_ms())
             await uow.commit()
-        return recent
+
+    def _revocation_cutoff_ms(self) -> int:
+        return self._now_ms() - int(self._revocation_retention * 1000)
 
     async def _recent_user(self, user_id: str) -> User | None:
         """The user, read at most RECENT_USER_SECONDS ago. Token refreshes are the hot path and
@@ -247,7 +252,7 @@ class AuthService:
                           disabled: bool | None = None) -> User:
         new_hash = await self._hasher.hash(validate_password(password)) if password is not None else None
         async with self._uow() as uow:
-            user = await uow.users.by_login(login)
+            user = await uow.users.by_login(login, for_update=True)  # its credentials time moves from this one
             if user is None:
                 raise UserNotFound(f"No user with login {login!r}")
             unknown = set(profile_changes) - PROFILE_FIELDS
@@ -276,11 +281,16 @@ class AuthService:
             existing = [await uow.users.by_login(spec.login) for spec in specs]
         results = [await self._planned(spec, current) for spec, current in zip(specs, existing, strict=True)]
         async with self._uow() as uow:
-            for (user, outcome), before in zip(results, existing, strict=True):
+            for index, ((user, outcome), before) in enumerate(zip(results, existing, strict=True)):
                 if outcome == "created":
                     await uow.users.add(user)
                 elif outcome == "updated":
                     assert before is not None
+                    # Read again, locked: a change committed while we hashed keeps its credentials time.
+                    current = await uow.users.by_login(user.login, for_update=True)
+                    if current is not None:
+                        user = user.rebased(before, current, self._now_ms())
+                        results[index] = (user, outcome)
                     await uow.users.update(user)
                     await self._record_revocation(uow, before, user)
             await uow.commit()
@@ -301,7 +311,7 @@ class AuthService:
 
     async def delete_user(self, login: str) -> None:
         async with self._uow() as uow:
-            user = await uow.users.by_login(login)
+            user = await uow.users.by_login(login, for_update=True)
             if user is None:
                 raise UserNotFound(f"No user with login {login!r}")
             await uow.users.delete(user)

@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import time
@@ -112,9 +113,11 @@ class QualificationsService:
         answer = validated_answer(fields)
         if self._call_centre is None:
             raise AnswersNotConfigured()
-        if not await self._call_centre.queue_exists(answer.queue):
+        # Both questions at once: an answer costs one round trip to telephony, not two.
+        queue_exists, agent_numbers = await asyncio.gather(self._call_centre.queue_exists(answer.queue),
+                                                           self._call_centre.agent_numbers(answered_by))
+        if not queue_exists:
             raise UnknownQueue(f"queue {answer.queue} does not exist")
-        agent_numbers = await self._call_centre.agent_numbers(answered_by)
         async with self._uow() as uow:
             answer_id = await uow.qualifications.add_answer(answer, answered_by)
             if answer_id is None:

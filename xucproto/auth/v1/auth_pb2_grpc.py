@@ -54,7 +54,7 @@ class AuthStub:
                 request_serializer=xucproto_dot_auth_dot_v1_dot_auth__pb2.GetPublicKeysRequest.SerializeToString,
                 response_deserializer=xucproto_dot_auth_dot_v1_dot_auth__pb2.PublicKeySet.FromString,
                 _registered_method=True)
-        self.ListRevocations = channel.unary_unary(
+        self.ListRevocations = channel.unary_stream(
                 '/xuc.auth.v1.Auth/ListRevocations',
                 request_serializer=xucproto_dot_auth_dot_v1_dot_auth__pb2.ListRevocationsRequest.SerializeToString,
                 response_deserializer=xucproto_dot_auth_dot_v1_dot_auth__pb2.Revocations.FromString,
@@ -131,6 +131,7 @@ class AuthServicer:
         """The users whose credentials changed (password set, disabled, deleted) within the last token
         lifetime: a verifier refuses their tokens issued before the change. Verifiers load it at start,
         then follow UserChanged events (xuc.auth.user.<login>). Caller: a service.
+        Streamed in parts (at most 10,000 each): a mass change may revoke many users at once.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -198,7 +199,7 @@ def add_AuthServicer_to_server(servicer, server):
                     request_deserializer=xucproto_dot_auth_dot_v1_dot_auth__pb2.GetPublicKeysRequest.FromString,
                     response_serializer=xucproto_dot_auth_dot_v1_dot_auth__pb2.PublicKeySet.SerializeToString,
             ),
-            'ListRevocations': grpc.unary_unary_rpc_method_handler(
+            'ListRevocations': grpc.unary_stream_rpc_method_handler(
                     servicer.ListRevocations,
                     request_deserializer=xucproto_dot_auth_dot_v1_dot_auth__pb2.ListRevocationsRequest.FromString,
                     response_serializer=xucproto_dot_auth_dot_v1_dot_auth__pb2.Revocations.SerializeToString,
@@ -363,7 +364,7 @@ class Auth:
             wait_for_ready=None,
             timeout=None,
             metadata=None):
-        return grpc.experimental.unary_unary(
+        return grpc.experimental.unary_stream(
             request,
             target,
             '/xuc.auth.v1.Auth/ListRevocations',
