@@ -15,9 +15,11 @@ import time
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from services.contacts.__main__ import MIGRATIONS
 from tests.support.databases import SQLITE, DatabaseFactory, TestDatabase, postgres_admin_url
+from xuc.runtime.db import _switch_to_wal
 
 REPLICAS = 4
 VERSION_TABLE = "contacts_alembic_version"
@@ -70,3 +72,32 @@ def test_replicas_starting_together_migrate_once(database_factory: DatabaseFacto
     assert [process.returncode for process in processes] == [0] * REPLICAS, "\n---\n".join(outputs)
     assert len(_versions(database)) == 1
     assert {"contacts_personal", VERSION_TABLE} <= database.table_names()
+
+
+class _BusyTwice:
+    """A sqlite3 connection whose journal mode change is refused twice, as SQLite does when another
+    replica holds the file (it answers at once, without its busy timeout)."""
+
+    def __init__(self) -> None:
+        self.attempts = 0
+
+    def execute(self, statement: str) -> None:
+        assert statement == "PRAGMA journal_mode=WAL"
+        self.attempts += 1
+        if self.attempts <= 2:
+            raise sqlite3.OperationalError("database is locked")
+
+
+def test_the_switch_to_wal_is_tried_again_while_the_database_is_locked() -> None:
+    connection = _BusyTwice()
+    _switch_to_wal(connection)
+    assert connection.attempts == 3
+
+
+def test_another_sqlite_error_is_not_retried() -> None:
+    class Broken:
+        def execute(self, statement: str) -> None:
+            raise sqlite3.OperationalError("disk I/O error")
+
+    with pytest.raises(sqlite3.OperationalError, match="disk I/O"):
+        _switch_to_wal(Broken())

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import sqlite3
+import time
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -82,6 +84,7 @@ def create_engine_for(url: str) -> AsyncEngine:
 # How long a replica waits for another one's migrations on SQLite (PostgreSQL waits without limit,
 # bounded by the launcher's start timeout).
 MIGRATION_LOCK_TIMEOUT_SECONDS = 120.0
+WAL_SWITCH_RETRY_SECONDS = 0.05
 
 
 def _migration_lock_key(version_table: str) -> int:
@@ -106,11 +109,26 @@ def _migration_engine(driver_url: URL) -> Any:
         # the database to itself, which a replica's first connections would otherwise fight over
         # ("database is locked" at start, seen with two auth replicas under load). WAL persists in
         # the file, so the services' connections then find it set.
-        dbapi_connection.execute("PRAGMA journal_mode=WAL")
+        _switch_to_wal(dbapi_connection)
 
     event.listen(engine, "connect", manual_transactions)
     event.listen(engine, "begin", _sqlite_begin)
     return engine
+
+
+def _switch_to_wal(dbapi_connection: Any) -> None:
+    """PRAGMA journal_mode=WAL, tried again while another replica holds the database: SQLite may
+    answer "database is locked" to a journal mode change at once, without waiting out the busy
+    timeout (seen in CI: two auth replicas starting together, one of them migrating)."""
+    deadline = time.monotonic() + MIGRATION_LOCK_TIMEOUT_SECONDS
+    while True:
+        try:
+            dbapi_connection.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(WAL_SWITCH_RETRY_SECONDS)
 
 
 def _upgrade(url: str, script_location: Path, version_table: str) -> None:
