@@ -103,7 +103,9 @@ class AuthServicer:
 
     def Check(self, request, context):
         """Verifies the caller's user token and returns a refreshed one. Caller: a user.
-        The presented token stays valid until its own expiry.
+        The presented token stays valid until its own expiry, unless its user's password changes or the
+        user is disabled or deleted (README "Sessions that end"). The new token keeps the session's login
+        time (`auth_time`) and expires XUC_MAX_SESSION_S after it at the latest: then TokenExpired.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
