@@ -17,10 +17,18 @@
                                 `.service_token`, `.data_dir`, `.log()`), on `database_url`.
 
 Process helpers live in tests/support/processes.py, database helpers in tests/support/databases.py.
+
+The suite runs on pytest-xdist workers (pyproject's addopts: `-n auto --dist loadfile`), one per
+core and at most MAX_WORKERS. A file's tests run together on one worker, so its module fixtures
+start once. Each worker is a pytest session of its own: session fixtures (the nats-server, the e2e
+`stack`) start once per worker that needs them, on the worker's own temporary directory, free
+ports and PostgreSQL schemas. (`--dist loadgroup` would let every file on the e2e `stack` share one
+worker, but xdist 3.8 groups by rewriting node ids, which pytest 9 no longer reads.)
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -52,6 +60,18 @@ DATABASE_BACKENDS = [
         ],
     ),
 ]
+
+
+# --- running in parallel (pytest-xdist) -----------------------------------------------------------
+# More workers than this only start more stacks and services at once: the e2e files, which take
+# most of the time, do not split further than a few groups.
+MAX_WORKERS = 4
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """`-n auto`: one worker per core this process may use, at most MAX_WORKERS."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(MAX_WORKERS, cores))
 
 
 @pytest.fixture(scope="session")
