@@ -34,6 +34,7 @@ from pathlib import Path
 
 import nats
 import pytest
+from hypothesis import HealthCheck, settings
 from nats.aio.client import Client as NatsClient
 
 from tests.support.databases import (
@@ -66,6 +67,12 @@ DATABASE_BACKENDS = [
 # More workers than this only start more stacks and services at once: the e2e files, which take
 # most of the time, do not split further than a few groups.
 MAX_WORKERS = 4
+
+
+# Hypothesis bounds each example by wall-clock time (200 ms deadline, a "too slow" health check on
+# data generation): on cores shared by the workers, and by other jobs, a correct test would fail.
+settings.register_profile("xuc-tests", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("xuc-tests")
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
