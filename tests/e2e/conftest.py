@@ -44,7 +44,8 @@ XUC = Path(sys.executable).parent / "xuc"
 BASE = "/xuc/api/2.0"
 APP_ORIGIN = "http://app.example"
 MAX_BODY_BYTES = 65536
-READY_TIMEOUT_SECONDS = 60.0
+# A deadline, not a speed check: stacks start side by side on the xdist workers, on shared cores.
+READY_TIMEOUT_SECONDS = 120.0
 STOP_TIMEOUT_SECONDS = 30.0
 CLI_TIMEOUT_SECONDS = 60.0
 LOG_TAIL = 20_000
