@@ -159,6 +159,11 @@ def stream_replicas(env: Mapping[str, str] | None = None) -> int:
     return _int(os.environ if env is None else env, "XUC_STREAM_REPLICAS", 1, minimum=1, maximum=MAX_STREAM_REPLICAS)
 
 
+def configured_service_token(env: Mapping[str, str] | None = None) -> str:
+    """XUC_SERVICE_TOKEN ("" when unset: `xuc up` then creates one in the data directory)."""
+    return (os.environ if env is None else env).get("XUC_SERVICE_TOKEN", "").strip()
+
+
 def nats_url_given(env: Mapping[str, str] | None = None) -> bool:
     """XUC_NATS_URL names a server (else the default, where `xuc up` would start its own)."""
     return bool((os.environ if env is None else env).get("XUC_NATS_URL", "").strip())
@@ -270,7 +275,7 @@ class Settings:
             contacts_address=env.get("XUC_CONTACTS_ADDRESS", "").strip(),
             telephony_address=env.get("XUC_TELEPHONY_ADDRESS", "").strip(),
             max_import_bytes=_int(env, "XUC_MAX_IMPORT_BYTES", 64 * 1024 * 1024, minimum=1),
-            service_token=env.get("XUC_SERVICE_TOKEN", "").strip(),
+            service_token=configured_service_token(env),
             token_ttl=_int(env, "XUC_TOKEN_TTL", 3600, minimum=1),
             token_issuer=env.get("XUC_TOKEN_ISSUER", "").strip() or "xuc",
             signing_key_file=Path(key_file) if key_file else None,
