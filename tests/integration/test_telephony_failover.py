@@ -35,7 +35,8 @@ from tests.integration.test_telephony_ami import (
     eventually,
     new_ami_server,
 )
-from tests.support.ami_server import ScriptedAmiServer, hangup, newchannel, newstate, status_item
+from tests.support.ami_events import hangup, newchannel, newstate, status_item
+from tests.support.ami_server import ScriptedAmiServer
 from tests.support.databases import DatabaseFactory
 from tests.support.processes import ServiceLauncher, ServiceProcess
 from tests.support.rpc import refusal
