@@ -46,7 +46,7 @@ from tests.support.telephony_ami import (
     client_of,
     eventually,
     launch,
-    new_ami_server,
+    running_ami_server,
 )
 from xuc import subjects
 from xucproto.events.v1 import telephony_events_pb2 as events
@@ -86,12 +86,8 @@ def summary(decoded: list[events.PhoneEvent]) -> list[tuple[str, str, str, str]]
 # --- fixtures ------------------------------------------------------------------------------------
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def shared_ami() -> AsyncIterator[ScriptedAmiServer]:
-    server = new_ami_server()
-    await server.start()
-    try:
+    async with running_ami_server() as server:
         yield server
-    finally:
-        await server.close()
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

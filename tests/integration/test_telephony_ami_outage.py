@@ -36,7 +36,7 @@ from tests.support.telephony_ami import (
     client_of,
     eventually,
     launch,
-    new_ami_server,
+    running_ami_server,
 )
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(60)]
@@ -47,12 +47,8 @@ BACKOFF_INITIAL_SECONDS = 0.5
 
 @pytest_asyncio.fixture(loop_scope="module")
 async def own_ami() -> AsyncIterator[ScriptedAmiServer]:
-    server = new_ami_server()
-    await server.start()
-    try:
+    async with running_ami_server() as server:
         yield server
-    finally:
-        await server.close()
 
 
 StartTelephony = Callable[[str], Awaitable[Telephony]]

@@ -45,6 +45,17 @@ def new_ami_server() -> ScriptedAmiServer:
     return ScriptedAmiServer(username=AMI_USER, secret=f"ami-{secrets.token_hex(8)}")
 
 
+@asynccontextmanager
+async def running_ami_server() -> AsyncIterator[ScriptedAmiServer]:
+    """A new_ami_server(), listening until the block is left."""
+    server = new_ami_server()
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.close()
+
+
 def launch(launcher: ServiceLauncher, auth: ServiceProcess, database_url: str, ami_url: str) -> ServiceProcess:
     return launcher.start("services.telephony", "telephony", database_url=database_url,
                           service_token=auth.service_token,

@@ -1,7 +1,13 @@
 """Fixtures of the qualifications tests: one contacts process per module and database backend
 (tests/integration/conftest.py), told where a telephony process (the PBX simulator) is that knows
 the queues and agents answers are checked against; an agent made once per module; a client per
-test."""
+test.
+
+PutQualifications describes *all* qualifications (the unlisted are deactivated), and
+PutAgentsAndQueues all queues and agents, so each test starts by putting the ones it needs, under
+names and queue ids of its own, and asserts only about those: a module's tests run one after the
+other, so within a test the state it put is the state it reads.
+"""
 
 from __future__ import annotations
 

@@ -3,12 +3,8 @@ service for user tokens, a real nats-server, SQLite and PostgreSQL: the process 
 PutQualifications (creating, updating, deactivating, reactivating), what a queue offers, and
 `xuc provision` against the real services.
 
-One contacts process per database backend serves the whole module, with a telephony process (the
-PBX simulator) that knows the queues and agents answers are checked against. PutQualifications
-describes *all* qualifications (the unlisted are deactivated), and PutAgentsAndQueues all queues
-and agents, so each test starts by putting the ones it needs, under names and queue ids of its
-own, and asserts only about those: tests run one after the other, so within a test the state it
-put is the state it reads.
+Each test puts the qualifications, queues and agents it needs, under names and queue ids of its
+own, and asserts only about those (conftest.py says why).
 """
 
 from __future__ import annotations
