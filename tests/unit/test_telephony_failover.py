@@ -79,13 +79,13 @@ def recorder() -> Recorder:
 
 @pytest.fixture
 def failover(lease: FakeLease, recorder: Recorder) -> Failover:
-    return Failover(lease, ttl_seconds=TTL, activate=recorder.activate, deactivate=recorder.deactivate)
+    return Failover(lease, ttl_seconds=TTL)
 
 
 async def test_a_standby_takes_the_free_lease_renews_it_and_releases_it_on_close(
     failover: Failover, lease: FakeLease, recorder: Recorder,
 ) -> None:
-    failover.start()
+    failover.start(recorder.activate, recorder.deactivate)
     await asyncio.sleep(TTL / 2)
     assert not failover.active
     assert failover.detail == "standby: the PBX is held by other"
@@ -103,7 +103,7 @@ async def test_the_active_steps_down_when_another_instance_took_the_lease(
     failover: Failover, lease: FakeLease, recorder: Recorder,
 ) -> None:
     lease.holder_name = ""
-    failover.start()
+    failover.start(recorder.activate, recorder.deactivate)
     await until(lambda: failover.active)
     lease.holder_name = "usurper"  # the lease expired and another took it
     await until(lambda: not failover.active)
@@ -119,7 +119,7 @@ async def test_the_active_fences_itself_when_it_cannot_renew_for_three_quarters_
     failover: Failover, lease: FakeLease, recorder: Recorder,
 ) -> None:
     lease.holder_name = ""
-    failover.start()
+    failover.start(recorder.activate, recorder.deactivate)
     await until(lambda: failover.active)
     await until(lambda: lease.renewals >= 1)
     lease.unavailable = True
