@@ -1,7 +1,7 @@
 """Fault 4 (issue 6): PostgreSQL restarted during a contacts import and contact writes, through
 `xuc up` with XUC_DATABASE_URL at a PostgreSQL server of the test's own (tests/support/postgres_server.py;
 the machine's shared server is never touched). Skipped, with the reason, where PostgreSQL's server
-binaries or a non-root user to run them are missing.
+binaries or a non-root user to run them are missing (failed instead on CI, `CI=true`).
 
 - The import in flight across the outage makes none of its contacts visible (README, "Import
   guarantee": all at once or not at all), answered 503 `Unreachable` (or its connection cut).
@@ -25,6 +25,7 @@ import pytest
 
 from tests.e2e.conftest import BASE, Stack, assert_error
 from tests.support.postgres_server import PostgresServer, PostgresUnavailable
+from tests.support.requirements import POSTGRES_SERVER_INSTALL, missing_tool
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -44,7 +45,7 @@ def postgres() -> Iterator[PostgresServer]:
     try:
         server = PostgresServer.create()
     except PostgresUnavailable as reason:
-        pytest.skip(f"PostgreSQL cannot run here: {reason}")
+        missing_tool(f"PostgreSQL cannot run here: {reason}", POSTGRES_SERVER_INSTALL)
     try:
         yield server
     finally:
