@@ -24,6 +24,7 @@ import psycopg
 import pytest
 
 from tests.e2e.conftest import BASE, Stack, assert_error
+from tests.support.http_errors import UNREACHABLE_MESSAGE
 from tests.support.postgres_server import PostgresServer, PostgresUnavailable
 from tests.support.requirements import POSTGRES_SERVER_INSTALL, missing_tool
 
@@ -154,13 +155,13 @@ def test_fault_postgres_restart_during_imports_and_writes(
         for response in (http.get(PERSONAL), http.post(PERSONAL, json={"lastname": "During"}),
                          http.post(IMPORT, content=HEADER + "Down,Import,1\n", headers={"Content-Type": "text/csv"}),
                          http.post(LOGIN, json={"login": USER, "password": PASSWORD})):
-            assert_error(response, 503, "Unreachable")
+            assert_error(response, 503, "Unreachable", UNREACHABLE_MESSAGE)
             assert response.elapsed.total_seconds() < 3.0, (response.request.url, response.elapsed)
             during.append(round(response.elapsed.total_seconds(), 2))
         importer.join(30)
         assert not importer.is_alive()
         if "response" in outcome:
-            assert_error(outcome["response"], 503, "Unreachable")
+            assert_error(outcome["response"], 503, "Unreachable", UNREACHABLE_MESSAGE)
         time.sleep(max(0.0, DOWN_SECONDS - (time.monotonic() - down_since)))
 
         postgres.start()
