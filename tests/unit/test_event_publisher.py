@@ -129,7 +129,7 @@ def publisher(connection: FakeConnection, confirm: bool, buffer_size: int = 100,
                               buffer_size=buffer_size, close_timeout=close_timeout)
 
 
-async def until(condition: Any, within: float = 3.0) -> None:
+async def until(condition: Any, within: float = 30.0) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
     while not condition():
