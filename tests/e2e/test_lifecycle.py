@@ -25,6 +25,7 @@ from tests.e2e.conftest import (
     jwt_parts,
     login_body,
 )
+from tests.support.http_errors import TOKEN_EXPIRED_MESSAGE
 
 LOGIN = f"{BASE}/auth/login"
 CHECK = f"{BASE}/auth/check"
@@ -51,8 +52,8 @@ def test_a_token_expires_after_its_ttl(make_stack: StartStack) -> None:
             time.sleep(0.2)
 
         assert time.time() >= expires  # not refused early
-        assert_error(response, 401, "TokenExpired")
-        assert_error(api.get(CHECK, headers={"X-Auth-Token": token}), 401, "TokenExpired")
+        assert_error(response, 401, "TokenExpired", TOKEN_EXPIRED_MESSAGE)
+        assert_error(api.get(CHECK, headers={"X-Auth-Token": token}), 401, "TokenExpired", TOKEN_EXPIRED_MESSAGE)
 
 
 # --- a second gateway on the same auth service ----------------------------------------------------

@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import BASE, Stack, assert_error
+from tests.support.http_errors import NO_CREDENTIALS_MESSAGE
 
 QUALIFICATION = f"{BASE}/call_qualification"
 TYPO_QUALIFICATION = "/xuc/api/api/2.0/call_qualification"
@@ -235,7 +236,7 @@ def test_not_json_is_json_error_decoding(agent: httpx.Client) -> None:
     ("GET", f"{TYPO_QUALIFICATION}/csv/5/2018-03-21/2018-03-22"),
 ])
 def test_every_route_wants_a_token(api: httpx.Client, method: str, path: str) -> None:
-    assert_error(api.request(method, path), 401, "AuthorizationHeaderNotFound")
+    assert_error(api.request(method, path), 401, "AuthorizationHeaderNotFound", NO_CREDENTIALS_MESSAGE)
     assert_error(api.request(method, path, headers={"X-Auth-Token": "nope"}), 401, "InvalidToken")
 
 

@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import Stack, assert_error
+from tests.support.http_errors import NO_CREDENTIALS_MESSAGE
 from tests.support.metrics import scrape_url
 from tests.support.webhook_receiver import ThreadedWebhookReceiver
 
@@ -316,7 +317,7 @@ def test_push_registration(http: httpx.Client) -> None:
     assert_error(http.post("/xuc/api/2.0/mobile/push/register", content=b"{", headers=headers), 400,
                  "JsonErrorDecoding")
     assert_error(http.post("/xuc/api/2.0/mobile/push/register", json={"token": "x"}), 401,
-                 "AuthorizationHeaderNotFound")
+                 "AuthorizationHeaderNotFound", NO_CREDENTIALS_MESSAGE)
 
 
 def test_contacts_list_shows_phone_statuses_as_lines_ring(phones: Stack, http: httpx.Client) -> None:

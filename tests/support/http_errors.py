@@ -14,6 +14,10 @@ import httpx
 
 UNREACHABLE_MESSAGE = "A service needed to answer is not reachable, try again later"
 UNHANDLED_MESSAGE = "The request could not be handled"
+# The gateway's own refusals of a request's credentials (gateway/requests.py, xuc/errors.py).
+NO_CREDENTIALS_MESSAGE = "No Authorization header (or X-Auth-Token) was sent"
+NO_BEARER_MESSAGE = "The Authorization header does not hold a Bearer token"
+TOKEN_EXPIRED_MESSAGE = "The token has expired"
 
 
 def assert_error_body(response: httpx.Response, status: int, code: str, message: str | None = None) -> dict[str, Any]:
