@@ -10,6 +10,7 @@ from typing import Any
 
 from services.telephony.adapters.ami.adapter import AmiPbx
 from services.telephony.domain.pbx import AgentLine, ChannelEvent, ConnectionChanged, PbxEvent
+from tests.support.deadlines import EVENT_DEADLINE_SECONDS
 
 FAST: dict[str, Any] = {"backoff_initial": 0.05, "backoff_max": 0.2, "action_timeout": 1.0, "connect_timeout": 1.0,
                         "originate_wait": 0.3, "ping_interval": None}
@@ -28,17 +29,17 @@ class Sink:
         self.received.append(event)
         await self._queue.put(event)
 
-    async def next(self, within: float = 2.0) -> PbxEvent:
+    async def next(self, within: float = EVENT_DEADLINE_SECONDS) -> PbxEvent:
         return await asyncio.wait_for(self._queue.get(), within)
 
-    async def until(self, wanted: Callable[[PbxEvent], bool], within: float = 2.0) -> PbxEvent:
+    async def until(self, wanted: Callable[[PbxEvent], bool], within: float = EVENT_DEADLINE_SECONDS) -> PbxEvent:
         """The next event that is `wanted` (others are skipped)."""
         async with asyncio.timeout(within):
             while not wanted(event := await self._queue.get()):
                 pass
         return event
 
-    async def channel_events(self, count: int, within: float = 2.0) -> list[ChannelEvent]:
+    async def channel_events(self, count: int, within: float = EVENT_DEADLINE_SECONDS) -> list[ChannelEvent]:
         events: list[ChannelEvent] = []
         async with asyncio.timeout(within):
             while len(events) < count:

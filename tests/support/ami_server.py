@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 
 from services.telephony.adapters.ami.frames import Frame, FrameParser
 from tests.support.ami_events import Headers, encode
+from tests.support.deadlines import EVENT_DEADLINE_SECONDS
 
 GREETING = b"Asterisk Call Manager/5.0.1\r\n"
 LIST_COMPLETE_EVENTS = {
@@ -160,13 +161,13 @@ class ScriptedAmiServer:
     def actions_named(self, name: str) -> list[Frame]:
         return [frame for frame in self.actions if frame.first("Action").casefold() == name.casefold()]
 
-    async def wait_for_action(self, name: str, count: int = 1, within: float = 2.0) -> Frame:
+    async def wait_for_action(self, name: str, count: int = 1, within: float = EVENT_DEADLINE_SECONDS) -> Frame:
         """The `count`-th action of that name received (waiting for it)."""
         await self.wait_until(lambda: len(self.actions_named(name)) >= count, within,
                               f"{count} {name} action(s)")
         return self.actions_named(name)[count - 1]
 
-    async def wait_for_logins(self, count: int, within: float = 2.0) -> None:
+    async def wait_for_logins(self, count: int, within: float = EVENT_DEADLINE_SECONDS) -> None:
         await self.wait_until(lambda: self.logins >= count, within, f"{count} login(s)")
 
     @staticmethod

@@ -7,8 +7,11 @@ import pytest
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
+from tests.support.deadlines import EVENT_DEADLINE_SECONDS
 
-async def stored_messages(js: JetStreamContext, subject: str, count: int, within: float = 5.0) -> list[Msg]:
+
+async def stored_messages(js: JetStreamContext, subject: str, count: int,
+                          within: float = EVENT_DEADLINE_SECONDS) -> list[Msg]:
     """The `count` messages the stream holds on `subject`, oldest first; fails if it holds more."""
     subscription = await js.subscribe(subject, ordered_consumer=True)
     try:

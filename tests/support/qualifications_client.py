@@ -19,6 +19,7 @@ import pytest
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 
+from tests.support.deadlines import EVENT_DEADLINE_SECONDS
 from tests.support.rpc import unique_login
 from xucproto.auth.v1 import auth_pb2, auth_pb2_grpc
 from xucproto.contacts.v1 import contacts_pb2, contacts_pb2_grpc
@@ -114,7 +115,7 @@ def subs_of(qualification: contacts_pb2.Qualification) -> list[tuple[str, bool]]
     return [(sub.name, sub.active) for sub in qualification.sub_qualifications]
 
 
-async def one_message(nats_client: NatsClient, subject: str, within: float = 5.0) -> Msg:
+async def one_message(nats_client: NatsClient, subject: str, within: float = EVENT_DEADLINE_SECONDS) -> Msg:
     """The one message the stream holds on `subject`; fails if there is none, or more."""
     subscription = await nats_client.jetstream().subscribe(subject, ordered_consumer=True)
     try:

@@ -19,6 +19,7 @@ from google.protobuf.message import Message
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 
+from tests.support.deadlines import EVENT_DEADLINE_SECONDS
 from tests.support.processes import ServiceProcess
 from tests.support.rpc import unique_login
 from xucproto.auth.v1 import auth_pb2, auth_pb2_grpc
@@ -106,7 +107,7 @@ class Events:
     async def received(self, message: Msg) -> None:
         self.messages.append(message)
 
-    async def wait(self, count: int, kind: type[Message], within: float = 5.0) -> list[Any]:
+    async def wait(self, count: int, kind: type[Message], within: float = EVENT_DEADLINE_SECONDS) -> list[Any]:
         for _ in range(int(within / 0.02)):
             if len(self.messages) >= count:
                 break

@@ -28,6 +28,7 @@ from typing import Any
 from aiohttp import web
 
 from tests.support.background import BackgroundLoop
+from tests.support.deadlines import EVENT_DEADLINE_SECONDS
 
 Predicate = Callable[[Any], bool]
 
@@ -163,7 +164,8 @@ class WebhookReceiver:
         return [request.body for request in self.deliveries
                 if username is None or (isinstance(request.body, dict) and request.body.get("username") == username)]
 
-    async def wait_for_deliveries(self, count: int, within: float = 5.0, username: str | None = None) -> list[Any]:
+    async def wait_for_deliveries(self, count: int, within: float = EVENT_DEADLINE_SECONDS,
+                                  username: str | None = None) -> list[Any]:
         """The first `count` delivered bodies (of `username`, if given), waiting up to `within` s
         for them; AssertionError (with what did arrive) otherwise."""
         deadline = time.monotonic() + within
