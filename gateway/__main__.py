@@ -12,16 +12,13 @@ from contextlib import AsyncExitStack
 import uvicorn
 
 from gateway.app import GatewayConfig, create_app
-from gateway.event_forwarder import EventForwarder
 from gateway.http_protocol import HeadLimits, limited_protocol
-from xuc import subjects
 from xuc.runtime import grpc_client, nats
 from xuc.runtime.keys import PublicKeyCache
 from xuc.runtime.process import freeze_startup_objects, remove_ready_file, run, stop_signal, write_ready_file
 from xuc.runtime.revocations import follow_revocations, from_auth
 from xuc.runtime.settings import Settings, SettingsError
 from xuc.security.revocations import Revocations, retention_for
-from xuc.tasks import cancel_all
 from xucproto.auth.v1 import auth_pb2_grpc
 from xucproto.contacts.v1 import contacts_pb2_grpc
 from xucproto.telephony.v1 import telephony_pb2_grpc
@@ -72,7 +69,7 @@ async def main(settings: Settings) -> None:
         auth_channel = grpc_client.channel(settings.auth_address)
         stack.push_async_callback(auth_channel.close)
         auth = auth_pb2_grpc.AuthStub(auth_channel)
-        # The NATS connection closes last: the revocation follower and the forwarder stop before it.
+        # The NATS connection closes last: the revocation follower stops before it.
         connection = await nats.connect_component(settings, "gateway")
         stack.push_async_callback(nats.close, connection)
         revocations = Revocations(retention_for(settings.token_ttl))
@@ -94,15 +91,6 @@ async def main(settings: Settings) -> None:
             telephony = telephony_pb2_grpc.TelephonyStub(telephony_channel)
         else:
             log.warning("XUC_TELEPHONY_ADDRESS is not set: the 1.0 API and push registration answer 503")
-
-        failures: list[BaseException] = []
-        if settings.event_url:  # the forwarder stops (draining) before NATS closes: the stack unwinds LIFO
-            forwarder = EventForwarder.from_settings(connection, settings)
-            if await nats.stream_exists(connection.jetstream(), subjects.TELEPHONY_STREAM):
-                await forwarder.start()  # before serving: no event after this gateway is ready is missed
-                stack.push_async_callback(forwarder.stop)
-            else:
-                _start_forwarder_later(forwarder, stack, stopping, failures)
 
         config = GatewayConfig(settings.service_token, settings.cors_origins, settings.max_body_bytes,
                                settings.max_import_bytes, deprecated_api_hosts=settings.deprecated_api_hosts,
@@ -143,32 +131,6 @@ async def main(settings: Settings) -> None:
         server.should_exit = True
         await serving
         remove_ready_file(settings.ready_file)
-        if failures:
-            raise failures[0]  # the forwarder could not start: this gateway stops (and says why)
-
-
-def _start_forwarder_later(forwarder: EventForwarder, stack: AsyncExitStack, stopping: asyncio.Event,
-                           failures: list[BaseException]) -> None:
-    """Start the event URL forwarder beside the serving, once telephony has created its stream
-    (compose starts everything at once; a deployment may run without telephony): the REST API does
-    not wait for it. A forwarder that fails to start stops the gateway, as a failed start would."""
-
-    def started(task: asyncio.Task[None]) -> None:
-        if not task.cancelled() and task.exception() is not None:
-            error = task.exception()
-            assert error is not None
-            log.error("the event forwarder could not start: %s", error)
-            failures.append(error)
-            stopping.set()
-
-    starting = asyncio.create_task(forwarder.start())
-    starting.add_done_callback(started)
-
-    async def stop() -> None:
-        await cancel_all([starting])
-        await forwarder.stop()
-
-    stack.push_async_callback(stop)
 
 
 if __name__ == "__main__":

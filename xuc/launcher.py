@@ -1,6 +1,7 @@
 """`xuc up`: the whole system as supervised child processes on one machine.
 
-Start order: NATS (unless XUC_NATS_URL names one), auth, telephony, contacts, then the gateway.
+Start order: NATS (unless XUC_NATS_URL names one), auth, telephony, contacts, the gateway, then
+webhooks when XUC_EVENT_URL is set.
 Each component is awaited (its ready file, then a health check) before the next starts, since the
 later ones are given the earlier ones' addresses. Stopping goes in reverse order, so that no
 component loses a dependency while it drains.
@@ -36,7 +37,7 @@ from typing import Any, TypeVar
 from xuc import nats_config
 from xuc.runtime import file_modes, grpc_client
 from xuc.runtime.nats_credentials import without_credentials
-from xuc.runtime.settings import Settings
+from xuc.runtime.settings import Settings, WebhooksSettings
 from xuc.tasks import cancel_all
 
 T = TypeVar("T")
@@ -50,6 +51,7 @@ TOKEN_FILE = "service-token"
 # Contacts asks telephony for phone statuses, so telephony starts first.
 SERVICES = (("auth", "services.auth"), ("telephony", "services.telephony"), ("contacts", "services.contacts"))
 GATEWAY = ("gateway", "gateway")
+WEBHOOKS = ("webhooks", "services.webhooks")  # last, and only with XUC_EVENT_URL (README "Event URL")
 # Restarts of a replica: after RESTART_BACKOFF_SECONDS, doubled for each exit in a row within
 # CRASH_LOOP_SECONDS of its start (a failed start counts as one); CRASH_LOOP_LIMIT of those in a
 # row and the component is taken as unable to start: everything stops.
@@ -398,7 +400,7 @@ class Replica:
 
     @property
     def address_key(self) -> str:
-        return "http" if self.component == GATEWAY[0] else "grpc"
+        return "http" if self.component in (GATEWAY[0], WEBHOOKS[0]) else "grpc"
 
 
 async def _start_replica(supervisor: Supervisor, replica: Replica, run_dir: Path) -> tuple[str, str]:
@@ -579,6 +581,11 @@ async def _start_all(supervisor: Supervisor, env: dict[str, str], nats_config_fi
         env[f"XUC_{name.upper()}_ADDRESS"] = await _start_grpc_service(
             supervisor, name, module, replicas.get(name, 1), env, run_dir)
     await _start_gateway(supervisor, replicas.get(GATEWAY[0], 1), env, run_dir)
+    if WebhooksSettings.from_env(env).event_url:
+        (webhooks,) = _replicas(*WEBHOOKS, 1, env)
+        async with _start_deadline(webhooks.name):
+            address, metrics = await _start_replica(supervisor, webhooks, run_dir)
+        say_up(webhooks.name, f"http://{address}", metrics)
 
 
 # --- the whole stack ------------------------------------------------------------------------------
@@ -659,6 +666,7 @@ async def up() -> int:
     """Run the whole system until Ctrl-C/SIGTERM or a component's exit; the process exit code."""
     file_modes.restrict_new_files()  # for every file we, our children and nats-server create
     settings = Settings.from_env()  # refuses unusable variables before anything starts
+    WebhooksSettings.from_env()
     replicas = dict(settings.replicas)
     for component in replicas:  # each replicated component's own variables too (ports...)
         Settings.from_env(component)
