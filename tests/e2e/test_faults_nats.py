@@ -1,6 +1,6 @@
 """Faults on the event path, with real processes on loopback: phone events flow from the PBX
 simulator (driven over gRPC, calls from outside numbers to the users' lines) through the telephony
-service, NATS JetStream and the gateway's event forwarder to a webhook receiver run by the test,
+service, NATS JetStream and the webhooks process's delivery to a webhook receiver run by the test,
 while
 
   (a) the single nats-server is killed (SIGKILL) and started again on its port and store;
@@ -345,6 +345,7 @@ async def test_a_cluster_node_killed_while_phone_events_flow_loses_and_reorders_
 # --- (c) the webhook receiver down, then back ---------------------------------------------------------------
 OUTAGE_SECONDS = float(os.environ.get("XUC_TEST_WEBHOOK_OUTAGE_S", "60"))
 MAX_BACKOFF_SECONDS = 5.0
+CONSUMER = "xuc-webhook"  # the webhooks process's series carry its consumer
 
 
 async def test_a_webhook_receiver_down_for_a_minute_gets_every_event_and_the_back_off_shows_in_metrics(
@@ -359,7 +360,7 @@ async def test_a_webhook_receiver_down_for_a_minute_gets_every_event_and_the_bac
     0.5 s doubling up to 5 s, less up to a quarter of jitter."""
     login, line = "faulta", FAULT_USERS["faulta"]
     stack = phone_stack(make_stack, receiver, XUC_EVENT_MAX_BACKOFF_MS=str(int(MAX_BACKOFF_SECONDS * 1000)))
-    gateway_metrics = f"{stack.url}/metrics"
+    webhooks_metrics = f"http://{stack.run_file('webhooks')['metrics']}/metrics"
     after = wait_until_quiet(receiver)
     driver = PhoneDriver(stack, {login: line})
     await driver.start()
@@ -368,8 +369,8 @@ async def test_a_webhook_receiver_down_for_a_minute_gets_every_event_and_the_bac
 
     async def sample_failures() -> None:
         while time.monotonic() - outage_started < OUTAGE_SECONDS:
-            failed = await asyncio.to_thread(metric, gateway_metrics, "xuc_webhook_deliveries_total",
-                                             outcome="failed")
+            failed = await asyncio.to_thread(metric, webhooks_metrics, "xuc_webhook_deliveries_total",
+                                             consumer=CONSUMER, outcome="failed")
             if not steps or failed != steps[-1][1]:
                 steps.append((time.monotonic(), failed))
             await asyncio.sleep(0.1)
@@ -380,14 +381,15 @@ async def test_a_webhook_receiver_down_for_a_minute_gets_every_event_and_the_bac
     await driver.run_for(2.0)  # and a few more while the receiver is down
     await driver.stop()
     await sampler
-    delivered_before = metric(gateway_metrics, "xuc_webhook_deliveries_total", outcome="delivered")
+    delivered_before = metric(webhooks_metrics, "xuc_webhook_deliveries_total", consumer=CONSUMER, outcome="delivered")
     await asyncio.to_thread(receiver.start)
 
     doubles = await assert_every_event_delivered_in_order(receiver, driver, after,
                                                           within=MAX_BACKOFF_SECONDS + 15.0)
     assert doubles == 0
-    assert metric(gateway_metrics, "xuc_webhook_deliveries_total", outcome="delivered") > delivered_before
-    assert metric(gateway_metrics, "xuc_webhook_dead_lettered_total", cause="attempts") == 0
+    delivered_after = metric(webhooks_metrics, "xuc_webhook_deliveries_total", consumer=CONSUMER, outcome="delivered")
+    assert delivered_after > delivered_before
+    assert metric(webhooks_metrics, "xuc_webhook_dead_lettered_total", consumer=CONSUMER, cause="attempts") == 0
 
     attempts = len(steps) - 1
     gaps = [later - earlier for (earlier, _), (later, _) in itertools.pairwise(steps[1:])]
