@@ -14,9 +14,9 @@ import httpx
 import nats
 import pytest
 
-from tests.integration.test_webhooks_delivery import phone_event, to_message
 from tests.support.metrics import Samples
 from tests.support.processes import NatsServer, ServiceProcess
+from tests.support.webhook_events import phone_event, to_message
 from tests.support.webhook_receiver import ThreadedWebhookReceiver
 from xuc import subjects
 from xuc.runtime.events import NatsEventPublisher
