@@ -28,7 +28,7 @@ JSON line:
     one gateway). Lost = events expected (4 per call whose RPCs succeeded) minus those matched,
     counted once the receiver has been quiet for 2 s. The driver also taps the subjects on NATS
     (a plain subscription), which splits the latency into adapter -> NATS (the telephony service
-    turning channel events into published events) and NATS -> receiver (the gateway's forwarder).
+    turning channel events into published events) and NATS -> receiver (the webhooks process).
   * **GetPhoneStatuses** for 1,000 numbers (every provisioned line and unknown numbers, shuffled):
     direct gRPC calls to the telephony service with the service token, one at a time: p50/p99.
 

@@ -12,13 +12,10 @@ from contextlib import AsyncExitStack
 import uvicorn
 
 from gateway.app import GatewayConfig, create_app
-from gateway.event_forwarder import EventForwarder
 from gateway.http_protocol import HeadLimits, limited_protocol
-from xuc import subjects
-from xuc.runtime import bootstrap, grpc_client, nats
+from xuc.runtime import bootstrap, grpc_client
 from xuc.runtime.process import freeze_startup_objects, remove_ready_file, run, stop_signal, write_ready_file
 from xuc.runtime.settings import Settings, SettingsError
-from xuc.tasks import cancel_all
 from xucproto.contacts.v1 import contacts_pb2_grpc
 from xucproto.telephony.v1 import telephony_pb2_grpc
 
@@ -64,7 +61,7 @@ async def main(settings: Settings) -> None:
     if not settings.contacts_address:
         raise SettingsError("XUC_CONTACTS_ADDRESS is required (host:port of the contacts service)")
     async with AsyncExitStack() as stack:
-        # The NATS connection closes last: the revocation follower and the forwarder stop before it.
+        # The NATS connection closes last: the revocation follower stops before it.
         events = await bootstrap.connect_events(stack, settings, "gateway")
         connection = events.connection
         auth = await bootstrap.connect_auth(stack, settings, connection)
@@ -81,17 +78,6 @@ async def main(settings: Settings) -> None:
             telephony = telephony_pb2_grpc.TelephonyStub(telephony_channel)
         else:
             log.warning("XUC_TELEPHONY_ADDRESS is not set: the 1.0 API and push registration answer 503")
-
-        failures: list[BaseException] = []
-        if settings.event_url:  # the forwarder stops (draining) before NATS closes: the stack unwinds LIFO
-            forwarder = EventForwarder.from_settings(connection, settings)
-            # With XUC_STREAM_REPLICAS copies: the forwarder ensures it again, keeping that count.
-            await events.ensure_stream(subjects.webhook_dead_stream())
-            if await nats.stream_exists(connection.jetstream(), subjects.TELEPHONY_STREAM):
-                await forwarder.start()  # before serving: no event after this gateway is ready is missed
-                stack.push_async_callback(forwarder.stop)
-            else:
-                _start_forwarder_later(forwarder, stack, stopping, failures)
 
         config = GatewayConfig(settings.service_token, settings.cors_origins, settings.max_body_bytes,
                                settings.max_import_bytes, deprecated_api_hosts=settings.deprecated_api_hosts,
@@ -132,32 +118,6 @@ async def main(settings: Settings) -> None:
         server.should_exit = True
         await serving
         remove_ready_file(settings.ready_file)
-        if failures:
-            raise failures[0]  # the forwarder could not start: this gateway stops (and says why)
-
-
-def _start_forwarder_later(forwarder: EventForwarder, stack: AsyncExitStack, stopping: asyncio.Event,
-                           failures: list[BaseException]) -> None:
-    """Start the event URL forwarder beside the serving, once telephony has created its stream
-    (compose starts everything at once; a deployment may run without telephony): the REST API does
-    not wait for it. A forwarder that fails to start stops the gateway, as a failed start would."""
-
-    def started(task: asyncio.Task[None]) -> None:
-        if not task.cancelled() and task.exception() is not None:
-            error = task.exception()
-            assert error is not None
-            log.error("the event forwarder could not start: %s", error)
-            failures.append(error)
-            stopping.set()
-
-    starting = asyncio.create_task(forwarder.start())
-    starting.add_done_callback(started)
-
-    async def stop() -> None:
-        await cancel_all([starting])
-        await forwarder.stop()
-
-    stack.push_async_callback(stop)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ One user per component, each allowed what its process does and nothing more (doc
 "NATS users and permissions"), and `subscriber`, read-only, for the operator's event subscribers:
 
 - publish: only its own subjects (auth `xuc.auth.>`, contacts `xuc.contacts.>`, telephony
-  `xuc.telephony.>` and its lease bucket, the gateway `xuc.webhook.>`); JetStream's API only for
+  `xuc.telephony.>` and its lease bucket, webhooks `xuc.webhook.>`; the gateway nothing); JetStream's API only for
   its own streams (info, create, update: never delete or purge) and consumers.
 - follow the user changes (`xuc.auth.user.*`): every component does, through an ordered consumer
   created with the subject that names its filter (`$JS.API.CONSUMER.CREATE.XUC_AUTH.<name>.
@@ -12,7 +12,7 @@ One user per component, each allowed what its process does and nothing more (doc
   would let a consumer read the login attempts, are allowed to auth only.
 - subscribe: only its own inbox prefix (`_INBOX_<user>.>`: no one reads another's replies or
   deliveries), plus the contacts events for contacts (its cache) and the webhook consumer's
-  delivery subject for the gateway. The subscriber keeps the default `_INBOX.>`, which no
+  delivery subject for webhooks. The subscriber keeps the default `_INBOX.>`, which no
   component uses, so that any client works with it unchanged.
 
 `xuc up` writes `nats-credentials.json` (random passwords, once) and the server's configuration
@@ -34,7 +34,7 @@ from xuc.runtime.nats_credentials import NatsLogin, inbox_prefix, read_credentia
 
 CREDENTIALS_FILE = "nats-credentials.json"
 SERVER_CONFIG_FILE = "nats-server.conf"
-COMPONENTS = ("auth", "contacts", "telephony", "gateway")
+COMPONENTS = ("auth", "contacts", "telephony", "gateway", "webhooks")
 SUBSCRIBER = "subscriber"
 USERS = (*COMPONENTS, SUBSCRIBER)
 LEASE_BUCKET = "XUC_TELEPHONY_LEASE"  # services/telephony/adapters/nats_lease.py
@@ -68,10 +68,12 @@ _PUBLISH: dict[str, list[str]] = {
                   *_stream_owner(f"KV_{LEASE_BUCKET}"), f"$KV.{LEASE_BUCKET}.>",
                   f"{_API}.DIRECT.GET.KV_{LEASE_BUCKET}", f"{_API}.DIRECT.GET.KV_{LEASE_BUCKET}.>",
                   f"{_API}.STREAM.MSG.GET.KV_{LEASE_BUCKET}"],
-    "gateway": ["xuc.webhook.>", *_stream_owner(subjects.WEBHOOK_DEAD_STREAM),
-                # The webhook forwarder's durable consumer of the phone events, and its acks.
-                f"{_API}.STREAM.INFO.{subjects.TELEPHONY_STREAM}",
-                f"{_API}.CONSUMER.INFO.{_WEBHOOK}", f"{_API}.CONSUMER.CREATE.{_WEBHOOK}", f"$JS.ACK.{_WEBHOOK}.>"],
+    # The gateway publishes nothing: it follows the user changes (below) like every component.
+    "gateway": [],
+    "webhooks": ["xuc.webhook.>", *_stream_owner(subjects.WEBHOOK_DEAD_STREAM),
+                 # Its durable consumer of the phone events, and its acks.
+                 f"{_API}.STREAM.INFO.{subjects.TELEPHONY_STREAM}",
+                 f"{_API}.CONSUMER.INFO.{_WEBHOOK}", f"{_API}.CONSUMER.CREATE.{_WEBHOOK}", f"$JS.ACK.{_WEBHOOK}.>"],
     # Read-only: its own consumers on any stream (create, inspect, pull, ack, delete), the
     # streams' state and messages. No xuc.> subject; no stream is created, changed or purged.
     SUBSCRIBER: [f"{_API}.INFO", f"{_API}.STREAM.NAMES", f"{_API}.STREAM.LIST", f"{_API}.STREAM.INFO.*",
@@ -80,7 +82,7 @@ _PUBLISH: dict[str, list[str]] = {
                  f"{_API}.CONSUMER.INFO.*.*", f"{_API}.CONSUMER.DELETE.*.*", f"{_API}.CONSUMER.MSG.NEXT.*.*",
                  "$JS.ACK.>", "$JS.FC.>"],
 }
-# The webhook consumer is the gateway's: no one else may take it over, empty it or ack for it.
+# The webhook consumer is the webhooks process's: no one else may take it over, empty it or ack for it.
 # The create request without a name in its subject would update it if its body named it (the
 # server takes the body's name then): on its stream, consumers are created with their name in
 # the subject (durable, or named), which the server checks against the body.
@@ -89,7 +91,7 @@ _PUBLISH_DENIED = {SUBSCRIBER: [f"{_API}.CONSUMER.*.{_WEBHOOK}", f"{_API}.CONSUM
                                 f"{_API}.CONSUMER.CREATE.{subjects.TELEPHONY_STREAM}", f"$JS.ACK.{_WEBHOOK}.>"]}
 _SUBSCRIBE: dict[str, list[str]] = {
     "contacts": ["xuc.contacts.>"],  # the cache's eviction feed (core subscriptions)
-    "gateway": [subjects.webhook_deliver_subject()],
+    "webhooks": [subjects.webhook_deliver_subject()],
     SUBSCRIBER: ["xuc.>"],
 }
 
@@ -132,16 +134,36 @@ def render(block: dict[str, Any]) -> str:
 
 def create_credentials(path: Path) -> bool:
     """A random password for each user, written once (0600, never overwritten: the components and
-    the operator's subscribers hold them). True if this call created the file."""
+    the operator's subscribers hold them); a file written before a component existed (webhooks)
+    gets that component's user added, the others kept. True if this call created the file."""
     logins = {component: {"user": component, "password": secrets.token_urlsafe(24)} for component in USERS}
     try:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
+        _add_missing_users(path, logins)
         return False
     with os.fdopen(descriptor, "w", encoding="utf-8") as file:
         json.dump(logins, file, indent=2)
         file.write("\n")
     return True
+
+
+def _add_missing_users(path: Path, logins: dict[str, dict[str, str]]) -> None:
+    try:
+        existing = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return  # read_credentials says what is wrong with it, with the file's name
+    if not isinstance(existing, dict) or all(component in existing for component in USERS):
+        return
+    completed = {**{component: logins[component] for component in USERS if component not in existing}, **existing}
+    temporary = path.with_suffix(".tmp")
+    with contextlib.suppress(FileNotFoundError):
+        temporary.unlink()
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        json.dump(completed, file, indent=2)
+        file.write("\n")
+    temporary.replace(path)
 
 
 def write_server_config(path: Path, credentials: Path, store_dir: Path, ports_file_dir: Path) -> None:

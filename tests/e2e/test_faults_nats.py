@@ -1,6 +1,6 @@
 """Faults on the event path, with real processes on loopback: phone events flow from the PBX
 simulator (driven over gRPC, calls from outside numbers to the users' lines) through the telephony
-service, NATS JetStream and the gateway's event forwarder to a webhook receiver run by the test,
+service, NATS JetStream and the webhooks process's delivery to a webhook receiver run by the test,
 while
 
   (a) the single nats-server is killed (SIGKILL) and started again on its port and store;
@@ -368,6 +368,7 @@ async def test_a_cluster_node_killed_while_phone_events_flow_loses_and_reorders_
 # --- (c) the webhook receiver down, then back ---------------------------------------------------------------
 OUTAGE_SECONDS = float(os.environ.get("XUC_TEST_WEBHOOK_OUTAGE_S", "60"))
 MAX_BACKOFF_SECONDS = 5.0
+CONSUMER = "xuc-webhook"  # the webhooks process's series carry its consumer
 
 
 async def test_a_webhook_receiver_down_for_a_minute_gets_every_event_and_the_back_off_shows_in_metrics(
@@ -384,32 +385,35 @@ async def test_a_webhook_receiver_down_for_a_minute_gets_every_event_and_the_bac
     bounds are checked: a busy machine may make the gaps longer, never shorter."""
     login, line = "faulta", FAULT_USERS["faulta"]
     stack = phone_stack(make_stack, receiver, XUC_EVENT_MAX_BACKOFF_MS=str(int(MAX_BACKOFF_SECONDS * 1000)))
-    gateway_metrics = f"{stack.url}/metrics"
+    webhooks_metrics = f"http://{stack.run_file('webhooks')['metrics']}/metrics"
     after = wait_until_quiet(receiver)
     driver = PhoneDriver(stack, {login: line})
     await driver.start()
     await driver.run_for(1.0)  # a few calls delivered at once
-    failed_before = metric(gateway_metrics, "xuc_webhook_deliveries_total", outcome="failed")
+    failed_before = metric(webhooks_metrics, "xuc_webhook_deliveries_total", consumer=CONSUMER, outcome="failed")
 
     outage = receiver.respond(503, when=username_is(login))
     outage_started = time.monotonic()
     await driver.run_for(2.0)  # and a few more while the receiver is down
     await driver.stop()
     await asyncio.sleep(max(0.0, OUTAGE_SECONDS - (time.monotonic() - outage_started)))  # the outage lasts
-    delivered_before = metric(gateway_metrics, "xuc_webhook_deliveries_total", outcome="delivered")
+    delivered_before = metric(webhooks_metrics, "xuc_webhook_deliveries_total", consumer=CONSUMER,
+                              outcome="delivered")
     receiver.clear_rules()
 
     doubles = await assert_every_event_delivered_in_order(receiver, driver, after,
                                                           within=MAX_BACKOFF_SECONDS + 30.0)
     assert doubles == 0
-    assert metric(gateway_metrics, "xuc_webhook_deliveries_total", outcome="delivered") > delivered_before
-    assert metric(gateway_metrics, "xuc_webhook_dead_lettered_total", cause="attempts") == 0
+    delivered_after = metric(webhooks_metrics, "xuc_webhook_deliveries_total", consumer=CONSUMER, outcome="delivered")
+    assert delivered_after > delivered_before
+    assert metric(webhooks_metrics, "xuc_webhook_dead_lettered_total", consumer=CONSUMER, cause="attempts") == 0
 
     attempts = [request.arrived_monotonic for request in list(receiver.receiver.requests)
                 if request.status == 503 and isinstance(request.body, dict) and request.body.get("username") == login]
     assert len(attempts) == outage.used
-    # every refused attempt counted as failed in the gateway's metrics
-    assert metric(gateway_metrics, "xuc_webhook_deliveries_total", outcome="failed") - failed_before == len(attempts)
+    # every refused attempt counted as failed in the webhooks process's metrics
+    failed = metric(webhooks_metrics, "xuc_webhook_deliveries_total", consumer=CONSUMER, outcome="failed")
+    assert failed - failed_before == len(attempts)
     gaps = [later - earlier for earlier, later in itertools.pairwise(attempts)]
     print(f"{driver.total_calls} calls, {len(attempts)} refused attempts during the {OUTAGE_SECONDS:.0f} s "
           f"outage, gaps between them: {[round(gap, 2) for gap in gaps]}")

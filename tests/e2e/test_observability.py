@@ -1,6 +1,6 @@
 """Observability of a stack started by `xuc up` (JSON logs, an event URL), as an operator sees it:
 where each component's metrics are (launcher output, ready files), the gateway's requests by
-route template, each service's RPCs, the event URL forwarder and the PBX connection; and a client's
+route template, each service's RPCs, the webhooks process's deliveries and the PBX connection; and a client's
 request id coming back in the answer, in the services' and the gateway's logs, and in the headers
 of the events it caused on NATS."""
 
@@ -28,7 +28,8 @@ LOGIN = f"{BASE}/auth/login"
 PERSONAL = f"{BASE}/contact/personal"
 IMPORT = f"{BASE}/contact/import/personal"
 WITHIN_SECONDS = 15.0
-COMPONENTS = ("auth", "telephony", "contacts", "gateway")
+CONSUMER = "xuc-webhook"  # the webhooks process's consumer: its series carry it
+COMPONENTS = ("auth", "telephony", "contacts", "gateway", "webhooks")  # webhooks: XUC_EVENT_URL is set
 UP_LINE = re.compile(r"^xuc: (\w+)\s+up  (\S+)  metrics http://(\S+)/metrics$")
 
 
@@ -131,6 +132,9 @@ def test_the_launcher_prints_where_each_component_serves_its_metrics(observed: S
         assert metrics != grpc_address
     gateway_address, gateway_metrics = printed["gateway"]
     assert gateway_address == f"http://{gateway_metrics}" == observed.url
+    webhooks_state, webhooks_metrics = printed["webhooks"]  # a worker: it serves only /metrics and /health
+    assert webhooks_state == "working"
+    assert webhooks_metrics == metrics_address(observed, "webhooks")
     for component in COMPONENTS:
         assert value(scrape(printed[component][1]), "process_cpu_seconds_total") > 0
 
@@ -184,14 +188,15 @@ def test_phone_events_show_in_the_forwarder_and_telephony_metrics(observed: Stac
     receiver.wait_for_deliveries(1, within=WITHIN_SECONDS, username="obs.alice")
 
     def forwarded() -> Samples | None:
-        samples = scrape(metrics_address(observed, "gateway"))
-        return samples if value(samples, "xuc_webhook_deliveries_total", outcome="delivered") >= 1 else None
+        samples = scrape(metrics_address(observed, "webhooks"))
+        delivered = value(samples, "xuc_webhook_deliveries_total", consumer=CONSUMER, outcome="delivered")
+        return samples if delivered >= 1 else None
 
-    gateway = eventually(forwarded, "the gateway counting a delivery to the event URL")
-    assert value(gateway, "xuc_webhook_events_received_total", consumer="xuc-webhook") >= 1
-    assert value(gateway, "xuc_webhook_delivery_duration_seconds_count", outcome="delivered") >= 1
-    assert ("xuc_event_consumer_pending", frozenset({("consumer", "xuc-webhook")})) in gateway
-    assert value(gateway, "xuc_webhook_dead_lettered_total", cause="attempts") == 0
+    webhooks = eventually(forwarded, "the webhooks process counting a delivery to the event URL")
+    assert value(webhooks, "xuc_webhook_events_received_total", consumer=CONSUMER) >= 1
+    assert value(webhooks, "xuc_webhook_delivery_duration_seconds_count", consumer=CONSUMER, outcome="delivered") >= 1
+    assert ("xuc_event_consumer_pending", frozenset({("consumer", CONSUMER)})) in webhooks
+    assert value(webhooks, "xuc_webhook_dead_lettered_total", consumer=CONSUMER, cause="attempts") == 0
     telephony = scrape(metrics_address(observed, "telephony"))
     assert value(telephony, "xuc_grpc_server_handled_total", grpc_service="xuc.telephony.v1.Simulator",
                  grpc_method="PlaceCall", grpc_code="OK") >= 1

@@ -1,7 +1,7 @@
 """The NATS users of the system against a real nats-server configured as `xuc up` configures it.
 
 Each component's user can do its process's job on NATS (its stream, its subjects, following the
-user changes, telephony's lease bucket, the gateway's webhook consumer) and nothing of another's;
+user changes, telephony's lease bucket, the webhooks process's consumer) and nothing of another's;
 the subscriber reads everything and changes nothing; without credentials nothing is possible.
 A refusal is the server's permissions error on the connection, awaited as such.
 """
@@ -21,8 +21,8 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StreamConfig
 
-from gateway.event_forwarder import EventForwarder
 from services.telephony.adapters.nats_lease import NatsPbxLease, open_bucket
+from services.webhooks.adapters.event_forwarder import EventForwarder
 from tests.support.events import stored_messages
 from tests.support.nats_users import AuthorizingNats, WatchedConnection, refused_connection
 from tests.support.webhook_receiver import WebhookReceiver, username_is
@@ -35,13 +35,14 @@ from xucproto.events.v1 import auth_events_pb2
 from xucproto.events.v1.telephony_events_pb2 import PhoneEvent, UndeliveredEvent
 
 WITHIN_SECONDS = 15.0
-# Another component's subjects, by component: what each must not publish to.
+# Another component's subjects, by component: what each must not publish to. The gateway publishes none.
 OWN_SUBJECTS = {"auth": "xuc.auth.user.someone", "contacts": "xuc.contacts.contact.someone",
-                "telephony": "xuc.telephony.phone.someone", "gateway": "xuc.webhook.dead.someone"}
+                "telephony": "xuc.telephony.phone.someone", "webhooks": "xuc.webhook.dead.someone"}
 OWN_STREAMS = {"auth": subjects.auth_stream, "contacts": subjects.contacts_stream,
-               "telephony": subjects.telephony_stream, "gateway": subjects.webhook_dead_stream}
-NOT_AUTH = ("contacts", "telephony", "gateway")
+               "telephony": subjects.telephony_stream, "webhooks": subjects.webhook_dead_stream}
+NOT_AUTH = ("contacts", "telephony", "gateway", "webhooks")
 Connector = Callable[[str | None], Awaitable[WatchedConnection]]
+JETSTREAM_LOGGER = "services.webhooks.adapters.jetstream"
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +106,7 @@ async def test_a_component_with_refused_credentials_stops_trying_and_says_why(se
 
 
 # --- the components -----------------------------------------------------------------------------
-@pytest.mark.parametrize("name", nats_config.COMPONENTS)
+@pytest.mark.parametrize("name", OWN_STREAMS)
 async def test_each_component_creates_its_stream_and_publishes_its_events(server: AuthorizingNats,
                                                                         name: str) -> None:
     connection = await component(server, name)
@@ -232,7 +233,7 @@ async def test_no_other_component_reads_the_login_attempts(server: AuthorizingNa
 
 
 @pytest.mark.parametrize(("name", "foreign"), [(name, OWN_SUBJECTS[other]) for name in nats_config.COMPONENTS
-                                               for other in nats_config.COMPONENTS if other != name])
+                                               for other in OWN_SUBJECTS if other != name])
 async def test_a_component_publishes_only_its_own_subjects(connect: Connector, name: str, foreign: str) -> None:
     watched = await connect(name)
     await watched.connection.publish(foreign, b"forged")
@@ -264,7 +265,7 @@ async def test_contacts_hears_the_contacts_events_for_its_cache(server: Authoriz
         await connection.close()
 
 
-# --- the gateway's webhook forwarder ----------------------------------------------------------------
+# --- the webhooks process's delivery -------------------------------------------------------------------
 def phone_event(username: str) -> tuple[str, bytes, dict[str, str]]:
     event = PhoneEvent(username=username, event_type="EventRinging", dn="1000", event_id=uuid.uuid4().hex)
     return (subjects.PHONE_EVENT.for_key(username), event.SerializeToString(),
@@ -273,8 +274,8 @@ def phone_event(username: str) -> tuple[str, bytes, dict[str, str]]:
 
 @pytest.fixture
 async def forwarder(server: AuthorizingNats, streams: None) -> AsyncIterator[tuple[EventForwarder, WebhookReceiver]]:
-    """The gateway's forwarder, as the gateway user, on the real webhook consumer."""
-    connection = await component(server, "gateway")
+    """The webhook delivery, as the webhooks user, on the real webhook consumer."""
+    connection = await component(server, "webhooks")
     async with WebhookReceiver() as receiver:
         forwarding = EventForwarder(connection, receiver.url, timeout_seconds=1.0, initial_backoff_seconds=0.05,
                                     max_backoff_seconds=0.1, max_attempts=2)
@@ -286,7 +287,7 @@ async def forwarder(server: AuthorizingNats, streams: None) -> AsyncIterator[tup
             await connection.close()
 
 
-async def test_the_gateway_posts_phone_events_and_sets_refused_ones_aside(
+async def test_webhooks_posts_phone_events_and_sets_refused_ones_aside(
         server: AuthorizingNats, forwarder: tuple[EventForwarder, WebhookReceiver], connect: Connector) -> None:
     forwarding, receiver = forwarder
     telephony = await component(server, "telephony")
@@ -304,7 +305,7 @@ async def test_the_gateway_posts_phone_events_and_sets_refused_ones_aside(
     (dead,) = await stored_messages(subscriber.connection.jetstream(), subjects.WEBHOOK_DEAD.for_key(refused), 1,
                                     within=WITHIN_SECONDS)
     assert UndeliveredEvent.FromString(dead.data).subject == subjects.PHONE_EVENT.for_key(refused)
-    await forwarding.sample_lag()  # the consumer's state, as the gateway reads it
+    await forwarding.sample_lag()  # the consumer's state, as the webhooks user reads it
 
 
 class _SetOnRecord(logging.Handler):
@@ -328,8 +329,8 @@ async def test_the_forwarder_ignores_messages_another_consumer_pushes_to_it(
     telephony = await component(server, "telephony")
     subscriber = await connect("subscriber")
     ignored = asyncio.Event()
-    handler = _SetOnRecord(ignored, "event forwarder: a message from another consumer, ignored")
-    logging.getLogger("gateway.event_forwarder").addHandler(handler)
+    handler = _SetOnRecord(ignored, "webhooks: a message from another consumer, ignored")
+    logging.getLogger(JETSTREAM_LOGGER).addHandler(handler)
     try:
         subject, payload, headers = phone_event(replayed)
         await telephony.jetstream().publish(subject, payload, headers=headers)
@@ -342,7 +343,7 @@ async def test_the_forwarder_ignores_messages_another_consumer_pushes_to_it(
         subject, payload, headers = phone_event(genuine)
         await telephony.jetstream().publish(subject, payload, headers=headers)
     finally:
-        logging.getLogger("gateway.event_forwarder").removeHandler(handler)
+        logging.getLogger(JETSTREAM_LOGGER).removeHandler(handler)
         await telephony.close()
     await receiver.wait_for_deliveries(1, WITHIN_SECONDS, genuine)
     assert len(receiver.bodies(replayed)) == 1  # not posted again
@@ -422,11 +423,11 @@ async def test_the_subscriber_cannot_take_the_webhook_consumer_over(
     other = await request(f"$JS.API.CONSUMER.CREATE.{stream}.other-{uuid.uuid4().hex[:6]}", steal)
     answer = json.loads(other.data)
     assert answer.get("error") or answer["name"] != name
-    gateway = await component(server, "gateway")
+    webhooks = await component(server, "webhooks")
     try:
-        info = await gateway.jetstream().consumer_info(stream, name)
+        info = await webhooks.jetstream().consumer_info(stream, name)
     finally:
-        await gateway.close()
+        await webhooks.close()
     assert info.config.deliver_subject == subjects.webhook_deliver_subject()
 
 

@@ -1,7 +1,7 @@
 """A real HTTP receiver for the event URL, for tests: it records what it is POSTed and can misbehave.
 
     async with WebhookReceiver() as receiver:        # listens on 127.0.0.1, a free port
-        forwarder = EventForwarder(nc, receiver.url, ...)
+        forwarder = EventForwarder(nc, receiver.url, ...)   # services/webhooks
         receiver.respond(503, times=2)               # the next 2 requests get a 503
         receiver.respond(400, when=username_is("bob"))   # every request for bob gets a 400
         receiver.stall(3.0, times=1)                 # the next request waits 3 s, then gets a 200

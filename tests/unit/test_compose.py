@@ -35,7 +35,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from xuc import nats_config
 from xuc.runtime.nats_credentials import login_for
-from xuc.runtime.settings import Settings
+from xuc.runtime.settings import Settings, WebhooksSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "compose.yaml"
@@ -48,6 +48,7 @@ OUR_COMPONENTS = {
     "contacts": "services.contacts",
     "telephony": "services.telephony",
     "gateway": "gateway",
+    "webhooks": "services.webhooks",
 }
 GRPC_SERVICES = ("auth", "contacts", "telephony")
 NATS_NODES = ("nats-1", "nats-2", "nats-3")
@@ -427,6 +428,10 @@ def test_the_environment_makes_valid_settings(compose: dict[str, Any], name: str
     if name in GRPC_SERVICES:
         assert settings.grpc_listen == env[f"XUC_{name.upper()}_GRPC_LISTEN"]
         assert settings.database_url == env["XUC_DATABASE_URL"]
+    elif name == "webhooks":
+        own = WebhooksSettings.from_env(env)
+        assert own.event_url == ""  # idle unless the host sets XUC_EVENT_URL
+        assert own.listen == "0.0.0.0:9090"
     else:
         assert settings.auth_address == env["XUC_AUTH_ADDRESS"]
         assert settings.http_port == 8090

@@ -131,8 +131,7 @@ class Evictions:
 
 async def test_each_contacts_event_evicts_its_owner() -> None:
     evictions = Evictions()
-    handlers = {subject: _handler(message_type, evictions.evict, evictions.evict_all)
-                for subject, message_type in FED_BY}
+    handlers = {kind.subject.all: _handler(kind.message, evictions.evict, evictions.evict_all) for kind in FED_BY}
     events: list[tuple[Any, Any]] = [
         (subjects.CONTACT_CHANGED, contacts_events_pb2.ContactChanged(owner_login="a", owner_user_id="u1")),
         (subjects.CONTACTS_IMPORTED, contacts_events_pb2.ContactsImported(owner_login="a", owner_user_id="u2")),

@@ -96,10 +96,10 @@ def publish(component: str, user: str | None = None) -> dict[str, list[str]]:
 
 @pytest.mark.parametrize("component", nats_config.COMPONENTS)
 def test_a_component_publishes_under_its_own_prefix_only(component: str) -> None:
-    own = {"auth": "xuc.auth.>", "contacts": "xuc.contacts.>", "telephony": "xuc.telephony.>",
-           "gateway": "xuc.webhook.>"}[component]
+    own = {"auth": ["xuc.auth.>"], "contacts": ["xuc.contacts.>"], "telephony": ["xuc.telephony.>"],
+           "gateway": [], "webhooks": ["xuc.webhook.>"]}[component]
     events = [subject for subject in publish(component)["allow"] if subject.startswith("xuc.")]
-    assert events == [own]
+    assert events == own
     assert not any(".DELETE." in subject or ".PURGE." in subject for subject in publish(component)["allow"])
 
 
@@ -116,7 +116,7 @@ def test_each_user_subscribes_to_its_own_inbox_prefix() -> None:
                       if subject.startswith("_INBOX")] for name in nats_config.USERS}
     assert inboxes == {"auth": ["_INBOX_auth.>"], "contacts": ["_INBOX_contacts.>"],
                        "telephony": ["_INBOX_telephony.>"], "gateway": ["_INBOX_gateway.>"],
-                       "subscriber": ["_INBOX.>"]}
+                       "webhooks": ["_INBOX_webhooks.>"], "subscriber": ["_INBOX.>"]}
 
 
 def test_the_subscriber_publishes_no_event_and_keeps_off_the_webhook_consumer() -> None:
@@ -138,3 +138,29 @@ def test_the_authorization_for_a_credentials_file_holds_its_users(credentials: P
     entries = json.loads(credentials.read_text())
     assert [(user["user"], user["password"]) for user in users] == \
         [(entries[name]["user"], entries[name]["password"]) for name in nats_config.USERS]
+
+
+def test_only_webhooks_holds_the_webhook_consumer_and_its_delivery_subject() -> None:
+    webhook = "XUC_TELEPHONY.xuc-webhook"
+    for component in nats_config.COMPONENTS:
+        rules = nats_config.permissions(component, component)
+        holds = any(webhook in subject for subject in rules["publish"]["allow"])
+        delivered = "_xuc.deliver.xuc-webhook" in rules["subscribe"]["allow"]
+        assert (holds, delivered) == ((True, True) if component == "webhooks" else (False, False)), component
+
+
+def test_a_credentials_file_of_an_older_version_gets_the_new_users_and_keeps_the_others(tmp_path: Path) -> None:
+    credentials = tmp_path / nats_config.CREDENTIALS_FILE
+    older = {name: {"user": name, "password": f"{name}-kept"} for name in ("auth", "contacts", "telephony",
+                                                                          "gateway", "subscriber")}
+    credentials.write_text(json.dumps(older))
+    credentials.chmod(0o600)
+
+    assert not nats_config.create_credentials(credentials)  # not created: completed
+
+    logins = read_credentials(credentials)
+    assert set(logins) == set(nats_config.USERS)
+    assert {name: logins[name].password for name in older} == {name: f"{name}-kept" for name in older}
+    assert logins["webhooks"].user == "webhooks"
+    assert logins["webhooks"].password
+    assert oct(credentials.stat().st_mode & 0o777) == "0o600"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from xuc.runtime.settings import Settings, SettingsError
+from xuc.runtime.settings import Settings, SettingsError, WebhooksSettings
 
 
 def test_defaults() -> None:
@@ -27,7 +27,6 @@ def test_defaults() -> None:
     assert settings.log_level == "INFO"
     assert settings.log_format == "text"
     assert settings.ready_file is None
-    assert settings.event_url == ""
     assert settings.deprecated_api_hosts == ()
     assert settings.login_cache_seconds == 600
     assert (settings.max_header_bytes, settings.header_timeout_seconds, settings.keep_alive_timeout_seconds) == (
@@ -76,7 +75,7 @@ def test_values_are_read_from_xuc_variables() -> None:
     assert settings.log_level == "DEBUG"
     assert settings.log_format == "json"
     assert settings.ready_file == Path("/tmp/ready.json")
-    assert settings.event_url == "http://hooks.example/events"
+    assert WebhooksSettings.from_env(env).event_url == "http://hooks.example/events"
 
 
 def test_the_process_environment_is_the_default_source(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -172,8 +171,8 @@ def test_telephony_defaults() -> None:
     assert (settings.pbx, settings.sim_ring_timeout, settings.sim_auto_answer) == ("sim", 20, True)
     assert (settings.ami_channel, settings.ami_context, settings.ami_backoff_max_seconds) == (
         "PJSIP/{line}", "default", 30.0)
-    assert (settings.event_max_attempts, settings.event_timeout_seconds, settings.event_max_backoff_seconds) == (
-        10, 5.0, 30.0)
+    webhooks = WebhooksSettings.from_env({})
+    assert (webhooks.max_attempts, webhooks.timeout_seconds, webhooks.max_backoff_seconds) == (10, 5.0, 30.0)
     assert settings.trusted_proxies == ()
 
 
@@ -181,15 +180,15 @@ def test_telephony_values() -> None:
     settings = Settings.from_env(env={
         "XUC_PBX": "ami://xuc:secret@10.0.0.1:5038", "XUC_SIM_RING_TIMEOUT": "3", "XUC_SIM_AUTO_ANSWER": "no",
         "XUC_AMI_CHANNEL": "SIP/{line}", "XUC_AMI_CONTEXT": "xivo-callme", "XUC_AMI_MAX_BACKOFF_MS": "2000",
-        "XUC_EVENT_MAX_ATTEMPTS": "3", "XUC_EVENT_TIMEOUT_MS": "250", "XUC_EVENT_MAX_BACKOFF_MS": "1500",
         "XUC_TRUSTED_PROXIES": "10.0.0.5, 192.0.2.0/24",
     })
     assert (settings.pbx, settings.sim_ring_timeout, settings.sim_auto_answer) == (
         "ami://xuc:secret@10.0.0.1:5038", 3, False)
     assert (settings.ami_channel, settings.ami_context, settings.ami_backoff_max_seconds) == (
         "SIP/{line}", "xivo-callme", 2.0)
-    assert (settings.event_max_attempts, settings.event_timeout_seconds, settings.event_max_backoff_seconds) == (
-        3, 0.25, 1.5)
+    webhooks = WebhooksSettings.from_env({"XUC_EVENT_MAX_ATTEMPTS": "3", "XUC_EVENT_TIMEOUT_MS": "250",
+                                          "XUC_EVENT_MAX_BACKOFF_MS": "1500"})
+    assert (webhooks.max_attempts, webhooks.timeout_seconds, webhooks.max_backoff_seconds) == (3, 0.25, 1.5)
     assert settings.trusted_proxies == ("10.0.0.5", "192.0.2.0/24")
 
 
@@ -200,11 +199,19 @@ def test_telephony_values() -> None:
     ("XUC_SIM_RING_TIMEOUT", "0"),
     ("XUC_AMI_CHANNEL", "PJSIP/1001"),
     ("XUC_AMI_CHANNEL", "PJSIP/{line}-{x}"),
-    ("XUC_EVENT_MAX_ATTEMPTS", "0"),
 ])
 def test_bad_telephony_values_name_their_variable(name: str, value: str) -> None:
     with pytest.raises(SettingsError, match=name):
         Settings.from_env(env={name: value})
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("XUC_EVENT_MAX_ATTEMPTS", "0"), ("XUC_EVENT_TIMEOUT_MS", "0"), ("XUC_EVENT_MAX_BACKOFF_MS", "x"),
+    ("XUC_EVENT_URL", "ftp://hooks.example"), ("XUC_WEBHOOKS_METRICS_LISTEN", "9090"),
+])
+def test_bad_webhooks_values_name_their_variable(name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=name):
+        WebhooksSettings.from_env({name: value})
 
 
 def test_a_bad_pbx_url_does_not_echo_its_secret() -> None:

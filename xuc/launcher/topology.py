@@ -1,7 +1,8 @@
 """What `xuc up` runs: the components in start order, how many processes of each (XUC_REPLICAS),
 and each replica's environment.
 
-Start order: auth, telephony, contacts, then the gateway (after NATS, xuc/launcher/nats_server.py).
+Start order: auth, telephony, contacts, the gateway, then webhooks when XUC_EVENT_URL is set (after
+NATS, xuc/launcher/nats_server.py).
 Each component is awaited before the next starts, since the later ones are given the earlier
 ones' addresses (XUC_AUTH_ADDRESS, ...); stopping goes in reverse order, so that no component
 loses a dependency while it drains. Contacts asks telephony for phone statuses, so telephony
@@ -15,10 +16,10 @@ components get its address) and, if it runs only in some deployments, when.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from xuc.runtime.settings import Settings
+from xuc.runtime.settings import Settings, WebhooksSettings
 
 
 class Serves(enum.Enum):
@@ -29,8 +30,13 @@ class Serves(enum.Enum):
     NOTHING = "nothing"  # a worker: its ready file (written once it works) is the whole probe
 
 
-def _always(settings: Settings) -> bool:
+def _always(env: Mapping[str, str]) -> bool:
     return True
+
+
+def _event_url_set(env: Mapping[str, str]) -> bool:
+    """Webhooks run where there is somewhere to post to: no idle process on a laptop."""
+    return bool(WebhooksSettings.from_env(env).event_url)
 
 
 @dataclass(frozen=True)
@@ -38,7 +44,7 @@ class Component:
     name: str
     module: str
     serves: Serves
-    runs_when: Callable[[Settings], bool] = _always  # the deployment needs it
+    runs_when: Callable[[Mapping[str, str]], bool] = _always  # the deployment (its environment) needs it
 
     @property
     def address_key(self) -> str:
@@ -56,6 +62,7 @@ COMPONENTS = (
     Component("telephony", "services.telephony", Serves.GRPC),
     Component("contacts", "services.contacts", Serves.GRPC),
     Component("gateway", "gateway", Serves.HTTP),
+    Component("webhooks", "services.webhooks", Serves.NOTHING, runs_when=_event_url_set),
 )
 
 

@@ -25,7 +25,7 @@ from xuc.launcher.supervisor import Supervisor
 from xuc.launcher.topology import COMPONENTS, Serves, replica_counts
 from xuc.runtime import file_modes
 from xuc.runtime.nats_credentials import without_credentials
-from xuc.runtime.settings import Settings, nats_url_given
+from xuc.runtime.settings import Settings, WebhooksSettings, nats_url_given
 from xuc.tasks import cancel_all
 
 
@@ -38,7 +38,7 @@ async def _start_all(supervisor: Supervisor, settings: Settings, env: dict[str, 
         env["XUC_NATS_URL"] = await start_nats(supervisor, env, nats_config_file, run_dir)
     counts = replica_counts(settings)
     for component in COMPONENTS:
-        if not component.runs_when(settings):
+        if not component.runs_when(env):
             continue
         address = await start_component(supervisor, component, counts[component.name], env, run_dir)
         if component.serves is Serves.GRPC:
@@ -136,6 +136,7 @@ async def up() -> int:
     settings = Settings.from_env()  # refuses unusable variables before anything starts
     for component in COMPONENTS:  # each component's own variables too (ports...)
         Settings.from_env(component.name)
+    WebhooksSettings.from_env()  # an unusable XUC_EVENT_URL is refused now, not after the gateway started
     data_dir = settings.data_dir.resolve()
     run_dir = data_dir / "run"
     _secure_data_dir(settings, data_dir)

@@ -128,26 +128,68 @@ GRPC = RequestMetrics("xuc_grpc_server_handled_total", "xuc_grpc_server_handling
 NATS_PUBLISHED = Counter("xuc_nats_published_total", "Events stored by JetStream (acknowledged)", ["event"])
 NATS_PUBLISH_FAILURES = Counter("xuc_nats_publish_failures_total", "Events lost: dropped (the oldest) from a full "
                                 "publish buffer during a NATS outage, or still held when the process stopped "
-                                "(gateway: also each failed attempt to store a dead letter, retried)", ["event"])
+                                "(webhooks: also each failed attempt to store a dead letter, retried)", ["event"])
 NATS_PUBLISH_BUFFERED = Gauge("xuc_nats_publish_buffered", "Events held by the process's publishers because "
                               "NATS did not take them (down, no ack): published again, in order, once it does")
 
-# --- the event URL forwarder (gateway) --------------------------------------------------------------
+# --- the webhook delivery (services/webhooks): every series by consumer ------------------------------
 WEBHOOK_DELIVERIES = Counter("xuc_webhook_deliveries_total", "POSTs to the event URL by outcome: delivered "
-                             "(2xx), failed (timeout, connection error, 5xx, 408, 429: retried), refused "
-                             "(other 3xx/4xx: final)", ["outcome"])
+                             "(2xx), failed (timeout, connection error, 5xx, 408, 429: retried unless it was the "
+                             "last attempt), refused (other 3xx/4xx: final)", ["consumer", "outcome"])
 WEBHOOK_DELIVERY_DURATION = Histogram("xuc_webhook_delivery_duration_seconds", "Time of one POST to the event URL, "
-                                      "by outcome (as xuc_webhook_deliveries_total)", ["outcome"],
+                                      "by outcome (as xuc_webhook_deliveries_total)", ["consumer", "outcome"],
                                       buckets=LATENCY_BUCKETS)
+WEBHOOK_RETRIES = Counter("xuc_webhook_retries_total", "Failed POSTs followed by a back-off and another attempt",
+                          ["consumer"])
 WEBHOOK_DEAD_LETTERED = Counter("xuc_webhook_dead_lettered_total", "Events set aside in XUC_WEBHOOK_DEAD, by cause: "
                                 "attempts (retries exhausted), refused (a final answer), backlog (the user's "
-                                "backlog was full), invalid (undecodable), error (unexpected error)", ["cause"])
-WEBHOOK_RECEIVED = Counter("xuc_webhook_events_received_total", "Messages taken from JetStream by the forwarder, "
-                           "redeliveries included", ["consumer"])
+                                "backlog was full), invalid (undecodable), error (unexpected error)",
+                                ["consumer", "cause"])
+WEBHOOK_RECEIVED = Counter("xuc_webhook_events_received_total", "Messages taken from JetStream by the webhook "
+                           "delivery, redeliveries included", ["consumer"])
+WEBHOOK_SKIPPED = Counter("xuc_webhook_events_skipped_total", "Messages of a type the event URL does not receive, "
+                          "acked without a POST", ["consumer"])
+WEBHOOK_REDELIVERED = Counter("xuc_webhook_redeliveries_total", "Redeliveries of an event this process already "
+                              "held: answered on the newest delivery, not posted twice", ["consumer"])
+WEBHOOK_HELD = Gauge("xuc_webhook_events_held", "Events taken and not acked yet: posting, backing off, or waiting "
+                     "behind their user's earlier ones", ["consumer"])
+WEBHOOK_LANES = Gauge("xuc_webhook_lanes", "Users with events waiting (one lane each, delivered in order)",
+                      ["consumer"])
 EVENT_CONSUMER_PENDING = Gauge("xuc_event_consumer_pending", "Messages of the stream the consumer has not "
                                "delivered yet (JetStream num_pending; sampled)", ["consumer"])
 EVENT_CONSUMER_ACK_PENDING = Gauge("xuc_event_consumer_ack_pending", "Messages delivered and not acknowledged yet "
                                    "(JetStream num_ack_pending; sampled)", ["consumer"])
+# The outcome label of a POST for each outcome of an attempt (services/webhooks/domain/retries.py).
+_POST_OUTCOMES = {"delivered": "delivered", "retry": "failed", "final": "refused"}
+_DEAD_LETTER_CAUSES = ("attempts", "refused", "backlog", "invalid", "error")
+
+
+class WebhookMetrics:
+    """The webhook delivery's series of one consumer, looked up once: recording is an increment."""
+
+    def __init__(self, consumer: str) -> None:
+        self.received = WEBHOOK_RECEIVED.labels(consumer).inc
+        self.skipped = WEBHOOK_SKIPPED.labels(consumer).inc
+        self.redelivered = WEBHOOK_REDELIVERED.labels(consumer).inc
+        self.retried = WEBHOOK_RETRIES.labels(consumer).inc
+        self.held = WEBHOOK_HELD.labels(consumer)
+        self.lanes = WEBHOOK_LANES.labels(consumer)
+        self.pending = EVENT_CONSUMER_PENDING.labels(consumer)
+        self.ack_pending = EVENT_CONSUMER_ACK_PENDING.labels(consumer)
+        self._posts = {kind: (WEBHOOK_DELIVERIES.labels(consumer, outcome).inc,
+                              WEBHOOK_DELIVERY_DURATION.labels(consumer, outcome).observe)
+                       for kind, outcome in _POST_OUTCOMES.items()}
+        self._dead = {cause: WEBHOOK_DEAD_LETTERED.labels(consumer, cause).inc for cause in _DEAD_LETTER_CAUSES}
+
+    def posted(self, kind: str, seconds: float) -> None:
+        """One POST: `kind` is the attempt's outcome (delivered, retry, final)."""
+        count, observe = self._posts[kind]
+        count()
+        observe(seconds)
+
+    def dead_lettered(self, cause: str) -> None:
+        self._dead[cause]()
+
 
 # --- the PBX (telephony) ----------------------------------------------------------------------------
 PBX_CONNECTED = Gauge("xuc_pbx_connected", "1 while the connection to the PBX is up, 0 otherwise", ["kind"])

@@ -25,14 +25,13 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js.errors import NotFoundError
 
-from xuc import subjects
 from xuc.errors import Unreachable
+from xuc.event_catalogue import USER_CHANGED
 from xuc.runtime import nats
 from xuc.runtime.grpc_client import service_metadata
 from xuc.security.revocations import Revocations
 from xuc.tasks import cancel_and_wait
 from xucproto.auth.v1 import auth_pb2, auth_pb2_grpc
-from xucproto.events.v1 import auth_events_pb2
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +76,7 @@ class RevocationFollower:
                 if self._subscription is None:
                     # Through the subject naming its filter: the only one a component's NATS user may use.
                     self._subscription = await nats.subscribe_ordered(
-                        self._connection, subjects.AUTH_STREAM, subjects.USER_CHANGED.all, self._changed)
+                        self._connection, USER_CHANGED.stream, USER_CHANGED.subject.all, self._changed)
                 self._revocations.revoke_all(await self._load())
                 break
             except (NotFoundError, Unreachable) as error:
@@ -89,8 +88,8 @@ class RevocationFollower:
 
     async def _changed(self, message: Msg) -> None:
         try:
-            event = auth_events_pb2.UserChanged.FromString(message.data)
-            if subjects.USER_CHANGED.key_of(message.subject) != event.login:
+            event = USER_CHANGED.parse(message.data)
+            if USER_CHANGED.subject.key_of(message.subject) != event.login:
                 raise ValueError("the event is not about the user its subject names")
         except Exception:
             log.warning("unreadable user event ignored", extra={"subject": message.subject})

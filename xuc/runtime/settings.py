@@ -195,12 +195,8 @@ class Settings:
     log_level: str
     log_format: str
     ready_file: Path | None
-    event_url: str
     deprecated_api_hosts: tuple[str, ...]
     trusted_proxies: tuple[str, ...]
-    event_max_attempts: int
-    event_timeout_seconds: float
-    event_max_backoff_seconds: float
     pbx: str
     sim_ring_timeout: float
     sim_auto_answer: bool
@@ -285,12 +281,8 @@ class Settings:
             log_level=log_level,
             log_format=log_format,
             ready_file=Path(ready_file) if ready_file else None,
-            event_url=env.get("XUC_EVENT_URL", "").strip(),
             deprecated_api_hosts=_list(env, "DEPRECATED_API_HOST"),
             trusted_proxies=_list(env, "XUC_TRUSTED_PROXIES"),
-            event_max_attempts=_int(env, "XUC_EVENT_MAX_ATTEMPTS", 10, minimum=1),
-            event_timeout_seconds=_int(env, "XUC_EVENT_TIMEOUT_MS", 5000, minimum=1) / 1000,
-            event_max_backoff_seconds=_int(env, "XUC_EVENT_MAX_BACKOFF_MS", 30000, minimum=1) / 1000,
             pbx=_pbx(env),
             sim_ring_timeout=_int(env, "XUC_SIM_RING_TIMEOUT", 20, minimum=1),
             sim_auto_answer=_bool(env, "XUC_SIM_AUTO_ANSWER", True),
@@ -326,4 +318,27 @@ class Settings:
             contacts_import_lease_seconds=_seconds(env, "XUC_CONTACTS_IMPORT_LEASE_S", 60.0),
             login_cache_seconds=_int(env, "XUC_LOGIN_CACHE_S", 600, maximum=24 * 3600),
             max_session_seconds=_int(env, "XUC_MAX_SESSION_S", 24 * 3600, minimum=1),
+        )
+
+
+@dataclass(frozen=True)
+class WebhooksSettings:
+    """What the webhooks process (services/webhooks) reads beyond the common Settings: the event
+    URL (none: the process idles) and its retry schedule, and where it serves its metrics and health."""
+
+    event_url: str = ""
+    max_attempts: int = 10
+    timeout_seconds: float = 5.0
+    max_backoff_seconds: float = 30.0
+    listen: str = "127.0.0.1:0"  # XUC_WEBHOOKS_METRICS_LISTEN: /metrics and /health/*; "" = none
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> WebhooksSettings:
+        env = os.environ if env is None else env
+        return cls(
+            event_url=_http_url(env, "XUC_EVENT_URL", keep_trailing_slash=True),
+            max_attempts=_int(env, "XUC_EVENT_MAX_ATTEMPTS", 10, minimum=1),
+            timeout_seconds=_int(env, "XUC_EVENT_TIMEOUT_MS", 5000, minimum=1) / 1000,
+            max_backoff_seconds=_int(env, "XUC_EVENT_MAX_BACKOFF_MS", 30000, minimum=1) / 1000,
+            listen=_metrics_listen(env, "XUC_WEBHOOKS_"),
         )

@@ -6,7 +6,7 @@ from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from services.auth.domain.model import Event, LoginAttempted
-from xuc import subjects
+from xuc import event_catalogue
 from xucproto.events.v1 import auth_events_pb2
 
 
@@ -18,7 +18,7 @@ def _timestamp(event: Event) -> Timestamp:
 
 def to_message(event: Event) -> tuple[str, Message]:
     if isinstance(event, LoginAttempted):
-        return subjects.LOGIN_ATTEMPTED.for_key(event.login), auth_events_pb2.LoginAttempted(
+        return event_catalogue.LOGIN_ATTEMPTED.outgoing(event.login, auth_events_pb2.LoginAttempted(
             login=event.login,
             success=event.success,
             reason=event.reason,
@@ -28,8 +28,8 @@ def to_message(event: Event) -> tuple[str, Message]:
             application_type=event.client.application_type,
             user_id=event.user_id,
             occurred_at=_timestamp(event),
-        )
+        ))
     message = auth_events_pb2.UserChanged(login=event.login, user_id=event.user_id, change=event.change,
                                           occurred_at=_timestamp(event), disabled=event.disabled)
     message.credentials_changed_at.FromMilliseconds(event.credentials_changed_at)
-    return subjects.USER_CHANGED.for_key(event.login), message
+    return event_catalogue.USER_CHANGED.outgoing(event.login, message)

@@ -18,17 +18,12 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
-from xuc import subjects
-from xucproto.events.v1 import contacts_events_pb2
+from xuc import event_catalogue
 
 log = logging.getLogger(__name__)
 
-# Each subject, and the message whose `owner_user_id` names the owner whose contacts changed.
-FED_BY: tuple[tuple[str, type[Message]], ...] = (
-    (subjects.CONTACT_CHANGED.all, contacts_events_pb2.ContactChanged),
-    (subjects.CONTACTS_IMPORTED.all, contacts_events_pb2.ContactsImported),
-    (subjects.CONTACTS_CLEARED.all, contacts_events_pb2.ContactsCleared),
-)
+# The events whose message's `owner_user_id` names the owner whose contacts changed.
+FED_BY = (event_catalogue.CONTACT_CHANGED, event_catalogue.CONTACTS_IMPORTED, event_catalogue.CONTACTS_CLEARED)
 
 
 class NatsCacheFeed:
@@ -43,9 +38,9 @@ class NatsCacheFeed:
 
     async def subscribe(self, evict: Callable[[str], None], evict_all: Callable[[], None]) -> None:
         """Call `evict(owner user id)` for each event from now on (`evict_all` for one we cannot read)."""
-        for subject, message_type in FED_BY:
+        for kind in FED_BY:
             self._subscriptions.append(
-                await self._connection.subscribe(subject, cb=_handler(message_type, evict, evict_all)))
+                await self._connection.subscribe(kind.subject.all, cb=_handler(kind.message, evict, evict_all)))
         await self._connection.flush()  # the server has the subscriptions: no later event is missed
 
 

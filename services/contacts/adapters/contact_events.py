@@ -9,7 +9,7 @@ from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from services.contacts.domain.contacts import ContactChanged, ContactsImported, Event
-from xuc import subjects
+from xuc import event_catalogue
 from xucproto.events.v1 import contacts_events_pb2
 
 
@@ -23,15 +23,15 @@ def contact_event_message(event: Event) -> tuple[str, Message]:
     owner = event.owner
     occurred_at = _timestamp(event.occurred_at)
     if isinstance(event, ContactChanged):
-        return subjects.CONTACT_CHANGED.for_key(owner.login), contacts_events_pb2.ContactChanged(
+        return event_catalogue.CONTACT_CHANGED.outgoing(owner.login, contacts_events_pb2.ContactChanged(
             owner_login=owner.login, owner_user_id=owner.user_id, contact_id=event.contact_id,
             change=event.change, occurred_at=occurred_at,
-        )
+        ))
     if isinstance(event, ContactsImported):
-        return subjects.CONTACTS_IMPORTED.for_key(owner.login), contacts_events_pb2.ContactsImported(
+        return event_catalogue.CONTACTS_IMPORTED.outgoing(owner.login, contacts_events_pb2.ContactsImported(
             owner_login=owner.login, owner_user_id=owner.user_id, created=event.created, failed=event.failed,
             occurred_at=occurred_at,
-        )
-    return subjects.CONTACTS_CLEARED.for_key(owner.login), contacts_events_pb2.ContactsCleared(
+        ))
+    return event_catalogue.CONTACTS_CLEARED.outgoing(owner.login, contacts_events_pb2.ContactsCleared(
         owner_login=owner.login, owner_user_id=owner.user_id, deleted=event.deleted, occurred_at=occurred_at,
-    )
+    ))

@@ -19,11 +19,10 @@ from nats.aio.subscription import Subscription
 
 from services.telephony.domain.model import UserLine
 from services.telephony.domain.ports import OnUserChange
-from xuc import subjects
+from xuc import event_catalogue
 from xuc.runtime import nats
 from xuc.runtime.grpc_client import Metadata
 from xucproto.auth.v1 import auth_pb2
-from xucproto.events.v1 import auth_events_pb2
 
 log = logging.getLogger(__name__)
 CALL_SECONDS = 10.0
@@ -45,8 +44,8 @@ class AuthDirectory:
     async def follow(self, on_change: OnUserChange) -> None:
         async def changed(message: Msg) -> None:
             try:
-                event = auth_events_pb2.UserChanged.FromString(message.data)
-                about = subjects.USER_CHANGED.key_of(message.subject)
+                event = event_catalogue.USER_CHANGED.parse(message.data)
+                about = event_catalogue.USER_CHANGED.subject.key_of(message.subject)
             except Exception:
                 log.warning("unreadable user event ignored", extra={"subject": message.subject})
                 return
@@ -66,7 +65,8 @@ class AuthDirectory:
                     await asyncio.sleep(min(2.0**attempt * 0.5, 10.0))
             log.error("user change not applied: the directory keeps the old line", extra={"login": event.login})
 
-        self._subscription = await nats.follow(self._connection, subjects.AUTH_STREAM, subjects.USER_CHANGED.all,
+        user_changed = event_catalogue.USER_CHANGED
+        self._subscription = await nats.follow(self._connection, user_changed.stream, user_changed.subject.all,
                                                changed)
 
     async def read(self, login: str) -> UserLine | None:

@@ -16,7 +16,7 @@ from services.telephony.domain.model import (
     PushRequested,
     UserServicesChanged,
 )
-from xuc import subjects
+from xuc import event_catalogue
 from xucproto.events.v1 import telephony_events_pb2 as pb
 
 
@@ -30,30 +30,30 @@ def telephony_event_message(event: Event) -> tuple[str, Message]:
     at = _timestamp(event.occurred_at)
     if isinstance(event, PhoneEventOccurred):
         channel = event.channel
-        return subjects.PHONE_EVENT.for_key(event.login), pb.PhoneEvent(
+        return event_catalogue.PHONE_EVENT.outgoing(event.login, pb.PhoneEvent(
             username=event.login, event_type=channel.state.value, dn=channel.number, other_dn=channel.other_number,
             linked_id=channel.linked_id, unique_id=channel.unique_id, user_data=dict(channel.user_data),
-            occurred_at=at, event_id=event.event_id)
+            occurred_at=at, event_id=event.event_id))
     if isinstance(event, PhoneStatusChanged):
-        return subjects.PHONE_STATUS.for_key(event.login), pb.PhoneStatusChanged(
+        return event_catalogue.PHONE_STATUS.outgoing(event.login, pb.PhoneStatusChanged(
             username=event.login, number=event.number, status=event.status, handshake=event.handshake,
-            occurred_at=at, event_id=event.event_id)
+            occurred_at=at, event_id=event.event_id))
     if isinstance(event, AgentStateChanged):
         state = event.state
-        return subjects.AGENT_STATE.for_key(state.agent.login), pb.AgentStateChanged(
+        return event_catalogue.AGENT_STATE.outgoing(state.agent.login, pb.AgentStateChanged(
             username=state.agent.login, agent_number=state.agent.number, state=state.status.value,
-            phone_number=state.phone_number, occurred_at=at, event_id=event.event_id)
+            phone_number=state.phone_number, occurred_at=at, event_id=event.event_id))
     if isinstance(event, UserServicesChanged):
         services = event.services
-        return subjects.USER_SERVICES.for_key(services.login), pb.UserServicesChanged(
+        return event_catalogue.USER_SERVICES.outgoing(services.login, pb.UserServicesChanged(
             username=services.login, dnd=services.dnd,
             unconditional_enabled=services.unconditional.enabled,
             unconditional_destination=services.unconditional.destination,
             no_answer_enabled=services.no_answer.enabled, no_answer_destination=services.no_answer.destination,
             busy_enabled=services.busy.enabled, busy_destination=services.busy.destination,
-            occurred_at=at, event_id=event.event_id)
+            occurred_at=at, event_id=event.event_id))
     assert isinstance(event, PushRequested)
-    return subjects.PUSH_REQUESTED.for_key(event.login), pb.PushRequested(
+    return event_catalogue.PUSH_REQUESTED.outgoing(event.login, pb.PushRequested(
         username=event.login, platform=event.platform.value, token=event.token, caller_number=event.caller_number,
         caller_name=event.caller_name, unique_id=event.unique_id, linked_id=event.linked_id, occurred_at=at,
-        event_id=event.event_id)
+        event_id=event.event_id))

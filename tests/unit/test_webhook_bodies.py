@@ -1,4 +1,5 @@
-"""What the event URL receives for each telephony message: the original's JSON, exactly."""
+"""What the event URL receives for each telephony message: the original's JSON, exactly (the
+message read through the event catalogue, services/webhooks/adapters/decoding.py)."""
 
 from __future__ import annotations
 
@@ -7,18 +8,16 @@ import json
 import pytest
 from nats.aio.client import Client
 
-from gateway.event_forwarder import (
-    PHONE_EVENT_TYPE,
-    PHONE_STATUS_TYPE,
-    EventBody,
-    EventForwarder,
-    backoff_delay,
-    event_body,
-    loggable_url,
-)
-from xuc import subjects
-from xuc.runtime.settings import Settings
+from services.webhooks.adapters.decoding import decode
+from services.webhooks.adapters.decoding import event_body_of as event_body
+from services.webhooks.adapters.event_forwarder import EventForwarder
+from services.webhooks.domain.bodies import EventBody
+from xuc import event_catalogue, subjects
+from xuc.runtime.settings import SettingsError, WebhooksSettings
 from xucproto.events.v1.telephony_events_pb2 import AgentStateChanged, PhoneEvent, PhoneStatusChanged
+
+PHONE_EVENT_TYPE = event_catalogue.PHONE_EVENT.type_name
+PHONE_STATUS_TYPE = event_catalogue.PHONE_STATUS.type_name
 
 
 def dialing(username: str = "alicej") -> PhoneEvent:
@@ -127,32 +126,28 @@ def test_an_undecodable_payload_is_a_value_error() -> None:
         event_body(subjects.PHONE_EVENT.for_key("alicej"), b"\xff\xff\xff", PHONE_EVENT_TYPE)
 
 
-def test_backoff_doubles_up_to_the_maximum() -> None:
-    delays = [backoff_delay(attempt, 0.5, 30.0, jitter=0.0) for attempt in range(1, 10)]
+def test_an_undecodable_payload_is_decoded_as_an_error_for_its_user_and_type() -> None:
+    decoded = decode(subjects.PHONE_EVENT.for_key("alicej"), b"\xff\xff\xff", None)
 
-    assert delays == [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0, 30.0]
-    assert backoff_delay(10_000, 0.5, 30.0, jitter=0.0) == 30.0
-
-
-def test_backoff_jitter_shortens_by_at_most_a_quarter() -> None:
-    assert backoff_delay(3, 0.5, 30.0, jitter=0.999) == pytest.approx(2.0 * 0.75, rel=1e-3)
+    assert decoded.event == EventBody("alicej", "")
+    assert decoded.event_type == PHONE_EVENT_TYPE  # from the catalogue entry of the subject
+    assert decoded.error.startswith("undecodable xuc.events.v1.PhoneEvent")
 
 
 def test_the_forwarder_takes_its_settings_without_connecting() -> None:
-    settings = Settings.from_env(env={"XUC_EVENT_URL": "http://hooks.example/events", "XUC_EVENT_MAX_ATTEMPTS": "3",
-                                      "XUC_EVENT_TIMEOUT_MS": "1500", "XUC_EVENT_MAX_BACKOFF_MS": "2000"})
+    settings = WebhooksSettings.from_env({"XUC_EVENT_URL": "http://hooks.example/events",
+                                          "XUC_EVENT_MAX_ATTEMPTS": "3", "XUC_EVENT_TIMEOUT_MS": "1500",
+                                          "XUC_EVENT_MAX_BACKOFF_MS": "2000"})
 
     forwarder = EventForwarder.from_settings(Client(), settings)  # a client never connected
 
-    assert (forwarder._url, forwarder._max_attempts, forwarder._timeout, forwarder._max_backoff) == (
-        "http://hooks.example/events", 3, 1.5, 2.0)
+    assert forwarder.poster.url == "http://hooks.example/events"
+    assert (forwarder.policy.max_attempts, forwarder.policy.max_backoff_seconds) == (3, 2.0)
     assert forwarder.held == 0
 
 
-@pytest.mark.parametrize(("url", "logged"), [
-    ("http://receiver.example/events", "http://receiver.example/events"),
-    ("https://user:secret@receiver.example:8443/hook?token=abc#x", "https://receiver.example:8443/hook"),
-    ("http://[::1]:9000/e?k=v", "http://[::1]:9000/e"),
-])
-def test_the_event_url_is_logged_without_its_secrets(url: str, logged: str) -> None:
-    assert loggable_url(url) == logged
+def test_the_webhooks_settings_default_to_idle_and_refuse_a_url_that_is_not_http() -> None:
+    assert WebhooksSettings.from_env({}) == WebhooksSettings()
+    assert WebhooksSettings.from_env({}).event_url == ""
+    with pytest.raises(SettingsError, match="XUC_EVENT_URL must be an http:// or https:// URL"):
+        WebhooksSettings.from_env({"XUC_EVENT_URL": "hooks.example/events"})

@@ -1,0 +1,1 @@
+"""The webhooks process's own HTTP endpoint: its metrics and health."""
