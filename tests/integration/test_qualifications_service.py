@@ -33,7 +33,7 @@ from tests.support.databases import DatabaseFactory, TestDatabase
 from tests.support.processes import ServiceLauncher, ServiceProcess
 from tests.support.rpc import refusal, rpc_error, unique_login
 from xuc import subjects
-from xuc.provision import provision
+from xuc.provisioning import provision
 from xuc.runtime.grpc_errors import reason_of
 from xuc.runtime.settings import Settings
 from xucproto.auth.v1 import auth_pb2, auth_pb2_grpc

@@ -1,4 +1,4 @@
-"""Provisioning files (xuc/provision.py): the model, problems reported by line and path, and the
+"""Provisioning files (xuc/provisioning/): the model, problems reported by line and path, and the
 appliers against in-process gRPC servers standing in for auth and contacts (they record the requests)."""
 
 from __future__ import annotations
@@ -13,8 +13,11 @@ from typing import Any
 import grpc
 import pytest
 
+from xuc.errors import FieldViolation
 from xuc.launcher import CliError
-from xuc.provision import InvalidFile, ProvisionFile, parse, provision
+from xuc.provisioning import InvalidFile, ProvisionFile, parse, provision
+from xuc.provisioning.apply import file_loc
+from xuc.runtime.grpc_errors import status_for
 from xuc.runtime.settings import Settings
 from xucproto.auth.v1 import auth_pb2, auth_pb2_grpc
 from xucproto.contacts.v1 import contacts_pb2, contacts_pb2_grpc
@@ -141,11 +144,10 @@ def test_every_problem_of_the_file_is_reported_in_line_order() -> None:
           - {id: true, name: q, number: "3000"}
         """)
 
+    # The login and the mobile are the auth service's to judge (test_the_services_violations_...).
     assert problems == [
         (5, "qualifications[0].subQualifications[1].name", "field required"),
         (5, "qualifications[0].subQualifications[1].nom", "unknown field"),
-        (7, "users[0].login", "must be 1 to 64 letters, digits or . _ @ + -, starting with a letter or digit"),
-        (7, "users[0].mobile", "must be a phone number: digits, * or #, with an optional leading +"),
         (9, "queues[0].id", "must be an integer"),
     ]
 
@@ -163,22 +165,18 @@ def test_a_section_that_is_not_a_list_is_reported_at_its_key() -> None:
 
 
 # --- duplicates and references -----------------------------------------------------------------------
-def test_duplicate_logins_agent_numbers_and_queue_ids_are_refused() -> None:
-    assert problems_of("""\
+def test_the_values_and_duplicates_are_left_to_the_services() -> None:
+    # Logins, numbers and names follow rules of the services, which answer validate_only for them.
+    spec = parse("""\
         users:
-          - {login: alicej, password: a}
+          - {login: alicej, password: a, mobile: not-a-phone}
           - {login: alicej, password: b}
-        agents:
-          - {number: "2001", user: alicej}
-          - {number: 2001, user: alicej}
-        queues:
-          - {id: 5, name: a, number: "3000"}
-          - {id: 5, name: b, number: "3001"}
-        """) == [
-        (3, "users[1].login", "duplicate login 'alicej' (also at users[0].login)"),
-        (6, "agents[1].number", "duplicate agent number '2001' (also at agents[0].number)"),
-        (9, "queues[1].id", "duplicate queue id 5 (also at queues[0].id)"),
-    ]
+        qualifications:
+          - {name: "Sup\\tport", subQualifications: [{name: Technical}, {name: Technical}]}
+          - {name: Support}
+        """)
+
+    assert [user.login for user in spec.users] == ["alicej", "alicej"]
 
 
 def test_references_to_undeclared_entries_are_refused() -> None:
@@ -200,41 +198,6 @@ def test_references_to_undeclared_entries_are_refused() -> None:
         (4, "agents[0].user", "unknown user 'nobody': not in the users section"),
         (11, "queues[0].agents[1]", "unknown agent '2002': not in the agents section"),
         (13, "qualifications[0].queues[1]", "unknown queue id 7: not in the queues section"),
-    ]
-
-
-def test_duplicate_qualification_and_sub_qualification_names_are_refused() -> None:
-    assert problems_of("""\
-        qualifications:
-          - {name: Support, subQualifications: [{name: Technical}, {name: General}, {name: Technical}]}
-          - {name: Sales}
-          - {name: Support}
-        """) == [
-        (2, "qualifications[0].subQualifications[2].name",
-         "duplicate sub-qualification name 'Technical' (also at qualifications[0].subQualifications[0].name)"),
-        (4, "qualifications[2].name", "duplicate qualification name 'Support' (also at qualifications[0].name)"),
-    ]
-
-
-def test_qualification_names_are_at_most_128_characters() -> None:
-    long_name = "x" * 129
-    assert problems_of(f"""\
-        qualifications:
-          - name: {long_name}
-            subQualifications: [{{name: {long_name}}}, {{name: {"y" * 128}}}]
-        """) == [
-        (2, "qualifications[0].name", "string should have at most 128 characters"),
-        (3, "qualifications[0].subQualifications[0].name", "string should have at most 128 characters"),
-    ]
-
-
-def test_qualification_names_have_no_control_characters() -> None:
-    assert problems_of("""\
-        qualifications:
-          - {name: "Sup\\tport", subQualifications: [{name: "a\\nb"}]}
-        """) == [
-        (2, "qualifications[0].name", "must not contain control characters"),
-        (2, "qualifications[0].subQualifications[0].name", "must not contain control characters"),
     ]
 
 
@@ -286,14 +249,26 @@ def test_problems_render_as_file_line_path_message() -> None:
 # --- applying, against stand-ins for the services ------------------------------------------------
 @dataclass
 class Recorded:
+    """The requests applied (validate_only ones apart), and violations to answer to validate_only."""
+
     put_users: list[auth_pb2.PutUsersRequest] = field(default_factory=list)
     put_qualifications: list[contacts_pb2.PutQualificationsRequest] = field(default_factory=list)
     put_agents_and_queues: list[telephony_pb2.PutAgentsAndQueuesRequest] = field(default_factory=list)
+    validated: list[str] = field(default_factory=list)  # methods called with validate_only
     service_tokens: set[str] = field(default_factory=set)
+    violations: dict[str, list[FieldViolation]] = field(default_factory=dict)  # method -> answered
 
-    def saw(self, context: grpc.aio.ServicerContext) -> None:
+    async def saw(self, method: str, request: Any, context: grpc.aio.ServicerContext) -> bool:
+        """Whether to apply the request (else it was a validate_only one: answered here)."""
         self.service_tokens |= {value for key, value in context.invocation_metadata() or ()
                                 if key == "x-xuc-service-token"}
+        if not request.validate_only:
+            return True
+        self.validated.append(method)
+        if self.violations.get(method):
+            status = status_for(grpc.StatusCode.INVALID_ARGUMENT, "Invalid", "invalid", self.violations[method])
+            await context.abort(status.code, status.details, status.trailing_metadata)
+        return False
 
 
 class StandInAuth(auth_pb2_grpc.AuthServicer):
@@ -301,7 +276,8 @@ class StandInAuth(auth_pb2_grpc.AuthServicer):
         self.recorded = recorded
 
     async def PutUsers(self, request: auth_pb2.PutUsersRequest, context: Any) -> auth_pb2.PutUsersReply:
-        self.recorded.saw(context)
+        if not await self.recorded.saw("PutUsers", request, context):
+            return auth_pb2.PutUsersReply()
         self.recorded.put_users.append(request)
         return auth_pb2.PutUsersReply(results=[
             auth_pb2.PutUserResult(user=auth_pb2.User(login=user.login), outcome="created") for user in request.users])
@@ -316,7 +292,8 @@ class StandInQualifications(contacts_pb2_grpc.QualificationsServicer):
 
     async def PutQualifications(self, request: contacts_pb2.PutQualificationsRequest,
                                 context: Any) -> contacts_pb2.PutQualificationsReply:
-        self.recorded.saw(context)
+        if not await self.recorded.saw("PutQualifications", request, context):
+            return contacts_pb2.PutQualificationsReply()
         self.recorded.put_qualifications.append(request)
         listed = [contacts_pb2.Qualification(id=i + 1, name=spec.name) for i, spec in enumerate(request.qualifications)]
         outcomes = ["created", *["unchanged"] * len(listed)][:len(listed)]
@@ -331,7 +308,8 @@ class StandInTelephony(telephony_pb2_grpc.TelephonyServicer):
 
     async def PutAgentsAndQueues(self, request: telephony_pb2.PutAgentsAndQueuesRequest,
                                  context: Any) -> telephony_pb2.PutAgentsAndQueuesReply:
-        self.recorded.saw(context)
+        if not await self.recorded.saw("PutAgentsAndQueues", request, context):
+            return telephony_pb2.PutAgentsAndQueuesReply()
         self.recorded.put_agents_and_queues.append(request)
         return telephony_pb2.PutAgentsAndQueuesReply(agents=len(request.agents), queues=len(request.queues),
                                                      removed_agents=["2999"], removed_queues=[99])
@@ -422,6 +400,8 @@ async def test_qualifications_are_put_in_one_call_after_the_users(
     assert [(queue.id, queue.name, queue.number, list(queue.agents)) for queue in put.queues] == [
         (5, "support", "3000", ["2001"]), (6, "sales", "3001", [])]
     assert services.recorded.service_tokens == {SERVICE_TOKEN}
+    # One round of validation, every section, before anything is applied.
+    assert services.recorded.validated == ["PutUsers", "PutAgentsAndQueues", "PutQualifications"]
 
 
 async def test_an_empty_list_puts_no_qualification_and_an_absent_section_makes_no_call(
@@ -468,3 +448,66 @@ async def test_the_contacts_address_is_read_from_the_run_directory(
                     settings_for(data_dir, auth=services.auth_address))
 
     assert output_lines(capsys) == ["qualification Support: created", "qualification Old: deactivated"]
+
+
+# --- the services' answers, mapped to the file's lines -------------------------------------------------
+def test_request_paths_map_to_the_keys_of_the_file() -> None:
+    assert file_loc("users[3].login") == ("users", 3, "login")
+    assert file_loc("agents[0].username") == ("agents", 0, "user")
+    assert file_loc("queues[1].agents[2]") == ("queues", 1, "agents", 2)
+    assert file_loc("qualifications[0].queue_ids[1]") == ("qualifications", 0, "queues", 1)
+    assert file_loc("qualifications[0].sub_qualifications[2]") == ("qualifications", 0, "subQualifications", 2, "name")
+    assert file_loc("qualifications[0].name") == ("qualifications", 0, "name")
+    assert file_loc("") == ()
+    assert file_loc("users[x]") == ("users",)  # what cannot be read ends the path
+
+
+async def test_the_services_violations_are_reported_at_their_lines_and_nothing_is_applied(
+    services: Services, data_dir: Path
+) -> None:
+    services.recorded.violations = {
+        "PutUsers": [FieldViolation(("users", 1, "login"), "login must be ..."),
+                     FieldViolation(("users", 1, "mobile"), "mobile must be a phone number")],
+        "PutAgentsAndQueues": [FieldViolation(("agents", 0, "username"), "an agent needs a user")],
+        "PutQualifications": [FieldViolation(("qualifications", 0, "sub_qualifications", 1), "duplicate")],
+    }
+    path = provisioning_file(data_dir, """\
+        users:
+          - {login: alicej, password: pw}
+          - login: "bad login"
+            password: pw
+            mobile: abc
+        agents:
+          - {number: "2001", user: alicej}
+        qualifications:
+          - name: Support
+            subQualifications:
+              - {name: Technical}
+              - {name: Technical}
+        colors: [red]
+        """)
+
+    with pytest.raises(InvalidFile) as raised:
+        await provision(path, settings_for(data_dir, auth=services.auth_address,
+                                           contacts=services.contacts_address, telephony=services.contacts_address))
+
+    assert [problem.render("f.yaml") for problem in raised.value.problems] == [
+        "f.yaml:3: users[1].login: login must be ...",
+        "f.yaml:5: users[1].mobile: mobile must be a phone number",
+        "f.yaml:7: agents[0].user: an agent needs a user",
+        "f.yaml:12: qualifications[0].subQualifications[1].name: duplicate",
+        "f.yaml:13: colors: unknown section (expected users, agents, queues, qualifications)",
+    ]
+    assert services.recorded.validated == ["PutUsers", "PutAgentsAndQueues", "PutQualifications"]
+    assert (services.recorded.put_users, services.recorded.put_agents_and_queues,
+            services.recorded.put_qualifications) == ([], [], [])
+
+
+async def test_the_files_own_problems_are_reported_when_a_service_is_away(data_dir: Path) -> None:
+    path = provisioning_file(data_dir, "users: [{login: eve, password: pw}]\ncolors: []\n")
+
+    with pytest.raises(InvalidFile) as raised:  # rather than "not running", which hides them
+        await provision(path, settings_for(data_dir, auth="127.0.0.1:1"))
+
+    assert [problem.render("f.yaml") for problem in raised.value.problems] == [
+        "f.yaml:2: colors: unknown section (expected users, agents, queues, qualifications)"]
