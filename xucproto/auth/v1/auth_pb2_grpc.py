@@ -114,7 +114,7 @@ class AuthServicer:
     def Check(self, request, context):
         """Verifies the caller's user token and returns a refreshed one. Caller: a user.
         The presented token stays valid until its own expiry, unless its user's password changes or the
-        user is disabled or deleted (README "Sessions that end"). The new token keeps the session's login
+        user is disabled or deleted (docs/auth.md, "Sessions that end"). The new token keeps the session's login
         time (`auth_time`) and expires XUC_MAX_SESSION_S after it at the latest: then TokenExpired.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -125,7 +125,7 @@ class AuthServicer:
         """Single sign-on: the credentials an HTTP client presented (a CAS service ticket, an OpenID
         Connect access token, a Kerberos SPNEGO token) are checked by the configured provider, and the
         provisioned user it names gets a token, as for a password login. Caller: a service (the
-        gateway passes the request data through). Reasons: see README "Single sign-on".
+        gateway passes the request data through). Reasons: see docs/auth.md, "Single sign-on".
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -192,7 +192,7 @@ class AuthServicer:
     def ListSigningKeys(self, request, context):
         """Token signing key administration (`xuc keys`). Caller: a service. When XUC_SIGNING_KEY_FILE
         names the key, it alone signs and never rotates: FAILED_PRECONDITION (SigningKeyFileInUse).
-        The keys in the database and their schedule, oldest first (README "Tokens and credentials").
+        The keys in the database and their schedule, oldest first (docs/auth.md, "Signing keys").
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
