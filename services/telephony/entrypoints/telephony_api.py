@@ -166,6 +166,8 @@ class TelephonyApi(telephony_pb2_grpc.TelephonyServicer):
         except InvalidQueues as error:  # the agent's user is `username` in the request
             raise InvalidQueues(error.message, [_request_violation(violation) for violation in error.violations]) \
                 from None
+        if request.validate_only:
+            return pb.PutAgentsAndQueuesReply()  # checked, nothing applied
         return pb.PutAgentsAndQueuesReply(agents=len(agents), queues=len(queues), removed_agents=removed_agents,
                                           removed_queues=removed_queues)
 
