@@ -30,8 +30,11 @@ from xucproto.telephony.v1 import telephony_pb2, telephony_pb2_grpc
 PUT_USERS_SECONDS = 300.0  # password hashing is deliberately slow: a large file takes a while
 
 # (section, field of an entry in the request) -> the file's key for it, where they differ.
-_FILE_KEYS = {("agents", "username"): "user", ("qualifications", "queue_ids"): "queues",
-              ("qualifications", "sub_qualifications"): "subQualifications"}
+_FILE_KEYS: dict[tuple[str | int, str | int], str] = {
+    ("agents", "username"): "user",
+    ("qualifications", "queue_ids"): "queues",
+    ("qualifications", "sub_qualifications"): "subQualifications",
+}
 
 
 def file_loc(request_path: str) -> Loc:
@@ -39,7 +42,7 @@ def file_loc(request_path: str) -> Loc:
     ("agents", 0, "user"); "qualifications[1].sub_qualifications[2]" -> (..., "subQualifications", 2, "name")."""
     loc = path_loc(request_path)
     if len(loc) >= 3 and (loc[0], loc[2]) in _FILE_KEYS:
-        key = _FILE_KEYS[(loc[0], loc[2])]  # type: ignore[index]
+        key = _FILE_KEYS[(loc[0], loc[2])]
         loc = (*loc[:2], key, *loc[3:])
         if key == "subQualifications" and len(loc) == 4:  # a sub-qualification is a name in the request
             loc = (*loc, "name")
