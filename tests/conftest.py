@@ -18,15 +18,25 @@
                                 `.service_token`, `.data_dir`, `.log()`), on `database_url`.
 
 Process helpers live in tests/support/processes.py, database helpers in tests/support/databases.py.
+
+The suite runs on pytest-xdist workers (pyproject's addopts: `-n auto --dist loadfile`), one per
+core and at most MAX_WORKERS. A file's tests run together on one worker, so its module fixtures
+start once. Each worker is a pytest session of its own: session fixtures (the nats-server, the e2e
+`stack`) start once per worker that needs them, on the worker's own temporary directory, free
+ports and PostgreSQL schemas. (`--dist loadgroup` would let every file on the e2e `stack` share one
+worker, but xdist 3.8 groups by rewriting node ids, which pytest 9 no longer reads.)
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import nats
 import pytest
+from _pytest.nodeid import coerce_node_id
+from hypothesis import HealthCheck, settings
 from nats.aio.client import Client as NatsClient
 
 from tests.support.databases import (
@@ -48,6 +58,34 @@ DATABASE_BACKENDS = [
         marks=[pytest.mark.postgres],
     ),
 ]
+
+
+# --- running in parallel (pytest-xdist) -----------------------------------------------------------
+# More workers than this only start more stacks and services at once: the e2e files, which take
+# most of the time, do not split further than a few groups.
+MAX_WORKERS = 4
+
+
+# Hypothesis bounds each example by wall-clock time (200 ms deadline, a "too slow" health check on
+# data generation): on cores shared by the workers, and by other jobs, a correct test would fail.
+settings.register_profile("xuc-tests", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("xuc-tests")
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """`-n auto`: one worker per core this process may use, at most MAX_WORKERS."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(MAX_WORKERS, cores))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Give each test a node id of its own. schemathesis names its items `test[GET /path]` but
+    leaves them the test function's node id, and xdist hands tests out by node id: all but one of
+    the fuzzer's operations would silently not run (36 of 37 did not)."""
+    for item in items:
+        if not item.nodeid.endswith(f"::{item.name}") and item.parent is not None:
+            item._id = coerce_node_id(f"{item.parent.nodeid}::{item.name}")  # private: no public setter
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,11 @@
 """End-to-end fixtures: the whole system started the way a user starts it, `xuc up`.
 
-    stack        session   the main Stack (CORS for http://app.example, 64 KiB body limit), with
-                           the USERS below provisioned through `xuc provision`. Stopped at the end
-                           of the session: SIGTERM, exit code 0 and a last log line "xuc: stopped".
+    stack        session   the main Stack (CORS for http://app.example, 64 KiB body limit, the 1.0
+                           API answering 127.0.0.1), with the USERS below provisioned through
+                           `xuc provision`. Stopped at the end of the session: SIGTERM, exit code 0
+                           and a last log line "xuc: stopped". Shared by every test that needs no
+                           other setting (one per xdist worker): each uses logins, lines and data
+                           of its own, and never stops or reconfigures it.
     api          session   an httpx.Client on the main stack's gateway.
     make_stack   function  start(**env) more stacks with other settings (expiry, restart, crash);
                            any still running at teardown is stopped and checked like the main one.
@@ -43,10 +46,14 @@ XUC = Path(sys.executable).parent / "xuc"
 BASE = "/xuc/api/2.0"
 APP_ORIGIN = "http://app.example"
 MAX_BODY_BYTES = 65536
-READY_TIMEOUT_SECONDS = 60.0
+# A deadline, not a speed check: stacks start side by side on the xdist workers, on shared cores.
+READY_TIMEOUT_SECONDS = 120.0
 STOP_TIMEOUT_SECONDS = 30.0
 CLI_TIMEOUT_SECONDS = 60.0
 LOG_TAIL = 20_000
+
+# The main stack's settings beyond Stack's defaults: the 1.0 API answers the tests' own address.
+SHARED_STACK_ENV = {"DEPRECATED_API_HOST": "127.0.0.1"}
 
 # Provisioned on the main stack: login -> password.
 USERS = {
@@ -326,7 +333,7 @@ def forge(kind: str, token: str, stack: Stack) -> str:
 # --- fixtures -------------------------------------------------------------------------------------
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    main = Stack(tmp_path_factory.mktemp("stack")).start()
+    main = Stack(tmp_path_factory.mktemp("stack"), extra_env=SHARED_STACK_ENV).start()
     try:
         assert main.provision(USERS) == [f"user {login}: created" for login in USERS]
         yield main

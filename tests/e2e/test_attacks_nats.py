@@ -7,8 +7,9 @@ service answered 404 UserNotFound for a live user. Now: no anonymous connection;
 subscriber (the operator's integration credential) reads the events and publishes nothing; a
 component may publish only its own subjects and read only what it needs.
 
-One stack for the module, the 1.0 API allowed to 127.0.0.1 (telephony answers there for a user);
-and one on a NATS of the test's own, configured as docs/events.md tells an operator (`xuc nats-config`).
+The shared stack (its 1.0 API answers 127.0.0.1: telephony answers there for a user), with this
+module's users; and one on a NATS of the test's own, configured as docs/events.md tells an
+operator (`xuc nats-config`).
 """
 
 from __future__ import annotations
@@ -38,18 +39,12 @@ WITHIN_SECONDS = 20.0
 
 
 @pytest.fixture(scope="module")
-def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    stack = Stack(tmp_path_factory.mktemp("nats-attacks"), extra_env={"DEPRECATED_API_HOST": "127.0.0.1"}).start()
-    try:
-        path = stack.write_file("users.yaml", {"users": [
-            {"login": VICTIM, "password": "victim-secret", "line": VICTIM_LINE},
-            {"login": CALLER, "password": "caller-secret", "line": CALLER_LINE}]})
-        stack.xuc("provision", str(path))
-        yield stack
-    except BaseException:
-        stack.kill()
-        raise
-    stack.stop()
+def guarded(stack: Stack) -> Stack:
+    path = stack.write_file("nats-attack-users.yaml", {"users": [
+        {"login": VICTIM, "password": "victim-secret", "line": VICTIM_LINE},
+        {"login": CALLER, "password": "caller-secret", "line": CALLER_LINE}]})
+    stack.xuc("provision", str(path))
+    return stack
 
 
 @pytest.fixture(scope="module")

@@ -33,7 +33,7 @@ from xuc.launcher.nats_server import find_nats_server
 T = TypeVar("T")
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
-READY_TIMEOUT_SECONDS = 30.0
+READY_TIMEOUT_SECONDS = 60.0  # a deadline: the xdist workers start processes side by side on shared cores
 STOP_TIMEOUT_SECONDS = 15.0
 POLL_SECONDS = 0.05
 LOG_TAIL_CHARACTERS = 20_000
