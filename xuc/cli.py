@@ -16,9 +16,8 @@ from pathlib import Path
 
 import grpc
 
-from xuc import launcher, nats_commands, pbx_commands, provision
+from xuc import keys_commands, launcher, nats_commands, pbx_commands, provisioning
 from xuc.launcher import CliError
-from xuc.runtime import file_modes
 from xuc.runtime.grpc_errors import reason_of
 from xuc.runtime.settings import Settings, SettingsError
 from xucproto.auth.v1 import auth_pb2
@@ -86,22 +85,9 @@ def _build_parser() -> argparse.ArgumentParser:
 
     _add_user_commands(commands, common)
     pbx_commands.add_parser(commands, common)
-    _add_keys_commands(commands, common)
+    keys_commands.add_parser(commands, common)
     nats_commands.add_parsers(commands, common)
     return parser
-
-
-def _add_keys_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser],
-                       common: argparse.ArgumentParser) -> None:
-    keys = commands.add_parser("keys", help="list or rotate the token signing keys",
-                               description="The token signing keys, in the auth database (XUC_AUTH_DATABASE_URL, "
-                                           "XUC_DATABASE_URL or <data dir>/auth.db); auth need not run.")
-    actions = keys.add_subparsers(dest="action", required=True, metavar="ACTION")
-    actions.add_parser("list", parents=[common], help="list the keys and their schedule")
-    actions.add_parser("rotate", parents=[common], help="create the next key now",
-                       description="Create the next signing key now: published at once, it signs after "
-                                   "XUC_SIGNING_KEY_PREPUBLISH_S; the current key stays published until its "
-                                   "tokens expire. Running auth replicas take it up at their next reload.")
 
 
 def _add_user_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser],
@@ -137,8 +123,8 @@ def _up(args: argparse.Namespace) -> int:
 
 def _provision(args: argparse.Namespace) -> int:
     try:
-        asyncio.run(provision.provision(args.file, Settings.from_env()))
-    except provision.InvalidFile as error:
+        asyncio.run(provisioning.provision(args.file, Settings.from_env()))
+    except provisioning.InvalidFile as error:
         for problem in error.problems:
             print(problem.render(str(args.file)), file=sys.stderr)
         print(f"xuc: {args.file}: {len(error.problems)} problem(s), nothing applied", file=sys.stderr)
@@ -159,35 +145,29 @@ async def _user_add(args: argparse.Namespace, password: str) -> None:
         login=args.login, password=password,
         firstname=args.firstname, lastname=args.lastname, line=args.line, mobile=args.mobile,
     )
-    async with provision.connect(Settings.from_env()) as system:
-        user = await system.auth.CreateUser(request, metadata=system.metadata, timeout=provision.CALL_SECONDS)
+    async with provisioning.connect(Settings.from_env()) as system:
+        user = await system.auth.CreateUser(request, metadata=system.metadata, timeout=provisioning.CALL_SECONDS)
     print(f"user {user.login}: created")
 
 
-def _table(rows: Sequence[Sequence[str]]) -> str:
-    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
-    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-                     for row in rows)
-
-
 async def _user_list() -> None:
-    async with provision.connect(Settings.from_env()) as system:
+    async with provisioning.connect(Settings.from_env()) as system:
         reply = await system.auth.ListUsers(auth_pb2.ListUsersRequest(), metadata=system.metadata,
-                                            timeout=provision.CALL_SECONDS)
+                                            timeout=provisioning.CALL_SECONDS)
     rows = [(*USER_COLUMNS, "state"),
             *((*(getattr(user, column) for column in USER_COLUMNS), "disabled" if user.disabled else "")
               for user in reply.users)]
-    print(_table(rows))
+    print(keys_commands.table(rows))
 
 
 async def _user_state(action: str, login: str) -> None:
-    async with provision.connect(Settings.from_env()) as system:
+    async with provisioning.connect(Settings.from_env()) as system:
         if action == "delete":
             await system.auth.DeleteUser(auth_pb2.DeleteUserRequest(login=login), metadata=system.metadata,
-                                         timeout=provision.CALL_SECONDS)
+                                         timeout=provisioning.CALL_SECONDS)
         else:
             request = auth_pb2.UpdateUserRequest(login=login, disabled=action == "disable")
-            await system.auth.UpdateUser(request, metadata=system.metadata, timeout=provision.CALL_SECONDS)
+            await system.auth.UpdateUser(request, metadata=system.metadata, timeout=provisioning.CALL_SECONDS)
     print(f"user {login}: {USER_STATE_ACTIONS[action][1]}")
 
 
@@ -207,18 +187,7 @@ def _pbx(args: argparse.Namespace) -> int:
     return 0
 
 
-def _keys(args: argparse.Namespace) -> int:
-    from services.auth.keys import KeyFileInUse, run_command  # the auth service's own code
-
-    file_modes.restrict_new_files()  # it may create the auth database
-    try:
-        print(asyncio.run(run_command(args.action, Settings.from_env("auth"))))
-    except KeyFileInUse as error:
-        raise CliError(str(error)) from None
-    return 0
-
-
-COMMANDS = {"up": _up, "provision": _provision, "user": _user, "pbx": _pbx, "keys": _keys,
+COMMANDS = {"up": _up, "provision": _provision, "user": _user, "pbx": _pbx, "keys": keys_commands.run,
             "nats-config": nats_commands.print_config, "nats-url": nats_commands.print_url}
 
 

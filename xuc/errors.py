@@ -8,7 +8,12 @@ HTTP answer (gateway/errors.py).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from enum import Enum
+from typing import Self
+
+Path = tuple[str | int, ...]
 
 
 class ErrorKind(Enum):
@@ -23,14 +28,39 @@ class ErrorKind(Enum):
     INTERNAL = "internal"
 
 
+@dataclass(frozen=True)
+class FieldViolation:
+    """One rule a request breaks: where, as a path into the input (("users", 3, "login")), and why.
+
+    The gRPC edge sends them as a google.rpc.BadRequest, so that a client (`xuc provision`) can
+    point at each bad value rather than at the request as a whole.
+    """
+
+    path: Path
+    message: str
+
+    @property
+    def field(self) -> str:
+        """The path as text: "users[3].login"."""
+        return "".join(f"[{key}]" if isinstance(key, int) else f".{key}" for key in self.path).lstrip(".")
+
+
 class DomainError(Exception):
     reason: str = "NotHandledError"
     kind: ErrorKind = ErrorKind.INTERNAL
     default_message: str = "Error not covered by the implementation"
 
-    def __init__(self, message: str | None = None) -> None:
+    def __init__(self, message: str | None = None, violations: Sequence[FieldViolation] = ()) -> None:
         self.message = message or self.default_message
+        self.violations = tuple(violations)
         super().__init__(self.message)
+
+    @classmethod
+    def of_violations(cls, violations: Sequence[FieldViolation]) -> Self:
+        """The error listing every violation (its message names the first few)."""
+        shown = "; ".join(f"{violation.field}: {violation.message}" for violation in violations[:3])
+        more = f" (and {len(violations) - 3} more)" if len(violations) > 3 else ""
+        return cls(shown + more, violations)
 
 
 class InvalidToken(DomainError):

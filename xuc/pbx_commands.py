@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from xuc import provision
+from xuc import provisioning
 from xuc.runtime.settings import Settings
 from xucproto.telephony.v1 import telephony_pb2, telephony_pb2_grpc
 
@@ -36,9 +36,9 @@ def _render(call: Any) -> str:
 
 
 async def run(args: argparse.Namespace) -> None:
-    async with provision.connect(Settings.from_env()) as system:
+    async with provisioning.connect(Settings.from_env()) as system:
         channel = await system.channel("telephony")
-        metadata, timeout = system.metadata, provision.CALL_SECONDS
+        metadata, timeout = system.metadata, provisioning.CALL_SECONDS
         if args.action == "state":
             state = await telephony_pb2_grpc.TelephonyStub(channel).GetPbxState(
                 telephony_pb2.GetPbxStateRequest(), metadata=metadata, timeout=timeout)

@@ -20,8 +20,9 @@ from services.auth.domain.ports import PasswordHasher
 from services.auth.domain.sso import SsoProvider
 from services.auth.domain.throttle import LoginThrottle, ThrottleLimits
 from services.auth.entrypoints.grpc_api import POLICY, SERVICE_NAME, AuthApi
-from services.auth.keys import MIGRATIONS, VERSION_TABLE, legacy_key_file, signing_keys
+from services.auth.keys import MIGRATIONS, VERSION_TABLE, key_schedule, legacy_key_file, signing_keys
 from services.auth.service_layer.auth_service import AuthService
+from services.auth.service_layer.signing_keys import SigningKeyAdministration
 from xuc import subjects
 from xuc.runtime import bootstrap
 from xuc.runtime.grpc_edge import Authenticator, EdgeInterceptor
@@ -59,10 +60,13 @@ def sso_providers(settings: Settings) -> dict[str, SsoProvider]:
     return providers
 
 
-async def _signing_key_ring(settings: Settings, engine: AsyncEngine, stack: AsyncExitStack) -> SigningKeyRing:
-    """The keys in the database, kept fresh in the background; or the one key of XUC_SIGNING_KEY_FILE."""
+async def _signing_keys(settings: Settings, engine: AsyncEngine,
+                        stack: AsyncExitStack) -> tuple[SigningKeyRing, SigningKeyAdministration]:
+    """The keys in the database, kept fresh in the background; or the one key of XUC_SIGNING_KEY_FILE
+    (which `xuc keys` cannot list or rotate)."""
     if settings.signing_key_file is not None:
-        return SigningKeyRing.static(load_or_create_signing_key(settings.signing_key_file))
+        ring = SigningKeyRing.static(load_or_create_signing_key(settings.signing_key_file))
+        return ring, SigningKeyAdministration(None, key_schedule(settings))
     if settings.signing_key_prepublish_seconds < MAX_AGE_SECONDS + settings.signing_key_reload_seconds:
         log.warning("XUC_SIGNING_KEY_PREPUBLISH_S is shorter than the verifiers' key refresh (%d s) plus a reload: "
                     "after a rotation, services may refuse new tokens for a while", MAX_AGE_SECONDS)
@@ -71,7 +75,7 @@ async def _signing_key_ring(settings: Settings, engine: AsyncEngine, stack: Asyn
     await keys.manager.start(legacy.read_bytes() if legacy.exists() else None)
     refreshing = asyncio.create_task(keys.manager.keep_fresh(settings.signing_key_reload_seconds))
     stack.push_async_callback(cancel_and_wait, refreshing)
-    return keys.ring
+    return keys.ring, SigningKeyAdministration(keys.manager, keys.schedule)
 
 
 async def main(settings: Settings) -> None:
@@ -79,7 +83,7 @@ async def main(settings: Settings) -> None:
     async with AsyncExitStack() as stack:
         engine = await bootstrap.open_database(stack, settings, MIGRATIONS, VERSION_TABLE)
 
-        ring = await _signing_key_ring(settings, engine, stack)
+        ring, key_administration = await _signing_keys(settings, engine, stack)
         issuer = JwtIssuer(ring, settings.token_issuer, settings.token_ttl, settings.max_session_seconds)
         revocations = Revocations(retention_for(settings.token_ttl))
         verifier = TokenVerifier(settings.token_issuer, revocations=revocations)
@@ -105,7 +109,7 @@ async def main(settings: Settings) -> None:
             return await service.list_revocations()
 
         await follow_revocations(stack, events.connection, revocations, own_revocations, START_TIMEOUT_SECONDS)
-        api = AuthApi(service, issuer, settings.token_issuer)
+        api = AuthApi(service, issuer, settings.token_issuer, key_administration)
         interceptor = EdgeInterceptor(POLICY, Authenticator(settings.service_token, verifier))
         await serve_grpc(
             settings,

@@ -1,4 +1,4 @@
-"""`xuc provision FILE` against the running stack, checked through the CLI and the REST API."""
+"""`xuc provision FILE` (and `xuc keys list`) against the running stack, checked through the CLI and the REST API."""
 
 from __future__ import annotations
 
@@ -84,3 +84,11 @@ def test_a_file_with_several_problems_reports_them_all(stack: Stack) -> None:
     assert any(line.startswith(f"{path}:4: users[2].mobile: ") for line in lines), lines
     assert any(line.startswith(f"{path}:5: colors: unknown section") for line in lines), lines
     assert "prov.dup" not in stack.user_logins()
+
+
+def test_the_signing_keys_are_listed_through_the_running_auth(stack: Stack) -> None:
+    # `xuc keys` asks auth (ListSigningKeys): the command line opens no service's database.
+    header, *keys = stack.xuc("keys", "list").stdout.splitlines()
+
+    assert header.split() == ["kid", "generation", "state", "created", "signs", "from", "signs", "until"]
+    assert "signing" in [row.split()[2] for row in keys]

@@ -206,13 +206,15 @@ async def check(stub: auth_pb2_grpc.AuthStub, token: str) -> str:
     return str(reply.token)
 
 
-def xuc_keys(action: str, database: TestDatabase, data_dir: Path) -> str:
+def xuc_keys(action: str, auth: ServiceProcess, data_dir: Path, expected_status: int = 0) -> str:
+    """`xuc keys ACTION` against this auth process (its admin RPCs): stdout, or stderr when it fails."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("XUC_")}
-    env.update({"XUC_DATA_DIR": str(data_dir), "XUC_AUTH_DATABASE_URL": database.url, **FAST_KEYS})
+    env.update({"XUC_DATA_DIR": str(data_dir), "XUC_AUTH_ADDRESS": auth.grpc_address,
+                "XUC_SERVICE_TOKEN": auth.service_token})
     done = subprocess.run([str(XUC), "keys", action], env=env, capture_output=True, text=True, timeout=60,
                           check=False)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
+    assert done.returncode == expected_status, (done.stdout, done.stderr)
+    return done.stdout if expected_status == 0 else done.stderr
 
 
 async def test_auth_processes_share_keys_and_follow_a_forced_rotation(
@@ -240,7 +242,7 @@ async def test_auth_processes_share_keys_and_follow_a_forced_rotation(
         old_token = await login(one, token, user)
         assert kid(await check(two, old_token)) == kids[0]
 
-        listing = xuc_keys("rotate", database, tmp_path)
+        listing = xuc_keys("rotate", first, tmp_path)  # through one replica; the other reloads
         assert "pending" in listing
         new_kid = listing.splitlines()[-1].split()[1]  # "key <kid> signs from ..."
         for stub in (one, two):  # published within a reload (1 s), before it signs
@@ -250,7 +252,7 @@ async def test_auth_processes_share_keys_and_follow_a_forced_rotation(
             refreshed = await check(stub, old_token)  # tokens of the old key verify everywhere
             assert kid(refreshed) == new_kid
             assert kid(await check(one if stub is two else two, refreshed)) == new_kid
-        assert "signing" in xuc_keys("list", database, tmp_path)
+        assert "signing" in xuc_keys("list", second, tmp_path)
 
 
 async def _eventually(read: Callable[[], Awaitable[T]], expected: object, within: float,
@@ -287,6 +289,9 @@ async def test_a_key_file_given_explicitly_signs_alone_and_nothing_is_stored(
     key = load_or_create_signing_key(key_file)  # created by the service, read back here
     async with grpc.aio.insecure_channel(auth.grpc_address) as channel:
         assert await published_kids(stub_of(channel), auth.service_token) == [key_id(key.public_key())]
+    for action in ("list", "rotate"):  # that key never rotates, and the table is not used
+        assert xuc_keys(action, auth, tmp_path, expected_status=1).startswith(
+            "xuc: SigningKeyFileInUse: XUC_SIGNING_KEY_FILE is set")
     engine = db.create_engine_for(database.url)
     try:
         assert await SqlSigningKeyStore(engine).load() == []

@@ -30,8 +30,6 @@ KNOWN_OVERSIZE = {
     "tests/integration/test_nats_permissions.py",  # 439
     "tests/unit/test_compose.py",  # 639
     "tests/unit/test_personal_contacts_service.py",  # 1018
-    "tests/unit/test_provision.py",  # 470
-    "xuc/provision.py",  # 475: file schema, YAML line mapping, applying
 }
 
 

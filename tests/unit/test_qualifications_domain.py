@@ -46,11 +46,15 @@ from xucproto.events.v1 import contacts_events_pb2
         ([spec("")], "must be 1 to 128 characters"),
         ([spec("x" * 129)], "must be 1 to 128 characters"),
         ([spec("Support\n")], "without control characters"),
-        ([spec("Support"), spec("Sales"), spec("Support")], "qualification names appear more than once: Support"),
-        ([spec("Support", subs=["Technical", "Technical"])], "appear more than once: Technical"),
+        ([spec("Support"), spec("Sales"), spec("Support")],
+         "qualifications[2].name: duplicate qualification name 'Support' (also at index 0)"),
+        ([spec("Support", subs=["Technical", "Technical"])],
+         "qualifications[0].sub_qualifications[1]: duplicate sub-qualification name 'Technical' (also at index 0)"),
         ([spec("Support", subs=[""])], "must be 1 to 128 characters"),
         ([spec("Support", subs=["y" * 129])], "must be 1 to 128 characters"),
-        ([spec("Support", queues=[5, 0, -3])], "must be positive, got [-3, 0]"),
+        ([spec("Support", queues=[5, 0, -3])],
+         "qualifications[0].queue_ids[1]: a queue id must be positive, got 0; "
+         "qualifications[0].queue_ids[2]: a queue id must be positive, got -3"),
     ],
     ids=["empty", "too-long", "control", "duplicate", "duplicate-sub", "empty-sub", "long-sub", "queue-id"],
 )
@@ -120,8 +124,16 @@ def test_active_qualifications_no_longer_listed_are_deactivated_once() -> None:
 
 
 def test_planning_checks_the_request() -> None:
-    with pytest.raises(InvalidQualification, match="more than once"):
+    with pytest.raises(InvalidQualification, match="duplicate qualification name"):
         plan_put([SUPPORT], [spec("Support"), spec("Support")])
+
+
+def test_every_broken_rule_is_answered_at_its_path() -> None:
+    with pytest.raises(InvalidQualification) as raised:
+        validated_specs([spec("", subs=["ok", "a\nb"]), spec("Sales", queues=[-1])])
+
+    assert [violation.field for violation in raised.value.violations] == [
+        "qualifications[0].name", "qualifications[0].sub_qualifications[1]", "qualifications[1].queue_ids[0]"]
 
 
 def test_agents_are_offered_active_qualifications_with_active_subs_by_id() -> None:

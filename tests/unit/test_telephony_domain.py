@@ -178,7 +178,26 @@ def test_agents_and_queues_consistency() -> None:
     with pytest.raises(InvalidQueues) as error:
         check_agents_and_queues([Agent("2001", "alicej"), Agent("2001", "bruce")],
                                 [Queue(5, "support", "3000", ("2002",)), Queue(5, "other", "3001")])
-    assert str(error.value) == "duplicate agent '2001'; duplicate queue id 5; queue 5 lists unknown agent '2002'"
+    assert [(violation.field, violation.message) for violation in error.value.violations] == [
+        ("agents[1].number", "duplicate agent number '2001' (also at index 0)"),
+        ("queues[0].agents[0]", "unknown agent '2002': not among the agents"),
+        ("queues[1].id", "duplicate queue id 5 (also at index 0)"),
+    ]
+
+
+def test_agent_and_queue_values_follow_the_telephony_rules() -> None:
+    with pytest.raises(InvalidQueues) as error:
+        check_agents_and_queues([Agent("20 01", "alicej"), Agent("", "")],
+                                [Queue(0, "", "3000"), Queue(6, "x" * 129, "+" + "1" * 40)])
+    assert [(violation.field, violation.message[:30]) for violation in error.value.violations] == [
+        ("agents[0].number", "an agent number must be a phon"),
+        ("agents[1].number", "an agent number is required"),
+        ("agents[1].login", "an agent needs a user"),
+        ("queues[0].id", "a queue id must be positive, g"),
+        ("queues[0].name", "a queue name must be 1 to 128 "),
+        ("queues[1].name", "a queue name must be 1 to 128 "),
+        ("queues[1].number", "a queue number must be a phone"),
+    ]
 
 
 def test_sanitize_refuses_an_endless_number() -> None:

@@ -27,6 +27,14 @@ class InvalidUser(DomainError):
     default_message = "The user is not valid"
 
 
+class SigningKeyFileInUse(DomainError):
+    """XUC_SIGNING_KEY_FILE names the key: it alone signs, the keys of the database are not used."""
+
+    reason = "SigningKeyFileInUse"
+    kind = ErrorKind.NOT_CONFIGURED
+    default_message = "XUC_SIGNING_KEY_FILE is set: that key signs, and it does not rotate"
+
+
 # --- single sign-on (the codes of the REST documentation) -------------------------------------------
 class SsoAuthenticationFailed(DomainError):
     """Kerberos: a bad, replayed or expired token, the wrong service, clock skew; or Kerberos is

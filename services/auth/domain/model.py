@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from services.auth.domain.errors import InvalidUser
+from xuc.errors import FieldViolation
 
 LOGIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}")
 PHONE_NUMBER = re.compile(r"\+?[0-9*#]{1,31}")  # at most 32 characters, the column's size
@@ -23,15 +25,24 @@ class Profile:
     mobile: str = ""
 
     def validated(self) -> Profile:
+        problems = self.problems()
+        if problems:
+            raise InvalidUser(problems[0][1])
+        return self
+
+    def problems(self) -> list[tuple[str, str]]:
+        """(field, message) of each rule the profile breaks."""
+        problems = []
         for name in ("firstname", "lastname"):
             value = getattr(self, name)
             if len(value) > MAX_NAME or any(ord(c) < 32 for c in value):
-                raise InvalidUser(f"{name} must be at most {MAX_NAME} printable characters")
+                problems.append((name, f"{name} must be at most {MAX_NAME} printable characters"))
         for name in ("line", "mobile"):
             value = getattr(self, name)
             if value and not PHONE_NUMBER.fullmatch(value):
-                raise InvalidUser(f"{name} must be a phone number (digits, optional leading +), got {value!r}")
-        return self
+                problems.append((name, f"{name} must be a phone number (digits, optional leading +), "
+                                       f"got {value[:40]!r}"))
+        return problems
 
 
 def validate_login(login: str) -> str:
@@ -104,6 +115,26 @@ class UserSpec:
     password: str
     profile: Profile
     disabled: bool = False
+
+
+def check_user_specs(specs: Sequence[UserSpec]) -> None:
+    """InvalidUser listing every rule the users break, each at its path (("users", 3, "login"))."""
+    violations: list[FieldViolation] = []
+    first_at: dict[str, int] = {}
+    for index, spec in enumerate(specs):
+        for name, check, value in (("login", validate_login, spec.login),
+                                   ("password", validate_password, spec.password)):
+            try:
+                check(value)
+            except InvalidUser as error:
+                violations.append(FieldViolation(("users", index, name), error.message))
+        violations += [FieldViolation(("users", index, name), message) for name, message in spec.profile.problems()]
+        if spec.login in first_at:
+            violations.append(FieldViolation(("users", index, "login"),
+                                             f"duplicate login {spec.login!r} (also at index {first_at[spec.login]})"))
+        first_at.setdefault(spec.login, index)
+    if violations:
+        raise InvalidUser.of_violations(violations)
 
 
 @dataclass(frozen=True)

@@ -6,11 +6,14 @@ from collections.abc import AsyncIterator
 from typing import Any, TypeAlias
 
 import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from services.auth.adapters.signing import JwtIssuer
 from services.auth.domain.model import ClientInfo, IssuedToken, Profile, User, UserSpec
+from services.auth.domain.signing_keys import KeyPeriod
 from services.auth.domain.sso import CasCredentials, KerberosCredentials, OidcCredentials, SsoCredentials
 from services.auth.service_layer.auth_service import AuthService
+from services.auth.service_layer.signing_keys import SigningKeyAdministration
 from xuc.errors import DomainError, ErrorKind
 from xuc.runtime.grpc_edge import Access, current_caller
 from xuc.security.tokens import ALGORITHM
@@ -31,6 +34,8 @@ POLICY: dict[str, Access] = {
     f"/{SERVICE_NAME}/DeleteUser": Access.SERVICE,
     f"/{SERVICE_NAME}/GetUser": Access.SERVICE,
     f"/{SERVICE_NAME}/ListUsers": Access.SERVICE,
+    f"/{SERVICE_NAME}/ListSigningKeys": Access.SERVICE,
+    f"/{SERVICE_NAME}/RotateSigningKey": Access.SERVICE,
 }
 
 Context: TypeAlias = grpc.aio.ServicerContext
@@ -77,11 +82,27 @@ class InvalidSsoRequest(DomainError):
     default_message = "The request is not valid"
 
 
+def _timestamp(epoch: float | None) -> Timestamp | None:
+    if epoch is None:
+        return None
+    stamp = Timestamp()
+    stamp.FromMilliseconds(round(epoch * 1000))
+    return stamp
+
+
+def _signing_key(period: KeyPeriod, state: str) -> auth_pb2.SigningKey:
+    return auth_pb2.SigningKey(kid=period.kid, generation=period.generation, state=state,
+                               created_at=_timestamp(period.created_at), active_from=_timestamp(period.active_from),
+                               retired_at=_timestamp(period.retired_at))
+
+
 class AuthApi(auth_pb2_grpc.AuthServicer):
-    def __init__(self, service: AuthService, issuer: JwtIssuer, token_issuer_name: str) -> None:
+    def __init__(self, service: AuthService, issuer: JwtIssuer, token_issuer_name: str,
+                 signing_keys: SigningKeyAdministration) -> None:
         self._service = service
         self._issuer = issuer
         self._issuer_name = token_issuer_name
+        self._signing_keys = signing_keys
 
     async def Login(self, request: auth_pb2.LoginRequest, context: Context) -> auth_pb2.TokenReply:
         client = ClientInfo(request.client_address, request.software_type, request.application_type)
@@ -118,7 +139,7 @@ class AuthApi(auth_pb2_grpc.AuthServicer):
         return _user_message(await self._service.update_user(request.login, password, changes, disabled))
 
     async def PutUsers(self, request: auth_pb2.PutUsersRequest, context: Context) -> auth_pb2.PutUsersReply:
-        results = await self._service.put_users([_spec(user) for user in request.users])
+        results = await self._service.put_users([_spec(user) for user in request.users], request.validate_only)
         return auth_pb2.PutUsersReply(
             results=[auth_pb2.PutUserResult(user=_user_message(user), outcome=outcome) for user, outcome in results]
         )
@@ -132,3 +153,12 @@ class AuthApi(auth_pb2_grpc.AuthServicer):
 
     async def ListUsers(self, request: Any, context: Context) -> auth_pb2.ListUsersReply:
         return auth_pb2.ListUsersReply(users=[_user_message(user) for user in await self._service.list_users()])
+
+    async def ListSigningKeys(self, request: Any, context: Context) -> auth_pb2.SigningKeyList:
+        return auth_pb2.SigningKeyList(keys=[_signing_key(*key) for key in await self._signing_keys.keys()])
+
+    async def RotateSigningKey(self, request: Any, context: Context) -> auth_pb2.RotateSigningKeyReply:
+        new, under_way, keys = await self._signing_keys.rotate()
+        state = next((state for period, state in keys if period.kid == new.kid), "pending")
+        return auth_pb2.RotateSigningKeyReply(key=_signing_key(new, state), already_under_way=under_way,
+                                              keys=[_signing_key(*key) for key in keys])

@@ -26,6 +26,7 @@ from services.auth.domain.model import (
     User,
     UserChanged,
     UserSpec,
+    check_user_specs,
     credentials_moved,
     validate_login,
     validate_password,
@@ -267,14 +268,12 @@ class AuthService:
         await self._publish(self._changed(user, "updated"))
         return user
 
-    async def put_users(self, specs: Sequence[UserSpec]) -> list[tuple[User, str]]:
-        """Make these users exist as described, all or nothing; outcome per user."""
-        logins = [validate_login(spec.login) for spec in specs]
-        if len(set(logins)) != len(logins):
-            raise _invalid_duplicate_logins(logins)
-        for spec in specs:
-            validate_password(spec.password)
-            spec.profile.validated()
+    async def put_users(self, specs: Sequence[UserSpec], validate_only: bool = False) -> list[tuple[User, str]]:
+        """Make these users exist as described, all or nothing; outcome per user. `validate_only`:
+        check them (InvalidUser listing every violation) and change nothing."""
+        check_user_specs(specs)
+        if validate_only:
+            return []
         # Read, then hash and compare outside any transaction (each hash takes ~0.1 s), then write
         # everything in one transaction: all or nothing.
         async with self._uow() as uow:
@@ -348,8 +347,3 @@ class AuthService:
                 self._recent_logins.pop(event.login, None)
         if events:
             await self._publisher.publish(events)
-
-
-def _invalid_duplicate_logins(logins: list[str]) -> InvalidUser:
-    repeated = sorted({login for login in logins if logins.count(login) > 1})
-    return InvalidUser(f"logins appear more than once: {', '.join(repeated)}")

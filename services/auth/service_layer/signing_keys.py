@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 
+from services.auth.domain.errors import SigningKeyFileInUse
 from services.auth.domain.ports import KeyMaterial, KeyRing, SigningKeyStore, StoredSigningKey
 from services.auth.domain.signing_keys import KeyPeriod, KeySchedule, NewKeyPlan
 
@@ -66,6 +67,10 @@ class SigningKeyManager:
         self._ring.load(keys)
         return [key.period for key in keys]
 
+    async def periods(self) -> list[KeyPeriod]:
+        """The keys the database holds now."""
+        return [key.period for key in await self._store.load()]
+
     async def rotate(self) -> KeyPeriod:
         """Create the next key now, whatever the current key's age (published now, signing after
         the pre-publication period); the key already pending, if a rotation is under way."""
@@ -97,6 +102,32 @@ class SigningKeyManager:
                 await self.refresh()
             except Exception:  # the database away for a while: keep signing with what we have
                 log.warning("could not reload the signing keys", exc_info=True)
+
+
+class SigningKeyAdministration:
+    """`xuc keys`: the keys with their states, and a rotation on demand. Without a manager (the key
+    of XUC_SIGNING_KEY_FILE signs) both are refused."""
+
+    def __init__(self, manager: SigningKeyManager | None, schedule: KeySchedule,
+                 clock: Callable[[], float] = time.time) -> None:
+        self._manager = manager
+        self._schedule = schedule
+        self._clock = clock
+
+    def _managed(self) -> SigningKeyManager:
+        if self._manager is None:
+            raise SigningKeyFileInUse()
+        return self._manager
+
+    async def keys(self) -> list[tuple[KeyPeriod, str]]:
+        return describe(await self._managed().periods(), self._schedule, self._clock())
+
+    async def rotate(self) -> tuple[KeyPeriod, bool, list[tuple[KeyPeriod, str]]]:
+        """The key that signs next, whether a rotation was already under way, and every key after."""
+        manager = self._managed()
+        under_way = self._schedule.pending(await manager.periods(), self._clock()) is not None
+        new = await manager.rotate()
+        return new, under_way, await self.keys()
 
 
 def describe(periods: Sequence[KeyPeriod], schedule: KeySchedule, now: float) -> list[tuple[KeyPeriod, str]]:

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -44,6 +43,7 @@ from services.contacts.domain.errors import (
     NotYourAgent,
 )
 from services.contacts.domain.spreadsheet import neutralize
+from xuc.errors import FieldViolation, Path
 
 MAX_NAME = 128
 MAX_CALLID = 128
@@ -147,37 +147,40 @@ def _shown(name: str) -> str:
     return repr(name) if len(name) <= SHOWN_NAME else repr(name[:SHOWN_NAME]) + "..."
 
 
-def _check_name(name: str, what: str) -> str:
+def _name_problem(name: str, what: str) -> str | None:
     if not 1 <= len(name) <= MAX_NAME or CONTROL_CHARACTERS.search(name):
-        raise InvalidQualification(
-            f"{what} {_shown(name)} must be 1 to {MAX_NAME} characters without control characters")
-    return name
+        return f"{what} {_shown(name)} must be 1 to {MAX_NAME} characters without control characters"
+    return None
 
 
-def _repeated(values: Sequence[str]) -> str:
-    """The values given more than once, as a short list for a message ("" if none)."""
-    repeated = sorted(value for value, count in Counter(values).items() if count > 1)
-    return ", ".join(repeated[:10]) + (", ..." if len(repeated) > 10 else "")
+def _name_violations(names: Sequence[str], path: Path, what: str) -> list[FieldViolation]:
+    """Each name that breaks the rules or repeats an earlier one, at `path` + its index."""
+    violations = []
+    first_at: dict[str, int] = {}
+    for index, name in enumerate(names):
+        problem = _name_problem(name, what)
+        if problem is None and name in first_at:
+            problem = f"duplicate {what} {_shown(name)} (also at index {first_at[name]})"
+        if problem is not None:
+            violations.append(FieldViolation((*path, index), problem))
+        first_at.setdefault(name, index)
+    return violations
 
 
 def validated_specs(specs: Sequence[QualificationSpec]) -> list[QualificationSpec]:
-    """The specs, each with its queue ids in ascending order and once each; InvalidQualification."""
-    repeated = _repeated([_check_name(spec.name, "qualification name") for spec in specs])
-    if repeated:
-        raise InvalidQualification(f"qualification names appear more than once: {repeated}")
-    return [_validated_spec(spec) for spec in specs]
-
-
-def _validated_spec(spec: QualificationSpec) -> QualificationSpec:
-    subs = [_check_name(sub, f"sub-qualification name of {_shown(spec.name)}:") for sub in spec.sub_qualifications]
-    repeated = _repeated(subs)
-    if repeated:
-        raise InvalidQualification(
-            f"sub-qualifications of {_shown(spec.name)} appear more than once: {repeated}")
-    bad_queues = sorted({queue for queue in spec.queue_ids if queue <= 0})
-    if bad_queues:
-        raise InvalidQualification(f"queue ids of {_shown(spec.name)} must be positive, got {bad_queues[:10]}")
-    return QualificationSpec(spec.name, tuple(sorted(set(spec.queue_ids))), tuple(subs))
+    """The specs, each with its queue ids in ascending order and once each; InvalidQualification
+    listing every rule broken, each at its path (("qualifications", 0, "sub_qualifications", 1))."""
+    violations = [replace(violation, path=(*violation.path, "name")) for violation
+                  in _name_violations([spec.name for spec in specs], ("qualifications",), "qualification name")]
+    for index, spec in enumerate(specs):
+        at = ("qualifications", index)
+        violations += _name_violations(spec.sub_qualifications, (*at, "sub_qualifications"), "sub-qualification name")
+        violations += [FieldViolation((*at, "queue_ids", position), f"a queue id must be positive, got {queue}")
+                       for position, queue in enumerate(spec.queue_ids) if queue <= 0]
+    if violations:
+        raise InvalidQualification.of_violations(violations)
+    return [QualificationSpec(spec.name, tuple(sorted(set(spec.queue_ids))), tuple(spec.sub_qualifications))
+            for spec in specs]
 
 
 # --- planning PutQualifications -----------------------------------------------------------------

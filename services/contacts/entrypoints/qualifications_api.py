@@ -84,7 +84,8 @@ class QualificationsApi(contacts_pb2_grpc.QualificationsServicer):
 
     async def PutQualifications(self, request: contacts_pb2.PutQualificationsRequest,
                                 context: Context) -> contacts_pb2.PutQualificationsReply:
-        result = await self._service.put_qualifications([_spec(spec) for spec in request.qualifications])
+        result = await self._service.put_qualifications([_spec(spec) for spec in request.qualifications],
+                                                      request.validate_only)
         return contacts_pb2.PutQualificationsReply(
             qualifications=[_qualification_message(q) for q in result.qualifications],
             outcomes=result.outcomes,

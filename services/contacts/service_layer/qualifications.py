@@ -47,6 +47,7 @@ from services.contacts.domain.qualifications import (
     offered,
     plan_put,
     validated_answer,
+    validated_specs,
 )
 
 EXPORT_PAGE_ROWS = 1000
@@ -78,7 +79,11 @@ class QualificationsService:
         self._chunk_characters = chunk_characters
 
     # --- provisioning ---------------------------------------------------------------------------
-    async def put_qualifications(self, specs: Sequence[QualificationSpec]) -> PutResult:
+    async def put_qualifications(self, specs: Sequence[QualificationSpec], validate_only: bool = False) -> PutResult:
+        """`validate_only`: check the specs (InvalidQualification listing every violation), change nothing."""
+        if validate_only:
+            validated_specs(specs)
+            return PutResult(qualifications=[], outcomes=[], deactivated=[])
         async with self._uow() as uow:
             repository = uow.qualifications
             await repository.lock_for_changes()

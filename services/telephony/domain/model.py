@@ -11,6 +11,7 @@ from enum import Enum
 
 from services.telephony.domain.errors import InvalidQueues, InvalidRequest
 from services.telephony.domain.pbx import AgentStatus, ChannelEvent, ForwardKind
+from xuc.errors import FieldViolation, Path
 
 MAX_DESTINATION = 40
 MAX_PUSH_TOKEN = 4096
@@ -82,19 +83,49 @@ class Queue:
     agents: tuple[str, ...] = ()  # agent numbers
 
 
+MAX_QUEUE_NAME = 128
+MAX_QUEUE_ID = 2**63 - 1  # a signed 64-bit integer, as stored
+
+
+def _number_problem(number: str, what: str) -> str | None:
+    if not number:
+        return f"{what} is required"
+    if len(number) > MAX_DESTINATION or not _DESTINATION.fullmatch(number):
+        return (f"{what} must be a phone number: at most {MAX_DESTINATION} digits, * or #, with an optional "
+                f"leading +, got {number[:MAX_DESTINATION]!r}")
+    return None
+
+
 def check_agents_and_queues(agents: list[Agent], queues: list[Queue]) -> None:
-    """InvalidQueues for duplicates and for queue members that are not agents."""
-    problems: list[str] = []
-    numbers = [agent.number for agent in agents]
-    problems += [f"duplicate agent {n!r}" for n in sorted({n for n in numbers if numbers.count(n) > 1})]
-    ids = [queue.id for queue in queues]
-    problems += [f"duplicate queue id {i}" for i in sorted({i for i in ids if ids.count(i) > 1})]
-    problems += [f"queue {queue.id} lists unknown agent {member!r}"
-                 for queue in queues for member in queue.agents if member not in numbers]
-    problems += [f"agent {agent.number!r} has no user" for agent in agents if not agent.login]
-    problems += [f"queue {queue.id} has no number" for queue in queues if not queue.number]
-    if problems:
-        raise InvalidQueues("; ".join(problems))
+    """InvalidQueues listing every rule the agents and queues break, each at its path
+    (("agents", 0, "number"), ("queues", 1, "agents", 0)): numbers, names, ids, duplicates, and
+    queue members that are not agents."""
+    found: list[tuple[Path, str | None]] = []
+    agent_at: dict[str, int] = {}
+    for index, agent in enumerate(agents):
+        at = ("agents", index)
+        found.append(((*at, "number"), _number_problem(agent.number, "an agent number")))
+        if agent.number in agent_at:
+            found.append(((*at, "number"),
+                          f"duplicate agent number {agent.number!r} (also at index {agent_at[agent.number]})"))
+        agent_at.setdefault(agent.number, index)
+        found.append(((*at, "login"), None if agent.login else "an agent needs a user"))
+    queue_at: dict[int, int] = {}
+    for index, queue in enumerate(queues):
+        at = ("queues", index)
+        if not 1 <= queue.id <= MAX_QUEUE_ID:
+            found.append(((*at, "id"), f"a queue id must be positive, got {queue.id}"))
+        elif queue.id in queue_at:
+            found.append(((*at, "id"), f"duplicate queue id {queue.id} (also at index {queue_at[queue.id]})"))
+        queue_at.setdefault(queue.id, index)
+        if not 1 <= len(queue.name) <= MAX_QUEUE_NAME:
+            found.append(((*at, "name"), f"a queue name must be 1 to {MAX_QUEUE_NAME} characters"))
+        found.append(((*at, "number"), _number_problem(queue.number, "a queue number")))
+        found += [((*at, "agents", position), f"unknown agent {member!r}: not among the agents")
+                  for position, member in enumerate(queue.agents) if member not in agent_at]
+    violations = [FieldViolation(path, message) for path, message in found if message is not None]
+    if violations:
+        raise InvalidQueues.of_violations(violations)
 
 
 class PushPlatform(Enum):

@@ -10,14 +10,14 @@ from typing import TypeAlias
 
 import grpc
 
-from services.telephony.domain.errors import InvalidRequest
+from services.telephony.domain.errors import InvalidQueues, InvalidRequest
 from services.telephony.domain.history import format_duration, format_start
 from services.telephony.domain.model import Agent, AgentState, PushPlatform, Queue, UserServices
 from services.telephony.domain.pbx import AgentStatus, CallIds, ForwardKind, Pbx
 from services.telephony.service_layer.agents import AgentService
 from services.telephony.service_layer.calls import CallService
 from services.telephony.service_layer.user_services import UserServicesService
-from xuc.errors import Forbidden
+from xuc.errors import FieldViolation, Forbidden
 from xuc.runtime.grpc_edge import Access, current_caller
 from xucproto.telephony.v1 import telephony_pb2 as pb
 from xucproto.telephony.v1 import telephony_pb2_grpc
@@ -43,6 +43,12 @@ FORWARD_KINDS = {
 }
 PLATFORMS = {pb.ANDROID: PushPlatform.ANDROID, pb.IOS: PushPlatform.IOS}
 AGENT_STATUSES = {AgentStatus.LOGGED_OUT: pb.LOGGED_OUT, AgentStatus.READY: pb.READY, AgentStatus.PAUSED: pb.PAUSED}
+
+
+def _request_violation(violation: FieldViolation) -> FieldViolation:
+    if violation.path[:1] == ("agents",) and violation.path[2:] == ("login",):
+        return FieldViolation((*violation.path[:2], "username"), violation.message)
+    return violation
 
 
 def _dial_reply(ids: CallIds, number: str) -> pb.DialReply:
@@ -155,7 +161,13 @@ class TelephonyApi(telephony_pb2_grpc.TelephonyServicer):
                                  context: Context) -> pb.PutAgentsAndQueuesReply:
         agents = [Agent(agent.number, agent.username) for agent in request.agents]
         queues = [Queue(queue.id, queue.name, queue.number, tuple(queue.agents)) for queue in request.queues]
-        removed_agents, removed_queues = await self._agents.put(agents, queues)
+        try:
+            removed_agents, removed_queues = await self._agents.put(agents, queues, request.validate_only)
+        except InvalidQueues as error:  # the agent's user is `username` in the request
+            raise InvalidQueues(error.message, [_request_violation(violation) for violation in error.violations]) \
+                from None
+        if request.validate_only:
+            return pb.PutAgentsAndQueuesReply()  # checked, nothing applied
         return pb.PutAgentsAndQueuesReply(agents=len(agents), queues=len(queues), removed_agents=removed_agents,
                                           removed_queues=removed_queues)
 

@@ -55,9 +55,13 @@ class AgentService:
     def queues(self) -> list[Queue]:
         return sorted(self._queues.values(), key=lambda queue: queue.id)
 
-    async def put(self, agents: list[Agent], queues: list[Queue]) -> tuple[list[str], list[int]]:
-        """Replace every agent and queue (all or nothing); the agent numbers and queue ids removed."""
+    async def put(self, agents: list[Agent], queues: list[Queue],
+                  validate_only: bool = False) -> tuple[list[str], list[int]]:
+        """Replace every agent and queue (all or nothing); the agent numbers and queue ids removed.
+        `validate_only`: check them (InvalidQueues listing every violation) and change nothing."""
         check_agents_and_queues(agents, queues)
+        if validate_only:
+            return [], []
         async with self._uow() as uow:
             await uow.repository.replace_agents_and_queues(agents, queues)
             await uow.commit()

@@ -27,7 +27,7 @@ from tests.support.qualifications_client import (
     subs_of,
 )
 from tests.support.rpc import refusal
-from xuc.provision import provision
+from xuc.provisioning import provision
 from xuc.runtime.settings import Settings
 from xucproto.contacts.v1 import contacts_pb2
 

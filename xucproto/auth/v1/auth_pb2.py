@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bxucproto/auth/v1/auth.proto\x12\x0bxuc.auth.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"x\n\x0cLoginRequest\x12\r\n\x05login\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\x12\x16\n\x0e\x63lient_address\x18\x03 \x01(\t\x12\x15\n\rsoftware_type\x18\x04 \x01(\t\x12\x18\n\x10\x61pplication_type\x18\x05 \x01(\t\"\x0e\n\x0c\x43heckRequest\"\xbd\x01\n\x0fSsoLoginRequest\x12%\n\x03\x63\x61s\x18\x01 \x01(\x0b\x32\x16.xuc.auth.v1.CasTicketH\x00\x12,\n\x04oidc\x18\x02 \x01(\x0b\x32\x1c.xuc.auth.v1.OidcAccessTokenH\x00\x12.\n\x08kerberos\x18\x03 \x01(\x0b\x32\x1a.xuc.auth.v1.KerberosTokenH\x00\x12\x16\n\x0e\x63lient_address\x18\x04 \x01(\tB\r\n\x0b\x63redentials\",\n\tCasTicket\x12\x0f\n\x07service\x18\x01 \x01(\t\x12\x0e\n\x06ticket\x18\x02 \x01(\t\" \n\x0fOidcAccessToken\x12\r\n\x05token\x18\x01 \x01(\t\"\x1e\n\rKerberosToken\x12\r\n\x05token\x18\x01 \x01(\x0c\"M\n\rSsoLoginReply\x12&\n\x05token\x18\x01 \x01(\x0b\x32\x17.xuc.auth.v1.TokenReply\x12\x14\n\x0cmutual_token\x18\x02 \x01(\x0c\"H\n\nTokenReply\x12\r\n\x05login\x18\x01 \x01(\t\x12\r\n\x05token\x18\x02 \x01(\t\x12\x0b\n\x03ttl\x18\x03 \x01(\x03\x12\x0f\n\x07\x65xpires\x18\x04 \x01(\x03\"\x16\n\x14GetPublicKeysRequest\"8\n\tPublicKey\x12\x0b\n\x03kid\x18\x01 \x01(\t\x12\x11\n\talgorithm\x18\x02 \x01(\t\x12\x0b\n\x03pem\x18\x03 \x01(\t\"D\n\x0cPublicKeySet\x12$\n\x04keys\x18\x01 \x03(\x0b\x32\x16.xuc.auth.v1.PublicKey\x12\x0e\n\x06issuer\x18\x02 \x01(\t\"v\n\x04User\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05login\x18\x02 \x01(\t\x12\x11\n\tfirstname\x18\x03 \x01(\t\x12\x10\n\x08lastname\x18\x04 \x01(\t\x12\x0c\n\x04line\x18\x05 \x01(\t\x12\x0e\n\x06mobile\x18\x06 \x01(\t\x12\x10\n\x08\x64isabled\x18\x07 \x01(\x08\"\x89\x01\n\x11\x43reateUserRequest\x12\r\n\x05login\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\x12\x11\n\tfirstname\x18\x03 \x01(\t\x12\x10\n\x08lastname\x18\x04 \x01(\t\x12\x0c\n\x04line\x18\x05 \x01(\t\x12\x0e\n\x06mobile\x18\x06 \x01(\t\x12\x10\n\x08\x64isabled\x18\x07 \x01(\x08\"\xf0\x01\n\x11UpdateUserRequest\x12\r\n\x05login\x18\x01 \x01(\t\x12\x15\n\x08password\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x16\n\tfirstname\x18\x03 \x01(\tH\x01\x88\x01\x01\x12\x15\n\x08lastname\x18\x04 \x01(\tH\x02\x88\x01\x01\x12\x11\n\x04line\x18\x05 \x01(\tH\x03\x88\x01\x01\x12\x13\n\x06mobile\x18\x06 \x01(\tH\x04\x88\x01\x01\x12\x15\n\x08\x64isabled\x18\x07 \x01(\x08H\x05\x88\x01\x01\x42\x0b\n\t_passwordB\x0c\n\n_firstnameB\x0b\n\t_lastnameB\x07\n\x05_lineB\t\n\x07_mobileB\x0b\n\t_disabled\"@\n\x0fPutUsersRequest\x12-\n\x05users\x18\x01 \x03(\x0b\x32\x1e.xuc.auth.v1.CreateUserRequest\"A\n\rPutUserResult\x12\x1f\n\x04user\x18\x01 \x01(\x0b\x32\x11.xuc.auth.v1.User\x12\x0f\n\x07outcome\x18\x02 \x01(\t\"<\n\rPutUsersReply\x12+\n\x07results\x18\x01 \x03(\x0b\x32\x1a.xuc.auth.v1.PutUserResult\"\"\n\x11\x44\x65leteUserRequest\x12\r\n\x05login\x18\x01 \x01(\t\"\x11\n\x0f\x44\x65leteUserReply\"\x1f\n\x0eGetUserRequest\x12\r\n\x05login\x18\x01 \x01(\t\"\x12\n\x10ListUsersRequest\"\x18\n\x16ListRevocationsRequest\"Y\n\nRevocation\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12:\n\x16\x63redentials_changed_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\";\n\x0bRevocations\x12,\n\x0brevocations\x18\x01 \x03(\x0b\x32\x17.xuc.auth.v1.Revocation\"2\n\x0eListUsersReply\x12 \n\x05users\x18\x01 \x03(\x0b\x32\x11.xuc.auth.v1.User2\x81\x06\n\x04\x41uth\x12;\n\x05Login\x12\x19.xuc.auth.v1.LoginRequest\x1a\x17.xuc.auth.v1.TokenReply\x12;\n\x05\x43heck\x12\x19.xuc.auth.v1.CheckRequest\x1a\x17.xuc.auth.v1.TokenReply\x12\x44\n\x08SsoLogin\x12\x1c.xuc.auth.v1.SsoLoginRequest\x1a\x1a.xuc.auth.v1.SsoLoginReply\x12M\n\rGetPublicKeys\x12!.xuc.auth.v1.GetPublicKeysRequest\x1a\x19.xuc.auth.v1.PublicKeySet\x12R\n\x0fListRevocations\x12#.xuc.auth.v1.ListRevocationsRequest\x1a\x18.xuc.auth.v1.Revocations0\x01\x12?\n\nCreateUser\x12\x1e.xuc.auth.v1.CreateUserRequest\x1a\x11.xuc.auth.v1.User\x12?\n\nUpdateUser\x12\x1e.xuc.auth.v1.UpdateUserRequest\x1a\x11.xuc.auth.v1.User\x12\x44\n\x08PutUsers\x12\x1c.xuc.auth.v1.PutUsersRequest\x1a\x1a.xuc.auth.v1.PutUsersReply\x12J\n\nDeleteUser\x12\x1e.xuc.auth.v1.DeleteUserRequest\x1a\x1c.xuc.auth.v1.DeleteUserReply\x12\x39\n\x07GetUser\x12\x1b.xuc.auth.v1.GetUserRequest\x1a\x11.xuc.auth.v1.User\x12G\n\tListUsers\x12\x1d.xuc.auth.v1.ListUsersRequest\x1a\x1b.xuc.auth.v1.ListUsersReplyb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bxucproto/auth/v1/auth.proto\x12\x0bxuc.auth.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"x\n\x0cLoginRequest\x12\r\n\x05login\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\x12\x16\n\x0e\x63lient_address\x18\x03 \x01(\t\x12\x15\n\rsoftware_type\x18\x04 \x01(\t\x12\x18\n\x10\x61pplication_type\x18\x05 \x01(\t\"\x0e\n\x0c\x43heckRequest\"\xbd\x01\n\x0fSsoLoginRequest\x12%\n\x03\x63\x61s\x18\x01 \x01(\x0b\x32\x16.xuc.auth.v1.CasTicketH\x00\x12,\n\x04oidc\x18\x02 \x01(\x0b\x32\x1c.xuc.auth.v1.OidcAccessTokenH\x00\x12.\n\x08kerberos\x18\x03 \x01(\x0b\x32\x1a.xuc.auth.v1.KerberosTokenH\x00\x12\x16\n\x0e\x63lient_address\x18\x04 \x01(\tB\r\n\x0b\x63redentials\",\n\tCasTicket\x12\x0f\n\x07service\x18\x01 \x01(\t\x12\x0e\n\x06ticket\x18\x02 \x01(\t\" \n\x0fOidcAccessToken\x12\r\n\x05token\x18\x01 \x01(\t\"\x1e\n\rKerberosToken\x12\r\n\x05token\x18\x01 \x01(\x0c\"M\n\rSsoLoginReply\x12&\n\x05token\x18\x01 \x01(\x0b\x32\x17.xuc.auth.v1.TokenReply\x12\x14\n\x0cmutual_token\x18\x02 \x01(\x0c\"H\n\nTokenReply\x12\r\n\x05login\x18\x01 \x01(\t\x12\r\n\x05token\x18\x02 \x01(\t\x12\x0b\n\x03ttl\x18\x03 \x01(\x03\x12\x0f\n\x07\x65xpires\x18\x04 \x01(\x03\"\x16\n\x14GetPublicKeysRequest\"8\n\tPublicKey\x12\x0b\n\x03kid\x18\x01 \x01(\t\x12\x11\n\talgorithm\x18\x02 \x01(\t\x12\x0b\n\x03pem\x18\x03 \x01(\t\"D\n\x0cPublicKeySet\x12$\n\x04keys\x18\x01 \x03(\x0b\x32\x16.xuc.auth.v1.PublicKey\x12\x0e\n\x06issuer\x18\x02 \x01(\t\"v\n\x04User\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05login\x18\x02 \x01(\t\x12\x11\n\tfirstname\x18\x03 \x01(\t\x12\x10\n\x08lastname\x18\x04 \x01(\t\x12\x0c\n\x04line\x18\x05 \x01(\t\x12\x0e\n\x06mobile\x18\x06 \x01(\t\x12\x10\n\x08\x64isabled\x18\x07 \x01(\x08\"\x89\x01\n\x11\x43reateUserRequest\x12\r\n\x05login\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\x12\x11\n\tfirstname\x18\x03 \x01(\t\x12\x10\n\x08lastname\x18\x04 \x01(\t\x12\x0c\n\x04line\x18\x05 \x01(\t\x12\x0e\n\x06mobile\x18\x06 \x01(\t\x12\x10\n\x08\x64isabled\x18\x07 \x01(\x08\"\xf0\x01\n\x11UpdateUserRequest\x12\r\n\x05login\x18\x01 \x01(\t\x12\x15\n\x08password\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x16\n\tfirstname\x18\x03 \x01(\tH\x01\x88\x01\x01\x12\x15\n\x08lastname\x18\x04 \x01(\tH\x02\x88\x01\x01\x12\x11\n\x04line\x18\x05 \x01(\tH\x03\x88\x01\x01\x12\x13\n\x06mobile\x18\x06 \x01(\tH\x04\x88\x01\x01\x12\x15\n\x08\x64isabled\x18\x07 \x01(\x08H\x05\x88\x01\x01\x42\x0b\n\t_passwordB\x0c\n\n_firstnameB\x0b\n\t_lastnameB\x07\n\x05_lineB\t\n\x07_mobileB\x0b\n\t_disabled\"W\n\x0fPutUsersRequest\x12-\n\x05users\x18\x01 \x03(\x0b\x32\x1e.xuc.auth.v1.CreateUserRequest\x12\x15\n\rvalidate_only\x18\x02 \x01(\x08\"A\n\rPutUserResult\x12\x1f\n\x04user\x18\x01 \x01(\x0b\x32\x11.xuc.auth.v1.User\x12\x0f\n\x07outcome\x18\x02 \x01(\t\"<\n\rPutUsersReply\x12+\n\x07results\x18\x01 \x03(\x0b\x32\x1a.xuc.auth.v1.PutUserResult\"\"\n\x11\x44\x65leteUserRequest\x12\r\n\x05login\x18\x01 \x01(\t\"\x11\n\x0f\x44\x65leteUserReply\"\x1f\n\x0eGetUserRequest\x12\r\n\x05login\x18\x01 \x01(\t\"\x12\n\x10ListUsersRequest\"\x18\n\x16ListRevocationsRequest\"Y\n\nRevocation\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12:\n\x16\x63redentials_changed_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\";\n\x0bRevocations\x12,\n\x0brevocations\x18\x01 \x03(\x0b\x32\x17.xuc.auth.v1.Revocation\"2\n\x0eListUsersReply\x12 \n\x05users\x18\x01 \x03(\x0b\x32\x11.xuc.auth.v1.User\"\x18\n\x16ListSigningKeysRequest\"\xcd\x01\n\nSigningKey\x12\x0b\n\x03kid\x18\x01 \x01(\t\x12\x12\n\ngeneration\x18\x02 \x01(\x03\x12\r\n\x05state\x18\x03 \x01(\t\x12.\n\ncreated_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x61\x63tive_from\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nretired_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"7\n\x0eSigningKeyList\x12%\n\x04keys\x18\x01 \x03(\x0b\x32\x17.xuc.auth.v1.SigningKey\"\x19\n\x17RotateSigningKeyRequest\"\x7f\n\x15RotateSigningKeyReply\x12$\n\x03key\x18\x01 \x01(\x0b\x32\x17.xuc.auth.v1.SigningKey\x12\x19\n\x11\x61lready_under_way\x18\x02 \x01(\x08\x12%\n\x04keys\x18\x03 \x03(\x0b\x32\x17.xuc.auth.v1.SigningKey2\xb4\x07\n\x04\x41uth\x12;\n\x05Login\x12\x19.xuc.auth.v1.LoginRequest\x1a\x17.xuc.auth.v1.TokenReply\x12;\n\x05\x43heck\x12\x19.xuc.auth.v1.CheckRequest\x1a\x17.xuc.auth.v1.TokenReply\x12\x44\n\x08SsoLogin\x12\x1c.xuc.auth.v1.SsoLoginRequest\x1a\x1a.xuc.auth.v1.SsoLoginReply\x12M\n\rGetPublicKeys\x12!.xuc.auth.v1.GetPublicKeysRequest\x1a\x19.xuc.auth.v1.PublicKeySet\x12R\n\x0fListRevocations\x12#.xuc.auth.v1.ListRevocationsRequest\x1a\x18.xuc.auth.v1.Revocations0\x01\x12?\n\nCreateUser\x12\x1e.xuc.auth.v1.CreateUserRequest\x1a\x11.xuc.auth.v1.User\x12?\n\nUpdateUser\x12\x1e.xuc.auth.v1.UpdateUserRequest\x1a\x11.xuc.auth.v1.User\x12\x44\n\x08PutUsers\x12\x1c.xuc.auth.v1.PutUsersRequest\x1a\x1a.xuc.auth.v1.PutUsersReply\x12J\n\nDeleteUser\x12\x1e.xuc.auth.v1.DeleteUserRequest\x1a\x1c.xuc.auth.v1.DeleteUserReply\x12\x39\n\x07GetUser\x12\x1b.xuc.auth.v1.GetUserRequest\x1a\x11.xuc.auth.v1.User\x12G\n\tListUsers\x12\x1d.xuc.auth.v1.ListUsersRequest\x1a\x1b.xuc.auth.v1.ListUsersReply\x12S\n\x0fListSigningKeys\x12#.xuc.auth.v1.ListSigningKeysRequest\x1a\x1b.xuc.auth.v1.SigningKeyList\x12\\\n\x10RotateSigningKey\x12$.xuc.auth.v1.RotateSigningKeyRequest\x1a\".xuc.auth.v1.RotateSigningKeyReplyb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -61,27 +61,37 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_UPDATEUSERREQUEST']._serialized_start=1085
   _globals['_UPDATEUSERREQUEST']._serialized_end=1325
   _globals['_PUTUSERSREQUEST']._serialized_start=1327
-  _globals['_PUTUSERSREQUEST']._serialized_end=1391
-  _globals['_PUTUSERRESULT']._serialized_start=1393
-  _globals['_PUTUSERRESULT']._serialized_end=1458
-  _globals['_PUTUSERSREPLY']._serialized_start=1460
-  _globals['_PUTUSERSREPLY']._serialized_end=1520
-  _globals['_DELETEUSERREQUEST']._serialized_start=1522
-  _globals['_DELETEUSERREQUEST']._serialized_end=1556
-  _globals['_DELETEUSERREPLY']._serialized_start=1558
-  _globals['_DELETEUSERREPLY']._serialized_end=1575
-  _globals['_GETUSERREQUEST']._serialized_start=1577
-  _globals['_GETUSERREQUEST']._serialized_end=1608
-  _globals['_LISTUSERSREQUEST']._serialized_start=1610
-  _globals['_LISTUSERSREQUEST']._serialized_end=1628
-  _globals['_LISTREVOCATIONSREQUEST']._serialized_start=1630
-  _globals['_LISTREVOCATIONSREQUEST']._serialized_end=1654
-  _globals['_REVOCATION']._serialized_start=1656
-  _globals['_REVOCATION']._serialized_end=1745
-  _globals['_REVOCATIONS']._serialized_start=1747
-  _globals['_REVOCATIONS']._serialized_end=1806
-  _globals['_LISTUSERSREPLY']._serialized_start=1808
-  _globals['_LISTUSERSREPLY']._serialized_end=1858
-  _globals['_AUTH']._serialized_start=1861
-  _globals['_AUTH']._serialized_end=2630
+  _globals['_PUTUSERSREQUEST']._serialized_end=1414
+  _globals['_PUTUSERRESULT']._serialized_start=1416
+  _globals['_PUTUSERRESULT']._serialized_end=1481
+  _globals['_PUTUSERSREPLY']._serialized_start=1483
+  _globals['_PUTUSERSREPLY']._serialized_end=1543
+  _globals['_DELETEUSERREQUEST']._serialized_start=1545
+  _globals['_DELETEUSERREQUEST']._serialized_end=1579
+  _globals['_DELETEUSERREPLY']._serialized_start=1581
+  _globals['_DELETEUSERREPLY']._serialized_end=1598
+  _globals['_GETUSERREQUEST']._serialized_start=1600
+  _globals['_GETUSERREQUEST']._serialized_end=1631
+  _globals['_LISTUSERSREQUEST']._serialized_start=1633
+  _globals['_LISTUSERSREQUEST']._serialized_end=1651
+  _globals['_LISTREVOCATIONSREQUEST']._serialized_start=1653
+  _globals['_LISTREVOCATIONSREQUEST']._serialized_end=1677
+  _globals['_REVOCATION']._serialized_start=1679
+  _globals['_REVOCATION']._serialized_end=1768
+  _globals['_REVOCATIONS']._serialized_start=1770
+  _globals['_REVOCATIONS']._serialized_end=1829
+  _globals['_LISTUSERSREPLY']._serialized_start=1831
+  _globals['_LISTUSERSREPLY']._serialized_end=1881
+  _globals['_LISTSIGNINGKEYSREQUEST']._serialized_start=1883
+  _globals['_LISTSIGNINGKEYSREQUEST']._serialized_end=1907
+  _globals['_SIGNINGKEY']._serialized_start=1910
+  _globals['_SIGNINGKEY']._serialized_end=2115
+  _globals['_SIGNINGKEYLIST']._serialized_start=2117
+  _globals['_SIGNINGKEYLIST']._serialized_end=2172
+  _globals['_ROTATESIGNINGKEYREQUEST']._serialized_start=2174
+  _globals['_ROTATESIGNINGKEYREQUEST']._serialized_end=2199
+  _globals['_ROTATESIGNINGKEYREPLY']._serialized_start=2201
+  _globals['_ROTATESIGNINGKEYREPLY']._serialized_end=2328
+  _globals['_AUTH']._serialized_start=2331
+  _globals['_AUTH']._serialized_end=3279
 # @@protoc_insertion_point(module_scope)

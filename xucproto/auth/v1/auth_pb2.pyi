@@ -156,10 +156,12 @@ class UpdateUserRequest(_message.Message):
     def __init__(self, login: _Optional[str] = ..., password: _Optional[str] = ..., firstname: _Optional[str] = ..., lastname: _Optional[str] = ..., line: _Optional[str] = ..., mobile: _Optional[str] = ..., disabled: _Optional[bool] = ...) -> None: ...
 
 class PutUsersRequest(_message.Message):
-    __slots__ = ("users",)
+    __slots__ = ("users", "validate_only")
     USERS_FIELD_NUMBER: _ClassVar[int]
+    VALIDATE_ONLY_FIELD_NUMBER: _ClassVar[int]
     users: _containers.RepeatedCompositeFieldContainer[CreateUserRequest]
-    def __init__(self, users: _Optional[_Iterable[_Union[CreateUserRequest, _Mapping]]] = ...) -> None: ...
+    validate_only: bool
+    def __init__(self, users: _Optional[_Iterable[_Union[CreateUserRequest, _Mapping]]] = ..., validate_only: _Optional[bool] = ...) -> None: ...
 
 class PutUserResult(_message.Message):
     __slots__ = ("user", "outcome")
@@ -218,3 +220,43 @@ class ListUsersReply(_message.Message):
     USERS_FIELD_NUMBER: _ClassVar[int]
     users: _containers.RepeatedCompositeFieldContainer[User]
     def __init__(self, users: _Optional[_Iterable[_Union[User, _Mapping]]] = ...) -> None: ...
+
+class ListSigningKeysRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class SigningKey(_message.Message):
+    __slots__ = ("kid", "generation", "state", "created_at", "active_from", "retired_at")
+    KID_FIELD_NUMBER: _ClassVar[int]
+    GENERATION_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    ACTIVE_FROM_FIELD_NUMBER: _ClassVar[int]
+    RETIRED_AT_FIELD_NUMBER: _ClassVar[int]
+    kid: str
+    generation: int
+    state: str
+    created_at: _timestamp_pb2.Timestamp
+    active_from: _timestamp_pb2.Timestamp
+    retired_at: _timestamp_pb2.Timestamp
+    def __init__(self, kid: _Optional[str] = ..., generation: _Optional[int] = ..., state: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., active_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., retired_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class SigningKeyList(_message.Message):
+    __slots__ = ("keys",)
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    keys: _containers.RepeatedCompositeFieldContainer[SigningKey]
+    def __init__(self, keys: _Optional[_Iterable[_Union[SigningKey, _Mapping]]] = ...) -> None: ...
+
+class RotateSigningKeyRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class RotateSigningKeyReply(_message.Message):
+    __slots__ = ("key", "already_under_way", "keys")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    ALREADY_UNDER_WAY_FIELD_NUMBER: _ClassVar[int]
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    key: SigningKey
+    already_under_way: bool
+    keys: _containers.RepeatedCompositeFieldContainer[SigningKey]
+    def __init__(self, key: _Optional[_Union[SigningKey, _Mapping]] = ..., already_under_way: _Optional[bool] = ..., keys: _Optional[_Iterable[_Union[SigningKey, _Mapping]]] = ...) -> None: ...

@@ -89,6 +89,16 @@ class AuthStub:
                 request_serializer=xucproto_dot_auth_dot_v1_dot_auth__pb2.ListUsersRequest.SerializeToString,
                 response_deserializer=xucproto_dot_auth_dot_v1_dot_auth__pb2.ListUsersReply.FromString,
                 _registered_method=True)
+        self.ListSigningKeys = channel.unary_unary(
+                '/xuc.auth.v1.Auth/ListSigningKeys',
+                request_serializer=xucproto_dot_auth_dot_v1_dot_auth__pb2.ListSigningKeysRequest.SerializeToString,
+                response_deserializer=xucproto_dot_auth_dot_v1_dot_auth__pb2.SigningKeyList.FromString,
+                _registered_method=True)
+        self.RotateSigningKey = channel.unary_unary(
+                '/xuc.auth.v1.Auth/RotateSigningKey',
+                request_serializer=xucproto_dot_auth_dot_v1_dot_auth__pb2.RotateSigningKeyRequest.SerializeToString,
+                response_deserializer=xucproto_dot_auth_dot_v1_dot_auth__pb2.RotateSigningKeyReply.FromString,
+                _registered_method=True)
 
 
 class AuthServicer:
@@ -154,7 +164,8 @@ class AuthServicer:
 
     def PutUsers(self, request, context):
         """Makes these users exist as described (create or update by login), all or nothing, in one
-        transaction; idempotent. Used by `xuc provision`.
+        transaction; idempotent. Used by `xuc provision`, which first sends it with `validate_only`.
+        Reason InvalidUser, with a google.rpc.BadRequest naming every bad field (users[3].login, ...).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -174,6 +185,24 @@ class AuthServicer:
 
     def ListUsers(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSigningKeys(self, request, context):
+        """Token signing key administration (`xuc keys`). Caller: a service. When XUC_SIGNING_KEY_FILE
+        names the key, it alone signs and never rotates: FAILED_PRECONDITION (SigningKeyFileInUse).
+        The keys in the database and their schedule, oldest first (docs/auth.md, "Signing keys").
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RotateSigningKey(self, request, context):
+        """Creates the next key now: published at once, it signs after XUC_SIGNING_KEY_PREPUBLISH_S; the
+        current key stays published until its tokens expire. A rotation already under way is not
+        doubled (the pending key is answered). Other replicas take the key up at their next reload.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -235,6 +264,16 @@ def add_AuthServicer_to_server(servicer, server):
                     servicer.ListUsers,
                     request_deserializer=xucproto_dot_auth_dot_v1_dot_auth__pb2.ListUsersRequest.FromString,
                     response_serializer=xucproto_dot_auth_dot_v1_dot_auth__pb2.ListUsersReply.SerializeToString,
+            ),
+            'ListSigningKeys': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSigningKeys,
+                    request_deserializer=xucproto_dot_auth_dot_v1_dot_auth__pb2.ListSigningKeysRequest.FromString,
+                    response_serializer=xucproto_dot_auth_dot_v1_dot_auth__pb2.SigningKeyList.SerializeToString,
+            ),
+            'RotateSigningKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.RotateSigningKey,
+                    request_deserializer=xucproto_dot_auth_dot_v1_dot_auth__pb2.RotateSigningKeyRequest.FromString,
+                    response_serializer=xucproto_dot_auth_dot_v1_dot_auth__pb2.RotateSigningKeyReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -534,6 +573,60 @@ class Auth:
             '/xuc.auth.v1.Auth/ListUsers',
             xucproto_dot_auth_dot_v1_dot_auth__pb2.ListUsersRequest.SerializeToString,
             xucproto_dot_auth_dot_v1_dot_auth__pb2.ListUsersReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSigningKeys(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xuc.auth.v1.Auth/ListSigningKeys',
+            xucproto_dot_auth_dot_v1_dot_auth__pb2.ListSigningKeysRequest.SerializeToString,
+            xucproto_dot_auth_dot_v1_dot_auth__pb2.SigningKeyList.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RotateSigningKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xuc.auth.v1.Auth/RotateSigningKey',
+            xucproto_dot_auth_dot_v1_dot_auth__pb2.RotateSigningKeyRequest.SerializeToString,
+            xucproto_dot_auth_dot_v1_dot_auth__pb2.RotateSigningKeyReply.FromString,
             options,
             channel_credentials,
             insecure,

@@ -236,10 +236,12 @@ class QualificationSpec(_message.Message):
     def __init__(self, name: _Optional[str] = ..., queue_ids: _Optional[_Iterable[int]] = ..., sub_qualifications: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class PutQualificationsRequest(_message.Message):
-    __slots__ = ("qualifications",)
+    __slots__ = ("qualifications", "validate_only")
     QUALIFICATIONS_FIELD_NUMBER: _ClassVar[int]
+    VALIDATE_ONLY_FIELD_NUMBER: _ClassVar[int]
     qualifications: _containers.RepeatedCompositeFieldContainer[QualificationSpec]
-    def __init__(self, qualifications: _Optional[_Iterable[_Union[QualificationSpec, _Mapping]]] = ...) -> None: ...
+    validate_only: bool
+    def __init__(self, qualifications: _Optional[_Iterable[_Union[QualificationSpec, _Mapping]]] = ..., validate_only: _Optional[bool] = ...) -> None: ...
 
 class PutQualificationsReply(_message.Message):
     __slots__ = ("qualifications", "outcomes", "deactivated")

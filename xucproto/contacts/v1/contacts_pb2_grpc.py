@@ -485,6 +485,8 @@ class QualificationsServicer:
     def PutQualifications(self, request, context):
         """Makes the qualifications exist as described (by name), all or nothing; qualifications and
         sub-qualifications absent from the request are deactivated, never deleted. Caller: a service.
+        Reason InvalidQualification, with a google.rpc.BadRequest naming every bad field
+        (qualifications[0].name, ...). `xuc provision` first sends it with `validate_only`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

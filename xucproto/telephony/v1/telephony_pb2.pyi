@@ -317,12 +317,14 @@ class QueueSpec(_message.Message):
     def __init__(self, id: _Optional[int] = ..., name: _Optional[str] = ..., number: _Optional[str] = ..., agents: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class PutAgentsAndQueuesRequest(_message.Message):
-    __slots__ = ("agents", "queues")
+    __slots__ = ("agents", "queues", "validate_only")
     AGENTS_FIELD_NUMBER: _ClassVar[int]
     QUEUES_FIELD_NUMBER: _ClassVar[int]
+    VALIDATE_ONLY_FIELD_NUMBER: _ClassVar[int]
     agents: _containers.RepeatedCompositeFieldContainer[AgentSpec]
     queues: _containers.RepeatedCompositeFieldContainer[QueueSpec]
-    def __init__(self, agents: _Optional[_Iterable[_Union[AgentSpec, _Mapping]]] = ..., queues: _Optional[_Iterable[_Union[QueueSpec, _Mapping]]] = ...) -> None: ...
+    validate_only: bool
+    def __init__(self, agents: _Optional[_Iterable[_Union[AgentSpec, _Mapping]]] = ..., queues: _Optional[_Iterable[_Union[QueueSpec, _Mapping]]] = ..., validate_only: _Optional[bool] = ...) -> None: ...
 
 class PutAgentsAndQueuesReply(_message.Message):
     __slots__ = ("agents", "queues", "removed_agents", "removed_queues")

@@ -241,7 +241,11 @@ class TelephonyServicer:
 
     def PutAgentsAndQueues(self, request, context):
         """Makes agents and queues exist as described (the `agents:` and `queues:` sections of
-        `xuc provision`), all or nothing; those not listed are removed. Caller: a service.
+        `xuc provision`), all or nothing; those not listed are removed. Caller: a service. Agent and
+        queue numbers are phone numbers (at most 40 digits, * or #, optional leading +), queue ids
+        positive, queue names 1 to 128 characters, queue members agents of the request. Reason
+        InvalidQueues, with a google.rpc.BadRequest naming every bad field (agents[0].number, ...).
+        `xuc provision` first sends it with `validate_only`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
