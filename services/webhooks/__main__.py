@@ -12,8 +12,8 @@ import asyncio
 import logging
 from contextlib import AsyncExitStack
 
-from services.webhooks.adapters.event_forwarder import EventForwarder
 from services.webhooks.domain.bodies import loggable_url
+from services.webhooks.entrypoints.event_forwarder import EventForwarder
 from services.webhooks.entrypoints.http_status import StatusServer
 from xuc.runtime import nats
 from xuc.runtime.process import freeze_startup_objects, remove_ready_file, run, stop_signal, write_ready_file

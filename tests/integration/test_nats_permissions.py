@@ -22,7 +22,7 @@ from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StreamConfig
 
 from services.telephony.adapters.nats_lease import NatsPbxLease, open_bucket
-from services.webhooks.adapters.event_forwarder import EventForwarder
+from services.webhooks.entrypoints.event_forwarder import EventForwarder
 from tests.support.events import stored_messages
 from tests.support.nats_users import AuthorizingNats, WatchedConnection, refused_connection
 from tests.support.webhook_receiver import WebhookReceiver, username_is

@@ -10,8 +10,8 @@ from nats.aio.client import Client
 
 from services.webhooks.adapters.decoding import decode
 from services.webhooks.adapters.decoding import event_body_of as event_body
-from services.webhooks.adapters.event_forwarder import EventForwarder
 from services.webhooks.domain.bodies import EventBody
+from services.webhooks.entrypoints.event_forwarder import EventForwarder
 from xuc import event_catalogue, subjects
 from xuc.runtime.settings import SettingsError, WebhooksSettings
 from xucproto.events.v1.telephony_events_pb2 import AgentStateChanged, PhoneEvent, PhoneStatusChanged

@@ -21,7 +21,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
 from services.webhooks.adapters.decoding import FORWARDED_SUBJECTS, decode
-from services.webhooks.service_layer.ports import DeadLetter
+from services.webhooks.domain.ports import DeadLetter
 from xuc import event_catalogue, subjects
 from xuc.runtime import metrics
 from xuc.runtime.metrics import WebhookMetrics
@@ -35,7 +35,7 @@ STREAM = event_catalogue.PHONE_EVENT.stream
 
 @dataclass
 class NatsDelivery:
-    """A delivery of the consumer (service_layer/ports.py: Delivery)."""
+    """A delivery of the consumer (domain/ports.py: Delivery)."""
 
     msg: Msg
     sequence: int

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 
 from services.webhooks.domain.bodies import EventBody
 from services.webhooks.domain.lanes import UserLanes
+from services.webhooks.domain.ports import DeadLetter, DeadLetterStore, Delivery, EventPoster
 from services.webhooks.domain.retries import MAX_CRASHES, STOPPED, DeadLetterCause, Outcome, RetryPolicy
-from services.webhooks.service_layer.ports import DeadLetter, DeadLetterStore, Delivery, EventPoster
 from xuc.runtime.metrics import WebhookMetrics
 from xuc.tasks import cancel_all
 

@@ -15,7 +15,7 @@ from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
-from services.webhooks.adapters.event_forwarder import EventForwarder
+from services.webhooks.entrypoints.event_forwarder import EventForwarder
 from tests.support.webhook_events import Counts, TelephonyEvent, to_message
 from tests.support.webhook_receiver import WebhookReceiver
 from xuc import subjects

@@ -19,7 +19,7 @@ import pytest
 from nats.aio.client import Client as NatsClient
 from nats.js.errors import NotFoundError
 
-from services.webhooks.adapters.event_forwarder import EventForwarder
+from services.webhooks.entrypoints.event_forwarder import EventForwarder
 from services.webhooks.entrypoints.http_status import StatusServer
 from tests.support.metrics import Samples
 from tests.support.processes import NatsServer
