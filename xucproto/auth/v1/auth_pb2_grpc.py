@@ -96,6 +96,7 @@ class AuthServicer:
 
     def Login(self, request, context):
         """Password login. Caller: a service (the gateway logs in on behalf of an anonymous HTTP client).
+        IDEMPOTENT: a repeat issues another token as good as the first (and records one more attempt).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
