@@ -51,6 +51,15 @@ class MissingCredentials(DomainError):
     default_message = "No credentials were presented"
 
 
+class SsoAuthenticationFailed(DomainError):
+    """Kerberos: a bad, replayed or expired token, the wrong service, clock skew; or Kerberos is
+    not configured. Raised by auth, and by the gateway when the Negotiate header is unusable."""
+
+    reason = "SsoAuthenticationFailed"
+    kind = ErrorKind.UNAUTHENTICATED
+    default_message = "Single sign-on authentication failed"
+
+
 class Forbidden(DomainError):
     reason = "Forbidden"
     kind = ErrorKind.FORBIDDEN
