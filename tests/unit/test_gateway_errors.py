@@ -16,7 +16,15 @@ import gateway
 import services
 import xuc
 import xuc.errors
-from gateway.errors import TABLE, http_answer, response_for_domain_error, response_for_rpc_error
+from gateway.errors import (
+    TABLE,
+    http_answer,
+    response_for_domain_error,
+    response_for_http_error,
+    response_for_reason,
+    response_for_rpc_error,
+    response_for_unhandled_error,
+)
 from services.auth.domain.errors import CAS_FAILURES, CasServerRefused
 from xuc.errors import DomainError, ErrorKind
 from xuc.runtime.grpc_errors import STATUS_OF_KIND
@@ -238,3 +246,24 @@ def test_a_server_error_never_carries_the_services_details() -> None:
     assert "secret" not in body["message"]
     assert isinstance(body["message"], str)
     assert body["message"]
+
+
+@pytest.mark.parametrize(("http_status", "path", "expected"), [
+    (404, CONTACTS, (404, "NotFound")),
+    (405, AUTH, (405, "MethodNotAllowed")),
+    (400, CONTACTS, (400, "NotHandledError")),  # a status of the routing without a reason: the section's code
+])
+def test_the_routings_own_refusals_go_through_the_table(http_status: int, path: str,
+                                                        expected: tuple[int, str]) -> None:
+    response = response_for_http_error(http_status, "the detail", path)
+    assert (response.status_code, json.loads(bytes(response.body))) == (
+        expected[0], {"error": expected[1], "message": "the detail"})
+
+
+def test_the_gateways_own_errors_are_answered_by_their_reason() -> None:
+    refused = response_for_reason("CorsNotAllowed", "Disallowed CORS origin")
+    assert (refused.status_code, json.loads(bytes(refused.body))) == (
+        400, {"error": "CorsNotAllowed", "message": "Disallowed CORS origin"})
+    unhandled = response_for_unhandled_error(V1)
+    assert (unhandled.status_code, json.loads(bytes(unhandled.body))["error"]) == (500, "NotHandledError")
+
