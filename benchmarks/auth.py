@@ -6,7 +6,7 @@ Starts the stack itself (`xuc up`), then measures, each under the same load gene
   * the bare route                   (no hop: the HTTP floor)
 and in-process: token verification as done on every authenticated request (cached and cold),
 and the cost of a password login: a user's first on an auth process (Argon2id, by design), and a
-repeated one (recognised from memory: README "Repeated logins"). Ends with one JSON line.
+repeated one (recognised from memory: docs/auth.md, "Repeated logins"). Ends with one JSON line.
 """
 
 from __future__ import annotations

@@ -140,7 +140,7 @@ def baseline_cost(seconds: float, rate: float = BASELINE_RATE) -> dict[str, Any]
 
 
 def warm_logins(base: str, logins: list[str]) -> None:
-    """The steady state: every auth replica has verified every user's password once (README
+    """The steady state: every auth replica has verified every user's password once (docs/auth.md,
     "Repeated logins"). Round-robin spreads logins over the replicas, though not evenly per user:
     rounds of logins go on until two in a row have none slower than an Argon2 verification."""
     clean = 0

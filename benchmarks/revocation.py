@@ -8,7 +8,7 @@ verifying process at once, each poller asking again as soon as it is answered:
     GetPhoneStatuses),
 while auth disables the user (`UpdateUser disabled=true`). The delay of a process is from auth's
 answer (the change is committed; its event is published right after) to the first refusal
-(InvalidToken) that process gives. Target: every process refuses within 1 s (README, issue 11).
+(InvalidToken) that process gives. Target: every process refuses within 1 s (docs/performance.md, issue 11).
 
 Baseline, in the same run and on the same pollers: the round trip of one accepted request, which
 bounds how finely a poller can see the moment (a delay under it reads as one round trip).

@@ -175,7 +175,7 @@ def create_app(
         Route("/xuc/api/openapi.json", openapi_json, methods=["GET"]),
         Route("/health/live", live, methods=["GET"]),
         Route("/health/ready", ready, methods=["GET"]),
-        Route(METRICS_PATH, metrics, methods=["GET"]),  # not authenticated: see README, "Observability"
+        Route(METRICS_PATH, metrics, methods=["GET"]),  # not authenticated: see docs/operations.md, "Observability"
     ]
     # CORS outermost, so that every answer (errors and 413s included) carries its headers.
     middleware = []
@@ -189,7 +189,7 @@ def create_app(
             max_age=600,
         ))
     middleware.append(Middleware(BodyReadTimeout, seconds=config.body_timeout_seconds))
-    # Before the body limit and the routes: a forged request learns nothing else (README,
+    # Before the body limit and the routes: a forged request learns nothing else (docs/rest-api.md,
     # "Cross-site requests"); inside the body timeout, whose closing the refusal needs (body unread).
     middleware.append(Middleware(OriginCheck, allowed=config.cors_origins, clients=clients))
     if ANY_ORIGIN in config.cors_origins:

@@ -1,7 +1,7 @@
 """NATS authorization: the users of the system, what each may do, and the server configuration.
 
-One user per component, each allowed what its process does and nothing more (README "Events on
-NATS"), and `subscriber`, read-only, for the operator's event subscribers:
+One user per component, each allowed what its process does and nothing more (docs/events.md,
+"NATS users and permissions"), and `subscriber`, read-only, for the operator's event subscribers:
 
 - publish: only its own subjects (auth `xuc.auth.>`, contacts `xuc.contacts.>`, telephony
   `xuc.telephony.>` and its lease bucket, the gateway `xuc.webhook.>`); JetStream's API only for

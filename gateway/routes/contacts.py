@@ -39,7 +39,7 @@ CONTACT_TYPES: dict[str, type] = {**dict.fromkeys(TEXT_FIELDS, str), "favorite":
 LIST_HEADERS = ["Firstname", "Lastname", "Number", "Mobile", "Favorite"]
 INT32_MAX = 2**31 - 1
 # Optional on POST /contact/personal: the service answers a repeated creation with the first
-# contact (README "Idempotent creation"); it also checks the value. Without one, the gateway makes
+# contact (docs/contacts.md, "Idempotent creation"); it also checks the value. Without one, the gateway makes
 # one up for the request, so that a retry of the call (gRPC retries CreateContact on UNAVAILABLE,
 # e.g. on another replica after one died mid-call) answers the contact created, not a 409.
 IDEMPOTENCY_HEADER = "idempotency-key"
@@ -228,7 +228,7 @@ class ContactsRoutes:
             raise
         if second is grpc.aio.EOF:
             return JSONResponse(import_report_json(first), status_code=201)
-        # A large report: the answer is generated as its parts arrive (README "Import report").
+        # A large report: the answer is generated as its parts arrive (docs/contacts.md, "Import report").
         return CallStreamResponse(call, import_report_body(_parts(call, first, second)), JSON_MEDIA_TYPE,
                                   status_code=201)
 

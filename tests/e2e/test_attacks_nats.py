@@ -8,7 +8,7 @@ subscriber (the operator's integration credential) reads the events and publishe
 component may publish only its own subjects and read only what it needs.
 
 One stack for the module, the 1.0 API allowed to 127.0.0.1 (telephony answers there for a user);
-and one on a NATS of the test's own, configured as README tells an operator (`xuc nats-config`).
+and one on a NATS of the test's own, configured as docs/events.md tells an operator (`xuc nats-config`).
 """
 
 from __future__ import annotations
@@ -107,7 +107,7 @@ async def test_a_forged_user_deletion_is_refused_and_telephony_keeps_the_user(gu
 
 
 async def test_the_subscriber_reads_the_phone_events(guarded: Stack, http: httpx.Client) -> None:
-    """What README's example does: a durable consumer of the phone events, with the subscriber's
+    """What the example of docs/events.md does: a durable consumer of the phone events, with the subscriber's
     credentials (`xuc nats-url`), any client's default settings."""
     url = guarded.xuc("nats-url").stdout.strip()
     assert url == guarded.nats_url()
@@ -153,7 +153,7 @@ def test_no_nats_password_is_printed(guarded: Stack) -> None:
 
 def test_xuc_up_on_a_nats_the_operator_runs_with_the_users_xuc_nats_config_prints(
         tmp_path: Path, make_stack: Callable[..., Stack]) -> None:
-    """README's way with `--nats-url`: `xuc nats-config` makes the credentials file and prints the
+    """docs/events.md's way with `--nats-url`: `xuc nats-config` makes the credentials file and prints the
     authorization block, which the operator includes in the server's configuration."""
     operator = tmp_path / "operator"
     printed = subprocess.run([str(XUC), "nats-config"], env=clean_env(XUC_DATA_DIR=str(operator)),

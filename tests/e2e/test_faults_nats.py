@@ -13,7 +13,7 @@ Each time: every event reaches the receiver, in order per user, none lost. Store
 publisher re-publishes unacknowledged events with the same `Nats-Msg-Id`, so the stream holds each
 event once (checked by reading the stream). Posted: at least once; a POST whose JetStream ack was
 lost in the crash is posted again (the forwarder cannot know it was acknowledged), so the receiver
-may see a double, identical, with the same `X-Xuc-Event-Id` (README "Event URL"); the checks
+may see a double, identical, with the same `X-Xuc-Event-Id` (docs/events.md, the event URL); the checks
 deduplicate by that id, check the order of first arrivals and that a double is an exact copy.
 
 Per call at the receiver, for the line's user: EventRinging and phone status 8, then EventReleased

@@ -3,7 +3,7 @@
 the machine's shared server is never touched). Skipped, with the reason, where PostgreSQL's server
 binaries or a non-root user to run them are missing.
 
-- The import in flight across the outage makes none of its contacts visible (README, "Import
+- The import in flight across the outage makes none of its contacts visible (docs/contacts.md, "Import
   guarantee": all at once or not at all), answered 503 `Unreachable` (or its connection cut).
 - While the database is down, contact reads, writes, imports and logins answer 503 `Unreachable`
   at once, nothing else (no 500).

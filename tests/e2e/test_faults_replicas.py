@@ -3,7 +3,7 @@
 (a) Under a steady load of mixed requests, one replica of the gateway, then of auth, then of
     contacts is killed with SIGKILL: every request is answered as if nothing happened (the gateway
     retries its gRPC calls on the other replica; the client retries a connection error to the
-    gateway, the same request with the same Idempotency-Key, as README "Scale-out" says), within a
+    gateway, the same request with the same Idempotency-Key, as docs/operations.md says), within a
     generous bound; no contact is created twice; each killed replica comes back.
 (b) SIGTERM to `xuc up` under load: the requests in flight are answered (an import of thousands of
     lines among them), `xuc up` stops cleanly, and every contact a 201 announced is there after a
@@ -32,7 +32,7 @@ USERS = {f"replica.user{index}": f"replica-secret-{index}" for index in range(5)
 EXPECTED_STATUS = {"login": 200, "check": 200, "list": 200, "get": 200, "create": 201}
 LOAD_BETWEEN_KILLS_SECONDS = 3.0
 RESTART_TIMEOUT_SECONDS = 45.0
-# The retry window (README "Scale-out": 1.5 s of gRPC retries, a client retry of a few tenths of a
+# The retry window (docs/operations.md, "Scale-out": 1.5 s of gRPC retries, a client retry of a few tenths of a
 # second) is far below this; the bound is generous because 2 shared cores run 8 processes, a load
 # and a replica starting again.
 SLOWEST_ANSWER_SECONDS = 15.0
@@ -61,7 +61,7 @@ def _contacts(stack: Stack, login: str) -> list[dict[str, Any]]:
 
 
 def _assert_idempotent_creation(stack: Stack) -> None:
-    """The gateway and contacts honour Idempotency-Key (README "Idempotent creation"): the same
+    """The gateway and contacts honour Idempotency-Key (docs/contacts.md, "Idempotent creation"): the same
     creation twice with one key answers 201 and the same contact."""
     with httpx.Client(base_url=stack.url, timeout=30.0) as client:
         headers = {"X-Auth-Token": _token(client, "replica.user0"), "Idempotency-Key": uuid.uuid4().hex}

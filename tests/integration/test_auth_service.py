@@ -472,7 +472,7 @@ async def test_a_restart_keeps_users_signing_key_and_tokens(
 async def test_a_password_changed_or_a_user_deleted_on_one_replica_is_seen_by_the_other_at_once(
     service_launcher: ServiceLauncher, database_factory: DatabaseFactory
 ) -> None:
-    """README "Repeated logins": a replica remembers the passwords it verified (XUC_LOGIN_CACHE_S,
+    """docs/auth.md, "Repeated logins": a replica remembers the passwords it verified (XUC_LOGIN_CACHE_S,
     on by default), keyed by the stored hash, which every login reads from the database."""
     async with two_replicas(service_launcher, database_factory) as (first, second):
         login = unique_login("rita")

@@ -367,7 +367,7 @@ async def test_the_subscriber_reads_the_events_of_every_stream(server: Authorizi
         await message.ack()
         while (await live.next_msg(timeout=WITHIN_SECONDS)).subject != subject:
             pass  # another test's event
-        # The login attempts too: the subscriber is the operator's integration (README).
+        # The login attempts too: the subscriber is the operator's integration (docs/events.md).
         login_subject = subjects.LOGIN_ATTEMPTED.for_key(username)
         await auth.jetstream().publish(login_subject, b"attempt")
         (attempt,) = await stored_messages(js, login_subject, 1, within=WITHIN_SECONDS)

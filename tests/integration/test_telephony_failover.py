@@ -49,7 +49,7 @@ pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(120)
 TELEPHONY = "xuc.telephony.v1.Telephony"
 TTL_MS = 2000
 TTL = TTL_MS / 1000
-# README "Telephony: failover": a crashed active's lease expires TTL after its last renewal, a standby
+# docs/telephony.md, failover: a crashed active's lease expires TTL after its last renewal, a standby
 # tries every TTL/4, then logs in to the PBX. The slack covers a loaded 2-core machine and the
 # server's expiry timer.
 TAKEOVER_BOUND = TTL + TTL / 4 + 1.5
@@ -222,7 +222,7 @@ async def test_an_active_paused_past_its_lease_steps_down_and_a_clean_stop_hands
 async def test_one_channel_over_both_instances_reaches_the_active_one_only(
     ami: ScriptedAmiServer, instances: tuple[ServiceLauncher, str], auth_service: ServiceProcess,
 ) -> None:
-    """README "Telephony: scale-out and failover": clients balance on the health of
+    """docs/telephony.md, "Scale-out and failover": clients balance on the health of
     `xuc.telephony.v1.Telephony`, which a standby reports NOT_SERVING while its "" stays SERVING."""
     launcher, database_url = instances
     first = await asyncio.to_thread(start_instance, launcher, auth_service, database_url, ami.url())

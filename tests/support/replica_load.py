@@ -2,7 +2,7 @@
 
 Each worker thread cycles through auth checks, contact reads (the list, one contact), contact
 creations with an Idempotency-Key, and (less often: Argon2 is costly) logins, as one user. It
-behaves as README "Scale-out" tells a client to: a request that fails at the connection level
+behaves as docs/operations.md ("Scale-out") tells a client to: a request that fails at the connection level
 (refused, reset, closed before any answer) is sent again, the same request with the same
 Idempotency-Key, for up to CLIENT_RETRY_SECONDS. Every request's final outcome is recorded.
 """

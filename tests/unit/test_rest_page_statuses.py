@@ -52,7 +52,8 @@ def page_error_tables(text: str) -> dict[str, list[tuple[str, int]]]:
 
 
 def readme_deviations(text: str) -> set[Deviation]:
-    """The rows of README's deviation table: | `Code` | 500 | 400 | reason |."""
+    """The rows of README's deviation table whose documented status is a number:
+    | `Code` | 500 | 400 | reason |. The other rows are codes the page gives no status (`—`)."""
     _, found, rest = text.partition(DEVIATIONS_HEADING + "\n")
     assert found, f"README has no {DEVIATIONS_HEADING!r}"
     section = rest.split("\n## ", 1)[0]
@@ -60,9 +61,12 @@ def readme_deviations(text: str) -> set[Deviation]:
     assert rows[:2] == ["| code | documented status | our status | reason |", "|---|---|---|---|"], rows[:2]
     deviations: set[Deviation] = set()
     for row in rows[2:]:
-        code, documented, ours, reason = (cell.strip() for cell in row.strip("|").split("|"))
-        assert reason, f"a deviation without its reason: {row}"
-        deviations.add((code.strip("`"), int(documented), int(ours)))
+        code, documented, ours, reason = (cell.strip() for cell in row.strip("|").split(" | "))
+        assert code.startswith("`") and ours and reason, f"a row without its code, our status or reason: {row}"
+        if documented[:1].isdigit():
+            deviations.add((code.split("`")[1], int(documented), int(ours)))
+        else:
+            assert documented.startswith("—"), f"a documented status is a number, or — when the page gives none: {row}"
     return deviations
 
 

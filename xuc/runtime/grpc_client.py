@@ -3,7 +3,7 @@
 Shared by everything that calls a service (the gateway, the CLI, the launcher's health checks).
 Nothing here connects until a coroutine is awaited.
 
-A service may run as several replicas (README "Scale-out"): an address is one `host:port`, a comma
+A service may run as several replicas (docs/operations.md, "Scale-out"): an address is one `host:port`, a comma
 list of them, or a gRPC target such as `dns:///contacts:50051` (every A/AAAA record of the name is
 a replica). Channels balance calls round-robin over the replicas the standard health service
 reports SERVING (a replica shutting down leaves the rotation before it stops): for the whole server

@@ -27,6 +27,8 @@ from xuc.runtime.settings import Settings, SettingsError, stream_replicas
 
 log = logging.getLogger(__name__)
 STREAM_POLL_SECONDS = 1.0
+# Each attempt waits for nats-py's API timeout (5 s).
+CONSUMER_CREATE_ATTEMPTS = 4
 
 
 def server_urls(url: str) -> list[str]:
@@ -166,9 +168,23 @@ async def subscribe_ordered(connection: Client, stream: str, subject: str, handl
     """Every message stored on `subject` (a filter of `stream`) from now on, in order, through an
     ordered consumer: unlike a plain subscription, it resumes where it was after a NATS
     reconnection, so nothing published meanwhile is missed. NotFoundError if the stream does not
-    exist (yet)."""
-    return await connection.jetstream().subscribe(subject, stream=stream, cb=handle, ordered_consumer=True,
-                                                  deliver_policy=DeliverPolicy.NEW, config=_NamedAtEachCreation())
+    exist (yet).
+
+    The consumer's creation is asked again when JetStream does not answer in time: a clustered
+    stream electing its leader, or a loaded machine, delays the answer by seconds, and a process
+    must not fail to start for that (a consumer created by an unanswered request is ephemeral and
+    goes away by itself)."""
+    def create() -> Awaitable[JetStreamContext.PushSubscription]:
+        return connection.jetstream().subscribe(subject, stream=stream, cb=handle, ordered_consumer=True,
+                                                deliver_policy=DeliverPolicy.NEW, config=_NamedAtEachCreation())
+
+    for attempt in range(1, CONSUMER_CREATE_ATTEMPTS):
+        try:
+            return await create()
+        except TimeoutError:  # nats.errors.TimeoutError is one
+            log.warning("JetStream did not answer the consumer creation in time; asking again",
+                        extra={"stream": stream, "attempt": attempt})
+    return await create()
 
 
 async def follow(connection: Client, stream: str, subject: str, handle: Handler) -> JetStreamContext.PushSubscription:

@@ -1,6 +1,6 @@
 """Settings from the environment (prefix XUC_), read once by each composition root.
 
-Every variable is listed in README ("Configuration"). Nothing here connects or creates anything.
+Every variable is listed in docs/operations.md ("Configuration"). Nothing here connects or creates anything.
 """
 
 from __future__ import annotations
@@ -63,8 +63,8 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
 
 
 def _nats(env: Mapping[str, str]) -> tuple[str, Path | None]:
-    """XUC_NATS_URL and XUC_NATS_CREDENTIALS (a file of users and passwords, README "Events on
-    NATS"): credentials come from one or the other, never both."""
+    """XUC_NATS_URL and XUC_NATS_CREDENTIALS (a file of users and passwords, docs/events.md, "NATS
+    users and permissions"): credentials come from one or the other, never both."""
     url = env.get("XUC_NATS_URL", "").strip() or "nats://127.0.0.1:4222"
     credentials = env.get("XUC_NATS_CREDENTIALS", "").strip()
     if credentials and any("@" in server.partition("://")[2] for server in url.split(",")):
@@ -225,7 +225,7 @@ class Settings:
     max_header_bytes: int = 16384
     header_timeout_seconds: float = 10.0
     keep_alive_timeout_seconds: float = 5.0
-    # telephony: compete for the PBX lease (active, or standby); the lease TTL (README "Telephony: failover")
+    # telephony: compete for the PBX lease (active, or standby); the lease TTL (docs/telephony.md, failover)
     telephony_failover: bool = False
     telephony_lease_ttl_seconds: float = 10.0
     # `xuc up`: processes per replicated component, ((name, count), ...) in REPLICATED_COMPONENTS order.

@@ -43,7 +43,7 @@ Index("contacts_personal_pending", personal_contacts.c.import_id,
       postgresql_where=personal_contacts.c.import_id.isnot(None),
       sqlite_where=personal_contacts.c.import_id.isnot(None))
 
-# Creations made with an idempotency key (README "Idempotent creation"): one row per owner and key,
+# Creations made with an idempotency key (docs/contacts.md, "Idempotent creation"): one row per owner and key,
 # written in the contact's transaction; `created_at` in seconds since the epoch. Rows older than
 # 24 h are dead (ignored, replaced by a new use of the key) and deleted periodically.
 contacts_idempotency = Table(

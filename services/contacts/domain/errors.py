@@ -1,5 +1,5 @@
 """The contacts service's errors; each reason is the code the REST documentation uses or one we
-added where it is silent (README "Contacts: decisions")."""
+added where it is silent (docs/contacts.md, "Decisions")."""
 
 from __future__ import annotations
 

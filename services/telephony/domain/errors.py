@@ -1,4 +1,4 @@
-"""The telephony service's errors; each reason is documented in README ("Telephony")."""
+"""The telephony service's errors; each reason is documented in docs/telephony.md and docs/rest-api.md."""
 
 from __future__ import annotations
 

@@ -72,7 +72,7 @@ class LeaseUnavailable(Exception):
 
 
 class PbxLease(Protocol):
-    """The right to drive one PBX, held by one telephony instance at a time (failover: README,
+    """The right to drive one PBX, held by one telephony instance at a time (failover:
     docs/telephony.md). The store expires the lease a TTL after its last write; each write has a
     revision, the fencing token: only the holder of the latest revision can renew."""
 

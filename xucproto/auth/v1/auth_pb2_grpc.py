@@ -105,7 +105,7 @@ class AuthServicer:
     def Check(self, request, context):
         """Verifies the caller's user token and returns a refreshed one. Caller: a user.
         The presented token stays valid until its own expiry, unless its user's password changes or the
-        user is disabled or deleted (README "Sessions that end"). The new token keeps the session's login
+        user is disabled or deleted (docs/auth.md, "Sessions that end"). The new token keeps the session's login
         time (`auth_time`) and expires XUC_MAX_SESSION_S after it at the latest: then TokenExpired.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -116,7 +116,7 @@ class AuthServicer:
         """Single sign-on: the credentials an HTTP client presented (a CAS service ticket, an OpenID
         Connect access token, a Kerberos SPNEGO token) are checked by the configured provider, and the
         provisioned user it names gets a token, as for a password login. Caller: a service (the
-        gateway passes the request data through). Reasons: see README "Single sign-on".
+        gateway passes the request data through). Reasons: see docs/auth.md, "Single sign-on".
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

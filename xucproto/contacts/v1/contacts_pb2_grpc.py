@@ -96,7 +96,7 @@ class PersonalContactsServicer:
 
     def CreateContact(self, request, context):
         """With an idempotency key, a retry of the same creation (same caller, same key, same fields,
-        within 24 h) answers the contact the first one created, and creates nothing more (README
+        within 24 h) answers the contact the first one created, and creates nothing more (docs/contacts.md,
         "Idempotent creation"); the same key with other fields is IdempotencyKeyReused.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -133,7 +133,7 @@ class PersonalContactsServicer:
     def ImportContacts(self, request_iterator, context):
         """A CSV file streamed in chunks of bytes; the first chunk names the charset, the final one is
         marked `last`. All the file's valid lines become visible at once, at the end, or none (see
-        README "Import guarantee"). Once they are visible, the report is answered in parts (a large
+        docs/contacts.md, "Import guarantee"). Once they are visible, the report is answered in parts (a large
         file creates more contacts than one message should hold): the first part holds `failed` and
         `failed_count` and the first created contacts, each later part the next ones (4,000 a part),
         in file order. A report of one part reads like the reply of the former unary RPC. An error
