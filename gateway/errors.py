@@ -92,6 +92,7 @@ TABLE: dict[str, tuple[int, str]] = {
     # the routing's own answers: no such route, or not with this method
     "NotFound": (404, "NotFound"),
     "MethodNotAllowed": (405, "MethodNotAllowed"),
+    # a caller asking for what is not theirs (another user's agents)
     "Forbidden": (403, "Forbidden"),
 }
 # The reasons of the routing's HTTP errors (Starlette's HTTPException carries a status only).

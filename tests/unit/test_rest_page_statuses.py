@@ -62,7 +62,9 @@ def readme_deviations(text: str) -> set[Deviation]:
     deviations: set[Deviation] = set()
     for row in rows[2:]:
         code, documented, ours, reason = (cell.strip() for cell in row.strip("|").split(" | "))
-        assert code.startswith("`") and ours and reason, f"a row without its code, our status or reason: {row}"
+        assert code.startswith("`"), f"a row without its code: {row}"
+        assert ours, f"a row without our status: {row}"
+        assert reason, f"a row without its reason: {row}"
         if documented[:1].isdigit():
             deviations.add((code.split("`")[1], int(documented), int(ours)))
         else:
