@@ -46,7 +46,8 @@ import nats
 import uvloop
 from nats.aio.msg import Msg
 
-from tests.support.ami_server import Chan, ScriptedAmiServer, dial_begin, dial_end, encode, hangup, newchannel, newstate
+from tests.support.ami_events import Chan, dial_begin, dial_end, encode, hangup, newchannel, newstate
+from tests.support.ami_server import ScriptedAmiServer
 from xuc import subjects
 
 

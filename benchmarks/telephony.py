@@ -45,6 +45,9 @@ the simulator); the event path and GetPhoneStatuses only; the JSON line says "pb
 Also reported, to tell where the time goes: the cores each process kept busy (/proc/<pid>/stat)
 during the best dial round and under the offered event load. Everything, load generator and
 driver included, shares the machine: on 2 cores the figures are those of a saturated box.
+
+The processes and waits around the stack are in benchmarks/telephony_stack.py, the event path's
+driving and matching in benchmarks/telephony_event_path.py.
 """
 
 from __future__ import annotations
@@ -53,19 +56,14 @@ import argparse
 import contextlib
 import json
 import random
-import statistics
-import subprocess
-import sys
-import threading
 import time
-import urllib.request
-from collections import defaultdict
-from collections.abc import Iterator
 from typing import Any
 
 import grpc
 
 from benchmarks import harness
+from benchmarks.telephony_event_path import event_path, percentile
+from benchmarks.telephony_stack import ami_pbx, sink_call, telephony_address, wait_for_drain, wait_for_pbx, webhook_sink
 from xuc.launcher import load_service_token
 from xuc.runtime.grpc_client import service_metadata
 from xucproto.telephony.v1 import telephony_pb2, telephony_pb2_grpc
@@ -76,30 +74,6 @@ DIALLED = "0612345678"  # an external number: rings "outside" until the ring tim
 TARGETS = {"dial_vs_baseline": 0.6, "event_p99_ms": 10.0, "events_lost": 0, "statuses_p99_ms": 5.0}
 
 
-# --- the receiver and the stack ------------------------------------------------------------------------
-@contextlib.contextmanager
-def webhook_sink() -> Iterator[tuple[str, int]]:
-    """The receiver process; yields its base URL and process id."""
-    port = harness.free_port()
-    process = subprocess.Popen([sys.executable, "-m", "benchmarks.webhook_sink", str(port)], cwd=harness.ROOT)
-    try:
-        harness.wait_for_port(port)
-        yield f"http://127.0.0.1:{port}", process.pid
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
-def sink_call(base: str, path: str, method: str = "GET") -> dict[str, Any]:
-    request = urllib.request.Request(f"{base}{path}", b"" if method == "POST" else None, method=method)
-    with urllib.request.urlopen(request, timeout=60) as response:
-        answer: dict[str, Any] = json.load(response)
-        return answer
-
-
 def users(count: int) -> dict[str, str]:
     """login -> line."""
     return {f"bench{i + 1:03d}": str(FIRST_LINE + i) for i in range(count)}
@@ -108,82 +82,6 @@ def users(count: int) -> dict[str, str]:
 def provision_document(lines: dict[str, str]) -> str:
     return "users:\n" + "".join(f"  - {{login: {login}, password: bench-secret, line: '{line}'}}\n"
                                 for login, line in lines.items())
-
-
-class AmiPbx:
-    """benchmarks/ami_pbx.py, the scripted Asterisk of `--pbx ami`: its AMI URL, process id, and
-    `play` (one request, one JSON answer, over its stdin/stdout)."""
-
-    def __init__(self, process: subprocess.Popen[str]) -> None:
-        assert process.stdin is not None
-        assert process.stdout is not None
-        self.process, self.pid = process, process.pid
-        self._stdin, self._stdout = process.stdin, process.stdout
-        self.url = str(json.loads(self._read())["url"])
-
-    def _read(self) -> str:
-        line = self._stdout.readline()
-        if not line:
-            raise RuntimeError(f"the scripted AMI server ended ({self.process.poll()})")
-        return line
-
-    def play(self, request: dict[str, Any]) -> dict[str, Any]:
-        self._stdin.write(json.dumps(request) + "\n")
-        self._stdin.flush()
-        answer: dict[str, Any] = json.loads(self._read())
-        return answer
-
-
-@contextlib.contextmanager
-def ami_pbx() -> Iterator[AmiPbx]:
-    process = subprocess.Popen([sys.executable, "-m", "benchmarks.ami_pbx"], cwd=harness.ROOT,
-                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        yield AmiPbx(process)
-    finally:
-        with contextlib.suppress(OSError):
-            process.stdin.close()  # type: ignore[union-attr]
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
-def wait_for_pbx(telephony: Any, metadata: Any, lines: dict[str, str], within: float = 30.0) -> float:
-    """Waits until the telephony service is logged in to the PBX and knows every line (status 0,
-    not -2: unknown); returns how long that took."""
-    started = time.monotonic()
-    request = telephony_pb2.GetPhoneStatusesRequest(numbers=list(lines.values()))
-    state: Any = None
-    while time.monotonic() < started + within:
-        state = telephony.GetPbxState(telephony_pb2.GetPbxStateRequest(), metadata=metadata, timeout=5)
-        statuses = telephony.GetPhoneStatuses(request, metadata=metadata, timeout=5).statuses
-        if state.connected and all(statuses[line] == 0 for line in lines.values()):
-            return round(time.monotonic() - started, 2)
-        time.sleep(0.1)
-    raise TimeoutError(f"the PBX is not ready after {within} s: {state}")
-
-
-def telephony_address(stack: harness.Stack) -> str:
-    return str(json.loads((stack.data_dir / "run" / "telephony.json").read_text())["grpc"])
-
-
-def wait_for_drain(sink: str, simulator: Any, metadata: Any, quiet: float = 2.0, within: float = 300.0) -> float:
-    """Waits until the simulator (if any) has no call left and the receiver got nothing for `quiet` s;
-    returns the seconds from the call to the last event received (0 if none came after it).
-    TimeoutError after `within`. The sink's clock is this process's (CLOCK_MONOTONIC)."""
-    started = time.monotonic()
-    deadline = started + within
-    while time.monotonic() < deadline:
-        calls = simulator.ListCalls(telephony_pb2.ListCallsRequest(), metadata=metadata, timeout=30).calls \
-            if simulator is not None else []
-        stats = sink_call(sink, "/_stats")
-        last, now = float(stats["last"]), float(stats["now"])
-        idle = now - last if stats["count"] else float("inf")
-        if not calls and idle >= quiet:
-            return round(max(0.0, last - started), 1)
-        time.sleep(0.5)
-    raise TimeoutError(f"events still arriving after {within} s")
 
 
 # --- dial ---------------------------------------------------------------------------------------------
@@ -223,142 +121,6 @@ def dial_rounds(stack: harness.Stack, sink: str, hop_url: str, logins: list[str]
             "baseline_rounds_rps": [round(result.rps) for result in results["hop"]],
             "dial_events_per_round": events, "dial_drain_s": drains[1:],
             "dial_cpu_cores": cpu[results["dial"].index(dial_best)]}
-
-
-# --- the event path -----------------------------------------------------------------------------------
-def percentile(sorted_values: list[float], fraction: float) -> float:
-    if not sorted_values:
-        return 0.0
-    return sorted_values[min(len(sorted_values) - 1, max(0, int(len(sorted_values) * fraction + 0.5) - 1))]
-
-
-def event_path(stack: harness.Stack, sink: str, lines: dict[str, str], simulator: Any, metadata: Any,
-               options: argparse.Namespace, others: dict[str, int], nats_url: str,
-               pbx: AmiPbx | None = None) -> dict[str, Any]:
-    """Driven by benchmarks/event_driver.py (the simulator), or by `pbx` (the scripted Asterisk)."""
-    sink_call(sink, "/_reset", "POST")
-    calls_per_second = options.event_rate / 4
-    # CPU is read in a thread while the driver runs: over the seconds of offered load only.
-    readings: list[dict[str, float]] = []
-    if pbx is not None:
-        watched = {**others, "ami_pbx": pbx.pid}
-        answer: list[dict[str, Any]] = []
-        request = {"lines": list(lines.values()), "calls_per_second": calls_per_second,
-                   "seconds": options.event_seconds, "hold": options.hold, "nats": nats_url}
-        player = threading.Thread(target=lambda: answer.append(pbx.play(request)))
-        player.start()
-    else:
-        args = [sys.executable, "-m", "benchmarks.event_driver", telephony_address(stack), str(stack.data_dir),
-                ",".join(lines.values()), str(calls_per_second), str(options.event_seconds), "--hold",
-                str(options.hold), "--nats", nats_url]
-        driver = subprocess.Popen(args, cwd=harness.ROOT, stdout=subprocess.PIPE, text=True)
-        watched = {**others, "event_driver": driver.pid}
-
-    def read_cpu() -> None:
-        time.sleep(0.5)
-        readings.append(harness.cpu_seconds(stack, watched))
-        time.sleep(options.event_seconds - 0.5)
-        readings.append(harness.cpu_seconds(stack, watched))
-
-    reader = threading.Thread(target=read_cpu)
-    reader.start()
-    if pbx is not None:
-        player.join()
-        reader.join()
-        if not answer:
-            raise RuntimeError("the scripted AMI server did not play the calls")
-        driven = answer[0]
-        if not driven["clients"]:
-            raise RuntimeError("the telephony service was not connected to the scripted AMI server")
-    else:
-        output, _ = driver.communicate()
-        reader.join()
-        if driver.returncode != 0:
-            raise RuntimeError(f"the event driver failed ({driver.returncode})")
-        driven = json.loads(output)
-    cpu = harness.cores(readings[0], readings[1], options.event_seconds - 0.5)
-    drain = wait_for_drain(sink, simulator, metadata, within=120)
-    records = sink_call(sink, "/_report")["records"]
-
-    # What arrived (arrival, event id): phone events by (uniqueId, eventType); statuses per user and
-    # value, in arrival order.
-    phone: dict[tuple[str, str], tuple[float, str]] = {}
-    statuses: dict[tuple[str, int], list[tuple[float, str]]] = defaultdict(list)
-    event_ids: set[str] = set()
-    for arrived, event_id, text in records:
-        event_ids.add(event_id)
-        body = json.loads(text)
-        message = body.get("message")
-        if message is not None:
-            cti = message["ctiMessage"]
-            phone.setdefault((cti["uniqueId"], cti["eventType"]), (arrived, event_id))
-        else:
-            statuses[(body["username"], body["status"])].append((arrived, event_id))
-
-    # What was expected, with the moment each RPC was sent and answered.
-    login_of = {line: login for login, line in lines.items()}
-    nth: dict[tuple[str, int], int] = defaultdict(int)
-    published: dict[str, float] = driven["published"]
-    from_answer: list[float] = []
-    from_sent: list[float] = []
-    to_nats: list[float] = []
-    from_nats: list[float] = []
-    expected = failed = 0
-
-    def match(arrival: tuple[float, str] | None, rpc: list[float]) -> None:
-        if arrival is None:
-            return
-        arrived, event_id = arrival
-        from_answer.append((arrived - rpc[1]) * 1000)
-        from_sent.append((arrived - rpc[0]) * 1000)
-        if event_id in published:
-            to_nats.append((published[event_id] - rpc[1]) * 1000)
-            from_nats.append((arrived - published[event_id]) * 1000)
-
-    def nth_status(login: str, status: int) -> tuple[float, str] | None:
-        key = (login, status)
-        index = nth[key]
-        nth[key] += 1
-        arrivals = statuses.get(key, [])
-        return arrivals[index] if index < len(arrivals) else None
-
-    for call in driven["calls"]:
-        login = login_of[call["line"]]
-        if call["error"]:
-            failed += 1
-        for step, event_type, status in (("place", "EventRinging", 8), ("hangup", "EventReleased", 0)):
-            rpc = call[step]
-            if rpc is None:
-                continue
-            expected += 2
-            match(phone.get((call["unique_id"], event_type)), rpc)
-            match(nth_status(login, status), rpc)
-    for values in (to_nats, from_nats):
-        values.sort()
-    from_answer.sort()
-    from_sent.sort()
-    places = [call["place"][0] for call in driven["calls"] if call["place"]]
-    arrivals = sorted(record[0] for record in records)
-    span = (arrivals[-1] - min(places)) if arrivals and places else 0.0
-    return {
-        "offered_events_per_s": options.event_rate, "seconds": options.event_seconds,
-        "calls": len(driven["calls"]), "failed_calls": failed,
-        "expected": expected, "received": len(records), "distinct_received": len(event_ids),
-        "duplicates": len(records) - len(event_ids), "matched": len(from_answer),
-        "lost": expected - len(from_answer),
-        "received_per_s": round(len(records) / span, 1) if span else 0.0,
-        "p50_ms": round(percentile(from_answer, 0.50), 2), "p99_ms": round(percentile(from_answer, 0.99), 2),
-        "max_ms": round(from_answer[-1], 2) if from_answer else 0.0,
-        "mean_ms": round(statistics.fmean(from_answer), 2) if from_answer else 0.0,
-        "p50_from_sent_ms": round(percentile(from_sent, 0.50), 2),
-        "p99_from_sent_ms": round(percentile(from_sent, 0.99), 2),
-        "adapter_to_nats_p50_ms": round(percentile(to_nats, 0.50), 2),
-        "adapter_to_nats_p99_ms": round(percentile(to_nats, 0.99), 2),
-        "nats_to_receiver_p50_ms": round(percentile(from_nats, 0.50), 2),
-        "nats_to_receiver_p99_ms": round(percentile(from_nats, 0.99), 2),
-        "driver_late_p99_ms": driven["late_p99_ms"], "driver_late_max_ms": driven["late_max_ms"],
-        "drain_s": drain, "cpu_cores": cpu,
-    }
 
 
 # --- GetPhoneStatuses ---------------------------------------------------------------------------------

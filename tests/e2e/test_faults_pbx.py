@@ -24,7 +24,8 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from tests.e2e.conftest import Stack, assert_error
-from tests.support.ami_server import Chan, ScriptedAmiServer, newchannel, newstate, status_item
+from tests.support.ami_events import Chan, newchannel, newstate, status_item
+from tests.support.ami_server import ScriptedAmiServer
 from tests.support.background import BackgroundLoop
 
 pytestmark = pytest.mark.timeout(180)

@@ -25,7 +25,12 @@ import pytest
 import pytest_asyncio
 from grpc_health.v1 import health_pb2_grpc
 
-from tests.integration.test_telephony_ami import (
+from tests.support.ami_events import hangup, newchannel, newstate, status_item
+from tests.support.ami_server import ScriptedAmiServer
+from tests.support.databases import DatabaseFactory
+from tests.support.processes import ServiceLauncher, ServiceProcess
+from tests.support.rpc import refusal
+from tests.support.telephony_ami import (
     NOT_SERVING,
     SERVING,
     Telephony,
@@ -35,10 +40,6 @@ from tests.integration.test_telephony_ami import (
     eventually,
     new_ami_server,
 )
-from tests.support.ami_server import ScriptedAmiServer, hangup, newchannel, newstate, status_item
-from tests.support.databases import DatabaseFactory
-from tests.support.processes import ServiceLauncher, ServiceProcess
-from tests.support.rpc import refusal
 from xuc.runtime import grpc_client
 from xuc.runtime.grpc_errors import reason_of
 from xucproto.auth.v1 import auth_pb2_grpc

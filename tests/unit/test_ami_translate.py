@@ -1,5 +1,5 @@
 """AMI events -> port events (services/telephony/adapters/ami/translate.py), on realistic event
-sequences built from the Asterisk AMI event documentation (tests/support/ami_server.py builders):
+sequences built from the Asterisk AMI event documentation (tests/support/ami_events.py builders):
 internal, incoming and outgoing external calls, originated calls, Local channels, line
 availability, queue members (agents), and the resynchronisation after a reconnection."""
 
@@ -17,7 +17,7 @@ from services.telephony.domain.pbx import (
     LineAvailability,
     PbxEvent,
 )
-from tests.support.ami_server import (
+from tests.support.ami_events import (
     Chan,
     Headers,
     bridge_enter,

@@ -9,8 +9,8 @@ from services.auth.domain.errors import InvalidCredentials
 from services.auth.domain.model import ClientInfo, LoginAttempted, Profile, User
 from services.auth.domain.throttle import LoginThrottle, ThrottleLimits, TooManyAttempts
 from services.auth.service_layer.auth_service import AuthService
+from tests.unit.auth_system import ISSUER_NAME, KEY
 from tests.unit.fakes import FakeDatabase, FakeHasher, FakeUnitOfWorkFactory, RecordingPublisher
-from tests.unit.test_auth_service import ISSUER_NAME, KEY
 
 LIMITS = ThrottleLimits(per_login=3, per_address=5, window_seconds=60)
 

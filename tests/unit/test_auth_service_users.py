@@ -1,189 +1,30 @@
-"""The auth use cases (services/auth/service_layer/auth_service.py) against hand-written fakes."""
+"""The auth use cases (services/auth/service_layer/auth_service.py) against hand-written fakes:
+creating, updating, putting, deleting, getting and listing users."""
 
 from __future__ import annotations
 
 import dataclasses
-import time
 from datetime import UTC, datetime
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec
 
-from services.auth.adapters.notifier import to_message
-from services.auth.adapters.signing import JwtIssuer
 from services.auth.domain.errors import InvalidCredentials, InvalidUser, UserAlreadyExists, UserNotFound
-from services.auth.domain.model import ClientInfo, LoginAttempted, Profile, User, UserChanged, UserSpec
-from services.auth.service_layer.auth_service import PASSWORD_METHOD, AuthService
-from tests.unit.fakes import FakeDatabase, FakeHasher, FakeUnitOfWorkFactory, RecordingPublisher
-from xuc import subjects
-from xuc.errors import InvalidToken, Unreachable
-from xuc.security.tokens import Claims, TokenVerifier
-
-KEY = ec.generate_private_key(ec.SECP256R1())
-ISSUER_NAME = "xuc"
-TTL = 3600
-PASSWORD = "c0rrect-h0rse!"
-CLIENT = ClientInfo(address="192.0.2.10", software_type="webBrowser", application_type="ccagent")
-ALICE_PROFILE = Profile(firstname="Alice", lastname="Liddell", line="1001", mobile="+33600000001")
-
-
-class System:
-    """The service under test and the fakes around it."""
-
-    def __init__(self, users: list[User] | None = None, failing_logins: tuple[str, ...] = ()) -> None:
-        self.now = float(int(time.time()))
-        self.database = FakeDatabase(users or [], failing_logins)
-        self.units = FakeUnitOfWorkFactory(self.database)
-        self.hasher = FakeHasher()
-        self.issuer = JwtIssuer(KEY, ISSUER_NAME, TTL)
-        self.publisher = RecordingPublisher(self.database)
-        self.service = AuthService(self.units, self.hasher, self.issuer, self.publisher, clock=lambda: self.now)
-        self.verifier = TokenVerifier(ISSUER_NAME, [KEY.public_key()], clock=lambda: self.now)
-
-    def user(self, login: str) -> User:
-        user = self.database.by_login(login)
-        assert user is not None, f"{login} is not stored"
-        return user
-
-
-def alice(password: str = PASSWORD, scheme: str = "hash") -> User:
-    return User("alice", f"{scheme}:{password}", ALICE_PROFILE)
-
-
-def spec(login: str, password: str = PASSWORD, profile: Profile = ALICE_PROFILE) -> UserSpec:
-    return UserSpec(login, password, profile)
+from services.auth.domain.model import Profile, User, UserChanged, UserSpec
+from tests.unit.auth_system import (
+    ALICE_PROFILE,
+    CLIENT,
+    PASSWORD,
+    System,
+    alice,
+    assert_published_after_commit,
+    spec,
+)
+from xuc.errors import Unreachable
 
 
 @pytest.fixture
 def system() -> System:
     return System([alice()])
-
-
-def assert_published_after_commit(system: System) -> None:
-    assert system.publisher.batches, "nothing was published"
-    for batch in system.publisher.batches:
-        assert batch.commits_before >= 1
-        assert batch.open_units == 0
-
-
-# --- login ----------------------------------------------------------------------------------------
-async def test_login_returns_a_token_of_the_user(system: System) -> None:
-    issued = await system.service.login("alice", PASSWORD, CLIENT)
-    claims = system.verifier.verify(issued.token)
-    assert claims.login == "alice"
-    assert claims.user_id == system.user("alice").id
-    assert issued.login == "alice"
-    assert issued.ttl == TTL
-    assert issued.expires == int(system.now) + TTL
-
-
-async def test_login_publishes_a_successful_attempt_without_the_password(system: System) -> None:
-    await system.service.login("alice", PASSWORD, CLIENT)
-    assert system.publisher.events == [
-        LoginAttempted(
-            login="alice", success=True, reason="", method=PASSWORD_METHOD, client=CLIENT,
-            user_id=system.user("alice").id, occurred_at=datetime.fromtimestamp(system.now, UTC),
-            event_id=system.publisher.events[0].event_id,
-        )
-    ]
-    event = system.publisher.events[0]
-    assert PASSWORD not in repr(event)
-    subject, message = to_message(event)
-    assert subject == subjects.LOGIN_ATTEMPTED.for_key("alice")
-    assert PASSWORD.encode() not in message.SerializeToString()
-
-
-async def test_a_login_does_not_write_when_the_hash_is_current(system: System) -> None:
-    await system.service.login("alice", PASSWORD, CLIENT)
-    assert system.database.commits == 0
-    assert system.user("alice").password_hash == f"hash:{PASSWORD}"
-
-
-@pytest.mark.parametrize(("login", "password"), [("alice", "wrong"), ("alice", ""), ("nobody", PASSWORD)])
-async def test_a_failed_login_is_invalid_credentials_and_published(login: str, password: str) -> None:
-    system = System([alice()])
-    with pytest.raises(InvalidCredentials):
-        await system.service.login(login, password, CLIENT)
-    [event] = system.publisher.events
-    assert isinstance(event, LoginAttempted)
-    assert (event.login, event.success, event.reason, event.user_id) == (login, False, "InvalidCredentials", "")
-    assert event.client == CLIENT
-    assert event.method == PASSWORD_METHOD
-    if password:
-        assert password not in repr(event)
-        assert password.encode() not in to_message(event)[1].SerializeToString()
-    assert system.database.commits == 0
-
-
-async def test_wrong_password_and_unknown_user_answer_the_same(system: System) -> None:
-    with pytest.raises(InvalidCredentials) as wrong_password:
-        await system.service.login("alice", "wrong", CLIENT)
-    with pytest.raises(InvalidCredentials) as unknown_user:
-        await system.service.login("nobody", "wrong", CLIENT)
-    assert str(wrong_password.value) == str(unknown_user.value)
-    assert wrong_password.value.reason == unknown_user.value.reason == "InvalidCredentials"
-
-
-async def test_an_unknown_user_still_costs_a_password_verification(system: System) -> None:
-    with pytest.raises(InvalidCredentials):
-        await system.service.login("nobody", "guess", CLIENT)
-    assert [password for _, password in system.hasher.verified] == ["guess"]
-
-
-async def test_the_dummy_hash_for_unknown_users_is_made_once(system: System) -> None:
-    for attempt in ("one", "two", "three"):
-        with pytest.raises(InvalidCredentials):
-            await system.service.login("nobody", attempt, CLIENT)
-    assert len(system.hasher.hashed) == 1
-    assert [password for _, password in system.hasher.verified] == ["one", "two", "three"]
-
-
-async def test_login_rehashes_an_outdated_hash() -> None:
-    system = System([alice(scheme="old")])
-    issued = await system.service.login("alice", PASSWORD, CLIENT)
-    assert system.verifier.verify(issued.token).login == "alice"
-    assert system.user("alice").password_hash == f"hash:{PASSWORD}"
-    assert system.database.commits == 1
-    assert system.hasher.hashed == [PASSWORD]
-    assert_published_after_commit(system)
-
-
-async def test_a_wrong_password_does_not_rehash() -> None:
-    system = System([alice(scheme="old")])
-    with pytest.raises(InvalidCredentials):
-        await system.service.login("alice", "wrong", CLIENT)
-    assert system.user("alice").password_hash == f"old:{PASSWORD}"
-    assert system.hasher.hashed == []
-
-
-# --- refresh ------------------------------------------------------------------------------------
-async def claims_of_a_login(system: System) -> Claims:
-    return system.verifier.verify((await system.service.login("alice", PASSWORD, CLIENT)).token)
-
-
-async def test_refresh_issues_a_new_token_for_an_existing_user(system: System) -> None:
-    claims = await claims_of_a_login(system)
-    system.now += 60
-    refreshed = system.verifier.verify((await system.service.refresh(claims)).token)
-    assert refreshed.login == "alice"
-    assert refreshed.user_id == claims.user_id
-    assert refreshed.token_id != claims.token_id
-    assert refreshed.expires == claims.expires + 60
-
-
-async def test_refresh_refuses_the_token_of_a_deleted_user(system: System) -> None:
-    claims = await claims_of_a_login(system)
-    await system.service.delete_user("alice")
-    with pytest.raises(InvalidToken):
-        await system.service.refresh(claims)
-
-
-async def test_refresh_refuses_the_token_of_a_deleted_then_recreated_user(system: System) -> None:
-    claims = await claims_of_a_login(system)
-    await system.service.delete_user("alice")
-    await system.service.create_user(spec("alice"))
-    with pytest.raises(InvalidToken):
-        await system.service.refresh(claims)
 
 
 # --- create_user --------------------------------------------------------------------------------

@@ -1,42 +1,29 @@
 """The telephony service as a real process with XUC_PBX=ami://... against the scripted AMI server
 (tests/support/ami_server.py), which runs in the tests' event loop: health and GetPbxState follow
 the AMI connection, commands become AMI actions, AMI events become phone events on NATS, phone
-statuses and call history, an outage is reported and recovered from, a bad secret is reported.
+statuses and call history. The outage and a bad secret: test_telephony_ami_outage.py.
 
 The module's tests share one event loop (the AMI server must outlive a test to serve a
-module-wide telephony process). The happy-path tests share one telephony process and AMI server
-(unique users and line numbers per test); the outage and the bad secret get their own of each.
-Processes are started in a worker thread so that the AMI server keeps answering meanwhile.
-
-The AMI back-off cannot be shortened from the environment (the composition root builds
-`AmiPbx(settings.pbx)` with its defaults: 0.5 s doubling to 30 s), so the outage test keeps the
-PBX away for ~1.5 s (one refused attempt) and allows for the default back-off when waiting for the
-reconnection.
+module-wide telephony process), one telephony process and one AMI server (unique users and line
+numbers per test). Processes are started in a worker thread so that the AMI server keeps
+answering meanwhile.
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import secrets
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TypeVar
+from collections.abc import AsyncIterator
 
 import grpc
 import nats
 import pytest
 import pytest_asyncio
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 
-from tests.support.ami_server import (
+from tests.support.ami_events import (
     Chan,
-    ScriptedAmiServer,
     bridge_enter,
     dial_begin,
     dial_end,
@@ -44,126 +31,28 @@ from tests.support.ami_server import (
     newchannel,
     newstate,
 )
+from tests.support.ami_server import ScriptedAmiServer
 from tests.support.databases import DatabaseFactory
 from tests.support.processes import ServiceLauncher, ServiceProcess
-from tests.support.rpc import refusal, unique_login
+from tests.support.rpc import refusal
+from tests.support.telephony_ami import (
+    AMI_USER,
+    RESYNC_ACTIONS,
+    SERVING,
+    Telephony,
+    User,
+    call_ids,
+    channel_of,
+    client_of,
+    eventually,
+    launch,
+    running_ami_server,
+)
 from xuc import subjects
-from xucproto.auth.v1 import auth_pb2, auth_pb2_grpc
 from xucproto.events.v1 import telephony_events_pb2 as events
 from xucproto.telephony.v1 import telephony_pb2 as pb
-from xucproto.telephony.v1 import telephony_pb2_grpc
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(60)]
-
-T = TypeVar("T")
-
-PBX_HEALTH = "xuc.telephony.v1.Pbx"
-SERVING = health_pb2.HealthCheckResponse.SERVING
-NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
-AMI_USER = "xuc"
-PASSWORD = "telephony-ami-pw"
-# The AMI client's defaults, which the environment cannot change (see the module docstring).
-BACKOFF_INITIAL_SECONDS = 0.5
-RESYNC_ACTIONS = ("ExtensionStateList", "QueueStatus", "Status")
-_ids = itertools.count(1)
-
-
-def new_ami_server() -> ScriptedAmiServer:
-    """A server with a secret of its own (distinctive: the tests check it never reaches a log)."""
-    return ScriptedAmiServer(username=AMI_USER, secret=f"ami-{secrets.token_hex(8)}")
-
-
-def launch(launcher: ServiceLauncher, auth: ServiceProcess, database_url: str, ami_url: str) -> ServiceProcess:
-    return launcher.start("services.telephony", "telephony", database_url=database_url,
-                          service_token=auth.service_token,
-                          extra_env={"XUC_AUTH_ADDRESS": auth.grpc_address, "XUC_PBX": ami_url})
-
-
-async def eventually(probe: Callable[[], Awaitable[T]], accept: Callable[[T], bool], within: float,
-                     what: str) -> T:
-    """The first result of `probe` that `accept`s, polled for at most `within` seconds."""
-    deadline = time.monotonic() + within
-    while True:
-        result = await probe()
-        if accept(result):
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what} not seen within {within} s (last: {result!r})")
-        await asyncio.sleep(0.02)
-
-
-@dataclass
-class User:
-    login: str
-    line: str
-    user_id: str
-
-
-@dataclass
-class Telephony:
-    """A client of one telephony process (service token), and of the auth service it trusts."""
-
-    process: ServiceProcess
-    stub: telephony_pb2_grpc.TelephonyStub
-    simulator: telephony_pb2_grpc.SimulatorStub
-    health_stub: health_pb2_grpc.HealthStub
-    auth: auth_pb2_grpc.AuthStub
-    service: tuple[tuple[str, str], ...]
-
-    async def new_user(self) -> User:
-        login, number = unique_login("ami"), f"6{secrets.randbelow(10**7):07d}"
-        created = await self.auth.CreateUser(auth_pb2.CreateUserRequest(
-            login=login, password=PASSWORD, firstname="Test", lastname=login, line=number), metadata=self.service)
-        # telephony learns users from auth's events (and tells the AMI translator the new line at once)
-        await eventually(lambda: self.statuses(number), lambda statuses: statuses[number] != -2, 5.0,
-                         f"telephony learning the line of {login}")
-        return User(login, number, created.id)
-
-    async def statuses(self, *numbers: str) -> dict[str, int]:
-        reply = await self.stub.GetPhoneStatuses(pb.GetPhoneStatusesRequest(numbers=numbers), metadata=self.service)
-        return dict(reply.statuses)
-
-    async def pbx_state(self) -> pb.PbxState:
-        state: pb.PbxState = await self.stub.GetPbxState(pb.GetPbxStateRequest(), metadata=self.service)
-        return state
-
-    async def health(self, service: str = PBX_HEALTH) -> int:
-        reply = await self.health_stub.Check(health_pb2.HealthCheckRequest(service=service))
-        return int(reply.status)
-
-    async def wait_for_health(self, status: int, within: float = 3.0) -> None:
-        await eventually(self.health, lambda current: current == status, within,
-                         f"PBX health {health_pb2.HealthCheckResponse.ServingStatus.Name(status)}")
-
-    async def dial(self, user: User, number: str, **variables: str) -> pb.DialReply:
-        reply: pb.DialReply = await self.stub.Dial(
-            pb.DialRequest(username=user.login, number=number, variables=variables), metadata=self.service)
-        return reply
-
-    async def set_dnd(self, user: User, enabled: bool) -> None:
-        await self.stub.SetDnd(pb.SetDndRequest(username=user.login, state=enabled), metadata=self.service)
-
-    async def history(self, user: User, count: int) -> list[tuple[str, str, str]]:
-        """The user's last calls, once there are `count` (a call is recorded when its last channel
-        is released, just after that release's phone events are published)."""
-
-        async def calls() -> pb.CallHistory:
-            reply: pb.CallHistory = await self.stub.GetHistory(
-                pb.GetHistoryRequest(username=user.login, size=10), metadata=self.service)
-            return reply
-
-        reply = await eventually(calls, lambda history: len(history.calls) >= count, 3.0,
-                                 f"{count} call(s) in the history of {user.login}")
-        return [(call.src_username, call.dst_username, call.status) for call in reply.calls]
-
-
-@asynccontextmanager
-async def client_of(process: ServiceProcess, auth: ServiceProcess) -> AsyncIterator[Telephony]:
-    async with grpc.aio.insecure_channel(process.grpc_address) as channel, \
-            grpc.aio.insecure_channel(auth.grpc_address) as auth_channel:
-        yield Telephony(process, telephony_pb2_grpc.TelephonyStub(channel),
-                        telephony_pb2_grpc.SimulatorStub(channel), health_pb2_grpc.HealthStub(channel),
-                        auth_pb2_grpc.AuthStub(auth_channel), (("x-xuc-service-token", process.service_token),))
 
 
 class Inbox:
@@ -194,27 +83,11 @@ def summary(decoded: list[events.PhoneEvent]) -> list[tuple[str, str, str, str]]
     return [(event.event_type, event.username, event.dn, event.other_dn) for event in decoded]
 
 
-def call_ids() -> str:
-    """An Asterisk-like Uniqueid no other test uses (history is keyed by the linked id)."""
-    return f"{int(time.time())}.{secrets.randbelow(10**6)}{next(_ids)}"
-
-
-def channel_of(user: User, unique_id: str, linked_id: str, *, exten: str = "s", state: int = 0,
-               connected_num: str = "<unknown>", connected_name: str = "<unknown>") -> Chan:
-    """A channel of the user's phone (named after its line, showing its own caller id)."""
-    return Chan(f"PJSIP/{user.line}-{secrets.token_hex(4)}", unique_id, linked_id, user.line, f"Test {user.login}",
-                connected_num, connected_name, exten=exten, state=state)
-
-
 # --- fixtures ------------------------------------------------------------------------------------
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def shared_ami() -> AsyncIterator[ScriptedAmiServer]:
-    server = new_ami_server()
-    await server.start()
-    try:
+    async with running_ami_server() as server:
         yield server
-    finally:
-        await server.close()
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -252,35 +125,6 @@ async def nats_events(nats_server: str) -> AsyncIterator[NatsClient]:
         yield client
     finally:
         await client.close()
-
-
-@pytest_asyncio.fixture(loop_scope="module")
-async def own_ami() -> AsyncIterator[ScriptedAmiServer]:
-    server = new_ami_server()
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.close()
-
-
-StartTelephony = Callable[[str], Awaitable[Telephony]]
-
-
-@pytest_asyncio.fixture(loop_scope="module")
-async def start_telephony(
-    nats_server: str, auth_service: ServiceProcess, database_factory: DatabaseFactory, tmp_path: Path,
-) -> AsyncIterator[StartTelephony]:
-    """Start a telephony process of the test's own on an AMI URL; stopped (exit 0 checked) after it."""
-    async with AsyncExitStack() as stack:
-        launcher = ServiceLauncher(nats_server, tmp_path)
-        stack.push_async_callback(asyncio.to_thread, launcher.stop_all)
-
-        async def start(ami_url: str) -> Telephony:
-            process = await asyncio.to_thread(launch, launcher, auth_service, database_factory.create().url, ami_url)
-            return await stack.enter_async_context(client_of(process, auth_service))
-
-        yield start
 
 
 # --- connection state ----------------------------------------------------------------------------
@@ -420,68 +264,3 @@ async def test_the_phone_events_of_a_click_to_call_carry_the_dial_variables(
                                   dial_begin(caller.with_state(6), callee, f"PJSIP/{bob.line}")])
     [dialing] = await alice_events.wait(1)
     assert dict(dialing.user_data) == {"CRM_ID": "42", "XIVO_USERID": alice.user_id}  # as with the simulator
-
-
-# --- outage ----------------------------------------------------------------------------------------
-async def test_an_outage_is_reported_commands_fail_fast_and_the_service_reconnects(
-    own_ami: ScriptedAmiServer, start_telephony: StartTelephony,
-) -> None:
-    telephony = await start_telephony(own_ami.url())
-    await telephony.wait_for_health(SERVING, within=5.0)
-    await own_ami.wait_for_action("Status", within=3.0)
-    alice, bob = await telephony.new_user(), await telephony.new_user()
-    await telephony.set_dnd(alice, True)
-    call = call_ids()
-    callee = channel_of(bob, call, call, connected_num="0611223344")
-    await own_ami.push_events([newchannel(callee), newstate(callee.with_state(5))])  # an incoming call rings bob
-    await eventually(lambda: telephony.statuses(bob.line), lambda statuses: statuses[bob.line] == 8, 2.0,
-                     "bob ringing")
-
-    await own_ami.stop_listening()
-    await own_ami.drop()
-    await telephony.wait_for_health(NOT_SERVING, within=2.0)
-    state = await eventually(telephony.pbx_state, lambda current: current.detail.startswith("reconnecting in "),
-                             2.0, "the outage in GetPbxState")
-    assert (state.kind, state.connected) == ("ami", False)
-    assert "connection closed by the PBX" in state.detail or "connection refused" in state.detail
-    began = time.monotonic()
-    assert await refusal(telephony.dial(alice, bob.line)) == (grpc.StatusCode.UNAVAILABLE, "PbxUnreachable")
-    assert time.monotonic() - began < 1.0
-    assert await telephony.statuses(bob.line) == {bob.line: 0}  # the PBX's calls are unknown now
-    # the first attempt (0.5 s after the drop, default back-off) is refused; the next comes 1 s later
-    state = await eventually(telephony.pbx_state, lambda current: "connection refused" in current.detail,
-                             BACKOFF_INITIAL_SECONDS * 4, "a refused reconnection in GetPbxState")
-    assert not state.connected
-    assert await telephony.health() == NOT_SERVING
-
-    await own_ami.resume_listening()
-    await telephony.wait_for_health(SERVING, within=BACKOFF_INITIAL_SECONDS * 8)
-    assert own_ami.logins == 2
-    for action in RESYNC_ACTIONS:
-        await own_ami.wait_for_action(action, count=2)
-    # the stored user services are given to the PBX again (it may have lost them)
-    await own_ami.wait_until(lambda: [(put["Key"], put["Val"]) for put in own_ami.actions_named("DBPut")
-                                      if put["Family"] == f"xuc/{alice.line}"].count(("dnd", "1")) == 2,
-                             2.0, "the stored DND put again")
-    state = await telephony.pbx_state()
-    assert (state.connected, state.detail) == (True, f"connected to 127.0.0.1:{own_ami.port}")
-    reply = await telephony.dial(alice, bob.line)
-    assert reply.unique_id == (await own_ami.wait_for_action("Originate"))["ChannelId"]
-
-
-async def test_a_refused_login_is_reported_and_the_service_runs_anyway(
-    own_ami: ScriptedAmiServer, start_telephony: StartTelephony,
-) -> None:
-    bad_secret = f"bad-{secrets.token_hex(8)}"
-    telephony = await start_telephony(own_ami.url(secret=bad_secret))
-    await own_ami.wait_for_action("Login", within=3.0)
-    state = await eventually(telephony.pbx_state, lambda current: "login refused" in current.detail, 3.0,
-                             "the refused login in GetPbxState")
-    assert (state.kind, state.connected) == ("ami", False)
-    assert "Authentication failed" in state.detail
-    assert await telephony.health() == NOT_SERVING
-    assert await telephony.health("xuc.telephony.v1.Telephony") == SERVING
-    assert own_ami.logins == 0
-    alice = await telephony.new_user()
-    assert await refusal(telephony.dial(alice, "1234")) == (grpc.StatusCode.UNAVAILABLE, "PbxUnreachable")
-    assert bad_secret not in telephony.process.log()

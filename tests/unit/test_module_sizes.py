@@ -1,0 +1,73 @@
+"""No hand-written module over 400 lines (issue 12): a module that long holds several jobs, and a
+newcomer should find a behaviour by its folder and file name.
+
+Every `.py` file under the hand-written folders counts, tests and benchmarks included. Generated
+code is not walked: xucproto/ (tools/gen_protos.py writes it) sits outside these folders. The
+Alembic migrations under services/*/adapters/migrations/ are written by hand, so they count too.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+HAND_WRITTEN = ("xuc", "services", "gateway", "tests", "benchmarks", "tools")
+MAX_LINES = 400
+
+# Modules still over the limit while issue 12's splits land, each with its length when this list
+# was made. The lead removes a line when its split is merged; the second test below fails as soon
+# as a listed module is under the limit (or gone), so the list cannot outlive the splits.
+KNOWN_OVERSIZE = {
+    "gateway/event_forwarder.py",  # 634: webhook delivery moves out of the gateway
+    "services/contacts/domain/contacts.py",  # 408
+    "services/contacts/service_layer/personal_contacts.py",  # 424: CRUD, import pipeline, maintenance
+    "tests/e2e/test_attacks.py",  # 557
+    "tests/e2e/test_contacts.py",  # 423
+    "tests/e2e/test_faults_nats.py",  # 404
+    "tests/integration/test_auth_service.py",  # 581
+    "tests/integration/test_contacts_service.py",  # 890
+    "tests/integration/test_event_forwarder.py",  # 466
+    "tests/integration/test_gateway_contacts.py",  # 1005
+    "tests/integration/test_gateway_telephony.py",  # 807
+    "tests/integration/test_nats_permissions.py",  # 439
+    "tests/unit/test_compose.py",  # 639
+    "tests/unit/test_personal_contacts_service.py",  # 1018
+    "tests/unit/test_provision.py",  # 470
+    "xuc/launcher.py",  # 693: supervisor, probes, NATS server, topology, up()
+    "xuc/provision.py",  # 475: file schema, YAML line mapping, applying
+}
+
+
+def hand_written_modules() -> dict[str, int]:
+    """Path relative to the repository -> number of lines, for every hand-written module."""
+    sizes: dict[str, int] = {}
+    for folder in HAND_WRITTEN:
+        for path in (ROOT / folder).rglob("*.py"):
+            relative = path.relative_to(ROOT)
+            if any(part.startswith(".") or part == "__pycache__" for part in relative.parts):
+                continue  # virtual environments, caches
+            sizes[relative.as_posix()] = len(path.read_text(encoding="utf-8").splitlines())
+    return sizes
+
+
+def test_the_walk_finds_the_hand_written_modules() -> None:
+    sizes = hand_written_modules()
+
+    assert "tests/unit/test_module_sizes.py" in sizes
+    assert "tools/gen_protos.py" in sizes
+    assert not any(path.startswith("xucproto/") for path in sizes)
+
+
+def test_no_hand_written_module_is_over_the_limit() -> None:
+    oversize = {path: lines for path, lines in hand_written_modules().items()
+                if lines > MAX_LINES and path not in KNOWN_OVERSIZE}
+
+    assert not oversize, f"modules over {MAX_LINES} lines (split them by subject): " + ", ".join(
+        f"{path} ({lines})" for path, lines in sorted(oversize.items()))
+
+
+def test_the_known_oversize_modules_are_still_over_the_limit() -> None:
+    sizes = hand_written_modules()
+    fixed = sorted(path for path in KNOWN_OVERSIZE if sizes.get(path, 0) <= MAX_LINES)
+
+    assert not fixed, f"no longer over {MAX_LINES} lines (or gone): remove from KNOWN_OVERSIZE: {', '.join(fixed)}"
