@@ -15,19 +15,14 @@ from gateway.app import GatewayConfig, create_app
 from gateway.event_forwarder import EventForwarder
 from gateway.http_protocol import HeadLimits, limited_protocol
 from xuc import subjects
-from xuc.runtime import grpc_client, nats
-from xuc.runtime.keys import PublicKeyCache
+from xuc.runtime import bootstrap, grpc_client, nats
 from xuc.runtime.process import freeze_startup_objects, remove_ready_file, run, stop_signal, write_ready_file
-from xuc.runtime.revocations import follow_revocations, from_auth
 from xuc.runtime.settings import Settings, SettingsError
-from xuc.security.revocations import Revocations, retention_for
 from xuc.tasks import cancel_all
-from xucproto.auth.v1 import auth_pb2_grpc
 from xucproto.contacts.v1 import contacts_pb2_grpc
 from xucproto.telephony.v1 import telephony_pb2_grpc
 
 log = logging.getLogger("gateway")
-KEYS_TIMEOUT_SECONDS = 30.0
 # Above gRPC's default 4 MiB: a list of contacts without `limit` is one message (~140 bytes a
 # contact with every field, so 64 MiB is some 480,000). An import's report comes in parts of
 # ~2 MB at most (it was one message, hence no bound at all before).
@@ -69,18 +64,10 @@ async def main(settings: Settings) -> None:
     if not settings.contacts_address:
         raise SettingsError("XUC_CONTACTS_ADDRESS is required (host:port of the contacts service)")
     async with AsyncExitStack() as stack:
-        auth_channel = grpc_client.channel(settings.auth_address)
-        stack.push_async_callback(auth_channel.close)
-        auth = auth_pb2_grpc.AuthStub(auth_channel)
         # The NATS connection closes last: the revocation follower and the forwarder stop before it.
-        connection = await nats.connect_component(settings, "gateway")
-        stack.push_async_callback(nats.close, connection)
-        revocations = Revocations(retention_for(settings.token_ttl))
-        keys = PublicKeyCache(auth, settings.service_token, settings.token_issuer, revocations=revocations)
-        stack.push_async_callback(keys.close)  # its refresh task ends before the channel closes
-        await keys.wait_until_loaded(KEYS_TIMEOUT_SECONDS)
-        await follow_revocations(stack, connection, revocations, from_auth(auth, settings.service_token),
-                                 KEYS_TIMEOUT_SECONDS)
+        events = await bootstrap.connect_events(stack, settings, "gateway")
+        connection = events.connection
+        auth = await bootstrap.connect_auth(stack, settings, connection)
         # Not awaited: the gateway serves auth while contacts is down (its routes answer 503).
         contacts_channel = grpc_client.channel(settings.contacts_address, options=CONTACTS_CHANNEL_OPTIONS)
         stack.push_async_callback(contacts_channel.close)
@@ -98,6 +85,8 @@ async def main(settings: Settings) -> None:
         failures: list[BaseException] = []
         if settings.event_url:  # the forwarder stops (draining) before NATS closes: the stack unwinds LIFO
             forwarder = EventForwarder.from_settings(connection, settings)
+            # With XUC_STREAM_REPLICAS copies: the forwarder ensures it again, keeping that count.
+            await events.ensure_stream(subjects.webhook_dead_stream())
             if await nats.stream_exists(connection.jetstream(), subjects.TELEPHONY_STREAM):
                 await forwarder.start()  # before serving: no event after this gateway is ready is missed
                 stack.push_async_callback(forwarder.stop)
@@ -111,7 +100,7 @@ async def main(settings: Settings) -> None:
         log.info("1.0 API clients", extra={"allowed": ",".join(config.deprecated_api_hosts) or "none",
                                            "trusted_proxies": ",".join(config.trusted_proxies) or "none"})
         server = _Server(uvicorn.Config(
-            create_app(config, auth, keys, contacts_pb2_grpc.PersonalContactsStub(contacts_channel),
+            create_app(config, auth.stub, auth.keys, contacts_pb2_grpc.PersonalContactsStub(contacts_channel),
                        contacts_pb2_grpc.QualificationsStub(contacts_channel), telephony),
             host=settings.http_host,
             port=settings.http_port,

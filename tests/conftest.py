@@ -4,7 +4,8 @@
                                 One for the whole run: tests must not rely on streams being empty
                                 (use unique subjects/logins per test).
     database_backend   module   "sqlite" or "postgresql": modules using a database run once per
-                                backend; PostgreSQL is skipped unless XUC_TEST_DATABASE_URL is set.
+                                backend; PostgreSQL is skipped unless XUC_TEST_DATABASE_URL is set
+                                (failed instead on CI, CI=true).
     database_factory   module   DatabaseFactory: `.create()` gives one more fresh TestDatabase of that
                                 backend (a SQLite file, or a new PostgreSQL schema dropped at teardown).
     module_database    module   a TestDatabase for the module (`.url`, `.table_names()`).
@@ -37,19 +38,14 @@ from tests.support.databases import (
     postgres_admin_url,
 )
 from tests.support.processes import NatsServer, ServiceLauncher, ServiceProcess
+from tests.support.requirements import missing_tool
 
 DATABASE_BACKENDS = [
     pytest.param(SQLITE, id=SQLITE),
     pytest.param(
         POSTGRESQL,
         id=POSTGRESQL,
-        marks=[
-            pytest.mark.postgres,
-            pytest.mark.skipif(
-                not postgres_admin_url(),
-                reason=f"PostgreSQL variant: set {POSTGRES_URL_VARIABLE}=postgresql://user@host:port/db to run it",
-            ),
-        ],
+        marks=[pytest.mark.postgres],
     ),
 ]
 
@@ -76,6 +72,9 @@ async def nats_client(nats_server: str) -> AsyncIterator[NatsClient]:
 @pytest.fixture(scope="module", params=DATABASE_BACKENDS)
 def database_backend(request: pytest.FixtureRequest) -> str:
     backend: str = request.param
+    if backend == POSTGRESQL and not postgres_admin_url():
+        missing_tool("PostgreSQL variant: no server given",
+                     f"set {POSTGRES_URL_VARIABLE}=postgresql://user@host:port/db to run it")
     return backend
 
 

@@ -23,8 +23,7 @@ from services.auth.entrypoints.grpc_api import POLICY, SERVICE_NAME, AuthApi
 from services.auth.keys import MIGRATIONS, VERSION_TABLE, legacy_key_file, signing_keys
 from services.auth.service_layer.auth_service import AuthService
 from xuc import subjects
-from xuc.runtime import db, nats
-from xuc.runtime.events import NatsEventPublisher
+from xuc.runtime import bootstrap
 from xuc.runtime.grpc_edge import Authenticator, EdgeInterceptor
 from xuc.runtime.keys import MAX_AGE_SECONDS
 from xuc.runtime.process import GrpcService, run, serve_grpc, stop_signal
@@ -78,9 +77,7 @@ async def _signing_key_ring(settings: Settings, engine: AsyncEngine, stack: Asyn
 async def main(settings: Settings) -> None:
     stopping = stop_signal()
     async with AsyncExitStack() as stack:
-        engine = db.create_engine_for(settings.database_url)
-        stack.push_async_callback(engine.dispose)
-        await db.migrate(settings.database_url, MIGRATIONS, version_table=VERSION_TABLE)
+        engine = await bootstrap.open_database(stack, settings, MIGRATIONS, VERSION_TABLE)
 
         ring = await _signing_key_ring(settings, engine, stack)
         issuer = JwtIssuer(ring, settings.token_issuer, settings.token_ttl, settings.max_session_seconds)
@@ -88,11 +85,9 @@ async def main(settings: Settings) -> None:
         verifier = TokenVerifier(settings.token_issuer, revocations=revocations)
         ring.watch(verifier.set_keys)  # this service's own checks follow the published keys
 
-        connection = await nats.connect_component(settings, "auth")
-        stack.push_async_callback(nats.close, connection)
-        await nats.ensure_stream(connection.jetstream(), subjects.auth_stream())
+        events = await bootstrap.connect_events(stack, settings, "auth", [subjects.auth_stream()])
 
-        publisher = NatsEventPublisher(connection, to_message)
+        publisher = events.publisher(to_message)
         sso = sso_providers(settings)
         for provider in sso.values():
             stack.push_async_callback(provider.close)
@@ -109,7 +104,7 @@ async def main(settings: Settings) -> None:
             await service.forget_old_revocations()  # each reload, every 5 minutes, prunes the table too
             return await service.list_revocations()
 
-        await follow_revocations(stack, connection, revocations, own_revocations, START_TIMEOUT_SECONDS)
+        await follow_revocations(stack, events.connection, revocations, own_revocations, START_TIMEOUT_SECONDS)
         api = AuthApi(service, issuer, settings.token_issuer)
         interceptor = EdgeInterceptor(POLICY, Authenticator(settings.service_token, verifier))
         await serve_grpc(

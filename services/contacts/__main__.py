@@ -27,20 +27,14 @@ from services.contacts.entrypoints.qualifications_api import (
 from services.contacts.service_layer.personal_contacts import PersonalContactsService
 from services.contacts.service_layer.qualifications import QualificationsService
 from xuc import subjects
-from xuc.runtime import db, grpc_client, nats
-from xuc.runtime.events import NatsEventPublisher
+from xuc.runtime import bootstrap, grpc_client
 from xuc.runtime.grpc_edge import Authenticator, EdgeInterceptor
-from xuc.runtime.keys import PublicKeyCache
 from xuc.runtime.process import GrpcService, run, serve_grpc, stop_signal
-from xuc.runtime.revocations import follow_revocations, from_auth
 from xuc.runtime.settings import Settings, SettingsError
-from xuc.security.revocations import Revocations, retention_for
 from xuc.tasks import cancel_and_wait
-from xucproto.auth.v1 import auth_pb2_grpc
 from xucproto.contacts.v1 import contacts_pb2_grpc
 
 MIGRATIONS = Path(__file__).parent / "adapters" / "migrations"
-KEYS_TIMEOUT_SECONDS = 30.0
 
 log = logging.getLogger("services.contacts")
 
@@ -50,23 +44,9 @@ async def main(settings: Settings) -> None:
         raise SettingsError("XUC_AUTH_ADDRESS is required (host:port of the auth service)")
     stopping = stop_signal()
     async with AsyncExitStack() as stack:
-        engine = db.create_engine_for(settings.database_url)
-        stack.push_async_callback(engine.dispose)
-        await db.migrate(settings.database_url, MIGRATIONS, version_table="contacts_alembic_version")
-
-        connection = await nats.connect_component(settings, "contacts")
-        stack.push_async_callback(nats.close, connection)
-        await nats.ensure_stream(connection.jetstream(), subjects.contacts_stream())
-
-        auth_channel = grpc_client.channel(settings.auth_address)
-        stack.push_async_callback(auth_channel.close)
-        auth = auth_pb2_grpc.AuthStub(auth_channel)
-        revocations = Revocations(retention_for(settings.token_ttl))
-        keys = PublicKeyCache(auth, settings.service_token, settings.token_issuer, revocations=revocations)
-        stack.push_async_callback(keys.close)  # its refresh task ends before the channel closes
-        await keys.wait_until_loaded(KEYS_TIMEOUT_SECONDS)
-        await follow_revocations(stack, connection, revocations, from_auth(auth, settings.service_token),
-                                 KEYS_TIMEOUT_SECONDS)
+        engine = await bootstrap.open_database(stack, settings, MIGRATIONS, "contacts_alembic_version")
+        events = await bootstrap.connect_events(stack, settings, "contacts", [subjects.contacts_stream()])
+        auth = await bootstrap.connect_auth(stack, settings, events.connection)
 
         # Without a telephony address (a deployment without it), every number is "not a line" and
         # qualification answers are refused (their queue and agent cannot be checked). With several
@@ -79,27 +59,27 @@ async def main(settings: Settings) -> None:
 
         personal = PersonalContactsService(
             lambda: SqlContactsUnitOfWork(engine),
-            NatsEventPublisher(connection, contact_event_message),
+            events.publisher(contact_event_message),
             TelephonyPhoneStatuses(telephony_channel, settings.service_token),
             max_import_bytes=settings.max_import_bytes,
             import_lease_seconds=settings.contacts_import_lease_seconds,
         )
         log.info("contacts instance", extra={"instance_id": personal.instance_id})
         # Other processes may serve this database: their writes evict our cache through the events.
-        cache_feed = NatsCacheFeed(connection)
+        cache_feed = NatsCacheFeed(events.connection)
         await cache_feed.subscribe(personal.forget_cached, personal.forget_all_cached)
         personal.use_cache_feed(cache_feed)
         await personal.discard_unfinished_imports()
         stack.push_async_callback(cancel_and_wait, asyncio.create_task(personal.run_maintenance()))
         qualifications = QualificationsService(
             lambda: SqlQualificationsUnitOfWork(engine),
-            NatsEventPublisher(connection, qualification_event_message),
+            events.publisher(qualification_event_message),
             TelephonyCallCentre(telephony_channel, settings.service_token) if telephony_channel is not None else None,
         )
         personal_api, qualifications_api = PersonalContactsApi(personal), QualificationsApi(qualifications)
         interceptor = EdgeInterceptor(
             {**PERSONAL_CONTACTS_POLICY, **QUALIFICATIONS_POLICY},
-            Authenticator(settings.service_token, keys.verifier),
+            Authenticator(settings.service_token, auth.keys.verifier),
         )
         await serve_grpc(
             settings,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import grpc
@@ -28,21 +30,20 @@ from services.telephony.service_layer.failover import Failover
 from services.telephony.service_layer.pbx_events import PbxEventRouter
 from services.telephony.service_layer.user_services import UserServicesService
 from xuc import subjects
-from xuc.runtime import db, grpc_client, nats
-from xuc.runtime.events import NatsEventPublisher
+from xuc.runtime import bootstrap, grpc_client
 from xuc.runtime.grpc_edge import Authenticator, EdgeInterceptor
-from xuc.runtime.keys import PublicKeyCache
 from xuc.runtime.process import GrpcService, HealthServicer, run, serve_grpc, stop_signal
-from xuc.runtime.revocations import follow_revocations, from_auth
 from xuc.runtime.settings import Settings, SettingsError
-from xuc.security.revocations import Revocations, retention_for
-from xucproto.auth.v1 import auth_pb2_grpc
 from xucproto.telephony.v1 import telephony_pb2_grpc
 
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "adapters" / "migrations"
-KEYS_TIMEOUT_SECONDS = 30.0
+
+
+def create_ami_pbx(settings: Settings) -> AmiPbx:
+    return AmiPbx(settings.pbx, channel_template=settings.ami_channel, context=settings.ami_context,
+                  backoff_max=settings.ami_backoff_max_seconds)
 
 
 def create_pbx(settings: Settings) -> tuple[Pbx, SimulatedPbx | None]:
@@ -51,8 +52,59 @@ def create_pbx(settings: Settings) -> tuple[Pbx, SimulatedPbx | None]:
         simulator = SimulatedPbx(ring_timeout_seconds=settings.sim_ring_timeout,
                                  auto_answer=settings.sim_auto_answer)
         return simulator, simulator
-    return AmiPbx(settings.pbx, channel_template=settings.ami_channel, context=settings.ami_context,
-                  backoff_max=settings.ami_backoff_max_seconds), None
+    return create_ami_pbx(settings), None
+
+
+@dataclass(frozen=True)
+class Standby:
+    """What PBX failover adds to the process (XUC_TELEPHONY_FAILOVER; service_layer/failover.py):
+    the contest for the PBX lease, the PBX behind a gate that only the lease holder passes, and a
+    health that says SERVING for Telephony only while active. Made before the services (they use the
+    gate as their PBX), started after them (taking the lease reloads them)."""
+
+    failover: Failover
+    gate: StandbyPbx
+    health: StandbyHealth
+
+    @classmethod
+    async def create(cls, settings: Settings, events: bootstrap.Events) -> Standby:
+        bucket = await open_bucket(events.connection.jetstream(), settings.telephony_lease_ttl_seconds,
+                                   settings.stream_replicas)
+        lease = NatsPbxLease(bucket, lease_key(settings.pbx), new_holder_id())
+        log.info("PBX failover on: standing by until this instance holds the PBX lease",
+                 extra={"holder": lease.holder_id, "ttl_s": settings.telephony_lease_ttl_seconds})
+        failover = Failover(lease, ttl_seconds=settings.telephony_lease_ttl_seconds)
+        # The AMI adapter is created (and connects) each time this instance becomes active.
+        gate = StandbyPbx(partial(create_ami_pbx, settings), "ami", lambda: failover.detail,
+                          lambda: failover.active)
+        return cls(failover, gate, StandbyHealth([TELEPHONY_SERVICE]))
+
+    def is_active(self) -> bool:
+        return self.failover.active
+
+    def interceptor(self) -> StandbyInterceptor:
+        """Telephony calls refused while standing by, but GetPbxState (which says so)."""
+        return StandbyInterceptor([TELEPHONY_SERVICE], self.is_active, [f"/{TELEPHONY_SERVICE}/GetPbxState"])
+
+    def start(self, calls: CallService, agents: AgentService) -> None:
+        """Take the PBX when the lease is ours: what lives in the database is read again (push
+        registrations, agents: the previous active may have changed them), then the PBX connection
+        resynchronises calls, lines and agent states; let it go when the lease is lost."""
+
+        async def activate() -> None:
+            for reload in (calls.load, agents.load):
+                try:
+                    await reload()
+                except Exception:
+                    log.exception("activation: %s failed (kept what was loaded)", reload.__qualname__)
+            await self.gate.activate()
+            await self.health.set_active(True)
+
+        async def deactivate(detail: str) -> None:
+            await self.health.set_active(False)
+            await self.gate.deactivate(detail)
+
+        self.failover.start(activate, deactivate)
 
 
 async def main(settings: Settings) -> None:
@@ -63,54 +115,25 @@ async def main(settings: Settings) -> None:
                             "one process, a standby would have no PBX to take over")
     stopping = stop_signal()
     async with AsyncExitStack() as stack:
-        engine = db.create_engine_for(settings.database_url)
-        stack.push_async_callback(engine.dispose)
-        await db.migrate(settings.database_url, MIGRATIONS, version_table="telephony_alembic_version")
+        engine = await bootstrap.open_database(stack, settings, MIGRATIONS, "telephony_alembic_version")
+        events = await bootstrap.connect_events(stack, settings, "telephony", [subjects.telephony_stream()])
+        auth = await bootstrap.connect_auth(stack, settings, events.connection)
 
-        connection = await nats.connect_component(settings, "telephony")
-        stack.push_async_callback(nats.close, connection)
-        await nats.ensure_stream(connection.jetstream(), subjects.telephony_stream())
-
-        auth_channel = grpc_client.channel(settings.auth_address)
-        stack.push_async_callback(auth_channel.close)
-        auth = auth_pb2_grpc.AuthStub(auth_channel)
-        revocations = Revocations(retention_for(settings.token_ttl))
-        keys = PublicKeyCache(auth, settings.service_token, settings.token_issuer, revocations=revocations)
-        stack.push_async_callback(keys.close)  # its refresh task ends before the channel closes
-        await keys.wait_until_loaded(KEYS_TIMEOUT_SECONDS)
-        await follow_revocations(stack, connection, revocations, from_auth(auth, settings.service_token),
-                                 KEYS_TIMEOUT_SECONDS)
-
-        failover: Failover | None = None
-        gate: StandbyPbx | None = None
-        pbx: Pbx
-        if settings.telephony_failover:
-            # One active instance per PBX, the others standing by: see service_layer/failover.py.
-            lease_bucket = await open_bucket(connection.jetstream(), settings.telephony_lease_ttl_seconds)
-            lease = NatsPbxLease(lease_bucket, lease_key(settings.pbx), new_holder_id())
-            log.info("PBX failover on: standing by until this instance holds the PBX lease",
-                     extra={"holder": lease.holder_id, "ttl_s": settings.telephony_lease_ttl_seconds})
-            pbx = gate = StandbyPbx(lambda: create_pbx(settings)[0], "ami",
-                                    lambda: failover.detail if failover is not None else "standby",
-                                    lambda: failover is not None and failover.active)
-            simulator = None
-        else:
-            pbx, simulator = create_pbx(settings)
+        # One active instance per PBX, the others standing by; else the PBX XUC_PBX names, driven at once.
+        standby = await Standby.create(settings, events) if settings.telephony_failover else None
+        pbx, simulator = (standby.gate, None) if standby is not None else create_pbx(settings)
         directory = Directory()
         # Phone events are the hot path: written in order at once, JetStream's acks checked behind.
-        publisher = NatsEventPublisher(connection, telephony_event_message, confirm=False)
+        publisher = events.publisher(telephony_event_message, confirm=False)
         stack.push_async_callback(publisher.close)
 
-        def uow() -> SqlTelephonyUnitOfWork:
-            return SqlTelephonyUnitOfWork(engine)
-
-        deps = Dependencies(uow, pbx, publisher, directory)
+        deps = Dependencies(partial(SqlTelephonyUnitOfWork, engine), pbx, publisher, directory)
         calls, user_services, agents = CallService(deps), UserServicesService(deps), AgentService(deps)
 
         async def lines_changed() -> None:
             await pbx.set_lines(directory.numbers())
 
-        source = AuthDirectory(auth, grpc_client.service_metadata(settings.service_token), connection)
+        source = AuthDirectory(auth.stub, grpc_client.service_metadata(settings.service_token), events.connection)
         stack.push_async_callback(source.close)
         await load_and_follow(directory, source, lines_changed)
         await calls.load()
@@ -118,7 +141,7 @@ async def main(settings: Settings) -> None:
         await calls.start_recording()
         stack.push_async_callback(calls.stop_recording)
 
-        health = StandbyHealth([TELEPHONY_SERVICE]) if gate is not None else HealthServicer()
+        health = standby.health if standby is not None else HealthServicer()
         router = PbxEventRouter(calls, agents, user_services)
         stack.push_async_callback(router.close)
         # The PBX connection in the health of xuc.telephony.v1.Pbx and in xuc_pbx_connected, from
@@ -132,48 +155,21 @@ async def main(settings: Settings) -> None:
         # PBX the stored DND and forwards (again after every reconnection).
         await connection_report.start(router)
         interceptors: list[grpc.aio.ServerInterceptor] = []
-        if gate is not None:
-            assert isinstance(health, StandbyHealth)
-            failover = start_failover(lease, settings, gate, health, calls, agents)
-            stack.push_async_callback(failover.close)  # before the PBX closes: steps down, releases the lease
-            interceptors.append(StandbyInterceptor([TELEPHONY_SERVICE], lambda: failover is not None
-                                                   and failover.active, [f"/{TELEPHONY_SERVICE}/GetPbxState"]))
+        if standby is not None:
+            standby.start(calls, agents)
+            stack.push_async_callback(standby.failover.close)  # before the PBX closes: steps down, releases the lease
+            interceptors.append(standby.interceptor())
 
-        services = [GrpcService(TELEPHONY_SERVICE, lambda server: telephony_pb2_grpc.add_TelephonyServicer_to_server(
-            TelephonyApi(calls, user_services, agents, pbx), server))]
+        telephony_api = TelephonyApi(calls, user_services, agents, pbx)
+        services = [GrpcService(TELEPHONY_SERVICE, partial(telephony_pb2_grpc.add_TelephonyServicer_to_server,
+                                                           telephony_api))]
         policy = dict(TELEPHONY_POLICY)
         if simulator is not None:
-            api = SimulatorApi(simulator)
-            services.append(GrpcService(SIMULATOR_SERVICE, lambda server: telephony_pb2_grpc
-                                        .add_SimulatorServicer_to_server(api, server)))
+            services.append(GrpcService(SIMULATOR_SERVICE, partial(telephony_pb2_grpc.add_SimulatorServicer_to_server,
+                                                                   SimulatorApi(simulator))))
             policy.update(SIMULATOR_POLICY)
-        interceptor = EdgeInterceptor(policy, Authenticator(settings.service_token, keys.verifier))
+        interceptor = EdgeInterceptor(policy, Authenticator(settings.service_token, auth.keys.verifier))
         await serve_grpc(settings, "telephony", services, [interceptor, *interceptors], stopping, health)
-
-
-def start_failover(lease: NatsPbxLease, settings: Settings, gate: StandbyPbx, health: StandbyHealth,
-                   calls: CallService, agents: AgentService) -> Failover:
-    """Take the PBX when the lease is ours: what lives in the database is read again (push
-    registrations, agents: the previous active may have changed them), then the PBX connection
-    resynchronises calls, lines and agent states; let it go when the lease is lost."""
-
-    async def activate() -> None:
-        for reload in (calls.load, agents.load):
-            try:
-                await reload()
-            except Exception:
-                log.exception("activation: %s failed (kept what was loaded)", reload.__qualname__)
-        await gate.activate()
-        await health.set_active(True)
-
-    async def deactivate(detail: str) -> None:
-        await health.set_active(False)
-        await gate.deactivate(detail)
-
-    failover = Failover(lease, ttl_seconds=settings.telephony_lease_ttl_seconds, activate=activate,
-                        deactivate=deactivate)
-    failover.start()
-    return failover
 
 
 if __name__ == "__main__":

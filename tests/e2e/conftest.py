@@ -37,6 +37,8 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from tests.support.http_errors import assert_error_body
+
 XUC = Path(sys.executable).parent / "xuc"
 BASE = "/xuc/api/2.0"
 APP_ORIGIN = "http://app.example"
@@ -89,17 +91,10 @@ def login_body(login: str, password: str | None = None) -> dict[str, str]:
     return {"login": login, "password": USERS[login] if password is None else password}
 
 
-def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    """A documented error answer: the status, and a JSON object {"error": code, "message": <text>}."""
-    assert response.status_code == status, (response.status_code, response.text)
-    assert response.headers["content-type"].startswith("application/json"), response.headers
-    body = response.json()
-    assert isinstance(body, dict), body
-    assert isinstance(body.get("error"), str), body
-    assert isinstance(body.get("message"), str), body
-    assert body["message"], body
-    assert body["error"] == code, body
-    return body
+def assert_error(response: httpx.Response, status: int, code: str, message: str | None = None) -> dict[str, Any]:
+    """A documented error answer: the status, and exactly {"error": code, "message": <text>} (`message`
+    exactly, when given). Returns the body."""
+    return assert_error_body(response, status, code, message)
 
 
 def assert_token_answer(response: httpx.Response, login: str, ttl: int = 3600) -> str:

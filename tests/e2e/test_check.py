@@ -14,6 +14,7 @@ from tests.e2e.conftest import (
     jwt_parts,
     login_body,
 )
+from tests.support.http_errors import NO_BEARER_MESSAGE, NO_CREDENTIALS_MESSAGE
 
 LOGIN = f"{BASE}/auth/login"
 CHECK = f"{BASE}/auth/check"
@@ -58,12 +59,12 @@ def test_the_refreshed_token_works_and_the_old_one_stays_valid(api: httpx.Client
 
 
 def test_no_header_is_authorization_header_not_found(api: httpx.Client) -> None:
-    assert_error(api.get(CHECK), 401, "AuthorizationHeaderNotFound")
+    assert_error(api.get(CHECK), 401, "AuthorizationHeaderNotFound", NO_CREDENTIALS_MESSAGE)
 
 
 @pytest.mark.parametrize("value", ["Basic xyz", "Bearer", "Token abc.def.ghi", "eyJhbGciOiJFUzI1NiJ9.e30.sig"])
 def test_an_authorization_header_without_a_bearer_token_is_bearer_not_found(api: httpx.Client, value: str) -> None:
-    assert_error(api.get(CHECK, headers={"Authorization": value}), 401, "BearerNotFound")
+    assert_error(api.get(CHECK, headers={"Authorization": value}), 401, "BearerNotFound", NO_BEARER_MESSAGE)
 
 
 @pytest.mark.parametrize("garbage", ["garbage", "a.b.c", "eyJhbGciOiJFUzI1NiJ9.e30.", "eyJ.eyJ.eyJ"])

@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import BASE, MAX_BODY_BYTES, Stack, assert_error
+from tests.support.http_errors import NO_CREDENTIALS_MESSAGE
 
 PERSONAL = f"{BASE}/contact/personal"
 EXPORT = f"{BASE}/contact/export/personal"
@@ -217,7 +218,7 @@ def test_an_unknown_id_is_not_found_on_every_route(ann: User, contact_id: str) -
     ("POST", IMPORT),
 ])
 def test_every_route_wants_a_token(api: httpx.Client, method: str, path: str) -> None:
-    assert_error(api.request(method, path), 401, "AuthorizationHeaderNotFound")
+    assert_error(api.request(method, path), 401, "AuthorizationHeaderNotFound", NO_CREDENTIALS_MESSAGE)
     assert_error(api.request(method, path, headers={"Authorization": "Bearer nope"}), 401, "InvalidToken")
 
 

@@ -1,7 +1,7 @@
 """Fault 4 (issue 6): PostgreSQL restarted during a contacts import and contact writes, through
 `xuc up` with XUC_DATABASE_URL at a PostgreSQL server of the test's own (tests/support/postgres_server.py;
 the machine's shared server is never touched). Skipped, with the reason, where PostgreSQL's server
-binaries or a non-root user to run them are missing.
+binaries or a non-root user to run them are missing (failed instead on CI, `CI=true`).
 
 - The import in flight across the outage makes none of its contacts visible (docs/contacts.md, "Import
   guarantee": all at once or not at all), answered 503 `Unreachable` (or its connection cut).
@@ -24,7 +24,9 @@ import psycopg
 import pytest
 
 from tests.e2e.conftest import BASE, Stack, assert_error
+from tests.support.http_errors import UNREACHABLE_MESSAGE
 from tests.support.postgres_server import PostgresServer, PostgresUnavailable
+from tests.support.requirements import POSTGRES_SERVER_INSTALL, missing_tool
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -36,7 +38,7 @@ HEADER = "firstname,lastname,number\n"
 FIRST_PART_LINES = 25_000  # more than two batches of 10,000: pending rows are written before the outage
 SECOND_PART_LINES = 25_000
 DOWN_SECONDS = 3.0
-RECOVERY_SECONDS = 15.0
+RECOVERY_SECONDS = 60.0  # a deadline to wait for, not a bound: how long it took is printed
 
 
 @pytest.fixture
@@ -44,7 +46,7 @@ def postgres() -> Iterator[PostgresServer]:
     try:
         server = PostgresServer.create()
     except PostgresUnavailable as reason:
-        pytest.skip(f"PostgreSQL cannot run here: {reason}")
+        missing_tool(f"PostgreSQL cannot run here: {reason}", POSTGRES_SERVER_INSTALL)
     try:
         yield server
     finally:
@@ -153,13 +155,12 @@ def test_fault_postgres_restart_during_imports_and_writes(
         for response in (http.get(PERSONAL), http.post(PERSONAL, json={"lastname": "During"}),
                          http.post(IMPORT, content=HEADER + "Down,Import,1\n", headers={"Content-Type": "text/csv"}),
                          http.post(LOGIN, json={"login": USER, "password": PASSWORD})):
-            assert_error(response, 503, "Unreachable")
-            assert response.elapsed.total_seconds() < 3.0, (response.request.url, response.elapsed)
+            assert_error(response, 503, "Unreachable", UNREACHABLE_MESSAGE)  # how soon: printed, not bounded
             during.append(round(response.elapsed.total_seconds(), 2))
         importer.join(30)
         assert not importer.is_alive()
         if "response" in outcome:
-            assert_error(outcome["response"], 503, "Unreachable")
+            assert_error(outcome["response"], 503, "Unreachable", UNREACHABLE_MESSAGE)
         time.sleep(max(0.0, DOWN_SECONDS - (time.monotonic() - down_since)))
 
         postgres.start()
@@ -167,7 +168,9 @@ def test_fault_postgres_restart_during_imports_and_writes(
         eventually(lambda: http.post(PERSONAL, json={"lastname": "After", "number": "2"}).status_code == 201,
                    RECOVERY_SECONDS, "a contact created after the restart")
         recovered_after = time.monotonic() - down_since
-        time.sleep(1.0)
+        answered = len(writer.answers)
+        eventually(lambda: any(status == 201 for _, status, _ in writer.answers[answered:]), RECOVERY_SECONDS,
+                   "a write of the writer acknowledged after the restart")
         writer.stopping.set()
         writer.join(30)
         assert stack.component_pids() == pids, "a component was restarted"

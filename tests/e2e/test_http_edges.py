@@ -7,6 +7,7 @@ import pytest
 
 from gateway.app import load_openapi
 from tests.e2e.conftest import APP_ORIGIN, BASE, MAX_BODY_BYTES, assert_error, assert_token_answer, login_body
+from tests.support.http_errors import NO_CREDENTIALS_MESSAGE
 
 LOGIN = f"{BASE}/auth/login"
 CHECK = f"{BASE}/auth/check"
@@ -50,7 +51,7 @@ def test_a_successful_answer_to_the_allowed_origin_carries_cors_headers(api: htt
 def test_an_error_answer_to_the_allowed_origin_carries_cors_headers(api: httpx.Client) -> None:
     response = api.get(CHECK, headers={"Origin": APP_ORIGIN})
 
-    assert_error(response, 401, "AuthorizationHeaderNotFound")
+    assert_error(response, 401, "AuthorizationHeaderNotFound", NO_CREDENTIALS_MESSAGE)
     assert response.headers[ALLOW_ORIGIN] == APP_ORIGIN
 
 
@@ -69,7 +70,8 @@ def test_another_origin_is_not_allowed(api: httpx.Client) -> None:
 
     assert ALLOW_ORIGIN not in preflight.headers
     assert_error(preflight, 400, "CorsNotAllowed")  # refused, in the same error shape as everything else
-    assert_error(request, 401, "AuthorizationHeaderNotFound")  # answered, but not readable by that page
+    # answered, but not readable by that page
+    assert_error(request, 401, "AuthorizationHeaderNotFound", NO_CREDENTIALS_MESSAGE)
     assert ALLOW_ORIGIN not in request.headers
 
 

@@ -2,8 +2,9 @@
 principal with a ticket from `kinit`, the `HTTP/localhost` service principal in the keytab given to
 `xuc up`, and SPNEGO tokens made by the test with GSSAPI, sent to the gateway over HTTP.
 
-Skipped, with the reason, only when the Kerberos tools or the `gssapi` package are absent
-(`.ci/run` installs them: krb5-kdc, krb5-admin-server, krb5-user, libkrb5-dev, `.[kerberos]`).
+Skipped, with what to install, only when the Kerberos tools or the `gssapi` package are absent, and
+failed instead on CI (`.ci/run` installs them: krb5-kdc, krb5-admin-server, krb5-user, libkrb5-dev,
+`.[kerberos]`).
 """
 
 from __future__ import annotations
@@ -18,12 +19,14 @@ import pytest
 
 from tests.e2e.conftest import BASE, Stack, assert_error, assert_token_answer
 from tests.support.kdc import MISSING_TOOLS, Realm
+from tests.support.requirements import KERBEROS_INSTALL, missing_tool
 
-pytestmark = pytest.mark.skipif(
-    bool(MISSING_TOOLS) or importlib.util.find_spec("gssapi") is None,
-    reason=f"Kerberos tools absent ({', '.join(MISSING_TOOLS) or 'the gssapi package'}): "
-           "apt-get install krb5-kdc krb5-admin-server krb5-user libkrb5-dev; pip install -e '.[kerberos]'",
-)
+
+@pytest.fixture(scope="module", autouse=True)
+def kerberos_installed() -> None:
+    if MISSING_TOOLS or importlib.util.find_spec("gssapi") is None:
+        missing_tool(f"Kerberos tools absent ({', '.join(MISSING_TOOLS) or 'the gssapi package'})", KERBEROS_INSTALL)
+
 SPNEGO = "1.3.6.1.5.5.2"
 
 

@@ -1,9 +1,10 @@
 """Call qualifications through `xuc up`: provisioned with `xuc provision`, listed per queue,
 answered, exported by date range (also at the documentation's "api/api" path).
 
-The module provisions its own file once (queues 5, 6 and 7; qualifications on them) and its own
+The module provisions its own file once (queues 5, 6, 7 and 8; qualifications on them) and its own
 user, agent of two agents (1 and 2: answers name one of them); the answers of each test use a
-queue or a time range no other test uses.
+queue or a time range no other test uses, and the test that re-provisions removes only a
+qualification of its own (queue 8), so the tests pass in any order.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import BASE, Stack, assert_error
+from tests.support.http_errors import NO_CREDENTIALS_MESSAGE
 
 QUALIFICATION = f"{BASE}/call_qualification"
 TYPO_QUALIFICATION = "/xuc/api/api/2.0/call_qualification"
@@ -37,6 +39,7 @@ queues:
   - {id: 5, name: support, number: "3000", agents: ["1", "2"]}
   - {id: 6, name: sales, number: "3001", agents: ["1"]}
   - {id: 7, name: quiet, number: "3002"}
+  - {id: 8, name: seasons, number: "3003", agents: ["1"]}
 qualifications:
   - name: Support
     queues: [5]
@@ -47,6 +50,9 @@ qualifications:
   - name: Retired
     queues: [6]
     subQualifications: [{name: Old}]
+  - name: Seasonal
+    queues: [8]
+    subQualifications: [{name: Winter}]
 """
 
 
@@ -105,6 +111,7 @@ def test_provisioning_reports_each_qualification(provisioned: list[str]) -> None
         "qualification Support: created",
         "qualification General Questions: created",
         "qualification Retired: created",
+        "qualification Seasonal: created",
     ]
 
 
@@ -229,22 +236,23 @@ def test_not_json_is_json_error_decoding(agent: httpx.Client) -> None:
     ("GET", f"{TYPO_QUALIFICATION}/csv/5/2018-03-21/2018-03-22"),
 ])
 def test_every_route_wants_a_token(api: httpx.Client, method: str, path: str) -> None:
-    assert_error(api.request(method, path), 401, "AuthorizationHeaderNotFound")
+    assert_error(api.request(method, path), 401, "AuthorizationHeaderNotFound", NO_CREDENTIALS_MESSAGE)
     assert_error(api.request(method, path, headers={"X-Auth-Token": "nope"}), 401, "InvalidToken")
 
 
-# --- re-provisioning (last: it changes what the other tests read) ---------------------------------
+# --- re-provisioning (of a qualification no other test reads) -------------------------------------
 def test_a_qualification_no_longer_provisioned_is_no_longer_offered_but_its_answers_stay(
     stack: Stack, agent: httpx.Client,
 ) -> None:
-    old = sub_id(agent, 6, "Retired", "Old")
-    post_answer(agent, sub_qualification_id=old, queue=6, time="2021-06-01 09:00:00")
-    without_retired = PROVISIONING[:PROVISIONING.index("  - name: Retired")]
+    winter = sub_id(agent, 8, "Seasonal", "Winter")
+    post_answer(agent, sub_qualification_id=winter, queue=8, time="2021-06-01 09:00:00")
+    without_seasonal = PROVISIONING[:PROVISIONING.index("  - name: Seasonal")]
 
-    lines = stack.xuc("provision", str(stack.write_file("qualifications-2.yaml", without_retired))).stdout
-    assert "qualification Retired: deactivated" in lines.splitlines()
+    lines = stack.xuc("provision", str(stack.write_file("qualifications-2.yaml", without_seasonal))).stdout
+    assert "qualification Seasonal: deactivated" in lines.splitlines()
 
-    assert [entry["name"] for entry in listing(agent, 6)] == ["General Questions"]
-    assert_error(agent.post(QUALIFICATION, json={**DOCUMENTED_ANSWER, "sub_qualification_id": old, "queue": 6}),
+    assert listing(agent, 8) == []
+    assert [entry["name"] for entry in listing(agent, 6)] == ["General Questions", "Retired"]  # the others stay
+    assert_error(agent.post(QUALIFICATION, json={**DOCUMENTED_ANSWER, "sub_qualification_id": winter, "queue": 8}),
                  400, "JsonErrorDecoding")
-    assert [row[0] for row in export_rows(agent, QUALIFICATION, 6, "2021-06-01", "2021-06-02")] == [str(old)]
+    assert [row[0] for row in export_rows(agent, QUALIFICATION, 8, "2021-06-01", "2021-06-02")] == [str(winter)]

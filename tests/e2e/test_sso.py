@@ -16,6 +16,7 @@ import pytest
 from tests.e2e.conftest import BASE, Stack, assert_error, assert_token_answer
 from tests.support.background import BackgroundLoop
 from tests.support.cas_server import CasServer
+from tests.support.http_errors import UNHANDLED_MESSAGE
 from tests.support.oidc_issuer import LocalIssuer, forge
 
 
@@ -102,6 +103,43 @@ def test_cas_errors(sso_stack: Stack, servers: Servers) -> None:
         body = assert_error(http.get(f"{BASE}/auth/cas", params={"service": SERVICE, "ticket": "ST-1"}), 502,
                             "CasServerInvalidResponse")
         assert "ST-1" not in body["message"]
+
+
+# Every CAS failure code (the CAS 3.0 specification's) -> (status, the REST page's error code).
+CAS_FAILURE_ANSWERS = [
+    ("INVALID_REQUEST", 400, "CasServerInvalidRequest"),
+    ("INVALID_TICKET_SPEC", 400, "CasServerInvalidTicketSpec"),
+    ("UNAUTHORIZED_SERVICE_PROXY", 401, "CasServerUnauthorizedServiceProxy"),
+    ("INVALID_PROXY_CALLBACK", 401, "CasServerInvalidProxyCallback"),
+    ("INVALID_TICKET", 401, "CasServerInvalidTicket"),
+    ("INVALID_SERVICE", 401, "CasServerInvalidService"),
+    ("INTERNAL_ERROR", 502, "CasServerInternalError"),
+]
+
+
+@pytest.mark.parametrize(("cas_code", "status", "code"), CAS_FAILURE_ANSWERS,
+                         ids=[row[0] for row in CAS_FAILURE_ANSWERS])
+def test_each_cas_failure_code_is_its_documented_answer(sso_stack: Stack, servers: Servers, cas_code: str,
+                                                        status: int, code: str) -> None:
+    servers.cas.fail(cas_code, f"The CAS server says {cas_code.lower()}")
+    with httpx.Client(base_url=sso_stack.url, timeout=15.0) as http:
+        response = http.get(f"{BASE}/auth/cas", params={"service": SERVICE, "ticket": "ST-1-failing"})
+    # The CAS server's own text for a refusal; a fixed one for a server error (5xx tell no internals).
+    said = f"The CAS server says {cas_code.lower()}"
+    assert_error(response, status, code, said if status < 500 else UNHANDLED_MESSAGE)
+
+
+@pytest.mark.parametrize("answer", [
+    b"<html>maintenance</html>",  # not the CAS protocol
+    b'<cas:serviceResponse xmlns:cas="http://www.yale.edu/tp/cas"><cas:authenticationFailure code="NEW_CODE">'
+    b"new</cas:authenticationFailure></cas:serviceResponse>",  # a code the specification does not have
+])
+def test_a_cas_answer_that_is_not_understood_is_502_invalid_response(sso_stack: Stack, servers: Servers,
+                                                                     answer: bytes) -> None:
+    servers.cas.respond(answer)
+    with httpx.Client(base_url=sso_stack.url, timeout=15.0) as http:
+        response = http.get(f"{BASE}/auth/cas", params={"service": SERVICE, "ticket": "ST-1-garbled"})
+    assert_error(response, 502, "CasServerInvalidResponse", UNHANDLED_MESSAGE)
 
 
 def test_an_oidc_access_token_logs_the_user_in(sso_stack: Stack, servers: Servers) -> None:

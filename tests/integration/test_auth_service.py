@@ -511,7 +511,7 @@ async def test_tokens_expire_after_their_ttl(service_launcher: ServiceLauncher, 
         assert reply.ttl == 1
 
         # Accepted until it expires (at most a second from now), refused from then on.
-        deadline = reply.expires + 3.0
+        deadline = reply.expires + 30.0  # a generous wait for the refusal, not a bound on how soon it comes
         while (error := await _check_error(auth, reply.token)) is None:
             assert time.time() < deadline, "the token is still accepted well after its expiry"
             await asyncio.sleep(0.1)

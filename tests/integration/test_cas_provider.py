@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import socket
-import time
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -161,12 +160,11 @@ async def test_an_oversized_answer_is_refused(cas: CasServer, provider: CasProvi
 async def test_a_stalled_server_times_out(cas: CasServer) -> None:
     provider = CasProvider(cas.url, timeout_seconds=0.3)
     ticket = cas.issue_ticket("alicej", SERVICE)
-    cas.stall(5.0)
-    started = time.monotonic()
+    cas.stall(30.0)
     try:
+        # The message is the provider's own timeout: the stall (30 s) would have ended the wait otherwise.
         with pytest.raises(CasServerInvalidResponse, match=r"did not answer within 0\.3 s") as raised:
             await provider.authenticate(CasCredentials(SERVICE, ticket))
-        assert time.monotonic() - started < 2.0
         assert ticket not in raised.value.message
         # The session is still usable once the server answers again.
         other = cas.issue_ticket("bob", SERVICE)

@@ -586,11 +586,9 @@ async def test_the_telephony_adapter_asks_once_and_never_fails_a_list(
             request_ids.reset(token)
         assert telephony.requests[-1][1]["x-request-id"] == "list-request-7"
 
-        telephony.delay = 3.0  # beyond the adapter's 1 s timeout
-        started = asyncio.get_running_loop().time()
+        telephony.delay = 3600.0  # never answers within the test: only the adapter's own 1 s timeout ends a call
         for _ in range(2):
-            assert await statuses.statuses(["1001"]) == {"1001": NOT_A_LINE}
-        assert asyncio.get_running_loop().time() - started < 3.0
+            assert await asyncio.wait_for(statuses.statuses(["1001"]), 30.0) == {"1001": NOT_A_LINE}
     assert [record.getMessage() for record in caplog.records if record.levelname == "WARNING"] == [
         "phone statuses unknown: telephony answered DEADLINE_EXCEEDED (Deadline Exceeded) (logged once)"]
 

@@ -30,6 +30,7 @@ import grpc
 import httpx
 import pytest
 
+from tests.support.http_errors import assert_error_body
 from tests.support.processes import ServiceLauncher, ServiceProcess, new_service_token
 from xuc.runtime.grpc_client import RETRY_POLICY, RETRYABLE_METHODS, service_metadata
 from xuc.runtime.grpc_errors import status_for
@@ -334,17 +335,10 @@ def api(gateway: Gateway, fake: FakeContacts) -> Iterator[httpx.Client]:
         yield client
 
 
-def assert_error(response: httpx.Response, status: int, code: str) -> str:
+def assert_error(response: httpx.Response, status: int, code: str, message: str | None = None) -> str:
     """A documented error answer; its message."""
-    assert response.status_code == status, (response.status_code, response.text)
-    assert response.headers["content-type"] == "application/json"
-    body = response.json()
-    assert set(body) == {"error", "message"}, body
-    assert body["error"] == code, body
-    assert isinstance(body["message"], str)
-    assert body["message"]
-    message: str = body["message"]
-    return message
+    found: str = assert_error_body(response, status, code, message)["message"]
+    return found
 
 
 def contact(contact_id: str = CONTACT_ID, favorite: bool | None = None, **fields: str) -> contacts_pb2.Contact:

@@ -39,6 +39,7 @@ from services.telephony.domain.errors import (
     QueueNotFound,
     UserNotFound,
 )
+from tests.support.http_errors import assert_error_body
 from tests.support.processes import ServiceLauncher, ServiceProcess, new_service_token
 from xuc.errors import DomainError
 from xuc.runtime.grpc_client import RETRY_POLICY, service_metadata
@@ -281,17 +282,10 @@ def stranger(gateway: Gateway, fake: FakeTelephony) -> Iterator[httpx.Client]:
         yield client
 
 
-def assert_error(response: httpx.Response, status: int, code: str) -> str:
+def assert_error(response: httpx.Response, status: int, code: str, message: str | None = None) -> str:
     """A documented error answer; its message."""
-    assert response.status_code == status, (response.status_code, response.text)
-    assert response.headers["content-type"] == "application/json"
-    body = response.json()
-    assert set(body) == {"error", "message"}, body
-    assert body["error"] == code, body
-    assert isinstance(body["message"], str)
-    assert body["message"]
-    message: str = body["message"]
-    return message
+    found: str = assert_error_body(response, status, code, message)["message"]
+    return found
 
 
 def post_json(client: httpx.Client, path: str, body: bytes | str, content_type: str = "application/json",

@@ -242,7 +242,7 @@ async def test_a_component_publishes_only_its_own_subjects(connect: Connector, n
 async def test_telephony_holds_the_pbx_lease_in_its_bucket(server: AuthorizingNats) -> None:
     connection = await component(server, "telephony")
     try:
-        lease = NatsPbxLease(await open_bucket(connection.jetstream(), 10.0), "pbx-test", "holder-1")
+        lease = NatsPbxLease(await open_bucket(connection.jetstream(), 10.0, replicas=1), "pbx-test", "holder-1")
         revision = await lease.acquire()
         assert revision is not None
         renewed = await lease.renew(revision)

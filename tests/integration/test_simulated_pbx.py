@@ -41,6 +41,7 @@ class Recorder:
 
     def __init__(self, delay: float = 0.0) -> None:
         self.events: list[PbxEvent] = []
+        self.received_at: list[float] = []  # the loop's time when each event reached the sink
         self.delay = delay
         self.busy = False
         self.overlapped = False
@@ -49,9 +50,11 @@ class Recorder:
     async def __call__(self, event: PbxEvent) -> None:
         self.overlapped |= self.busy
         self.busy = True
+        received_at = asyncio.get_running_loop().time()
         try:
             await asyncio.sleep(self.delay)
             async with self._changed:
+                self.received_at.append(received_at)
                 self.events.append(event)
                 self._changed.notify_all()
         finally:
@@ -61,7 +64,7 @@ class Recorder:
         return [(e.number, e.state) for e in self.events if isinstance(e, ChannelEvent)]
 
     async def wait_for(self, condition: Callable[[], bool]) -> None:
-        async with asyncio.timeout(2), self._changed:
+        async with asyncio.timeout(30), self._changed:  # a generous wait, not a bound
             await self._changed.wait_for(condition)
 
 
@@ -128,31 +131,38 @@ async def test_an_unanswered_call_is_released_at_the_ring_timeout(pbx: Simulated
 async def test_answering_cancels_the_ring_timer(pbx: SimulatedPbx, recorder: Recorder) -> None:
     ids = await pbx.originate(click())
     await pbx.answer(BOB)
+    # A later call nobody answers, waited for: its ring timer began after the first call's, so
+    # that one, had it not been cancelled, would have fired first.
+    await pbx.place_call("0611223344", CAROL)
+    await recorder.wait_for(lambda: (CAROL, ChannelState.RELEASED) in recorder.channels())
 
-    await asyncio.sleep(RING_TIMEOUT * 2)
-    await pbx.flush()
-
-    assert ChannelState.RELEASED not in {state for _, state in recorder.channels()}
+    assert {number for number, state in recorder.channels() if state is ChannelState.RELEASED} == {CAROL}
     assert [call.state for call in await pbx.list_calls()] == [CallState.ESTABLISHED]
     assert (await pbx.hangup(ALICE, ids.unique_id)).state is CallState.RELEASED
 
 
 async def test_without_auto_answer_the_source_rings_then_the_destination_gets_its_own_timer(
         recorder: Recorder) -> None:
-    timeout = 0.4  # checked at 1.25 x timeout: 0.1 s from either timer, room for a loaded machine
+    timeout = 0.4
     pbx = SimulatedPbx(ring_timeout_seconds=timeout, auto_answer=False)
     await pbx.set_lines([ALICE, BOB])
     await pbx.start(recorder)
     try:
         await pbx.originate(click())
         await asyncio.sleep(timeout / 2)
+        answered_at = asyncio.get_running_loop().time()
         await pbx.answer(ALICE)  # half the timeout gone: Bob still gets a whole one
-        await asyncio.sleep(timeout * 0.75)
-        assert [call.state for call in await pbx.list_calls()] == [CallState.RINGING]
 
         await recorder.wait_for(lambda: (BOB, ChannelState.RELEASED) in recorder.channels())
     finally:
         await pbx.close()
+
+    # Bob's own timer began when Alice answered: his release came a whole timeout after (a lower
+    # bound only: a busy machine makes it later, never sooner).
+    released_at = next(at for at, event in zip(recorder.received_at, recorder.events, strict=True)
+                       if isinstance(event, ChannelEvent)
+                       and (event.number, event.state) == (BOB, ChannelState.RELEASED))
+    assert released_at - answered_at >= timeout
 
     assert recorder.channels()[:3] == [
         (ALICE, ChannelState.RINGING), (ALICE, ChannelState.DIALING), (BOB, ChannelState.RINGING)]

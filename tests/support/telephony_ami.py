@@ -114,7 +114,7 @@ class Telephony:
         reply = await self.health_stub.Check(health_pb2.HealthCheckRequest(service=service))
         return int(reply.status)
 
-    async def wait_for_health(self, status: int, within: float = 3.0) -> None:
+    async def wait_for_health(self, status: int, within: float = 30.0) -> None:
         await eventually(self.health, lambda current: current == status, within,
                          f"PBX health {health_pb2.HealthCheckResponse.ServingStatus.Name(status)}")
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -77,10 +78,11 @@ class Telephony:
     async def history(self, user: User, size: int = 0, days: int = 0, count: int = 0) -> list[tuple[str, str, str]]:
         """The user's history; with `count`, once it holds that many calls (calls are recorded
         when the PBX's release events have been handled, just after the hang-up answers)."""
-        for _ in range(100):
+        deadline = time.monotonic() + 30.0  # a generous wait for the calls, not a bound
+        while True:
             reply = await self.stub.GetHistory(pb.GetHistoryRequest(username=user.login, size=size, days=days),
                                                metadata=self.service)
-            if len(reply.calls) >= count:
+            if len(reply.calls) >= count or time.monotonic() > deadline:
                 break
             await asyncio.sleep(0.05)
         return [(call.src_username, call.dst_username, call.status) for call in reply.calls]

@@ -232,6 +232,18 @@ class ThreadedWebhookReceiver:
     def stop(self) -> None:
         self._background.run(self.receiver.stop())
 
+    def respond(self, status: int, *, times: int | None = None, when: Predicate | None = None) -> Rule:
+        async def add() -> Rule:
+            return self.receiver.respond(status, times=times, when=when)
+
+        return self._background.run(add())
+
+    def clear_rules(self) -> None:
+        async def clear() -> None:
+            self.receiver.clear_rules()
+
+        self._background.run(clear())
+
     def bodies(self, username: str | None = None) -> list[Any]:
         async def read() -> list[Any]:
             return self.receiver.bodies(username)

@@ -129,7 +129,7 @@ def publisher(connection: FakeConnection, confirm: bool, buffer_size: int = 100,
                               buffer_size=buffer_size, close_timeout=close_timeout)
 
 
-async def until(condition: Any, within: float = 3.0) -> None:
+async def until(condition: Any, within: float = 30.0) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
     while not condition():
@@ -147,15 +147,13 @@ async def test_events_published_while_nats_is_down_are_held_and_published_in_ord
     before_lost, before_buffered = lost(), buffered()
     connection.is_connected = False
     connection.stream.down = True
-    loop = asyncio.get_running_loop()
-    started = loop.time()
+    attempts_before = connection.stream.attempts
     await events_out.publish(batch("alice", 0, 3))
     await events_out.publish(batch("bob", 0, 2))
-    assert loop.time() - started < TIMEOUT, "the caller must not wait during an outage"
+    # the caller did not wait out a publish timeout: its events were held without an attempt
+    assert connection.stream.attempts == attempts_before
     assert events_out.held == 5
     assert buffered() - before_buffered == 5
-    await asyncio.sleep(0.1)
-    assert connection.stream.stored == []
 
     connection.is_connected = True
     connection.stream.down = False
@@ -241,8 +239,8 @@ async def test_events_still_held_at_stop_are_given_up_after_the_close_timeout_an
     await events_out.publish(batch("alice", 0, 3))
     loop = asyncio.get_running_loop()
     started = loop.time()
-    await events_out.close()
-    assert 0.15 < loop.time() - started < 1.0
+    await asyncio.wait_for(events_out.close(), 30.0)  # NATS never comes back: the close gives up on its own
+    assert loop.time() - started >= 0.15  # not before its timeout (0.2 s)
     assert lost() - before_lost == 3
     assert buffered() == before_buffered
     assert events_out.held == 0

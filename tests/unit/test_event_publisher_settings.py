@@ -1,8 +1,10 @@
 """The settings of publishing and streams: XUC_NATS_URL as a list of cluster nodes,
-XUC_STREAM_REPLICAS applied where streams are ensured, XUC_NATS_PUBLISH_BUFFER."""
+XUC_STREAM_REPLICAS applied where streams are ensured, XUC_NATS_PUBLISH_BUFFER. Both are read
+once, with the other settings, and passed in (xuc/runtime/bootstrap.py)."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
@@ -10,16 +12,15 @@ from nats.js.api import StreamConfig
 from nats.js.errors import NotFoundError
 
 from xuc import subjects
+from xuc.runtime import bootstrap
 from xuc.runtime import nats as runtime_nats
-from xuc.runtime.settings import Settings, SettingsError, publish_buffer_size, stream_replicas
+from xuc.runtime.settings import Settings, SettingsError
 
 
 def test_the_defaults() -> None:
     settings = Settings.from_env("", env={})
     assert settings.stream_replicas == 1
     assert settings.publish_buffer == 10_000
-    assert stream_replicas({}) == 1
-    assert publish_buffer_size({}) == 10_000
 
 
 def test_the_values_are_read() -> None:
@@ -40,7 +41,14 @@ def test_bad_values_are_refused_at_start_naming_the_variable(name: str, value: s
 def test_the_process_environment_is_read_when_no_mapping_is_given(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XUC_STREAM_REPLICAS", "3")
     monkeypatch.setenv("XUC_NATS_PUBLISH_BUFFER", "42")
-    assert (stream_replicas(), publish_buffer_size()) == (3, 42)
+    settings = Settings.from_env("contacts")
+    assert (settings.stream_replicas, settings.publish_buffer) == (3, 42)
+
+
+def test_the_roots_publishers_and_streams_get_the_settings() -> None:
+    events = bootstrap.Events(cast(Any, FakeConnection()), stream_replicas=3, publish_buffer=42)
+    publisher = events.publisher(lambda event: ("subject", cast(Any, event)))
+    assert publisher._buffer_size == 42
 
 
 @pytest.mark.parametrize(("url", "servers"), [
@@ -67,7 +75,7 @@ class FakeStreams:
     async def stream_info(self, name: str) -> object:
         if name not in self.streams:
             raise NotFoundError
-        return object()
+        return SimpleNamespace(config=self.streams[name])
 
     async def add_stream(self, config: StreamConfig) -> None:
         assert config.name
@@ -80,12 +88,29 @@ class FakeStreams:
         self.streams[config.name] = config
 
 
-async def test_streams_are_created_and_updated_with_the_replicas_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_streams_are_created_and_updated_with_the_replicas_setting() -> None:
     js = FakeStreams()
-    monkeypatch.setenv("XUC_STREAM_REPLICAS", "3")
-    await runtime_nats.ensure_stream(cast(Any, js), subjects.telephony_stream())
+    await runtime_nats.ensure_stream(cast(Any, js), subjects.telephony_stream(), replicas=3)
+    assert js.streams[subjects.TELEPHONY_STREAM].num_replicas == 3
+    await runtime_nats.ensure_stream(cast(Any, js), subjects.telephony_stream())  # not given: kept
     assert js.streams[subjects.TELEPHONY_STREAM].num_replicas == 3
     await runtime_nats.ensure_stream(cast(Any, js), subjects.telephony_stream(), replicas=1)  # given: wins
     assert js.streams[subjects.TELEPHONY_STREAM].num_replicas == 1
-    assert js.calls == ["add", "update"]
+    await runtime_nats.ensure_stream(cast(Any, js), subjects.auth_stream())  # a new one, not given: 1
+    assert js.streams[subjects.AUTH_STREAM].num_replicas == 1
+    assert js.calls == ["add", "update", "update", "add"]
+
+    events = bootstrap.Events(cast(Any, FakeConnection(js)), stream_replicas=3, publish_buffer=1)
+    await events.ensure_stream(subjects.auth_stream())
+    assert js.streams[subjects.AUTH_STREAM].num_replicas == 3
     assert subjects.telephony_stream().num_replicas in (None, 1), "the catalogue's configuration is left alone"
+
+
+class FakeConnection:
+    """A NATS connection as far as the publishers and streams need one."""
+
+    def __init__(self, js: FakeStreams | None = None) -> None:
+        self._js = js or FakeStreams()
+
+    def jetstream(self) -> FakeStreams:
+        return self._js

@@ -194,14 +194,12 @@ async def test_a_call_that_is_not_safe_to_repeat_is_not_retried(auth: Any, repli
 async def test_retries_give_up_after_the_window_when_no_replica_answers(auth: Any, replicas: list[Replica]) -> None:
     for replica in replicas:
         replica.auth.failing = True
-    loop = asyncio.get_running_loop()
-    started = loop.time()
 
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await auth.Check(auth_pb2.CheckRequest(), timeout=CALL_SECONDS)
+    # ended by the retry window (the last attempt's UNAVAILABLE), not by the deadline (DEADLINE_EXCEEDED)
     assert raised.value.code() == grpc.StatusCode.UNAVAILABLE
     assert sum(replica.auth.calls.count("Check") for replica in replicas) == 5  # maxAttempts
-    assert loop.time() - started < CALL_SECONDS  # bounded by the window, not by the deadline
 
 
 async def test_a_replica_that_dies_under_load_costs_no_error(auth: Any, replicas: list[Replica]) -> None:

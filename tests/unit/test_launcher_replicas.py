@@ -17,11 +17,17 @@ from pathlib import Path
 import pytest
 
 from gateway.__main__ import _listening_socket
-from xuc import cli, launcher
+from xuc import cli
+from xuc.launcher import replicas
+from xuc.launcher.console import StartError
+from xuc.launcher.supervisor import Supervisor
+from xuc.launcher.topology import Component, Serves, replica_env
 from xuc.runtime import grpc_client
 from xuc.runtime.settings import Settings, SettingsError
 
-FAKE = "tests.support.fake_replica"
+FAKE = Component("fake", "tests.support.fake_replica", Serves.GRPC)
+AUTH = Component("auth", "services.auth", Serves.GRPC)
+CONTACTS = Component("contacts", "services.contacts", Serves.GRPC)
 
 
 # --- the setting -----------------------------------------------------------------------------------
@@ -50,11 +56,11 @@ def test_the_replicas_option_sets_the_variable(monkeypatch: pytest.MonkeyPatch) 
 
 def test_fixed_ports_are_shifted_per_replica_and_free_ones_left_free() -> None:
     env = {"XUC_AUTH_GRPC_LISTEN": "0.0.0.0:7000", "XUC_METRICS_LISTEN": "127.0.0.1:9100"}
-    assert launcher._replica_env("auth", 1, env) == env
-    second = launcher._replica_env("auth", 2, env)
+    assert replica_env(AUTH, 1, env) == env
+    second = replica_env(AUTH, 2, env)
     assert second["XUC_AUTH_GRPC_LISTEN"] == "0.0.0.0:7001"
     assert second["XUC_AUTH_METRICS_LISTEN"] == "127.0.0.1:9101"
-    assert launcher._replica_env("contacts", 3, {}) == {}  # 127.0.0.1:0 both: any free port each
+    assert replica_env(CONTACTS, 3, {}) == {}  # 127.0.0.1:0 both: any free port each
 
 
 # --- gateway replicas share one port -------------------------------------------------------------------
@@ -68,23 +74,23 @@ def test_gateways_binding_with_reuse_port_share_it_and_others_cannot() -> None:
         with pytest.raises(OSError, match=f"cannot listen on 127.0.0.1:{port}"):
             _listening_socket("127.0.0.1", port, reuse_port=False)
         # `xuc up` refuses to start gateway replicas on a port something already listens on.
-        with pytest.raises(launcher.StartError, match=f"gateway cannot listen on 127.0.0.1:{port}"):
-            launcher._check_port_free("127.0.0.1", port)
-    launcher._check_port_free("127.0.0.1", port)  # free again
+        with pytest.raises(StartError, match=f"gateway cannot listen on 127.0.0.1:{port}"):
+            replicas.check_port_free("127.0.0.1", port)
+    replicas.check_port_free("127.0.0.1", port)  # free again
 
 
 # --- the supervisor, on real processes -----------------------------------------------------------------
 @pytest.fixture
-async def supervisor() -> AsyncIterator[launcher.Supervisor]:
-    supervising = launcher.Supervisor()
+async def supervisor() -> AsyncIterator[Supervisor]:
+    supervising = Supervisor()
     yield supervising
     await supervising.stop()
 
 
 @pytest.fixture
 def fast_restarts(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(launcher, "RESTART_BACKOFF_SECONDS", 0.05)
-    monkeypatch.setattr(launcher, "CRASH_LOOP_LIMIT", 3)
+    monkeypatch.setattr(replicas, "RESTART_BACKOFF_SECONDS", 0.05)
+    monkeypatch.setattr(replicas, "CRASH_LOOP_LIMIT", 3)
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -100,7 +106,7 @@ def _pid(run_dir: Path, name: str) -> int | None:
         return None
 
 
-async def _restarted(supervisor: launcher.Supervisor, name: str, killed: int) -> int:
+async def _restarted(supervisor: Supervisor, name: str, killed: int) -> int:
     """The pid of the child that replaced `killed`, once the launcher found it serving."""
     def replacement() -> int | None:
         for child in supervisor.children:
@@ -115,9 +121,9 @@ async def _restarted(supervisor: launcher.Supervisor, name: str, killed: int) ->
 
 
 async def test_a_replica_that_dies_is_restarted_on_its_address(
-        supervisor: launcher.Supervisor, tmp_path: Path, fast_restarts: None,
+        supervisor: Supervisor, tmp_path: Path, fast_restarts: None,
         capsys: pytest.CaptureFixture[str]) -> None:
-    addresses = await launcher._start_grpc_service(supervisor, "fake", FAKE, 2, _env(tmp_path), tmp_path)
+    addresses = await replicas.start_component(supervisor, FAKE, 2, _env(tmp_path), tmp_path)
     first, second = addresses.split(",")
     assert first != second
     supervisor.running = True
@@ -140,10 +146,10 @@ async def test_a_replica_that_dies_is_restarted_on_its_address(
 
 
 async def test_a_replica_that_cannot_start_again_stops_everything(
-        supervisor: launcher.Supervisor, tmp_path: Path, fast_restarts: None,
+        supervisor: Supervisor, tmp_path: Path, fast_restarts: None,
         capsys: pytest.CaptureFixture[str]) -> None:
     marker = tmp_path / "broken"
-    await launcher._start_grpc_service(supervisor, "fake", FAKE, 2, _env(tmp_path, FAKE_FAIL_IF_EXISTS=str(marker)),
+    await replicas.start_component(supervisor, FAKE, 2, _env(tmp_path, FAKE_FAIL_IF_EXISTS=str(marker)),
                                        tmp_path)
     supervisor.running = True
     marker.touch()  # from now on it exits at start, as with a broken configuration or database
@@ -165,8 +171,8 @@ async def test_a_replica_that_cannot_start_again_stops_everything(
 
 
 async def test_a_component_of_one_process_that_dies_stops_everything(
-        supervisor: launcher.Supervisor, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    await launcher._start_grpc_service(supervisor, "fake", FAKE, 1, _env(tmp_path), tmp_path)
+        supervisor: Supervisor, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    await replicas.start_component(supervisor, FAKE, 1, _env(tmp_path), tmp_path)
     supervisor.running = True
     pid = _pid(tmp_path, "fake")
     assert pid is not None
@@ -178,9 +184,9 @@ async def test_a_component_of_one_process_that_dies_stops_everything(
 
 
 async def test_stopping_cancels_a_pending_restart_and_stops_every_replica(
-        supervisor: launcher.Supervisor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(launcher, "RESTART_BACKOFF_SECONDS", 30.0)
-    await launcher._start_grpc_service(supervisor, "fake", FAKE, 2, _env(tmp_path), tmp_path)
+        supervisor: Supervisor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(replicas, "RESTART_BACKOFF_SECONDS", 30.0)
+    await replicas.start_component(supervisor, FAKE, 2, _env(tmp_path), tmp_path)
     supervisor.running = True
     killed, other = _pid(tmp_path, "fake-2"), _pid(tmp_path, "fake")
     assert killed is not None
@@ -193,3 +199,11 @@ async def test_stopping_cancels_a_pending_restart_and_stops_every_replica(
     assert _pid(tmp_path, "fake-2") is None  # never started again
     assert other is not None
     assert supervisor.children[0].process.returncode == 0  # SIGTERM: a clean stop
+
+
+async def test_a_worker_is_ready_once_it_writes_its_ready_file_and_gives_no_address(
+        supervisor: Supervisor, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    worker = Component("fake", FAKE.module, Serves.NOTHING)
+    assert await replicas.start_component(supervisor, worker, 1, _env(tmp_path), tmp_path) == ""
+    assert [child.ready for child in supervisor.children] == [True]
+    assert "xuc: fake     up  working" in capsys.readouterr().out

@@ -39,7 +39,7 @@ async def pbx_health(health: health_aio.HealthServicer) -> int:
     return int(reply.status)
 
 
-async def until(condition: Callable[[], bool], within: float = 3.0) -> None:
+async def until(condition: Callable[[], bool], within: float = 30.0) -> None:
     async with asyncio.timeout(within):
         while not condition():  # noqa: ASYNC110 (the report sets a gauge: nothing to wait on)
             await asyncio.sleep(0.01)
@@ -77,12 +77,13 @@ async def test_the_ami_connection_is_reported_as_it_goes() -> None:
     await server.stop_listening()  # the PBX is not there yet
     PBX_CONNECTED.labels("ami").set(UNSET)
     health, changes = health_aio.HealthServicer(), Changes()
-    report = PbxConnectionReport(AmiPbx(server.url(), **FAST), health)
+    pbx = AmiPbx(server.url(), **FAST)
+    report = PbxConnectionReport(pbx, health)
     try:
         await report.start(changes)
         assert connected("ami") == 0  # reported at start: not connected
         assert await pbx_health(health) == NOT_SERVING
-        await asyncio.sleep(0.3)  # a few connection attempts, refused
+        await until(lambda: "connection refused" in pbx.connection().detail)  # an attempt, refused
         assert connected("ami") == 0
         await server.resume_listening()
         await until(lambda: changes.seen == [True])

@@ -31,7 +31,6 @@ KNOWN_OVERSIZE = {
     "tests/unit/test_compose.py",  # 639
     "tests/unit/test_personal_contacts_service.py",  # 1018
     "tests/unit/test_provision.py",  # 470
-    "xuc/launcher.py",  # 693: supervisor, probes, NATS server, topology, up()
     "xuc/provision.py",  # 475: file schema, YAML line mapping, applying
 }
 

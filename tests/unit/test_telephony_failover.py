@@ -5,6 +5,7 @@ on close. Real asyncio time with a 0.4 s TTL (renewals every 0.1 s)."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 
 import pytest
@@ -22,8 +23,11 @@ class FakeLease:
         self.unavailable = False
         self.released: list[int] = []
         self.renewals = 0
+        self.renewal_calls: list[float] = []  # time.monotonic() at the start of each successful renewal
+        self.acquire_calls = 0
 
     async def acquire(self) -> int | None:
+        self.acquire_calls += 1
         if self.unavailable:
             raise LeaseUnavailable("nats down")
         if self.holder_name:
@@ -32,10 +36,12 @@ class FakeLease:
         return self.revision
 
     async def renew(self, revision: int) -> int | None:
+        called_at = time.monotonic()
         if self.unavailable:
             raise LeaseUnavailable("nats down")
         if self.holder_name != "me" or revision != self.revision:
             return None
+        self.renewal_calls.append(called_at)
         self.renewals += 1
         self.revision += 1
         return self.revision
@@ -60,7 +66,7 @@ class Recorder:
         self.calls.append(f"deactivate: {detail}")
 
 
-async def until(condition: Callable[[], bool], within: float = 2.0) -> None:
+async def until(condition: Callable[[], bool], within: float = 10.0) -> None:
     deadline = asyncio.get_running_loop().time() + within
     while not condition():
         assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
@@ -79,14 +85,14 @@ def recorder() -> Recorder:
 
 @pytest.fixture
 def failover(lease: FakeLease, recorder: Recorder) -> Failover:
-    return Failover(lease, ttl_seconds=TTL, activate=recorder.activate, deactivate=recorder.deactivate)
+    return Failover(lease, ttl_seconds=TTL)
 
 
 async def test_a_standby_takes_the_free_lease_renews_it_and_releases_it_on_close(
     failover: Failover, lease: FakeLease, recorder: Recorder,
 ) -> None:
-    failover.start()
-    await asyncio.sleep(TTL / 2)
+    failover.start(recorder.activate, recorder.deactivate)
+    await until(lambda: lease.acquire_calls >= 2)  # it looked at the lease, more than once
     assert not failover.active
     assert failover.detail == "standby: the PBX is held by other"
     lease.holder_name = ""  # the other instance's lease expired
@@ -103,7 +109,7 @@ async def test_the_active_steps_down_when_another_instance_took_the_lease(
     failover: Failover, lease: FakeLease, recorder: Recorder,
 ) -> None:
     lease.holder_name = ""
-    failover.start()
+    failover.start(recorder.activate, recorder.deactivate)
     await until(lambda: failover.active)
     lease.holder_name = "usurper"  # the lease expired and another took it
     await until(lambda: not failover.active)
@@ -119,16 +125,25 @@ async def test_the_active_fences_itself_when_it_cannot_renew_for_three_quarters_
     failover: Failover, lease: FakeLease, recorder: Recorder,
 ) -> None:
     lease.holder_name = ""
-    failover.start()
+    failover.start(recorder.activate, recorder.deactivate)
     await until(lambda: failover.active)
     await until(lambda: lease.renewals >= 1)
     lease.unavailable = True
-    began = asyncio.get_running_loop().time()
-    await until(lambda: not failover.active)
-    assert asyncio.get_running_loop().time() - began <= 0.75 * TTL + 0.05
+    # Sampled (time, active): from 3/4 of the TTL after the last renewal began, it never says active
+    # (it would still hold a lease that may have expired), however late this task gets to look.
+    samples: list[tuple[float, bool]] = []
+
+    def sampled_inactive() -> bool:
+        samples.append((time.monotonic(), failover.active))
+        return not samples[-1][1]
+
+    await until(sampled_inactive, within=30.0)
+    fenced_from = lease.renewal_calls[-1] + 0.75 * TTL
+    assert [at for at, active in samples if active and at >= fenced_from] == []
     await until(lambda: len(recorder.calls) == 2)
     assert "the lease store is unreachable" in recorder.calls[1]
-    await asyncio.sleep(TTL / 2)
+    attempts = lease.acquire_calls
+    await until(lambda: lease.acquire_calls > attempts)  # it went on trying, in standby
     assert "standby: the lease store is unreachable" in failover.detail
     await failover.close()
     assert lease.released == []  # not active: nothing to release

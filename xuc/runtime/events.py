@@ -32,13 +32,13 @@ from nats.js import JetStreamContext
 from xuc import subjects
 from xuc.runtime import request_ids
 from xuc.runtime.metrics import NATS_PUBLISH_BUFFERED, NATS_PUBLISHING, PublishMetrics
-from xuc.runtime.settings import publish_buffer_size
 from xuc.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 PUBLISH_TIMEOUT_SECONDS = 2.0
 RETRY_MIN_SECONDS = 0.1  # the first wait before publishing held events again; doubled up to the max
 RETRY_MAX_SECONDS = 2.0
+DEFAULT_BUFFER_SIZE = 10_000  # XUC_NATS_PUBLISH_BUFFER's default: the roots pass settings.publish_buffer
 CLOSE_FLUSH_SECONDS = 5.0  # at stop, how long held events may take to go out before they are given up
 
 
@@ -66,17 +66,17 @@ class NatsEventPublisher(Generic[E]):
     new events join the buffer instead of being sent, the acks still awaited are collected, the
     unacknowledged events go back in their original order at the head of the buffer, and one task
     publishes the buffer one event at a time, each confirmed, until it is empty; then publishing
-    goes straight to NATS again. `buffer_size` defaults to XUC_NATS_PUBLISH_BUFFER (10,000)."""
+    goes straight to NATS again. `buffer_size`: XUC_NATS_PUBLISH_BUFFER (settings.publish_buffer)."""
 
     def __init__(self, connection: Client, to_message: Callable[[E], tuple[str, Message]],
                  confirm: bool = True, metrics: PublishMetrics = NATS_PUBLISHING,
-                 buffer_size: int | None = None, close_timeout: float = CLOSE_FLUSH_SECONDS) -> None:
+                 buffer_size: int = DEFAULT_BUFFER_SIZE, close_timeout: float = CLOSE_FLUSH_SECONDS) -> None:
         self._connection = connection
         self._metrics = metrics
         self._js: JetStreamContext = connection.jetstream()
         self._to_message = to_message
         self._confirm = confirm
-        self._buffer_size = publish_buffer_size() if buffer_size is None else buffer_size
+        self._buffer_size = buffer_size
         self._watchers: set[asyncio.Task[None]] = set()
         self._sent = itertools.count()  # the order events were written in (pipelined mode)
         self._held: deque[Outgoing] = deque()  # waiting for NATS, oldest first

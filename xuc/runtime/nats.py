@@ -23,7 +23,7 @@ from nats.js.api import ConsumerConfig, DeliverPolicy, StreamConfig
 from nats.js.errors import NotFoundError
 
 from xuc.runtime.nats_credentials import NatsLogin, login_for, without_credentials
-from xuc.runtime.settings import Settings, SettingsError, stream_replicas
+from xuc.runtime.settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
 STREAM_POLL_SECONDS = 1.0
@@ -112,17 +112,17 @@ async def close(client: Client) -> None:
 
 async def ensure_stream(js: JetStreamContext, config: StreamConfig, replicas: int | None = None) -> None:
     """Create the stream, or bring an existing one to this configuration (idempotent), with
-    `replicas` copies (default: XUC_STREAM_REPLICAS, read here so that every process ensuring a
-    stream gives it the same count; 3 on a 3-node cluster)."""
-    config = dataclasses.replace(config, num_replicas=stream_replicas() if replicas is None else replicas)
+    `replicas` copies (settings.stream_replicas: every process gives a stream the same count; 3 on a
+    3-node cluster). None leaves an existing stream's count as it is (1 for a new one)."""
     assert config.name
     try:
-        await js.stream_info(config.name)
+        existing = await js.stream_info(config.name)
     except NotFoundError:
-        await js.add_stream(config)
+        await js.add_stream(dataclasses.replace(config, num_replicas=replicas or 1))
         log.info("created stream", extra={"stream": config.name})
     else:
-        await js.update_stream(config)
+        kept = existing.config.num_replicas if replicas is None else replicas
+        await js.update_stream(dataclasses.replace(config, num_replicas=kept))
 
 
 async def stream_exists(js: JetStreamContext, stream: str) -> bool:

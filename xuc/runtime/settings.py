@@ -152,11 +152,15 @@ def _replicas(env: Mapping[str, str]) -> tuple[tuple[str, int], ...]:
 MAX_STREAM_REPLICAS = 5  # JetStream's own limit
 
 
-def stream_replicas(env: Mapping[str, str] | None = None) -> int:
+def _stream_replicas(env: Mapping[str, str]) -> int:
     """XUC_STREAM_REPLICAS: the replicas of every JetStream stream we create (1; 3 on a 3-node
-    cluster). Read where streams are ensured too (xuc.runtime.nats), so that every process, whichever
-    ensures a stream first, gives it the same count."""
-    return _int(os.environ if env is None else env, "XUC_STREAM_REPLICAS", 1, minimum=1, maximum=MAX_STREAM_REPLICAS)
+    cluster). Give every process the same: whichever ensures a stream last sets its count."""
+    return _int(env, "XUC_STREAM_REPLICAS", 1, minimum=1, maximum=MAX_STREAM_REPLICAS)
+
+
+def configured_service_token(env: Mapping[str, str] | None = None) -> str:
+    """XUC_SERVICE_TOKEN ("" when unset: `xuc up` then creates one in the data directory)."""
+    return (os.environ if env is None else env).get("XUC_SERVICE_TOKEN", "").strip()
 
 
 def nats_url_given(env: Mapping[str, str] | None = None) -> bool:
@@ -164,10 +168,10 @@ def nats_url_given(env: Mapping[str, str] | None = None) -> bool:
     return bool((os.environ if env is None else env).get("XUC_NATS_URL", "").strip())
 
 
-def publish_buffer_size(env: Mapping[str, str] | None = None) -> int:
+def _publish_buffer_size(env: Mapping[str, str]) -> int:
     """XUC_NATS_PUBLISH_BUFFER: events a publisher holds while NATS does not take them (the oldest
-    are dropped beyond it). Read by NatsEventPublisher when not given one."""
-    return _int(os.environ if env is None else env, "XUC_NATS_PUBLISH_BUFFER", 10_000, minimum=1)
+    are dropped beyond it)."""
+    return _int(env, "XUC_NATS_PUBLISH_BUFFER", 10_000, minimum=1)
 
 
 @dataclass(frozen=True)
@@ -270,7 +274,7 @@ class Settings:
             contacts_address=env.get("XUC_CONTACTS_ADDRESS", "").strip(),
             telephony_address=env.get("XUC_TELEPHONY_ADDRESS", "").strip(),
             max_import_bytes=_int(env, "XUC_MAX_IMPORT_BYTES", 64 * 1024 * 1024, minimum=1),
-            service_token=env.get("XUC_SERVICE_TOKEN", "").strip(),
+            service_token=configured_service_token(env),
             token_ttl=_int(env, "XUC_TOKEN_TTL", 3600, minimum=1),
             token_issuer=env.get("XUC_TOKEN_ISSUER", "").strip() or "xuc",
             signing_key_file=Path(key_file) if key_file else None,
@@ -317,8 +321,8 @@ class Settings:
             telephony_lease_ttl_seconds=_int(env, "XUC_TELEPHONY_LEASE_TTL_MS", 10000, minimum=1000) / 1000,
             replicas=_replicas(env),
             http_reuse_port=_bool(env, "XUC_HTTP_REUSE_PORT", False),
-            stream_replicas=stream_replicas(env),
-            publish_buffer=publish_buffer_size(env),
+            stream_replicas=_stream_replicas(env),
+            publish_buffer=_publish_buffer_size(env),
             contacts_import_lease_seconds=_seconds(env, "XUC_CONTACTS_IMPORT_LEASE_S", 60.0),
             login_cache_seconds=_int(env, "XUC_LOGIN_CACHE_S", 600, maximum=24 * 3600),
             max_session_seconds=_int(env, "XUC_MAX_SESSION_S", 24 * 3600, minimum=1),

@@ -25,7 +25,6 @@ from nats.js.kv import KeyValue
 
 from services.telephony.adapters.ami.adapter import parse_ami_url
 from services.telephony.domain.ports import LeaseUnavailable
-from xuc.runtime.settings import stream_replicas
 
 log = logging.getLogger(__name__)
 
@@ -49,11 +48,10 @@ def new_holder_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
-async def open_bucket(js: JetStreamContext, ttl_seconds: float) -> KeyValue:
-    """The lease bucket, created with this TTL (and XUC_STREAM_REPLICAS copies, like our streams),
+async def open_bucket(js: JetStreamContext, ttl_seconds: float, replicas: int) -> KeyValue:
+    """The lease bucket, created with this TTL and `replicas` copies (XUC_STREAM_REPLICAS, like our streams),
     or brought to it (the last instance started wins: give every instance the same
     XUC_TELEPHONY_LEASE_TTL_MS)."""
-    replicas = stream_replicas()
     try:
         info = await js.stream_info(STREAM)
     except NotFoundError:

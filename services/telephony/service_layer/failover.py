@@ -30,14 +30,14 @@ FENCE_FRACTION = 0.75
 
 
 class Failover:
-    def __init__(self, lease: PbxLease, *, ttl_seconds: float, activate: Callable[[], Awaitable[None]],
-                 deactivate: Callable[[str], Awaitable[None]],
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    """Created before what it drives (the PBX gate reads `active` and `detail`); given what to do on
+    taking and losing the lease when started."""
+
+    def __init__(self, lease: PbxLease, *, ttl_seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
         self._lease = lease
         self._interval = ttl_seconds / RENEWALS_PER_TTL
         self._fence_after = ttl_seconds * FENCE_FRACTION
-        self._activate = activate
-        self._deactivate = deactivate
+        self._deactivate: Callable[[str], Awaitable[None]] | None = None  # given by start
         self._clock = clock
         self._task: asyncio.Task[None] | None = None
         self._revision: int | None = None  # set while active
@@ -51,8 +51,10 @@ class Failover:
         process resumed after a long pause refuses them even before its renewal task has run)."""
         return self._revision is not None and self._clock() - self._renewed_at < self._fence_after
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="pbx-failover")
+    def start(self, activate: Callable[[], Awaitable[None]], deactivate: Callable[[str], Awaitable[None]]) -> None:
+        """Compete for the lease: `activate` once it is ours, `deactivate(why)` once it is not any more."""
+        self._deactivate = deactivate
+        self._task = asyncio.create_task(self._run(activate, deactivate), name="pbx-failover")
 
     async def close(self) -> None:
         """Stop; an active instance disconnects from the PBX, then releases the lease."""
@@ -60,10 +62,12 @@ class Failover:
         await cancel_and_wait(task)
         revision, self._revision = self._revision, None
         if revision is not None:
+            assert self._deactivate is not None  # it was started
             await self._deactivate("stopping")
             await self._lease.release(revision)
 
-    async def _run(self) -> None:
+    async def _run(self, activate: Callable[[], Awaitable[None]], deactivate: Callable[[str], Awaitable[None]]) \
+            -> None:
         while True:
             revision, acquired_at = await self._acquire()
             self._revision, self._renewed_at = revision, acquired_at
@@ -72,7 +76,7 @@ class Failover:
             holding = asyncio.create_task(self._hold(acquired_at), name="pbx-lease-renewal")
             try:
                 try:
-                    await self._activate()
+                    await activate()
                 except Exception:
                     log.exception("activation incomplete (the instance stays active)")
                 reason = await holding
@@ -81,7 +85,7 @@ class Failover:
             self._revision = None
             self.detail = f"standby: stepped down ({reason})"
             log.warning("PBX lease lost: this telephony instance steps down: %s", reason)
-            await self._deactivate(self.detail)
+            await deactivate(self.detail)
 
     async def _acquire(self) -> tuple[int, float]:
         """Wait until this instance holds the lease: its revision, and when the winning attempt began."""

@@ -7,7 +7,6 @@ under 3 s (tests/support/ami_adapter.py)."""
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 
@@ -49,14 +48,12 @@ async def test_it_logs_in_reports_the_connection_and_resynchronises(server: Scri
 async def test_start_returns_at_once_and_close_stops_reconnecting(server: ScriptedAmiServer) -> None:
     await server.stop_listening()
     sink = Sink()
-    began = time.monotonic()
-    pbx = await started(server.url(), sink)
-    assert time.monotonic() - began < 0.5
+    # The server never listens during this test: a start that waited for the connection would not return.
+    pbx = await asyncio.wait_for(started(server.url(), sink), 30.0)
     assert pbx.connection().kind == "ami"
     assert not pbx.connection().connected
-    await asyncio.sleep(0.2)
-    assert "connection refused" in pbx.connection().detail
-    await asyncio.wait_for(pbx.close(), 1.0)
+    await server.wait_until(lambda: "connection refused" in pbx.connection().detail, 30.0, "a refused connection")
+    await asyncio.wait_for(pbx.close(), 30.0)
     assert sink.received == []
 
 
@@ -102,11 +99,10 @@ async def test_commands_fail_quickly_while_the_pbx_is_down_and_work_again_after(
     await server.stop_listening()
     await server.drop()
     await sink.until(connected(False))
-    began = time.monotonic()
     for command in (pbx.originate(Originate("1001", "1002")), pbx.set_dnd("1001", True), pbx.agent_login(AGENT)):
-        with pytest.raises(PbxUnreachable):
-            await command
-    assert time.monotonic() - began < 0.5
+        # refused at once, not queued until an action timeout (whose message says "did not answer")
+        with pytest.raises(PbxUnreachable, match=r"^the PBX is not connected \("):
+            await asyncio.wait_for(command, 30.0)
     await server.wait_until(lambda: "connection refused" in pbx.connection().detail, 1.0, "a refused connection")
     assert pbx.connection().detail.startswith("reconnecting in ")
     await server.resume_listening()
@@ -130,11 +126,10 @@ async def test_a_pending_action_fails_when_the_connection_drops(server: Scripted
     server.mute = True
     command = asyncio.create_task(pbx.set_dnd("1001", True))
     await server.wait_for_action("DBPut")
-    began = time.monotonic()
     await server.drop()
+    # failed by the drop itself, not by the action timeout (whose message says "did not answer")
     with pytest.raises(PbxUnreachable, match="lost during DBPut"):
-        await command
-    assert time.monotonic() - began < 0.5
+        await asyncio.wait_for(command, 30.0)
 
 
 async def test_an_unanswered_action_times_out(server: ScriptedAmiServer, sink: Sink) -> None:
