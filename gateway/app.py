@@ -20,7 +20,13 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp
 
 from gateway.client_address import ClientPolicy
-from gateway.errors import error_response, response_for_domain_error, response_for_rpc_error, unhandled_code
+from gateway.errors import (
+    response_for_domain_error,
+    response_for_http_error,
+    response_for_reason,
+    response_for_rpc_error,
+    response_for_unhandled_error,
+)
 from gateway.limits import BodyReadTimeout, BodySizeLimit
 from gateway.observability import Observed, route_templates
 from gateway.origins import ANY_ORIGIN, OriginCheck
@@ -42,7 +48,6 @@ from xucproto.telephony.v1 import telephony_pb2_grpc
 
 log = logging.getLogger(__name__)
 
-HTTP_ERROR_CODES = {404: "NotFound", 405: "MethodNotAllowed"}
 CLIENT_CLOSED_REQUEST = 499
 METRICS_PATH = "/metrics"
 
@@ -82,8 +87,7 @@ async def _rpc_error(request: Request, exc: Exception) -> Response:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    code = HTTP_ERROR_CODES.get(exc.status_code, unhandled_code(request.url.path))
-    response = error_response(exc.status_code, code, str(exc.detail))
+    response = response_for_http_error(exc.status_code, str(exc.detail), request.url.path)
     response.headers.update(exc.headers or {})  # e.g. the Allow header a 405 must carry
     return response
 
@@ -95,7 +99,7 @@ class JsonErrorCors(CORSMiddleware):
         response = super().preflight_response(request_headers)
         if response.status_code < 400:
             return response
-        refused = error_response(response.status_code, "CorsNotAllowed", bytes(response.body).decode())
+        refused = response_for_reason("CorsNotAllowed", bytes(response.body).decode())
         for name in ("vary", "access-control-allow-methods", "access-control-max-age"):
             if name in response.headers:
                 refused.headers[name] = response.headers[name]
@@ -126,7 +130,7 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
                                         "path": request.url.path,
                                         "route": getattr(route, "path", "unmatched")})
     log.debug("unhandled error: traceback", exc_info=exc)
-    return error_response(500, unhandled_code(request.url.path), "The request could not be handled")
+    return response_for_unhandled_error(request.url.path)
 
 
 async def _client_gone(request: Request, exc: Exception) -> Response:

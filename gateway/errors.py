@@ -1,8 +1,9 @@
 """The one table from errors to documented HTTP answers `{"error": <code>, "message": <text>}`.
 
 Errors reach the gateway two ways: from a service, as a gRPC status with an ErrorInfo reason, and
-locally (token verification, request parsing) as domain errors, which go through the same table
-after their kind is turned into the status a service would have sent.
+locally (token verification, request parsing) as domain errors. Both are answered by their reason
+(the documented code): the table decides the HTTP status and the code told to clients. Every error
+body the gateway sends is built here; the places that find an error pass its reason.
 """
 
 from __future__ import annotations
@@ -15,77 +16,90 @@ from xuc.runtime.grpc_errors import STATUS_OF_KIND
 
 S = grpc.StatusCode
 
-# (gRPC status, reason) -> (HTTP status, documented error code)
-TABLE: dict[tuple[grpc.StatusCode, str], tuple[int, str]] = {
+# reason -> (HTTP status, documented error code). The reason alone decides: a service sends it
+# (ErrorInfo) with the gRPC status of its kind, which matters only when the reason is not here.
+TABLE: dict[str, tuple[int, str]] = {
     # auth (login, check)
-    (S.UNAUTHENTICATED, "InvalidCredentials"): (401, "InvalidCredentials"),
-    (S.UNAUTHENTICATED, "InvalidToken"): (401, "InvalidToken"),
-    (S.UNAUTHENTICATED, "TokenExpired"): (401, "TokenExpired"),
-    (S.UNAUTHENTICATED, "AuthorizationHeaderNotFound"): (401, "AuthorizationHeaderNotFound"),
-    (S.UNAUTHENTICATED, "BearerNotFound"): (401, "BearerNotFound"),
-    (S.INVALID_ARGUMENT, "InvalidJson"): (400, "InvalidJson"),
-    (S.RESOURCE_EXHAUSTED, "TooManyAttempts"): (429, "TooManyAttempts"),
+    "InvalidCredentials": (401, "InvalidCredentials"),
+    "InvalidToken": (401, "InvalidToken"),
+    "TokenExpired": (401, "TokenExpired"),
+    "AuthorizationHeaderNotFound": (401, "AuthorizationHeaderNotFound"),
+    "BearerNotFound": (401, "BearerNotFound"),
+    "InvalidJson": (400, "InvalidJson"),
+    "TooManyAttempts": (429, "TooManyAttempts"),
     # single sign-on (the codes of the three SSO sections; statuses where the documentation is silent)
-    (S.UNAUTHENTICATED, "SsoAuthenticationFailed"): (401, "SsoAuthenticationFailed"),
-    (S.FAILED_PRECONDITION, "CasServerUrlNotSet"): (501, "CasServerUrlNotSet"),
-    (S.INVALID_ARGUMENT, "CasServerInvalidParameter"): (400, "CasServerInvalidParameter"),
-    (S.UNAVAILABLE, "CasServerInvalidResponse"): (502, "CasServerInvalidResponse"),
-    (S.UNAUTHENTICATED, "CasServerInvalidRequest"): (400, "CasServerInvalidRequest"),
-    (S.UNAUTHENTICATED, "CasServerInvalidTicketSpec"): (400, "CasServerInvalidTicketSpec"),
-    (S.UNAUTHENTICATED, "CasServerUnauthorizedServiceProxy"): (401, "CasServerUnauthorizedServiceProxy"),
-    (S.UNAUTHENTICATED, "CasServerInvalidProxyCallback"): (401, "CasServerInvalidProxyCallback"),
-    (S.UNAUTHENTICATED, "CasServerInvalidTicket"): (401, "CasServerInvalidTicket"),
-    (S.UNAUTHENTICATED, "CasServerInvalidService"): (401, "CasServerInvalidService"),
-    (S.UNAUTHENTICATED, "CasServerInternalError"): (502, "CasServerInternalError"),
-    (S.FAILED_PRECONDITION, "OidcNotEnabled"): (501, "OidcNotEnabled"),
-    (S.INVALID_ARGUMENT, "OidcInvalidParameter"): (400, "OidcInvalidParameter"),
-    (S.UNAUTHENTICATED, "OidcAuthenticationFailed"): (401, "OidcAuthenticationFailed"),
+    "SsoAuthenticationFailed": (401, "SsoAuthenticationFailed"),
+    "CasServerUrlNotSet": (501, "CasServerUrlNotSet"),
+    "CasServerInvalidParameter": (400, "CasServerInvalidParameter"),
+    "CasServerInvalidResponse": (502, "CasServerInvalidResponse"),
+    "CasServerInvalidRequest": (400, "CasServerInvalidRequest"),
+    "CasServerInvalidTicketSpec": (400, "CasServerInvalidTicketSpec"),
+    "CasServerUnauthorizedServiceProxy": (401, "CasServerUnauthorizedServiceProxy"),
+    "CasServerInvalidProxyCallback": (401, "CasServerInvalidProxyCallback"),
+    "CasServerInvalidTicket": (401, "CasServerInvalidTicket"),
+    "CasServerInvalidService": (401, "CasServerInvalidService"),
+    "CasServerInternalError": (502, "CasServerInternalError"),
+    "OidcNotEnabled": (501, "OidcNotEnabled"),
+    "OidcInvalidParameter": (400, "OidcInvalidParameter"),
+    "OidcAuthenticationFailed": (401, "OidcAuthenticationFailed"),
     # user administration (gRPC only today; listed so the gateway answers them well later)
-    (S.NOT_FOUND, "UserNotFound"): (404, "UserNotFound"),
-    (S.ALREADY_EXISTS, "UserAlreadyExists"): (409, "UserAlreadyExists"),
-    (S.INVALID_ARGUMENT, "InvalidUser"): (400, "InvalidUser"),
+    "UserNotFound": (404, "UserNotFound"),
+    "UserAlreadyExists": (409, "UserAlreadyExists"),
+    "InvalidUser": (400, "InvalidUser"),
+    "InvalidQualification": (400, "InvalidQualification"),  # PutQualifications (provisioning)
+    "SigningKeyFileInUse": (501, "SigningKeyFileInUse"),  # `xuc keys` while XUC_SIGNING_KEY_FILE names the key
     # personal contacts
-    (S.INVALID_ARGUMENT, "InvalidContact"): (400, "InvalidContact"),
-    (S.NOT_FOUND, "ContactNotFound"): (404, "ContactNotFound"),
-    (S.ALREADY_EXISTS, "DuplicateContact"): (409, "DuplicateContact"),
+    "InvalidContact": (400, "InvalidContact"),
+    "ContactNotFound": (404, "ContactNotFound"),
+    "DuplicateContact": (409, "DuplicateContact"),
     # an Idempotency-Key that is not 1-128 printable ASCII characters; one already used for a
     # creation with other fields (422, as the IETF Idempotency-Key draft answers it)
-    (S.INVALID_ARGUMENT, "InvalidIdempotencyKey"): (400, "InvalidIdempotencyKey"),
-    (S.ALREADY_EXISTS, "IdempotencyKeyReused"): (422, "IdempotencyKeyReused"),
-    # documented as a 500; answered 400, since a body that is not JSON is the client's doing
-    (S.INVALID_ARGUMENT, "JsonParsingError"): (400, "JsonParsingError"),
+    "InvalidIdempotencyKey": (400, "InvalidIdempotencyKey"),
+    "IdempotencyKeyReused": (422, "IdempotencyKeyReused"),
+    # a 500 as the REST page documents it (existing clients were written against it), though the
+    # body that is not JSON is the client's doing
+    "JsonParsingError": (500, "JsonParsingError"),
     # qualifications; the documentation knows only two 400 codes, so the service's more precise
     # reasons about an answer are told to clients as the documented JsonErrorDecoding (the message
     # keeps the detail)
-    (S.INVALID_ARGUMENT, "JsonBodyNotFound"): (400, "JsonBodyNotFound"),
-    (S.INVALID_ARGUMENT, "JsonErrorDecoding"): (400, "JsonErrorDecoding"),
-    (S.INVALID_ARGUMENT, "UnknownSubQualification"): (400, "JsonErrorDecoding"),
-    (S.INVALID_ARGUMENT, "InvalidQualificationAnswer"): (400, "JsonErrorDecoding"),
-    (S.INVALID_ARGUMENT, "UnknownQueue"): (400, "JsonErrorDecoding"),
-    (S.INVALID_ARGUMENT, "NotYourAgent"): (400, "JsonErrorDecoding"),
+    "JsonBodyNotFound": (400, "JsonBodyNotFound"),
+    "JsonErrorDecoding": (400, "JsonErrorDecoding"),
+    "UnknownSubQualification": (400, "JsonErrorDecoding"),
+    "InvalidQualificationAnswer": (400, "JsonErrorDecoding"),
+    "UnknownQueue": (400, "JsonErrorDecoding"),
+    "NotYourAgent": (400, "JsonErrorDecoding"),
     # no telephony service configured: answers cannot be checked, so none is recorded
-    (S.FAILED_PRECONDITION, "TelephonyNotConfigured"): (501, "TelephonyNotConfigured"),
-    (S.INVALID_ARGUMENT, "InvalidDate"): (400, "InvalidDate"),
+    "TelephonyNotConfigured": (501, "TelephonyNotConfigured"),
+    "InvalidDate": (400, "InvalidDate"),
     # telephony (the 1.0 API, mobile push registration); a missing push token is JsonBodyNotFound
-    (S.NOT_FOUND, "AgentNotFound"): (404, "AgentNotFound"),
-    (S.NOT_FOUND, "QueueNotFound"): (404, "QueueNotFound"),
-    (S.NOT_FOUND, "CallNotFound"): (404, "CallNotFound"),
-    (S.INVALID_ARGUMENT, "InvalidNumber"): (400, "InvalidNumber"),
-    (S.INVALID_ARGUMENT, "InvalidRequest"): (400, "InvalidRequest"),
-    (S.INVALID_ARGUMENT, "InvalidQueues"): (400, "InvalidQueues"),
+    "AgentNotFound": (404, "AgentNotFound"),
+    "QueueNotFound": (404, "QueueNotFound"),
+    "CallNotFound": (404, "CallNotFound"),
+    "InvalidNumber": (400, "InvalidNumber"),
+    "InvalidRequest": (400, "InvalidRequest"),
+    "InvalidQueues": (400, "InvalidQueues"),
     # a PBX that is down is, to clients, one more dependency that cannot be reached
-    (S.UNAVAILABLE, "PbxUnreachable"): (503, "Unreachable"),
-    (S.INVALID_ARGUMENT, "PbxRefused"): (400, "PbxRefused"),
-    (S.UNAVAILABLE, "Unreachable"): (503, "Unreachable"),
+    "PbxUnreachable": (503, "Unreachable"),
+    "PbxRefused": (400, "PbxRefused"),
+    "Unreachable": (503, "Unreachable"),
     # edge-only answers
-    (S.INVALID_ARGUMENT, "PayloadTooLarge"): (413, "PayloadTooLarge"),
-    (S.INVALID_ARGUMENT, "RequestTimeout"): (408, "RequestTimeout"),
-    (S.INVALID_ARGUMENT, "RequestHeaderFieldsTooLarge"): (431, "RequestHeaderFieldsTooLarge"),
+    "PayloadTooLarge": (413, "PayloadTooLarge"),
+    "RequestTimeout": (408, "RequestTimeout"),
+    "RequestHeaderFieldsTooLarge": (431, "RequestHeaderFieldsTooLarge"),
     # a state-changing request from a web page of another origin (cross-site request forgery)
-    (S.PERMISSION_DENIED, "OriginNotAllowed"): (403, "OriginNotAllowed"),
+    "OriginNotAllowed": (403, "OriginNotAllowed"),
+    # a CORS preflight refused (an origin, method or header not allowed)
+    "CorsNotAllowed": (400, "CorsNotAllowed"),
+    # the routing's own answers: no such route, or not with this method
+    "NotFound": (404, "NotFound"),
+    "MethodNotAllowed": (405, "MethodNotAllowed"),
+    # a caller asking for what is not theirs (another user's agents)
+    "Forbidden": (403, "Forbidden"),
 }
+# The reasons of the routing's HTTP errors (Starlette's HTTPException carries a status only).
+REASON_OF_HTTP_STATUS: dict[int, str] = {404: "NotFound", 405: "MethodNotAllowed"}
 
-# When no (status, reason) row matches: by status alone.
+# When the reason has no row (a reason this gateway does not know yet, or none): by status alone.
 BY_STATUS: dict[grpc.StatusCode, tuple[int, str]] = {
     S.UNAUTHENTICATED: (401, "InvalidToken"),
     S.PERMISSION_DENIED: (403, "Forbidden"),
@@ -121,17 +135,36 @@ def unhandled_code(path: str) -> str:
 
 
 def http_answer(status: grpc.StatusCode, reason: str, path: str) -> tuple[int, str]:
-    found = TABLE.get((status, reason)) or BY_STATUS.get(status)
+    found = TABLE.get(reason) or BY_STATUS.get(status)
     return found if found is not None else (500, unhandled_code(path))
 
 
-def error_response(http_status: int, code: str, message: str) -> JSONResponse:
+def _error_response(http_status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": code, "message": message}, status_code=http_status)
 
 
 def response_for_domain_error(error: DomainError, path: str) -> JSONResponse:
     http_status, code = http_answer(STATUS_OF_KIND[error.kind], error.reason, path)
-    return error_response(http_status, code, error.message)
+    return _error_response(http_status, code, error.message)
+
+
+def response_for_reason(reason: str, message: str) -> JSONResponse:
+    """The answer to an error the gateway itself finds, by its reason (a row of TABLE)."""
+    http_status, code = TABLE[reason]
+    return _error_response(http_status, code, message)
+
+
+def response_for_http_error(http_status: int, message: str, path: str) -> JSONResponse:
+    """The answer to the routing's own refusals (no route 404, wrong method 405)."""
+    reason = REASON_OF_HTTP_STATUS.get(http_status)
+    if reason is None:
+        return _error_response(http_status, unhandled_code(path), message)
+    return response_for_reason(reason, message)
+
+
+def response_for_unhandled_error(path: str) -> JSONResponse:
+    """A 500 in the documented code of the path's section, saying nothing of the cause."""
+    return _error_response(500, unhandled_code(path), "The request could not be handled")
 
 
 def response_for_rpc_error(status: grpc.StatusCode, reason: str, details: str, path: str) -> JSONResponse:
@@ -139,4 +172,4 @@ def response_for_rpc_error(status: grpc.StatusCode, reason: str, details: str, p
     if http_status >= 500:
         # Internals stay in the logs; the client gets a message that is safe to show.
         details = MESSAGES.get(code, "The request could not be handled")
-    return error_response(http_status, code, details or code)
+    return _error_response(http_status, code, details or code)

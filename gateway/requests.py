@@ -28,7 +28,8 @@ class BearerNotFound(DomainError):
 
 
 class JsonParsingError(DomainError):
-    """Personal contacts: the body is not JSON (documented as a 500; a client's fault, so 400 here)."""
+    """Personal contacts: the body is not JSON; answered 500 as the REST page documents it, though
+    the client's doing (gateway/errors.py)."""
 
     reason = "JsonParsingError"
     kind = ErrorKind.INVALID

@@ -2,8 +2,8 @@
 
 A domain error knows *what* went wrong (its `reason`, the code the REST documentation uses) and
 *which kind* of failure it is. It knows nothing of gRPC or HTTP: the gRPC edge maps the kind to a
-status code (xuc/runtime/grpc_errors.py) and the gateway maps (status, reason) to the documented
-HTTP answer (gateway/errors.py).
+status code (xuc/runtime/grpc_errors.py) and the gateway maps the reason to the documented HTTP
+answer (gateway/errors.py). An error both a service and the gateway raise is defined here, once.
 """
 
 from __future__ import annotations
@@ -79,6 +79,15 @@ class MissingCredentials(DomainError):
     reason = "AuthorizationHeaderNotFound"
     kind = ErrorKind.UNAUTHENTICATED
     default_message = "No credentials were presented"
+
+
+class SsoAuthenticationFailed(DomainError):
+    """Kerberos: a bad, replayed or expired token, the wrong service, clock skew; or Kerberos is
+    not configured. Raised by auth, and by the gateway when the Negotiate header is unusable."""
+
+    reason = "SsoAuthenticationFailed"
+    kind = ErrorKind.UNAUTHENTICATED
+    default_message = "Single sign-on authentication failed"
 
 
 class Forbidden(DomainError):

@@ -16,9 +16,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from gateway.credentials import authenticate
-from gateway.errors import error_response
+from gateway.errors import response_for_domain_error
 from gateway.requests import client_address, json_object, optional_string, required_string
-from xuc.errors import DomainError, ErrorKind
+from xuc.errors import SsoAuthenticationFailed
 from xuc.runtime.grpc_client import Metadata, user_metadata, with_request_id
 from xuc.runtime.keys import PublicKeyCache
 from xucproto.auth.v1 import auth_pb2, auth_pb2_grpc
@@ -32,12 +32,6 @@ NEGOTIATE = "Negotiate"
 
 def _token_answer(reply: auth_pb2.TokenReply) -> JSONResponse:
     return JSONResponse({"login": reply.login, "token": reply.token, "TTL": reply.ttl})
-
-
-class SsoAuthenticationFailed(DomainError):
-    reason = "SsoAuthenticationFailed"
-    kind = ErrorKind.UNAUTHENTICATED
-    default_message = "Single sign-on authentication failed"
 
 
 def negotiate_token(request: Request) -> bytes | None:
@@ -102,7 +96,8 @@ class AuthRoutes:
     async def kerberos(self, request: Request) -> Response:
         token = negotiate_token(request)
         if token is None:
-            challenge = error_response(401, "SsoAuthenticationFailed", "Kerberos authentication needed (Negotiate)")
+            needed = SsoAuthenticationFailed("Kerberos authentication needed (Negotiate)")
+            challenge = response_for_domain_error(needed, request.url.path)
             challenge.headers["WWW-Authenticate"] = NEGOTIATE
             return challenge
         return await self._sso(request, auth_pb2.SsoLoginRequest(kerberos=auth_pb2.KerberosToken(token=token)))

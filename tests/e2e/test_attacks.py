@@ -393,6 +393,8 @@ JSON_ROUTES = [
     (f"{V1}/dial/avencall.com/victim/", "JsonErrorDecoding"),
     (f"{V1}/connect/avencall.com/victim/", "JsonErrorDecoding"),
 ]
+# A body that is not JSON is a 400 but on personal contacts, whose page documents a 500 JsonParsingError.
+DOCUMENTED_STATUS = {"JsonParsingError": 500}
 
 
 @pytest.mark.parametrize(("path", "code"), JSON_ROUTES)
@@ -414,11 +416,12 @@ def test_a_10_mb_body_is_payload_too_large_declared_or_streamed(victim: httpx.Cl
     pytest.param(b'{"a":' * 100_000, id="100000-objects"),
     pytest.param(b"[" * 50_000 + b"]" * 50_000, id="valid-but-50000-deep"),
 ])
-def test_deeply_nested_json_is_a_clear_400(target: AttackStack, victim: httpx.Client, path: str, code: str,
-                                           body: bytes) -> None:
+def test_deeply_nested_json_is_a_clear_documented_error(target: AttackStack, victim: httpx.Client, path: str,
+                                                        code: str, body: bytes) -> None:
     mark = len(target.log())
 
-    assert_error(victim.post(path, content=body, headers={"Content-Type": "application/json"}), 400, code)
+    assert_error(victim.post(path, content=body, headers={"Content-Type": "application/json"}),
+                 DOCUMENTED_STATUS.get(code, 400), code)
     assert "RecursionError" not in target.log()[mark:]
 
 

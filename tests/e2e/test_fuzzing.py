@@ -50,7 +50,8 @@ GLOBAL_CODES = {
     503: {"Unreachable"},
 }
 # The 5xx a healthy stack may answer: SSO methods this stack does not configure (documented as 501).
-DOCUMENTED_SERVER_ERRORS = {(501, "CasServerUrlNotSet"), (501, "OidcNotEnabled")}
+DOCUMENTED_SERVER_ERRORS = {(501, "CasServerUrlNotSet"), (501, "OidcNotEnabled"),
+                            (500, "JsonParsingError")}  # a contact body that is not JSON, as the page says
 _CODE = re.compile(r"`([A-Za-z]+)`")
 
 

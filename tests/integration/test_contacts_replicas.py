@@ -20,7 +20,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from services.contacts.service_layer.personal_contacts import IMPORT_BATCH_SIZE
+from services.contacts.service_layer.contacts_import import IMPORT_BATCH_SIZE
 from tests.integration.conftest import start_contacts
 from tests.integration.test_contacts_service import HEADER, Contacts, new_users, wait_until
 from tests.support.databases import SQLITE, DatabaseFactory, TestDatabase, postgres_admin_url

@@ -30,7 +30,7 @@ from psycopg import sql
 from services.contacts.adapters.phone_statuses import TelephonyPhoneStatuses
 from services.contacts.domain.contacts import ContactFields, contact_keys
 from services.contacts.domain.idempotency import creation_fingerprint
-from services.contacts.service_layer.personal_contacts import IMPORT_BATCH_SIZE
+from services.contacts.service_layer.contacts_import import IMPORT_BATCH_SIZE
 from tests.integration.conftest import start_contacts
 from tests.support.databases import SQLITE, DatabaseFactory, TestDatabase, postgres_admin_url
 from tests.support.events import stored_messages

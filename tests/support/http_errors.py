@@ -3,7 +3,8 @@ body of exactly `{"error": <code>, "message": <text>}` (no other key), with the 
 test knows it.
 
 Answers of status 500 and up never carry internals: their messages are the fixed ones below
-(gateway/errors.py keeps the same texts).
+(gateway/errors.py keeps the same texts), or for `JsonParsingError`, a 500 as the REST page
+documents it, "The body is not valid JSON".
 """
 
 from __future__ import annotations

@@ -12,7 +12,6 @@ from services.auth.domain.errors import (
     CasServerRefused,
     CasServerUrlNotSet,
     OidcNotEnabled,
-    SsoAuthenticationFailed,
     UserNotFound,
 )
 from services.auth.domain.model import ClientInfo, LoginAttempted, Profile, User
@@ -25,7 +24,7 @@ from services.auth.domain.sso import (
 )
 from services.auth.service_layer.auth_service import AuthService
 from tests.unit.fakes import FakeDatabase, FakeHasher, FakeUnitOfWorkFactory, RecordingPublisher
-from xuc.errors import DomainError
+from xuc.errors import DomainError, SsoAuthenticationFailed
 from xuc.security.tokens import TokenVerifier
 
 KEY = ec.generate_private_key(ec.SECP256R1())

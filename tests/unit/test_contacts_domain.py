@@ -17,8 +17,6 @@ from services.contacts.domain.contacts import (
     NEEDS_NAME_OR_NUMBER,
     TEXT_FIELDS,
     ContactFields,
-    FailedLine,
-    FailedLines,
     _general_forms,
     _plain_ascii_forms,
     _TimeOrderedIds,
@@ -31,6 +29,7 @@ from services.contacts.domain.contacts import (
     search_text,
 )
 from services.contacts.domain.errors import ContactNotFound, InvalidContact
+from services.contacts.domain.import_report import FailedLine, FailedLines
 
 JOHN = ContactFields(firstname="John", lastname="Doe", number="1111", mobile="2222", fax="3333",
                      email="j.doe@my.corp", company="corp")

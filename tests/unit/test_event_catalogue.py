@@ -18,7 +18,8 @@ from services.auth.adapters.notifier import to_message as auth_message
 from services.auth.domain import model as auth
 from services.contacts.adapters.contact_events import contact_event_message
 from services.contacts.adapters.qualification_events import qualification_event_message
-from services.contacts.domain.contacts import ContactChanged, ContactsCleared, ContactsImported, Owner
+from services.contacts.domain.contacts import Owner
+from services.contacts.domain.events import ContactChanged, ContactsCleared, ContactsImported
 from services.contacts.domain.qualifications import QualificationAnswered
 from services.telephony.adapters.telephony_events import telephony_event_message
 from services.telephony.domain import model as telephony

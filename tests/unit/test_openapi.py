@@ -9,6 +9,7 @@ from typing import Any
 from starlette.routing import BaseRoute, Mount, Route
 
 from gateway.app import GatewayConfig, create_app, load_openapi
+from gateway.errors import TABLE, unhandled_code
 
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 CONVERTOR = re.compile(r"\{(\w+):\w+\}")  # Starlette's "{queueId:int}" is OpenAPI's "{queueId}"
@@ -97,3 +98,26 @@ def test_every_path_parameter_is_described() -> None:
             described = {parameter["name"] for parameter in _parameters(document, item, operation)
                          if parameter["in"] == "path"}
             assert described == in_path, (path, method)
+
+
+ERROR_CODE = re.compile(r"`([A-Z][a-z]+[A-Za-z]*)`")  # `NotFound`, not `PUT`
+NOT_CODES = {"Origin"}  # a header named in backquotes
+
+
+def test_every_documented_error_is_answered_with_its_status_by_the_gateways_table() -> None:
+    document = load_openapi()
+    wrong = []
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            if method not in HTTP_METHODS:
+                continue
+            for status, response in operation["responses"].items():
+                if int(status) < 400:
+                    continue
+                if "$ref" in response:
+                    response = document["components"]["responses"][response["$ref"].rpartition("/")[2]]
+                for code in set(ERROR_CODE.findall(response.get("description", ""))) - NOT_CODES:
+                    answered = TABLE.get(code, (500, unhandled_code(path)))
+                    if answered != (int(status), code):
+                        wrong.append(f"{method.upper()} {path}: {status} {code}, answered {answered}")
+    assert wrong == []

@@ -18,15 +18,8 @@ from hypothesis import strategies as st
 
 from services.contacts.domain.contacts import (
     Contact,
-    ContactChanged,
     ContactFields,
     ContactQuery,
-    ContactsCleared,
-    ContactsImported,
-    CreatedContact,
-    Event,
-    FailedLine,
-    ImportReport,
     KeyedContact,
     Owner,
     contact_keys,
@@ -41,7 +34,9 @@ from services.contacts.domain.errors import (
     InvalidIdempotencyKey,
     InvalidImport,
 )
+from services.contacts.domain.events import ContactChanged, ContactsCleared, ContactsImported, Event
 from services.contacts.domain.idempotency import IDEMPOTENCY_WINDOW_SECONDS, IdempotentCreation, creation_fingerprint
+from services.contacts.domain.import_report import CreatedContact, FailedLine, ImportReport
 from services.contacts.domain.ports import PageCursor
 from services.contacts.service_layer.contacts_cache import ContactsCache
 from services.contacts.service_layer.contacts_import import SPOOL_MEMORY_BYTES, CreatedSpool

@@ -9,7 +9,8 @@ a replica). Channels balance calls round-robin over the replicas the standard he
 reports SERVING (a replica shutting down leaves the rotation before it stops): for the whole server
 ("") by default, or for one service name (telephony: `xuc.telephony.v1.Telephony`, NOT_SERVING on a
 standby, so that calls go to the active instance only); and they retry, on
-UNAVAILABLE only, the calls that are safe to repeat (RETRYABLE_METHODS): a replica that dies with
+UNAVAILABLE only, the calls whose proto declares them safe to repeat (`option idempotency_level`,
+gathered in RETRYABLE_METHODS): a replica that dies with
 calls in flight costs those calls one retry on another replica, within RETRY_WINDOW_SECONDS.
 """
 
@@ -23,33 +24,36 @@ from collections.abc import Sequence
 from typing import Any
 
 import grpc
+from google.protobuf.descriptor import FileDescriptor
+from google.protobuf.descriptor_pb2 import MethodOptions
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from xuc.runtime.grpc_edge import AUTHORIZATION_METADATA, SERVICE_TOKEN_METADATA
 from xuc.runtime.request_ids import Metadata, with_request_id
+from xucproto.auth.v1 import auth_pb2
+from xucproto.contacts.v1 import contacts_pb2
 from xucproto.telephony.v1 import telephony_pb2
 
 __all__ = ["RETRYABLE_METHODS", "RETRY_WINDOW_SECONDS", "TELEPHONY_HEALTH_SERVICE", "Metadata", "channel",
-           "channel_target", "is_serving", "reachable", "service_config", "service_metadata", "user_metadata",
-           "with_request_id"]
+           "channel_target", "is_serving", "reachable", "retryable_methods", "service_config", "service_metadata",
+           "user_metadata", "with_request_id"]
 
-# Calls a retry cannot apply twice: reads, writes that set a state (the same request twice leaves
-# what one leaves), and CreateContact, made idempotent by its key (the gateway gives every create
-# one: the client's Idempotency-Key, or its own). Not here:
-# CreateUser, DeleteUser, DeleteContact, DeleteAllContacts, CreateAnswer, ImportContacts (a
-# repeat answers differently or adds again), Dial* and agent actions (a repeat acts again on the
-# PBX), SsoLogin (CAS tickets and Kerberos tokens are single-use).
-RETRYABLE_METHODS: dict[str, tuple[str, ...]] = {
-    "xuc.auth.v1.Auth": ("Login", "Check", "GetPublicKeys", "GetUser", "ListUsers", "PutUsers", "UpdateUser"),
-    "xuc.contacts.v1.PersonalContacts": ("ListContacts", "GetContact", "CreateContact", "UpdateContact",
-                                         "ExportContacts"),
-    "xuc.contacts.v1.Qualifications": ("ListQueueQualifications", "ListQualifications", "PutQualifications",
-                                       "ExportAnswers"),
-    "xuc.telephony.v1.Telephony": ("GetPhoneStatuses", "GetUserServices", "ListAgents", "ListUserAgents",
-                                   "ListQueues", "GetHistory", "GetPbxState", "SetDnd", "SetForward",
-                                   "PutAgentsAndQueues"),
-    "xuc.telephony.v1.Simulator": ("ListCalls",),
-}
+# The services whose calls the channels know; each method's retry safety is declared in its proto
+# (`option idempotency_level`: NO_SIDE_EFFECTS for reads, IDEMPOTENT for writes a repeat cannot
+# apply twice), so that a new RPC is safe by default (never retried) until its contract says so.
+SERVICE_FILES: tuple[FileDescriptor, ...] = (auth_pb2.DESCRIPTOR, contacts_pb2.DESCRIPTOR, telephony_pb2.DESCRIPTOR)
+SAFE_TO_REPEAT = frozenset({MethodOptions.NO_SIDE_EFFECTS, MethodOptions.IDEMPOTENT})
+
+
+def retryable_methods(files: Sequence[FileDescriptor] = SERVICE_FILES) -> dict[str, tuple[str, ...]]:
+    """Service full name -> the methods whose proto declares them safe to repeat."""
+    found = {service.full_name: tuple(method.name for method in service.methods
+                                      if method.GetOptions().idempotency_level in SAFE_TO_REPEAT)
+             for file in files for service in file.services_by_name.values()}
+    return {service: methods for service, methods in found.items() if methods}
+
+
+RETRYABLE_METHODS: dict[str, tuple[str, ...]] = retryable_methods()
 # 5 attempts (gRPC's ceiling), each retry after a random pause of up to 0.1, 0.2, 0.4, 0.8 s: at
 # most 1.5 s of pauses. With another replica up, the retry goes to it at once (the dead one left
 # the rotation when its connection dropped); with none, the call fails after these pauses.

@@ -36,15 +36,6 @@ class SigningKeyFileInUse(DomainError):
 
 
 # --- single sign-on (the codes of the REST documentation) -------------------------------------------
-class SsoAuthenticationFailed(DomainError):
-    """Kerberos: a bad, replayed or expired token, the wrong service, clock skew; or Kerberos is
-    not configured."""
-
-    reason = "SsoAuthenticationFailed"
-    kind = ErrorKind.UNAUTHENTICATED
-    default_message = "Single sign-on authentication failed"
-
-
 class CasServerUrlNotSet(DomainError):
     reason = "CasServerUrlNotSet"
     kind = ErrorKind.NOT_CONFIGURED

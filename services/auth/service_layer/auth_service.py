@@ -12,7 +12,6 @@ from services.auth.domain.errors import (
     InvalidCredentials,
     InvalidUser,
     OidcNotEnabled,
-    SsoAuthenticationFailed,
     UserAlreadyExists,
     UserNotFound,
 )
@@ -34,7 +33,7 @@ from services.auth.domain.model import (
 from services.auth.domain.ports import EventPublisher, PasswordHasher, TokenIssuer, UnitOfWork, UserRepository
 from services.auth.domain.sso import METHOD_OF, SsoCredentials, SsoProvider
 from services.auth.domain.throttle import LoginThrottle, TooManyAttempts
-from xuc.errors import DomainError, ErrorKind, InvalidToken
+from xuc.errors import DomainError, ErrorKind, InvalidToken, SsoAuthenticationFailed
 from xuc.security.revocations import retention_for
 from xuc.security.tokens import Claims
 

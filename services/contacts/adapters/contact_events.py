@@ -8,7 +8,7 @@ from datetime import datetime
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from services.contacts.domain.contacts import ContactChanged, ContactsImported, Event
+from services.contacts.domain.events import ContactChanged, ContactsImported, Event
 from xuc import event_catalogue
 from xucproto.events.v1 import contacts_events_pb2
 

@@ -20,15 +20,13 @@ Rules:
 from __future__ import annotations
 
 import hashlib
-import heapq
 import os
 import re
 import time
 import unicodedata
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
-from datetime import datetime
+from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 from services.contacts.domain.errors import ContactNotFound, InvalidContact
@@ -48,7 +46,6 @@ MAX_SEARCH = 256  # longer than any field (254): a longer term can hardly match 
 # ligature can become 18 characters) stays well under PostgreSQL's B-tree entry limit.
 MAX_SORT_KEY = 200
 SEARCH_SEPARATOR = "\n"  # between fields in search_text; a search term cannot contain it
-MAX_FAILED_LISTED = 1000  # failed lines an import report lists (the first, by line); the rest are counted
 
 # Categories refused inside a value: controls (tab, newline, NUL...), line and paragraph separators
 # (they break lines in CSV readers and terminals), and surrogates (not encodable as UTF-8).
@@ -327,82 +324,3 @@ class ListedContact:
 class ContactPage:
     entries: list[ListedContact]
     total: int  # matching contacts before limit and offset
-
-
-# --- imports -------------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class CreatedContact:
-    id: str
-    lastname: str
-
-
-@dataclass(frozen=True, slots=True, order=True)
-class FailedLine:
-    line: int
-    errors: tuple[str, ...]
-
-
-class FailedLines:
-    """The failed lines of an import as they come (in any order): the first `limit` by line
-    number are kept, the others only counted, so that a file of bad lines cannot fill the memory."""
-
-    def __init__(self, limit: int = MAX_FAILED_LISTED) -> None:
-        self._limit = limit
-        self._kept: list[tuple[int, tuple[str, ...]]] = []  # a max-heap on the line: (-line, errors)
-        self.count = 0
-
-    def add(self, line: int, errors: tuple[str, ...]) -> None:
-        self.count += 1
-        if len(self._kept) < self._limit:
-            heapq.heappush(self._kept, (-line, errors))
-        elif self._kept and line < -self._kept[0][0]:
-            heapq.heapreplace(self._kept, (-line, errors))
-
-    def first(self) -> list[FailedLine]:
-        """The kept lines, by line number."""
-        return sorted(FailedLine(-negated, errors) for negated, errors in self._kept)
-
-
-@dataclass
-class ImportReport:
-    """An import's report, or one part of it (a large report is answered in parts): `created` in
-    file order, each part holding the next ones; `failed` (the first MAX_FAILED_LISTED failed
-    lines by line number) and `failed_count` (all of them) are in the first part, empty after."""
-
-    created: list[CreatedContact] = field(default_factory=list)
-    failed: list[FailedLine] = field(default_factory=list)
-    failed_count: int = 0
-
-
-# --- domain events: published after the change is committed --------------------------------------
-def _event_id() -> str:
-    return uuid.uuid4().hex
-
-
-@dataclass(frozen=True)
-class ContactChanged:
-    owner: Owner
-    contact_id: str
-    change: str  # "created", "updated", "deleted"
-    occurred_at: datetime
-    event_id: str = field(default_factory=_event_id)
-
-
-@dataclass(frozen=True)
-class ContactsImported:
-    owner: Owner
-    created: int
-    failed: int
-    occurred_at: datetime
-    event_id: str = field(default_factory=_event_id)
-
-
-@dataclass(frozen=True)
-class ContactsCleared:
-    owner: Owner
-    deleted: int
-    occurred_at: datetime
-    event_id: str = field(default_factory=_event_id)
-
-
-Event = ContactChanged | ContactsImported | ContactsCleared

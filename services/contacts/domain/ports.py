@@ -13,7 +13,8 @@ from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Protocol
 
-from services.contacts.domain.contacts import Contact, ContactQuery, Event, KeyedContact
+from services.contacts.domain.contacts import Contact, ContactQuery, KeyedContact
+from services.contacts.domain.events import Event
 from services.contacts.domain.idempotency import IdempotentCreation
 
 PageCursor = tuple[str, str]  # (sort key, id) of the last contact of a page: opaque to use cases

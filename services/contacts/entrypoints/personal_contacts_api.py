@@ -12,8 +12,9 @@ from typing import TypeAlias
 
 import grpc
 
-from services.contacts.domain.contacts import Contact, ContactFields, ImportReport, Owner
+from services.contacts.domain.contacts import Contact, ContactFields, Owner
 from services.contacts.domain.errors import InvalidImport
+from services.contacts.domain.import_report import ImportReport
 from services.contacts.service_layer.personal_contacts import PersonalContactsService
 from xuc.errors import DomainError
 from xuc.runtime.grpc_edge import Access, current_caller

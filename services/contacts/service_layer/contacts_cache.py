@@ -29,7 +29,8 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Final, Protocol
 
 from services.contacts.domain.contacts import Contact, search_text
@@ -160,6 +161,15 @@ class ContactsCache:
         self._forget(owner_id)
         if owner_id in self._generations:
             self._generations[owner_id] += 1
+
+    @contextmanager
+    def evicting(self, owner_id: str) -> Iterator[None]:
+        """Around a write: the owner's contacts are evicted once it is over (committed or failed:
+        a failed commit may still have been applied)."""
+        try:
+            yield
+        finally:
+            self.evict(owner_id)
 
     def clear(self) -> None:
         self._entries.clear()

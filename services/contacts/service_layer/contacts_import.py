@@ -1,4 +1,6 @@
-"""One import in progress (`ImportRun`), and its report kept out of memory (`CreatedSpool`).
+"""The contacts import: the pipeline (`ContactsImporter`), one import in progress (`ImportRun`),
+and its report kept out of memory (`CreatedSpool`). The guarantee (all of a file's valid lines
+at once, or none) is told in personal_contacts.py's notes.
 
 Memory holds two batches of contacts at most (one being parsed, one being stored), the first
 MAX_FAILED_LISTED failed lines, and one part of the report: never the file nor the whole report.
@@ -14,24 +16,27 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterator
+from datetime import UTC, datetime
 from types import TracebackType
 
-from services.contacts.domain.contacts import (
-    Contact,
-    CreatedContact,
-    FailedLines,
-    ImportReport,
-    KeyedContact,
-    Owner,
-    contact_keys,
-    new_contact_id,
-)
-from services.contacts.domain.csv_format import ParsedLine
-from services.contacts.domain.errors import ImportInterrupted
+from services.contacts.domain.contacts import Contact, KeyedContact, Owner, contact_keys, new_contact_id
+from services.contacts.domain.csv_format import ImportParser, ParsedLine
+from services.contacts.domain.errors import ImportInterrupted, InvalidImport
+from services.contacts.domain.events import ContactsImported, Event
+from services.contacts.domain.import_report import CreatedContact, FailedLines, ImportReport
 from services.contacts.domain.ports import ContactsUnitOfWork
+from services.contacts.service_layer.contacts_cache import ContactsCache
 
+log = logging.getLogger(__name__)
+
+IMPORT_BATCH_SIZE = 10_000
+YIELD_EVERY_LINES = 100  # ~2 ms of parsing
+MAX_IMPORT_BYTES = 64 * 1024 * 1024  # XUC_MAX_IMPORT_BYTES's default
+ERRORS_IN_MESSAGE = 5  # line errors quoted when a file has no valid line
+ImportChunks = AsyncIterable[tuple[str, bytes]]  # (charset, data); the first chunk's charset counts
 DUPLICATE_CONTACT = "duplicate contact"
 # Created contacts per part of the report: a part is at most ~2 MB (a 36-character id and a
 # lastname of up to 128 characters each), well under gRPC's 4 MiB message limit.
@@ -162,3 +167,105 @@ class ImportRun:
                 self.created.add(contact.id, contact.fields.lastname)
             else:
                 self.failed.add(line, (DUPLICATE_CONTACT,))
+
+
+class ContactsImporter:
+    """The leased import pipeline: a file read and parsed as it arrives, its valid lines stored in
+    batches as pending rows under a lease (ImportRun), published at once at the end, or discarded
+    on any failure. The leases of imports in progress are renewed, and those of dead processes
+    reaped, by contacts_maintenance.py."""
+
+    def __init__(self, unit_of_work: Callable[[], ContactsUnitOfWork], publish: Callable[[Event], Awaitable[None]],
+                 cache: ContactsCache, clock: Callable[[], float], instance_id: str, *,
+                 batch_size: int = IMPORT_BATCH_SIZE, max_import_bytes: int = MAX_IMPORT_BYTES,
+                 report_part_contacts: int = REPORT_PART_CONTACTS) -> None:
+        self._uow = unit_of_work
+        self._publish = publish
+        self._cache = cache
+        self._clock = clock
+        self._instance_id = instance_id
+        self._batch_size = batch_size
+        self._max_import_bytes = max_import_bytes
+        self._report_part_contacts = report_part_contacts
+        self.running = 0  # imports in progress in this process, whose leases maintenance renews
+
+    async def import_contacts(self, owner: Owner, chunks: ImportChunks) -> AsyncGenerator[ImportReport, None]:
+        """Import a file; once its contacts are published, its report, in parts (ImportReport).
+
+        Nothing happens before the first part is asked for; an error (the file refused, the import
+        interrupted) is raised then, and nothing is imported. Close the iterator (`aclosing`)."""
+        with CreatedSpool(self._report_part_contacts) as created:
+            run = ImportRun(owner, self._uow, self._batch_size, self._instance_id, self._clock, created)
+            await self._import(run, chunks)
+            for part in run.report():
+                yield part
+
+    async def _import(self, run: ImportRun, chunks: ImportChunks) -> None:
+        owner = run.owner
+        published = False
+        self.running += 1
+        try:
+            await self._read_file(run, chunks)
+            await run.flush()
+            if not run.created.count:
+                raise _no_valid_line(run.failed)
+            with self._cache.evicting(owner.user_id):
+                async with self._uow() as uow:
+                    if not await uow.imports.renew(run.import_id, self._clock()):
+                        raise ImportInterrupted()
+                    await uow.contacts.publish_import(run.import_id)
+                    await uow.imports.release(run.import_id)
+                    await uow.commit()
+            published = True
+        finally:
+            self.running -= 1
+            if run.stored_any and not published:
+                # Shielded: a cancelled call (the usual reason to be here) must not cut the cleanup short.
+                await asyncio.shield(self._abandon(owner.user_id, run))
+        log.info("contacts imported", extra={"owner": owner.login, "created_contacts": run.created.count,
+                                             "failed_lines": run.failed.count})
+        now = datetime.fromtimestamp(self._clock(), UTC)
+        await self._publish(ContactsImported(owner, run.created.count, run.failed.count, now))
+
+    async def _read_file(self, run: ImportRun, chunks: ImportChunks) -> None:
+        parser: ImportParser | None = None
+        received = 0
+        async for charset, data in chunks:
+            if parser is None:
+                parser = ImportParser(charset)
+            received += len(data)
+            if received > self._max_import_bytes:
+                raise InvalidImport(f"the file is larger than {self._max_import_bytes} bytes")
+            for index, parsed in enumerate(parser.feed(data), start=1):
+                await run.take(parsed)
+                if index % YIELD_EVERY_LINES == 0:
+                    # Parsing never waits by itself: let the batch being stored go on to its next
+                    # statement (each one takes a turn of the event loop) while we parse.
+                    await asyncio.sleep(0)
+        for parsed in (parser or ImportParser()).finish():
+            await run.take(parsed)
+
+    async def _abandon(self, owner_id: str, run: ImportRun) -> None:
+        await run.settle(quietly=True)  # the batch in flight lands first, then everything goes
+        await self._discard(owner_id, run.import_id)
+
+    async def _discard(self, owner_id: str, import_id: str) -> None:
+        try:
+            with self._cache.evicting(owner_id):  # pending rows are invisible: evicted to be safe only
+                async with self._uow() as uow:
+                    discarded = await uow.contacts.discard_import(import_id)
+                    await uow.imports.release(import_id)
+                    await uow.commit()
+        except Exception:
+            # The import's own error is the one to answer; its lease expires and a process (this one
+            # or another) deletes these rows then.
+            log.exception("pending rows of a failed import not deleted", extra={"import_id": import_id})
+            return
+        log.info("unfinished import discarded", extra={"import_id": import_id, "rows": discarded})
+
+
+def _no_valid_line(failed: FailedLines) -> InvalidImport:
+    first = failed.first()[:ERRORS_IN_MESSAGE]
+    quoted = "; ".join(f"line {line.line}: {', '.join(line.errors)}" for line in first)
+    more = f"; and {failed.count - len(first)} more" if failed.count > len(first) else ""
+    return InvalidImport(f"no valid line ({quoted}{more})" if quoted else "no valid line")

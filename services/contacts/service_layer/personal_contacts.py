@@ -1,4 +1,6 @@
-"""The personal contacts use cases. Events are published after the change is committed.
+"""The personal contacts use cases (reading, changing one contact, and, through their own modules,
+the import pipeline in contacts_import.py and the upkeep in contacts_maintenance.py). Events are
+published after the change is committed.
 
 - Every use case acts for an `Owner` (the caller's user id and login): another user's contact id
   answers ContactNotFound, exactly like an id that does not exist.
@@ -33,39 +35,33 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 
 from services.contacts.domain.contacts import (
     Contact,
-    ContactChanged,
     ContactFields,
     ContactPage,
-    ContactsCleared,
-    ContactsImported,
-    Event,
-    FailedLines,
-    ImportReport,
     ListedContact,
     Owner,
     canonical_contact_id,
     contact_query,
     new_contact_id,
 )
-from services.contacts.domain.csv_format import CsvExport, ImportParser
-from services.contacts.domain.errors import ContactNotFound, IdempotencyKeyReused, ImportInterrupted, InvalidImport
+from services.contacts.domain.csv_format import CsvExport
+from services.contacts.domain.errors import ContactNotFound, IdempotencyKeyReused
+from services.contacts.domain.events import ContactChanged, ContactsCleared, Event
 from services.contacts.domain.idempotency import (
     IDEMPOTENCY_WINDOW_SECONDS,
     IdempotentCreation,
     checked_idempotency_key,
     creation_fingerprint,
 )
+from services.contacts.domain.import_report import ImportReport
 from services.contacts.domain.ports import ContactsUnitOfWork, EventPublisher, PageCursor, PhoneStatuses
 from services.contacts.service_layer.contacts_cache import (
     CACHE_MAX_AGE_SECONDS,
@@ -74,21 +70,21 @@ from services.contacts.service_layer.contacts_cache import (
     CacheFeed,
     ContactsCache,
 )
-from services.contacts.service_layer.contacts_import import REPORT_PART_CONTACTS, CreatedSpool, ImportRun
+from services.contacts.service_layer.contacts_import import (
+    IMPORT_BATCH_SIZE,
+    MAX_IMPORT_BYTES,
+    REPORT_PART_CONTACTS,
+    ContactsImporter,
+    ImportChunks,
+)
+from services.contacts.service_layer.contacts_maintenance import IMPORT_LEASE_SECONDS, ContactsMaintenance
 from xuc.errors import Unreachable
 
 log = logging.getLogger(__name__)
 
 NOT_A_LINE = -2  # xuc.telephony.v1.PhoneStatus.NOT_A_LINE
-IMPORT_BATCH_SIZE = 10_000
 EXPORT_PAGE_SIZE = 5000
-YIELD_EVERY_LINES = 100  # ~2 ms of parsing
-MAX_IMPORT_BYTES = 64 * 1024 * 1024  # XUC_MAX_IMPORT_BYTES's default
-ERRORS_IN_MESSAGE = 5  # line errors quoted when a file has no valid line
-IMPORT_LEASE_SECONDS = 60.0  # an import whose lease is this old is a dead process's: its rows go
 CLAIM_ATTEMPTS = 3  # an idempotency key found taken is read again (the other request committed)
-
-ImportChunks = AsyncIterable[tuple[str, bytes]]  # (charset, data); the first chunk's charset counts
 
 
 class PersonalContactsService:
@@ -112,15 +108,15 @@ class PersonalContactsService:
         self._uow = unit_of_work
         self._publisher = publisher
         self._phones = phone_statuses
-        self._batch_size = import_batch_size
         self._page_size = export_page_size
-        self._max_import_bytes = max_import_bytes
         self._clock = clock  # wall-clock seconds: also the time of leases and idempotency records
         self._cache = ContactsCache(cache_owners, cache_max_contacts, max_age=cache_max_age)
         self.instance_id = instance_id or uuid.uuid4().hex  # this process, as the owner of its imports
-        self.import_lease_seconds = import_lease_seconds
-        self._imports_running = 0
-        self._report_part_contacts = report_part_contacts
+        self._importer = ContactsImporter(unit_of_work, self._publish, self._cache, clock, self.instance_id,
+                                          batch_size=import_batch_size, max_import_bytes=max_import_bytes,
+                                          report_part_contacts=report_part_contacts)
+        self._maintenance = ContactsMaintenance(unit_of_work, self._cache, clock, self.instance_id,
+                                                lambda: self._importer.running, import_lease_seconds)
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self._clock(), UTC)
@@ -176,15 +172,6 @@ class PersonalContactsService:
                 return await uow.contacts.all_visible(owner_id, limit)
         return load
 
-    @contextmanager
-    def _changing(self, owner_id: str) -> Iterator[None]:
-        """Around a write: the owner's cached contacts are evicted once it is over (committed or
-        failed: a failed commit may still have been applied)."""
-        try:
-            yield
-        finally:
-            self._cache.evict(owner_id)
-
     async def export_contacts(self, owner: Owner) -> AsyncIterator[bytes]:
         """The owner's contacts as CSV chunks; no transaction stays open while a chunk is sent."""
         export = CsvExport()
@@ -206,7 +193,7 @@ class PersonalContactsService:
         if idempotency_key is not None:
             return await self._create_idempotently(owner, checked_idempotency_key(idempotency_key), fields.validated())
         contact = Contact(new_contact_id(), owner.user_id, fields.validated())
-        with self._changing(owner.user_id):
+        with self._cache.evicting(owner.user_id):
             async with self._uow() as uow:
                 await uow.contacts.add(contact)
                 await uow.commit()
@@ -224,7 +211,7 @@ class PersonalContactsService:
                 # waits here for our outcome, then finds the key taken.
                 if await uow.idempotency.claim(owner.user_id, key, IdempotentCreation(contact.id, fingerprint, now),
                                                expired_before=since):
-                    with self._changing(owner.user_id):
+                    with self._cache.evicting(owner.user_id):
                         await uow.contacts.add(contact)
                         await uow.commit()
                     break
@@ -247,7 +234,7 @@ class PersonalContactsService:
         """Replace every text field; `favorite` is kept when None."""
         contact_id = canonical_contact_id(contact_id)
         validated = fields.validated()
-        with self._changing(owner.user_id):
+        with self._cache.evicting(owner.user_id):
             async with self._uow() as uow:
                 existing = await uow.contacts.get(owner.user_id, contact_id)
                 if existing is None:
@@ -261,7 +248,7 @@ class PersonalContactsService:
 
     async def delete_contact(self, owner: Owner, contact_id: str) -> int:
         contact_id = canonical_contact_id(contact_id)
-        with self._changing(owner.user_id):
+        with self._cache.evicting(owner.user_id):
             async with self._uow() as uow:
                 if not await uow.contacts.delete(owner.user_id, contact_id):
                     raise _not_found(contact_id)
@@ -270,144 +257,36 @@ class PersonalContactsService:
         return 1
 
     async def delete_all_contacts(self, owner: Owner) -> int:
-        with self._changing(owner.user_id):
+        with self._cache.evicting(owner.user_id):
             async with self._uow() as uow:
                 deleted = await uow.contacts.delete_all(owner.user_id)
                 await uow.commit()
         await self._publish(ContactsCleared(owner, deleted, self._now()))
         return deleted
 
-    # --- import --------------------------------------------------------------------------------
-    async def import_contacts(self, owner: Owner, chunks: ImportChunks) -> AsyncGenerator[ImportReport, None]:
+    # --- import and upkeep (contacts_import.py, contacts_maintenance.py) ----------------------
+    def import_contacts(self, owner: Owner, chunks: ImportChunks) -> AsyncGenerator[ImportReport, None]:
         """Import a file; once its contacts are published, its report, in parts (ImportReport).
 
         Nothing happens before the first part is asked for; an error (the file refused, the import
         interrupted) is raised then, and nothing is imported. Close the iterator (`aclosing`)."""
-        with CreatedSpool(self._report_part_contacts) as created:
-            run = ImportRun(owner, self._uow, self._batch_size, self.instance_id, self._clock, created)
-            await self._import(run, chunks)
-            for part in run.report():
-                yield part
-
-    async def _import(self, run: ImportRun, chunks: ImportChunks) -> None:
-        owner = run.owner
-        published = False
-        self._imports_running += 1
-        try:
-            await self._read_file(run, chunks)
-            await run.flush()
-            if not run.created.count:
-                raise _no_valid_line(run.failed)
-            with self._changing(owner.user_id):
-                async with self._uow() as uow:
-                    if not await uow.imports.renew(run.import_id, self._clock()):
-                        raise ImportInterrupted()
-                    await uow.contacts.publish_import(run.import_id)
-                    await uow.imports.release(run.import_id)
-                    await uow.commit()
-            published = True
-        finally:
-            self._imports_running -= 1
-            if run.stored_any and not published:
-                # Shielded: a cancelled call (the usual reason to be here) must not cut the cleanup short.
-                await asyncio.shield(self._abandon(owner.user_id, run))
-        log.info("contacts imported", extra={"owner": owner.login, "created_contacts": run.created.count,
-                                             "failed_lines": run.failed.count})
-        await self._publish(ContactsImported(owner, run.created.count, run.failed.count, self._now()))
-
-    async def _read_file(self, run: ImportRun, chunks: ImportChunks) -> None:
-        parser: ImportParser | None = None
-        received = 0
-        async for charset, data in chunks:
-            if parser is None:
-                parser = ImportParser(charset)
-            received += len(data)
-            if received > self._max_import_bytes:
-                raise InvalidImport(f"the file is larger than {self._max_import_bytes} bytes")
-            for index, parsed in enumerate(parser.feed(data), start=1):
-                await run.take(parsed)
-                if index % YIELD_EVERY_LINES == 0:
-                    # Parsing never waits by itself: let the batch being stored go on to its next
-                    # statement (each one takes a turn of the event loop) while we parse.
-                    await asyncio.sleep(0)
-        for parsed in (parser or ImportParser()).finish():
-            await run.take(parsed)
-
-    async def _abandon(self, owner_id: str, run: ImportRun) -> None:
-        await run.settle(quietly=True)  # the batch in flight lands first, then everything goes
-        await self._discard(owner_id, run.import_id)
-
-    async def _discard(self, owner_id: str, import_id: str) -> None:
-        try:
-            with self._changing(owner_id):  # pending rows are invisible: evicted to be safe only
-                async with self._uow() as uow:
-                    discarded = await uow.contacts.discard_import(import_id)
-                    await uow.imports.release(import_id)
-                    await uow.commit()
-        except Exception:
-            # The import's own error is the one to answer; its lease expires and a process (this one
-            # or another) deletes these rows then.
-            log.exception("pending rows of a failed import not deleted", extra={"import_id": import_id})
-            return
-        log.info("unfinished import discarded", extra={"import_id": import_id, "rows": discarded})
+        return self._importer.import_contacts(owner, chunks)
 
     async def discard_unfinished_imports(self) -> int:
-        """Delete the pending rows of imports no live process runs; call at start.
-
-        Those of an expired lease (a crashed process's; the imports of live processes, which renew
-        theirs, are left alone), and those without a lease (left by a version without leases)."""
-        discarded = await self._reap_expired_imports()
-        async with self._uow() as uow:
-            unregistered = await uow.contacts.discard_unregistered_pending()
-            await uow.commit()
-        if unregistered:
-            log.warning("pending rows of unfinished imports deleted", extra={"rows": unregistered})
-        self._cache.clear()  # pending rows are invisible: to be safe only
-        return discarded + unregistered
-
-    async def _reap_expired_imports(self) -> int:
-        before = self._clock() - self.import_lease_seconds
-        async with self._uow() as uow:
-            expired = await uow.imports.expired(before)
-        discarded = 0
-        for import_id in expired:
-            async with self._uow() as uow:
-                if not await uow.imports.take_expired(import_id, before):
-                    continue  # renewed (or finished) meanwhile
-                rows = await uow.contacts.discard_import(import_id)
-                await uow.commit()
-            discarded += rows
-            log.warning("pending rows of unfinished imports deleted",
-                        extra={"import_id": import_id, "rows": rows})
-        return discarded
+        """Delete the pending rows of imports no live process runs; call at start."""
+        return await self._maintenance.discard_unfinished_imports()
 
     async def maintain(self) -> None:
-        """One round of upkeep (run every `maintenance_interval` s): renew the leases of this
-        process's imports in progress, delete the rows of expired imports, forget idempotency
-        keys older than 24 h."""
-        if self._imports_running:
-            async with self._uow() as uow:
-                await uow.imports.renew_all(self.instance_id, self._clock())
-                await uow.commit()
-        await self._reap_expired_imports()
-        async with self._uow() as uow:
-            forgotten = await uow.idempotency.delete_expired(self._clock() - IDEMPOTENCY_WINDOW_SECONDS)
-            await uow.commit()
-        if forgotten:
-            log.info("expired idempotency keys deleted", extra={"rows": forgotten})
+        """One round of upkeep: see contacts_maintenance.py."""
+        await self._maintenance.maintain()
 
     @property
     def maintenance_interval(self) -> float:
-        return self.import_lease_seconds / 4
+        return self._maintenance.maintenance_interval
 
     async def run_maintenance(self) -> None:
-        """`maintain` every `maintenance_interval` s, until cancelled; a failed round is logged."""
-        while True:
-            await asyncio.sleep(self.maintenance_interval)
-            try:
-                await self.maintain()
-            except Exception:
-                log.exception("contacts maintenance failed (retried at the next round)")
+        """`maintain` every `maintenance_interval` s, until cancelled."""
+        await self._maintenance.run_maintenance()
 
     async def _publish(self, event: Event) -> None:
         await self._publisher.publish([event])
@@ -416,9 +295,3 @@ class PersonalContactsService:
 def _not_found(contact_id: str) -> ContactNotFound:
     return ContactNotFound(f"No contact with id {contact_id}")
 
-
-def _no_valid_line(failed: FailedLines) -> InvalidImport:
-    first = failed.first()[:ERRORS_IN_MESSAGE]
-    quoted = "; ".join(f"line {line.line}: {', '.join(line.errors)}" for line in first)
-    more = f"; and {failed.count - len(first)} more" if failed.count > len(first) else ""
-    return InvalidImport(f"no valid line ({quoted}{more})" if quoted else "no valid line")

@@ -106,6 +106,7 @@ class AuthServicer:
 
     def Login(self, request, context):
         """Password login. Caller: a service (the gateway logs in on behalf of an anonymous HTTP client).
+        IDEMPOTENT: a repeat issues another token as good as the first (and records one more attempt).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -202,6 +203,7 @@ class AuthServicer:
         """Creates the next key now: published at once, it signs after XUC_SIGNING_KEY_PREPUBLISH_S; the
         current key stays published until its tokens expire. A rotation already under way is not
         doubled (the pending key is answered). Other replicas take the key up at their next reload.
+        Idempotent: a retry after a lost answer finds the rotation under way and answers its key.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

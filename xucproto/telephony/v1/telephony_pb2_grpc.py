@@ -233,7 +233,8 @@ class TelephonyServicer:
         raise NotImplementedError('Method not implemented!')
 
     def RegisterPush(self, request, context):
-        """The calling user's push token for one platform (a new one replaces the old). Caller: a user.
+        """The calling user's push token for one platform (a new one replaces the old: a repeat sets the
+        same token again). Caller: a user.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -17,8 +17,8 @@ import asyncio
 from collections.abc import Collection
 from typing import Any
 
-from services.auth.domain.errors import SsoAuthenticationFailed
 from services.auth.domain.sso import KerberosCredentials, SsoCredentials, SsoIdentity
+from xuc.errors import SsoAuthenticationFailed
 
 SPNEGO = "1.3.6.1.5.5.2"
 
