@@ -106,8 +106,10 @@ def eventually(check: Callable[[], bool], within: float = 10.0) -> None:
 
 
 def failed_deliveries(stack: Stack) -> float:
-    """The gateway's count of failed webhook POSTs (each retried)."""
-    return scrape_url(f"{stack.url}/metrics").value("xuc_webhook_deliveries_total", outcome="failed")
+    """The webhooks process's count of failed webhook POSTs (each retried)."""
+    metrics = stack.run_file("webhooks")["metrics"]
+    return scrape_url(f"http://{metrics}/metrics").value("xuc_webhook_deliveries_total", consumer="xuc-webhook",
+                                                          outcome="failed")
 
 
 def pbx(stack: Stack, *args: str) -> str:
