@@ -9,7 +9,7 @@ of their own.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import grpc
 import pytest
@@ -34,19 +34,24 @@ async def contacts_channel(contacts_service: ServiceProcess) -> AsyncIterator[gr
 
 
 @pytest.fixture
-async def alice(
+async def new_contacts_user(
     contacts_channel: grpc.aio.Channel, auth_stub: auth_pb2_grpc.AuthStub, auth_service: ServiceProcess
-) -> Contacts:
-    [user] = await new_users(auth_stub, auth_service, 1)
-    return Contacts(contacts_pb2_grpc.PersonalContactsStub(contacts_channel), user)
+) -> Callable[[], Awaitable[Contacts]]:
+    """Makes a user of their own (a new login) with a client of the module's contacts process."""
+    async def make() -> Contacts:
+        [user] = await new_users(auth_stub, auth_service, 1)
+        return Contacts(contacts_pb2_grpc.PersonalContactsStub(contacts_channel), user)
+    return make
 
 
 @pytest.fixture
-async def bob(
-    contacts_channel: grpc.aio.Channel, auth_stub: auth_pb2_grpc.AuthStub, auth_service: ServiceProcess
-) -> Contacts:
-    [user] = await new_users(auth_stub, auth_service, 1)
-    return Contacts(contacts_pb2_grpc.PersonalContactsStub(contacts_channel), user)
+async def alice(new_contacts_user: Callable[[], Awaitable[Contacts]]) -> Contacts:
+    return await new_contacts_user()
+
+
+@pytest.fixture
+async def bob(new_contacts_user: Callable[[], Awaitable[Contacts]]) -> Contacts:
+    return await new_contacts_user()
 
 
 @pytest.fixture
