@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import Stack, assert_error
+from tests.support.deadlines import EVENT_DEADLINE_SECONDS
 from tests.support.http_errors import NO_CREDENTIALS_MESSAGE
 from tests.support.metrics import scrape_url
 from tests.support.webhook_receiver import ThreadedWebhookReceiver
@@ -87,7 +88,8 @@ def phone_events(bodies: list[Any]) -> list[tuple[str, str, str]]:
              body["message"]["ctiMessage"]["otherDN"]) for body in bodies if "message" in body]
 
 
-def events_of(receiver: ThreadedWebhookReceiver, login: str, count: int, within: float = 10.0) -> list[Any]:
+def events_of(receiver: ThreadedWebhookReceiver, login: str, count: int,
+              within: float = EVENT_DEADLINE_SECONDS) -> list[Any]:
     """The user's phone events (not statuses) posted so far, once there are at least `count`."""
     deadline = time.monotonic() + within
     while True:
@@ -97,7 +99,7 @@ def events_of(receiver: ThreadedWebhookReceiver, login: str, count: int, within:
         time.sleep(0.05)
 
 
-def eventually(check: Callable[[], bool], within: float = 10.0) -> None:
+def eventually(check: Callable[[], bool], within: float = EVENT_DEADLINE_SECONDS) -> None:
     deadline = time.monotonic() + within
     while not check():
         assert time.monotonic() < deadline, "condition not met in time"
@@ -255,7 +257,7 @@ def test_events_wait_for_a_receiver_that_is_down_and_arrive_in_order(
         eventually(lambda: failed_deliveries(phones) >= failed_before + 2, within=30.0)  # retried meanwhile
     finally:
         receiver.start()
-    events = phone_events(events_of(receiver, "erinh", before + 6, within=20.0)[before:])
+    events = phone_events(events_of(receiver, "erinh", before + 6)[before:])
     assert events == [("EventDialing", line("erinh"), "0611223344"),
                       ("EventReleased", line("erinh"), "0611223344")] * 3
 

@@ -232,7 +232,7 @@ async def stored_events(urls: str, stream: str = subjects.TELEPHONY_STREAM) -> l
         subscription = await js.subscribe("xuc.telephony.>", stream=stream, ordered_consumer=True,
                                           deliver_policy=DeliverPolicy.ALL)
         for _ in range(info.state.messages):
-            message = await subscription.next_msg(timeout=10)
+            message = await subscription.next_msg(timeout=EVENT_DEADLINE_SECONDS)
             if message.subject.startswith((subjects.PHONE_EVENT.prefix, subjects.PHONE_STATUS.prefix)):
                 out.append((message.subject, (message.headers or {}).get("Nats-Msg-Id", "")))
         await subscription.unsubscribe()
