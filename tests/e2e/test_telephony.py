@@ -107,8 +107,9 @@ def eventually(check: Callable[[], bool], within: float = EVENT_DEADLINE_SECONDS
 
 
 def failed_deliveries(stack: Stack) -> float:
-    """The gateway's count of failed webhook POSTs (each retried)."""
-    return scrape_url(f"{stack.url}/metrics").value("xuc_webhook_deliveries_total", outcome="failed")
+    """The webhooks process's count of failed POSTs to the event URL (each retried)."""
+    metrics = f"http://{stack.run_file('webhooks')['metrics']}/metrics"
+    return scrape_url(metrics).value("xuc_webhook_deliveries_total", consumer="xuc-webhook", outcome="failed")
 
 
 def pbx(stack: Stack, *args: str) -> str:
