@@ -107,9 +107,10 @@ def eventually(check: Callable[[], bool], within: float = EVENT_DEADLINE_SECONDS
 
 
 def failed_deliveries(stack: Stack) -> float:
-    """The webhooks process's count of failed POSTs to the event URL (each retried)."""
-    metrics = f"http://{stack.run_file('webhooks')['metrics']}/metrics"
-    return scrape_url(metrics).value("xuc_webhook_deliveries_total", consumer="xuc-webhook", outcome="failed")
+    """The webhooks process's count of failed webhook POSTs (each retried)."""
+    metrics = stack.run_file("webhooks")["metrics"]
+    return scrape_url(f"http://{metrics}/metrics").value("xuc_webhook_deliveries_total", consumer="xuc-webhook",
+                                                          outcome="failed")
 
 
 def pbx(stack: Stack, *args: str) -> str:
