@@ -51,6 +51,7 @@ READY_TIMEOUT_SECONDS = 120.0
 STOP_TIMEOUT_SECONDS = 30.0
 CLI_TIMEOUT_SECONDS = 60.0
 LOG_TAIL = 20_000
+RING_TIMEOUT_SECONDS = 60  # never reached by a test: see Stack.env
 
 # The main stack's settings beyond Stack's defaults: the 1.0 API answers the tests' own address.
 SHARED_STACK_ENV = {"DEPRECATED_API_HOST": "127.0.0.1"}
@@ -170,6 +171,10 @@ class Stack:
                 # throttle is tested on a stack of its own (test_login.py) with small limits.
                 "XUC_LOGIN_MAX_FAILURES": "100000",
                 "XUC_LOGIN_MAX_FAILURES_PER_ADDRESS": "100000",
+                # A call rings until its test answers it or hangs up: on a loaded machine a short
+                # ring timeout would end it first. The timeout itself is tested with the service
+                # (tests/integration/telephony_service/), where the test awaits its event.
+                "XUC_SIM_RING_TIMEOUT": str(RING_TIMEOUT_SECONDS),
                 **self.extra_env,
             },
         )

@@ -12,7 +12,7 @@ import pytest
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 
-from tests.integration.test_auth_service import UNAUTHENTICATED, AuthClient, bearer, client_for, two_replicas
+from tests.support.auth_client import UNAUTHENTICATED, AuthClient, bearer, client_for, two_replicas
 from tests.support.databases import DatabaseFactory
 from tests.support.events import stored_messages
 from tests.support.processes import NatsServer, ServiceLauncher, ServiceProcess

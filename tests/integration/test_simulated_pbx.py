@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import pytest
 
@@ -30,9 +31,11 @@ from services.telephony.domain.pbx import (
 
 EPOCH = 1_700_000_000
 ALICE, BOB, CAROL = "1001", "1002", "1003"
-RING_TIMEOUT = 0.2
+# Long enough that a test answers a call before it ends on a loaded machine; the tests that wait
+# for it pay it.
+RING_TIMEOUT = 2.0
 
-pytestmark = pytest.mark.timeout(20)  # a hung delivery fails fast
+pytestmark = pytest.mark.timeout(60)  # a hung delivery fails sooner than the suite's 300 s
 UP = ConnectionChanged(True, "built-in simulator")
 
 
@@ -143,15 +146,15 @@ async def test_answering_cancels_the_ring_timer(pbx: SimulatedPbx, recorder: Rec
 
 async def test_without_auto_answer_the_source_rings_then_the_destination_gets_its_own_timer(
         recorder: Recorder) -> None:
-    timeout = 0.4
+    timeout = 2.0
     pbx = SimulatedPbx(ring_timeout_seconds=timeout, auto_answer=False)
     await pbx.set_lines([ALICE, BOB])
     await pbx.start(recorder)
     try:
         await pbx.originate(click())
-        await asyncio.sleep(timeout / 2)
+        await asyncio.sleep(timeout / 4)
         answered_at = asyncio.get_running_loop().time()
-        await pbx.answer(ALICE)  # half the timeout gone: Bob still gets a whole one
+        await pbx.answer(ALICE)  # a quarter of the timeout gone (3/4 left for a slow machine): Bob gets a whole one
 
         await recorder.wait_for(lambda: (BOB, ChannelState.RELEASED) in recorder.channels())
     finally:
@@ -253,8 +256,20 @@ async def test_unknown_calls_raise(pbx: SimulatedPbx) -> None:
         await pbx.originate(click(source="5555"))
 
 
-async def test_close_cancels_the_timers_and_the_delivery(recorder: Recorder) -> None:
+async def test_close_cancels_the_timers_and_the_delivery(recorder: Recorder, monkeypatch: pytest.MonkeyPatch) -> None:
     stuck = asyncio.Event()
+    # The ring timers, seen as the loop hands them out: cancelled after close, they can never fire.
+    loop = asyncio.get_running_loop()
+    schedule = loop.call_later
+    ring_timers: list[asyncio.TimerHandle] = []
+
+    def recording_call_later(delay: float, *args: Any, **kwargs: Any) -> asyncio.TimerHandle:
+        handle = schedule(delay, *args, **kwargs)
+        if delay == RING_TIMEOUT:
+            ring_timers.append(handle)
+        return handle
+
+    monkeypatch.setattr(loop, "call_later", recording_call_later)
 
     async def blocking_sink(event: PbxEvent) -> None:
         await recorder(event)
@@ -266,12 +281,16 @@ async def test_close_cancels_the_timers_and_the_delivery(recorder: Recorder) -> 
     await pbx.originate(click())  # a ring timer is pending, events are queued
     await recorder.wait_for(lambda: recorder.events == [UP])
 
+    assert len(ring_timers) == 1
+    assert not ring_timers[0].cancelled()
+
     await pbx.close()
     await pbx.close()  # idempotent
-    await asyncio.sleep(RING_TIMEOUT * 1.5)
 
-    assert recorder.events == [UP]  # the timer did not fire, nothing more was delivered
+    assert ring_timers[0].cancelled()  # the timer cannot fire
+    # and the delivery task is gone, so nothing more can reach the sink
     assert [task for task in asyncio.all_tasks() if task.get_name() == "pbx-simulator-events"] == []
+    assert recorder.events == [UP]
     with pytest.raises(PbxUnreachable):
         await pbx.originate(click())
     with pytest.raises(PbxUnreachable):

@@ -90,6 +90,7 @@ class ScriptedAmiServer:
         self.mute = False
         self.reject = False
         self.logins = 0  # successful ones
+        self.login_times: list[float] = []  # time.monotonic() of each successful login, as it came
         self.connections_accepted = 0
         self._server: asyncio.Server | None = None
         self._port = 0
@@ -242,6 +243,7 @@ class ScriptedAmiServer:
 
     async def _login(self, connection: _Connection, action: Frame) -> str:
         if action.first("Username") == self.username and action.first("Secret") == self.secret:
+            self.login_times.append(time.monotonic())
             await self._respond(connection, action.first("ActionID"), "Success", Message="Authentication accepted")
             connection.authenticated = True
             self.logins += 1

@@ -3,7 +3,7 @@ JetStream that behaves as a stream does: it stores in arrival order, drops a mes
 `Nats-Msg-Id` it already stored, can be down (no answer: the publish times out), can lose the ack
 of a message it stored, and can refuse a subject (an error answer).
 
-The real thing (nats-server restarted, a cluster node killed) is tests/e2e/test_faults_nats.py."""
+The real thing (nats-server restarted, a cluster node killed) is tests/e2e/event_path_faults/test_faults_nats.py."""
 
 from __future__ import annotations
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from gateway.__main__ import _listening_socket
+from tests.support.deadlines import EVENT_DEADLINE_SECONDS
 from xuc import cli
 from xuc.launcher import replicas
 from xuc.launcher.console import StartError
@@ -184,14 +185,19 @@ async def test_a_component_of_one_process_that_dies_stops_everything(
 
 
 async def test_stopping_cancels_a_pending_restart_and_stops_every_replica(
-        supervisor: Supervisor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        supervisor: Supervisor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setattr(replicas, "RESTART_BACKOFF_SECONDS", 30.0)
     await replicas.start_component(supervisor, FAKE, 2, _env(tmp_path), tmp_path)
     supervisor.running = True
     killed, other = _pid(tmp_path, "fake-2"), _pid(tmp_path, "fake")
     assert killed is not None
     os.kill(killed, signal.SIGKILL)
-    await asyncio.sleep(0.5)  # the restart waits for its back-off
+    output = ""
+    async with asyncio.timeout(EVENT_DEADLINE_SECONDS):  # until the restart is pending, in its back-off
+        while "fake-2 exited with signal SIGKILL; restarting it in" not in output:
+            await asyncio.sleep(0.05)
+            output += capsys.readouterr().out
 
     await asyncio.wait_for(supervisor.stop(), 20)
 

@@ -1,5 +1,5 @@
 """Fixtures of the telephony service tests: one telephony process with the PBX simulator per
-module and database backend (the ring timeout short, so that a missed call is quick to play), and a
+module and database backend (the ring timeout long, so that no test races it), and a
 client of it per test. Tests stay independent with users and line numbers of their own."""
 
 from __future__ import annotations

@@ -9,17 +9,21 @@ users and line numbers of their own.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 
 import grpc
 from nats.aio.client import Client as NatsClient
 
+from tests.support.databases import DatabaseFactory
+from tests.support.processes import ServiceLauncher, ServiceProcess
 from tests.support.rpc import refusal
 from tests.support.telephony_service import (
     Telephony,
     User,
     listen,
     phone_events,
+    telephony_client,
 )
 from xuc import subjects
 from xucproto.events.v1 import telephony_events_pb2 as events
@@ -65,11 +69,20 @@ async def test_dial_rings_the_callee_and_publishes_phone_events_and_statuses(
     assert await telephony.history(bob, days=1, count=1) == [(alice.login, bob.login, "answered")]
 
 
-async def test_an_unanswered_call_is_missed_after_the_ring_timeout(telephony: Telephony) -> None:
-    alice, bob = await telephony.new_user(), await telephony.new_user()
-    await telephony.dial(alice, f"{bob.line[:2]} {bob.line[2:]}")  # sanitised to the line
-    # recorded once the ring timeout ended the call (history waits for it)
-    assert await telephony.history(bob, size=5, count=1) == [(alice.login, bob.login, "missed")]
+async def test_an_unanswered_call_is_missed_after_the_ring_timeout(
+    service_launcher: ServiceLauncher, auth_service: ServiceProcess, database_factory: DatabaseFactory,
+) -> None:
+    # A process of its own with a 1 s ring timeout (the shared one's is long): nobody answers here,
+    # so nothing races the timeout; the test waits for its event.
+    service = await asyncio.to_thread(
+        service_launcher.start, "services.telephony", "telephony", database_url=database_factory.create().url,
+        service_token=auth_service.service_token,
+        extra_env={"XUC_AUTH_ADDRESS": auth_service.grpc_address, "XUC_SIM_RING_TIMEOUT": "1"})
+    async with telephony_client(service, auth_service) as telephony:
+        alice, bob = await telephony.new_user(), await telephony.new_user()
+        await telephony.dial(alice, f"{bob.line[:2]} {bob.line[2:]}")  # sanitised to the line
+        # recorded once the ring timeout ended the call (history waits for it)
+        assert await telephony.history(bob, size=5, count=1) == [(alice.login, bob.login, "missed")]
 
 
 async def test_dial_by_username_and_to_an_external_number(telephony: Telephony) -> None:
