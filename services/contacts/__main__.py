@@ -63,6 +63,7 @@ async def main(settings: Settings) -> None:
             TelephonyPhoneStatuses(telephony_channel, settings.service_token),
             max_import_bytes=settings.max_import_bytes,
             import_lease_seconds=settings.contacts_import_lease_seconds,
+            cache_max_age=settings.contacts_cache_ttl_seconds,
         )
         log.info("contacts instance", extra={"instance_id": personal.instance_id})
         # Other processes may serve this database: their writes evict our cache through the events.

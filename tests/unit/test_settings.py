@@ -241,6 +241,14 @@ def test_the_http_edge_limits_are_read() -> None:
         32768, 2.5, 0.5)
 
 
+def test_the_contacts_cache_age_is_five_seconds_unless_set() -> None:
+    assert Settings.from_env("contacts", env={}).contacts_cache_ttl_seconds == 5.0
+    settings = Settings.from_env("contacts", env={"XUC_CONTACTS_CACHE_TTL_S": "3600"})
+    assert settings.contacts_cache_ttl_seconds == 3600.0
+    with pytest.raises(SettingsError, match="XUC_CONTACTS_CACHE_TTL_S"):
+        Settings.from_env("contacts", env={"XUC_CONTACTS_CACHE_TTL_S": "0"})
+
+
 @pytest.mark.parametrize("name", ["XUC_HEADER_TIMEOUT_SECONDS", "XUC_KEEP_ALIVE_TIMEOUT_SECONDS"])
 @pytest.mark.parametrize("value", ["0", "-1", "soon", "inf"])
 def test_a_bad_http_edge_timeout_names_its_variable(name: str, value: str) -> None:

@@ -234,6 +234,7 @@ class Settings:
     stream_replicas: int = 1  # JetStream streams' replicas (XUC_STREAM_REPLICAS)
     publish_buffer: int = 10_000  # events held by a publisher during a NATS outage
     contacts_import_lease_seconds: float = 60.0  # an import of a silent contacts process is discarded after it
+    contacts_cache_ttl_seconds: float = 5.0  # contacts' read cache: the staleness bound if an eviction event is lost
     login_cache_seconds: int = 600  # auth: a right password is verified by Argon2 once per period (0: always)
     max_session_seconds: int = 24 * 3600  # no token outlives its login by more (refreshes included)
     nats_credentials: Path | None = None  # XUC_NATS_CREDENTIALS: each component's NATS user and password
@@ -316,6 +317,7 @@ class Settings:
             stream_replicas=_stream_replicas(env),
             publish_buffer=_publish_buffer_size(env),
             contacts_import_lease_seconds=_seconds(env, "XUC_CONTACTS_IMPORT_LEASE_S", 60.0),
+            contacts_cache_ttl_seconds=_seconds(env, "XUC_CONTACTS_CACHE_TTL_S", 5.0),
             login_cache_seconds=_int(env, "XUC_LOGIN_CACHE_S", 600, maximum=24 * 3600),
             max_session_seconds=_int(env, "XUC_MAX_SESSION_S", 24 * 3600, minimum=1),
         )

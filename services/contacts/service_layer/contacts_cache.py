@@ -22,7 +22,8 @@ database round trip while the owner's contacts do not change.
   disconnected) the cache is not used at all, reads go to the database; when it comes back
   (`epoch` changed: events may have been missed meanwhile) every entry is dropped. As a last
   bound, for what no feed can report (an event its publisher could not send, a connection not yet
-  known to be dead), an entry is never served more than `max_age` seconds (5) after its load began.
+  known to be dead), an entry is never served more than `max_age` seconds (5 unless
+  `XUC_CONTACTS_CACHE_TTL_S` says otherwise) after its load began.
 """
 
 from __future__ import annotations
