@@ -14,11 +14,6 @@ ROOT = Path(__file__).resolve().parents[2]
 HAND_WRITTEN = ("xuc", "services", "gateway", "tests", "benchmarks", "tools")
 MAX_LINES = 400
 
-# Modules still over the limit while issue 12's splits land, each with its length when this list
-# was made. The lead removes a line when its split is merged; the second test below fails as soon
-# as a listed module is under the limit (or gone), so the list cannot outlive the splits.
-KNOWN_OVERSIZE: set[str] = set()
-
 
 def hand_written_modules() -> dict[str, int]:
     """Path relative to the repository -> number of lines, for every hand-written module."""
@@ -41,15 +36,7 @@ def test_the_walk_finds_the_hand_written_modules() -> None:
 
 
 def test_no_hand_written_module_is_over_the_limit() -> None:
-    oversize = {path: lines for path, lines in hand_written_modules().items()
-                if lines > MAX_LINES and path not in KNOWN_OVERSIZE}
+    oversize = {path: lines for path, lines in hand_written_modules().items() if lines > MAX_LINES}
 
     assert not oversize, f"modules over {MAX_LINES} lines (split them by subject): " + ", ".join(
         f"{path} ({lines})" for path, lines in sorted(oversize.items()))
-
-
-def test_the_known_oversize_modules_are_still_over_the_limit() -> None:
-    sizes = hand_written_modules()
-    fixed = sorted(path for path in KNOWN_OVERSIZE if sizes.get(path, 0) <= MAX_LINES)
-
-    assert not fixed, f"no longer over {MAX_LINES} lines (or gone): remove from KNOWN_OVERSIZE: {', '.join(fixed)}"
