@@ -1,9 +1,10 @@
 """Composition root of the webhooks process: `python -m services.webhooks`.
 
-Posts the phone events and phone status changes of telephony's stream to XUC_EVENT_URL (README
-"Event URL"). Without an event URL it idles (ready, serving its metrics): a deployment may
-declare the process always and set the URL later. It waits for telephony's stream in the
-background, so that it starts (and is ready) before telephony has created it.
+Posts the phone events and phone status changes of telephony's stream to XUC_EVENT_URL
+(docs/events.md, "Webhooks: the event URL"). Without an event URL it idles (ready, serving its
+metrics): a deployment may declare the process always and set the URL later. It waits for
+telephony's stream in the background, so that it starts (and is ready) before telephony has
+created it.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from contextlib import AsyncExitStack
 from services.webhooks.domain.bodies import loggable_url
 from services.webhooks.entrypoints.event_forwarder import EventForwarder
 from services.webhooks.entrypoints.http_status import StatusServer
-from xuc.runtime import nats
+from xuc import subjects
+from xuc.runtime import bootstrap
 from xuc.runtime.process import freeze_startup_objects, remove_ready_file, run, stop_signal, write_ready_file
 from xuc.runtime.settings import Settings, WebhooksSettings
 from xuc.tasks import cancel_all
@@ -34,9 +36,10 @@ async def main(settings: Settings) -> None:
         stack.push_async_callback(status.close)
         if own.event_url:
             # The NATS connection closes last: the forwarder drains before it (the stack unwinds LIFO).
-            connection = await nats.connect_component(settings, "webhooks")
-            stack.push_async_callback(nats.close, connection)
-            forwarder = EventForwarder.from_settings(connection, own)
+            # Its dead-letter stream with XUC_STREAM_REPLICAS copies (the forwarder's own check keeps them).
+            events = await bootstrap.connect_events(stack, settings, "webhooks",
+                                                    own_streams=[subjects.webhook_dead_stream()])
+            forwarder = EventForwarder.from_settings(events.connection, own)
 
             async def start() -> None:
                 nonlocal forwarding

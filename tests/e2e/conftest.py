@@ -23,7 +23,6 @@ import hmac
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -41,6 +40,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.support.http_errors import assert_error_body
+from tests.support.ports import free_port
 
 XUC = Path(sys.executable).parent / "xuc"
 BASE = "/xuc/api/2.0"
@@ -65,11 +65,6 @@ USERS = {
 
 
 # --- small helpers --------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def clean_env(**extra: str) -> dict[str, str]:

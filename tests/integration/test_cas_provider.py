@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -18,6 +17,7 @@ from services.auth.domain.errors import (
 )
 from services.auth.domain.sso import CasCredentials, KerberosCredentials, OidcCredentials
 from tests.support.cas_server import CasServer, failure_document
+from tests.support.ports import free_port
 
 SERVICE = "https://xucmgt.example.org"
 
@@ -174,9 +174,7 @@ async def test_a_stalled_server_times_out(cas: CasServer) -> None:
 
 
 async def test_an_unreachable_server_is_an_invalid_response() -> None:
-    with socket.socket() as sock:  # a port that was free a moment ago: nothing listens there
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()  # a port that was free a moment ago: nothing listens there
     provider = CasProvider(f"http://127.0.0.1:{port}/cas", timeout_seconds=2.0)
     try:
         with pytest.raises(CasServerInvalidResponse, match="unreachable"):

@@ -7,7 +7,6 @@ a crashed process's import is deleted once its lease expires. SQLite and Postgre
 from __future__ import annotations
 
 import asyncio
-import socket
 import sqlite3
 import subprocess
 import time
@@ -25,6 +24,7 @@ from tests.integration.conftest import start_contacts
 from tests.support.contacts_client import HEADER, Contacts, new_users, wait_until
 from tests.support.databases import SQLITE, DatabaseFactory, TestDatabase, postgres_admin_url
 from tests.support.deadlines import EVENT_DEADLINE_SECONDS
+from tests.support.ports import free_port
 from tests.support.processes import ServiceLauncher, ServiceProcess, _accepts_tcp, _terminate, nats_server_binary
 from xuc import subjects
 from xuc.runtime import nats
@@ -130,10 +130,6 @@ async def test_a_write_through_one_replica_is_seen_through_the_other_at_once(
 
 
 # --- the cache while NATS is down ------------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class RestartableNats:
@@ -141,7 +137,7 @@ class RestartableNats:
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"nats://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
 

@@ -14,6 +14,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from tests.support.ports import free_port
+
 REALM = "XUC.TEST"
 TOOLS = ("krb5kdc", "kdb5_util", "kadmin.local", "kinit")
 SBIN = ("/usr/sbin", "/usr/local/sbin", "/sbin")
@@ -26,16 +28,12 @@ def _which(tool: str) -> str | None:
 MISSING_TOOLS = [tool for tool in TOOLS if _which(tool) is None]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class Realm:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-        self.port = _free_port()
+        self.port = free_port()
         self.krb5_conf = directory / "krb5.conf"
         self.kdc_conf = directory / "kdc.conf"
         self._kdc: subprocess.Popen[bytes] | None = None

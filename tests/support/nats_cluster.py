@@ -25,16 +25,12 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.support.ports import free_port
 from tests.support.processes import ProcessFailed, nats_server_binary, wait_for
 
 LOG_TAIL_CHARACTERS = 10_000
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _accepts(port: int) -> bool:

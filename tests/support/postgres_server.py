@@ -27,6 +27,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.support.ports import free_port
+
 BIN_GLOB = "/usr/lib/postgresql/*/bin"
 START_TIMEOUT_SECONDS = 30
 SUPERUSER = "postgres"
@@ -61,11 +63,6 @@ def _run_as() -> str | None:
     raise PostgresUnavailable("running as root and there is no `postgres` or `nobody` user to run PostgreSQL as")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -79,7 +76,7 @@ class PostgresServer:
     def create(cls) -> PostgresServer:
         bin_dir, user = _bin_dir(), _run_as()
         directory = Path(tempfile.mkdtemp(prefix="xuc-test-pg-"))
-        server = cls(bin_dir, directory, _free_port(), user)
+        server = cls(bin_dir, directory, free_port(), user)
         try:
             if user is not None:
                 entry = pwd.getpwnam(user)

@@ -5,7 +5,6 @@ answering UNIMPLEMENTED, or a fake telephony counting its calls.
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 
 import grpc
@@ -15,6 +14,7 @@ from services.contacts.adapters.phone_statuses import TelephonyPhoneStatuses
 from tests.integration.conftest import start_contacts
 from tests.support.contacts_client import INVALID, NOT_A_LINE, Contacts, new_users
 from tests.support.databases import DatabaseFactory
+from tests.support.ports import free_port
 from tests.support.processes import ServiceLauncher, ServiceProcess
 from tests.support.rpc import refusal
 from xuc.runtime import request_ids
@@ -152,8 +152,3 @@ async def test_the_telephony_adapter_without_telephony(caplog: pytest.LogCapture
     assert "UNAVAILABLE" in warnings[1]
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port

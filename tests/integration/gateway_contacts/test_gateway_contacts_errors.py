@@ -4,7 +4,6 @@ and reason, a valid token wanted before any call, and a contacts service that is
 
 from __future__ import annotations
 
-import socket
 from typing import Any
 
 import grpc
@@ -26,6 +25,7 @@ from tests.support.fake_contacts_service import (
     assert_error,
     start_gateway,
 )
+from tests.support.ports import free_port
 from tests.support.processes import ServiceLauncher, ServiceProcess
 from xuc.runtime.grpc_client import RETRY_POLICY, RETRYABLE_METHODS
 from xucproto.contacts.v1 import contacts_pb2
@@ -114,9 +114,7 @@ def test_every_route_wants_a_valid_token_before_any_call(gateway: Gateway, fake:
 def test_a_contacts_service_that_is_down_is_unreachable_and_auth_still_answers(
     launcher: ServiceLauncher, auth: ServiceProcess, gateway: Gateway,
 ) -> None:
-    with socket.socket() as sock:  # a port nobody listens on once closed
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()  # a port nobody listens on once closed
     url = start_gateway(launcher, auth, f"127.0.0.1:{port}", "gateway-no-contacts")
 
     with httpx.Client(base_url=url, headers={"X-Auth-Token": gateway.tokens["gw.alice"]}, timeout=15.0) as client:

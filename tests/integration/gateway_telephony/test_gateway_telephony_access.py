@@ -3,8 +3,6 @@ X-Forwarded-For only from a trusted proxy, and a telephony service that is down 
 
 from __future__ import annotations
 
-import socket
-
 import httpx
 import pytest
 
@@ -25,6 +23,7 @@ from tests.support.gateway_telephony import (
     send,
     start_gateway,
 )
+from tests.support.ports import free_port
 from tests.support.processes import ServiceLauncher, ServiceProcess
 
 
@@ -112,9 +111,7 @@ def test_behind_a_trusted_proxy_x_forwarded_for_names_the_client(
 # --- a telephony service that is down, or not configured -----------------------------------------
 def test_a_telephony_service_that_is_down_is_unreachable(launcher: ServiceLauncher, auth: ServiceProcess,
                                                          gateway: Gateway) -> None:
-    with socket.socket() as sock:  # a port nobody listens on once closed
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()  # a port nobody listens on once closed
     url = start_gateway(launcher, auth, f"127.0.0.1:{port}", "gateway-no-telephony",
                         DEPRECATED_API_HOST="127.0.0.1")
 

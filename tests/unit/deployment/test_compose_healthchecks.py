@@ -3,7 +3,6 @@ HTTP server."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import threading
@@ -14,6 +13,7 @@ import pytest
 from grpc_health.v1 import health, health_pb2
 
 from tests.support.compose_file import GRPC_SERVICES, healthcheck_command, services_of
+from tests.support.ports import free_port
 
 
 # --- healthchecks, run for real ---------------------------------------------------------------------------
@@ -24,11 +24,6 @@ def run_check(command: list[str], env: dict[str, str]) -> int:
     return subprocess.run(argv, env=env, capture_output=True, timeout=30, check=False).returncode
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 class _Health(BaseHTTPRequestHandler):
