@@ -20,6 +20,7 @@ import httpx
 
 from tests.support.http_errors import assert_error_body
 from tests.support.processes import ServiceLauncher, ServiceProcess
+from tests.support.threaded_grpc import ThreadedGrpcServer
 from xuc.runtime.grpc_client import service_metadata
 from xuc.runtime.grpc_errors import status_for
 from xucproto.auth.v1 import auth_pb2, auth_pb2_grpc
@@ -208,35 +209,16 @@ class FakeContacts(contacts_pb2_grpc.PersonalContactsServicer, contacts_pb2_grpc
                 yield part
 
 
-class FakeServer:
+class FakeServer(ThreadedGrpcServer):
     """The fake on a free loopback port, served by grpc.aio in a thread with its own event loop."""
 
     def __init__(self, fake: FakeContacts) -> None:
+        def register(server: grpc.aio.Server) -> None:
+            contacts_pb2_grpc.add_PersonalContactsServicer_to_server(fake, server)
+            contacts_pb2_grpc.add_QualificationsServicer_to_server(fake, server)
+
+        super().__init__("fake-contacts", register)
         self.fake = fake
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="fake-contacts", daemon=True)
-        self.server: Any = None
-        self.address = ""
-
-    async def _start(self) -> int:
-        self.server = grpc.aio.server()
-        contacts_pb2_grpc.add_PersonalContactsServicer_to_server(self.fake, self.server)
-        contacts_pb2_grpc.add_QualificationsServicer_to_server(self.fake, self.server)
-        port: int = self.server.add_insecure_port("127.0.0.1:0")
-        await self.server.start()
-        return port
-
-    def start(self) -> FakeServer:
-        self.thread.start()
-        port = asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(10)
-        self.address = f"127.0.0.1:{port}"
-        return self
-
-    def stop(self) -> None:
-        asyncio.run_coroutine_threadsafe(self.server.stop(None), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
 
 
 # --- processes and users --------------------------------------------------------------------------

@@ -9,8 +9,6 @@ the tests drive the gateway with blocking HTTP clients.
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +17,7 @@ import httpx
 
 from tests.support.http_errors import assert_error_body
 from tests.support.processes import ServiceLauncher, ServiceProcess
+from tests.support.threaded_grpc import ThreadedGrpcServer
 from xuc.errors import DomainError
 from xuc.runtime.grpc_edge import Access, Authenticator, EdgeInterceptor
 from xuc.runtime.grpc_errors import status_for
@@ -142,35 +141,16 @@ class FakeTelephony(telephony_pb2_grpc.TelephonyServicer):
         return await self._unary("RegisterPush", request, context)
 
 
-class FakeServer:
+class FakeServer(ThreadedGrpcServer):
     """The fake on a free loopback port, behind the services' EdgeInterceptor, in a thread of its own."""
 
     def __init__(self, fake: FakeTelephony, authenticator: Authenticator) -> None:
+        def register(server: grpc.aio.Server) -> None:
+            telephony_pb2_grpc.add_TelephonyServicer_to_server(fake, server)
+
+        super().__init__("fake-telephony", register, interceptors=[EdgeInterceptor(POLICY, authenticator)])
         self.fake = fake
         self.authenticator = authenticator
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="fake-telephony", daemon=True)
-        self.server: Any = None
-        self.address = ""
-
-    async def _start(self) -> int:
-        self.server = grpc.aio.server(interceptors=[EdgeInterceptor(POLICY, self.authenticator)])
-        telephony_pb2_grpc.add_TelephonyServicer_to_server(self.fake, self.server)
-        port: int = self.server.add_insecure_port("127.0.0.1:0")
-        await self.server.start()
-        return port
-
-    def start(self) -> FakeServer:
-        self.thread.start()
-        port = asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(10)
-        self.address = f"127.0.0.1:{port}"
-        return self
-
-    def stop(self) -> None:
-        asyncio.run_coroutine_threadsafe(self.server.stop(None), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
 
 
 # --- processes, users, clients --------------------------------------------------------------------
