@@ -6,14 +6,18 @@ picks it and the moment its server binds it, any process asking for port 0 (a se
 listener, a client's source port) may get it. Seen in CI: a gateway lost its port to telephony's
 metrics listener. So a port is drawn below that range, where the kernel never hands one out, and
 from a slice of its own per pytest-xdist worker, so that two workers never draw the same one;
-then it is checked free with a bind.
+then it is checked free with a bind. Within a worker, the draws walk the slice in order from a
+random start, so that two ports drawn before either is bound (a cluster names all its ports before
+its first node starts) are never the same one: seen in CI as "n3: monitor port already in use".
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 LOWEST = 10_000
@@ -42,18 +46,29 @@ def _is_free(port: int) -> bool:
         return True
 
 
+def _slice_walk() -> Iterator[int]:
+    """This worker's ports, one after another from a random start, round and round."""
+    size = (_ephemeral_start() - 1 - LOWEST) // WORKERS_PLANNED
+    start = LOWEST + _worker_index() * size
+    offset = random.randrange(size)
+    return itertools.cycle([start + (offset + step) % size for step in range(size)])
+
+
+_walk: Iterator[int] | None = None
+
+
 def free_port() -> int:
-    """A port no other worker draws, that the kernel does not hand out, free right now."""
-    highest = _ephemeral_start() - 1
-    if highest - LOWEST < 1_000:  # an unusual range: fall back on the kernel's choice
+    """A port no other worker draws, not drawn again soon by this one, that the kernel does not
+    hand out, free right now."""
+    global _walk
+    if _ephemeral_start() - 1 - LOWEST < 1_000:  # an unusual range: fall back on the kernel's choice
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port: int = sock.getsockname()[1]
             return port
-    size = (highest - LOWEST) // WORKERS_PLANNED
-    start = LOWEST + _worker_index() * size
-    candidates = random.sample(range(start, start + size), k=min(size, 200))
-    for port in candidates:
+    if _walk is None:
+        _walk = _slice_walk()
+    for port in itertools.islice(_walk, 200):
         if _is_free(port):
             return port
-    raise RuntimeError(f"no free port in {start}-{start + size - 1}")
+    raise RuntimeError("no free port among the next 200 of this worker's slice")
