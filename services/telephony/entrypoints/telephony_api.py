@@ -14,7 +14,9 @@ from services.telephony.domain.errors import InvalidQueues, InvalidRequest
 from services.telephony.domain.history import format_duration, format_start
 from services.telephony.domain.model import Agent, AgentState, PushPlatform, Queue, UserServices
 from services.telephony.domain.pbx import AgentStatus, CallIds, ForwardKind, Pbx
+from services.telephony.entrypoints.call_control_api import CALL_CONTROL_RPCS, CallControlRpcs
 from services.telephony.service_layer.agents import AgentService
+from services.telephony.service_layer.call_control import CallControlService
 from services.telephony.service_layer.calls import CallService
 from services.telephony.service_layer.user_services import UserServicesService
 from xuc.errors import FieldViolation, Forbidden
@@ -25,7 +27,7 @@ from xucproto.telephony.v1 import telephony_pb2_grpc
 TELEPHONY_SERVICE = pb.DESCRIPTOR.services_by_name["Telephony"].full_name
 _SERVICE_ONLY = ("Dial", "DialByUsername", "DialFromQueue", "SetDnd", "SetForward", "GetUserServices", "Handshake",
                  "AgentLogin", "AgentLogout", "TogglePause", "ListAgents", "GetHistory", "PutAgentsAndQueues",
-                 "GetPbxState")
+                 "GetPbxState", *CALL_CONTROL_RPCS)
 TELEPHONY_POLICY: dict[str, Access] = {
     **{f"/{TELEPHONY_SERVICE}/{name}": Access.SERVICE for name in _SERVICE_ONLY},
     f"/{TELEPHONY_SERVICE}/GetPhoneStatuses": Access.USER_OR_SERVICE,
@@ -84,10 +86,11 @@ def _whose(username: str) -> str:
     return claims.login
 
 
-class TelephonyApi(telephony_pb2_grpc.TelephonyServicer):
+class TelephonyApi(CallControlRpcs, telephony_pb2_grpc.TelephonyServicer):
     def __init__(self, calls: CallService, user_services: UserServicesService, agents: AgentService,
-                 pbx: Pbx) -> None:
+                 pbx: Pbx, control: CallControlService) -> None:
         self._calls = calls
+        self._control = control
         self._user_services = user_services
         self._agents = agents
         self._pbx = pbx

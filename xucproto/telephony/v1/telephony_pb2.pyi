@@ -1,3 +1,4 @@
+from xucproto.events.v1 import telephony_events_pb2 as _telephony_events_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -391,3 +392,15 @@ class SimulatedCalls(_message.Message):
     CALLS_FIELD_NUMBER: _ClassVar[int]
     calls: _containers.RepeatedCompositeFieldContainer[SimulatedCall]
     def __init__(self, calls: _Optional[_Iterable[_Union[SimulatedCall, _Mapping]]] = ...) -> None: ...
+
+class CallCurrentCallsRequest(_message.Message):
+    __slots__ = ("username",)
+    USERNAME_FIELD_NUMBER: _ClassVar[int]
+    username: str
+    def __init__(self, username: _Optional[str] = ...) -> None: ...
+
+class CallCurrentCalls(_message.Message):
+    __slots__ = ("events",)
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[_telephony_events_pb2.PhoneEvent]
+    def __init__(self, events: _Optional[_Iterable[_Union[_telephony_events_pb2.PhoneEvent, _Mapping]]] = ...) -> None: ...

@@ -124,6 +124,11 @@ class TelephonyStub:
                 request_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.GetPbxStateRequest.SerializeToString,
                 response_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.PbxState.FromString,
                 _registered_method=True)
+        self.GetCurrentCalls = channel.unary_unary(
+                '/xuc.telephony.v1.Telephony/GetCurrentCalls',
+                request_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallCurrentCallsRequest.SerializeToString,
+                response_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallCurrentCalls.FromString,
+                _registered_method=True)
 
 
 class TelephonyServicer:
@@ -259,6 +264,19 @@ class TelephonyServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetCurrentCalls(self, request, context):
+        """--- Call control and current calls (issue 13, the CTI WebSocket) -----------------------------
+        Messages: the Call* block at the end of this file. Behaviour: docs/telephony.md, "Call control".
+        Caller: a service (the gateway, on behalf of the user of a CTI socket).
+
+        The latest phone event of each call in progress on the user's line, oldest call first: what a
+        client that reconnects rebuilds its screen from (CTI `getCurrentCallsPhoneEvents`). The events
+        are those published on NATS (same event ids). UserNotFound: no such user, or no line.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TelephonyServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -351,6 +369,11 @@ def add_TelephonyServicer_to_server(servicer, server):
                     servicer.GetPbxState,
                     request_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.GetPbxStateRequest.FromString,
                     response_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.PbxState.SerializeToString,
+            ),
+            'GetCurrentCalls': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCurrentCalls,
+                    request_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallCurrentCallsRequest.FromString,
+                    response_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallCurrentCalls.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -839,6 +862,33 @@ class Telephony:
             '/xuc.telephony.v1.Telephony/GetPbxState',
             xucproto_dot_telephony_dot_v1_dot_telephony__pb2.GetPbxStateRequest.SerializeToString,
             xucproto_dot_telephony_dot_v1_dot_telephony__pb2.PbxState.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCurrentCalls(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xuc.telephony.v1.Telephony/GetCurrentCalls',
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallCurrentCallsRequest.SerializeToString,
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallCurrentCalls.FromString,
             options,
             channel_credentials,
             insecure,
