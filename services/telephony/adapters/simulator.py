@@ -130,6 +130,15 @@ class SimulatedPbx:
     async def agent_pause(self, agent: AgentLine, paused: bool) -> None:
         self._emit_agent(agent.agent_number, agent.phone_number, AgentStatus.PAUSED if paused else AgentStatus.READY)
 
+    async def answer_channel(self, number: str, unique_id: str) -> None:
+        await self.answer(number, unique_id)
+
+    async def hold_channel(self, number: str, unique_id: str, on_hold: bool) -> None:
+        await (self.hold if on_hold else self.resume)(number, unique_id)
+
+    async def hangup_channel(self, number: str, unique_id: str) -> None:
+        await self.hangup(number, unique_id)
+
     # --- the Simulator API --------------------------------------------------------------------
     async def place_call(self, caller: str, callee: str) -> SimulatedCallView:
         """A call from `caller` (a line or an external number) to `callee`."""

@@ -93,3 +93,12 @@ class StandbyPbx:
 
     async def agent_pause(self, agent: AgentLine, paused: bool) -> None:
         await self._active().agent_pause(agent, paused)
+
+    async def answer_channel(self, number: str, unique_id: str) -> None:
+        await self._active().answer_channel(number, unique_id)
+
+    async def hold_channel(self, number: str, unique_id: str, on_hold: bool) -> None:
+        await self._active().hold_channel(number, unique_id, on_hold)
+
+    async def hangup_channel(self, number: str, unique_id: str) -> None:
+        await self._active().hangup_channel(number, unique_id)

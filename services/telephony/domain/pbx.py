@@ -148,3 +148,16 @@ class Pbx(Protocol):
     async def agent_logout(self, agent: AgentLine) -> None: ...
 
     async def agent_pause(self, agent: AgentLine, paused: bool) -> None: ...
+
+    # --- call control: the service chose the line's channel (by its unique id) from the phone
+    # events; CallNotFound when the PBX no longer knows it, NotSupportedByPbx for what the PBX
+    # cannot do (Asterisk's AMI cannot answer or hold a SIP phone's call).
+
+    async def answer_channel(self, number: str, unique_id: str) -> None:
+        """The line picks up its ringing channel."""
+
+    async def hold_channel(self, number: str, unique_id: str, on_hold: bool) -> None:
+        """Put the line's established channel on hold (`on_hold`), or resume it."""
+
+    async def hangup_channel(self, number: str, unique_id: str) -> None:
+        """Hang up the line's channel (the call ends for a two-party call)."""

@@ -8,11 +8,16 @@ from typing import TypeAlias
 import grpc
 
 from services.telephony.adapters.telephony_events import phone_event_message
-from services.telephony.service_layer.call_control import CallControlService
+from services.telephony.service_layer.call_control import Acted, CallControlService
 from xucproto.telephony.v1 import telephony_pb2 as pb
 
 Context: TypeAlias = grpc.aio.ServicerContext
-CALL_CONTROL_RPCS = ("GetCurrentCalls",)
+CALL_CONTROL_RPCS = ("GetCurrentCalls", "Answer", "Hold", "Hangup")
+
+
+def _reply(acted: Acted) -> pb.CallControlReply:
+    return pb.CallControlReply(unique_id=acted.channel.unique_id, linked_id=acted.channel.linked_id,
+                               on_hold=acted.on_hold)
 
 
 class CallControlRpcs:
@@ -21,3 +26,12 @@ class CallControlRpcs:
     async def GetCurrentCalls(self, request: pb.CallCurrentCallsRequest, context: Context) -> pb.CallCurrentCalls:
         return pb.CallCurrentCalls(events=[phone_event_message(event)
                                            for event in self._control.current_calls(request.username)])
+
+    async def Answer(self, request: pb.CallControlRequest, context: Context) -> pb.CallControlReply:
+        return _reply(await self._control.answer(request.username, request.unique_id))
+
+    async def Hold(self, request: pb.CallControlRequest, context: Context) -> pb.CallControlReply:
+        return _reply(await self._control.hold(request.username, request.unique_id))
+
+    async def Hangup(self, request: pb.CallControlRequest, context: Context) -> pb.CallControlReply:
+        return _reply(await self._control.hangup(request.username, request.unique_id))

@@ -9,12 +9,22 @@ unique id. The state changes themselves come back, as always, as the PBX's event
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
-from services.telephony.domain.current_calls import CurrentCalls
-from services.telephony.domain.model import PhoneEventOccurred
+from services.telephony.domain.current_calls import CallCommand, CurrentCalls
+from services.telephony.domain.model import PhoneEventOccurred, UserLine
+from services.telephony.domain.pbx import ChannelEvent, ChannelState
 from services.telephony.service_layer.dependencies import Dependencies
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Acted:
+    """The line's channel a command acted on (for hold: whether it was put on hold or resumed)."""
+
+    channel: ChannelEvent
+    on_hold: bool = False
 
 
 class CallControlService:
@@ -26,3 +36,29 @@ class CallControlService:
     def current_calls(self, login: str) -> list[PhoneEventOccurred]:
         """The latest phone event of each call in progress on the user's line, oldest call first."""
         return self._current.of_line(self._directory.with_line(login).number)
+
+    async def answer(self, login: str, unique_id: str = "") -> Acted:
+        user, channel = self._choose(login, CallCommand.ANSWER, unique_id)
+        await self._pbx.answer_channel(user.number, channel.unique_id)
+        return self._acted("answer", user, channel)
+
+    async def hold(self, login: str, unique_id: str = "") -> Acted:
+        """A toggle: an established call is put on hold, a call on hold is resumed."""
+        user, channel = self._choose(login, CallCommand.HOLD, unique_id)
+        on_hold = channel.state is ChannelState.ESTABLISHED
+        await self._pbx.hold_channel(user.number, channel.unique_id, on_hold)
+        return self._acted("hold" if on_hold else "resume", user, channel, on_hold)
+
+    async def hangup(self, login: str, unique_id: str = "") -> Acted:
+        user, channel = self._choose(login, CallCommand.HANGUP, unique_id)
+        await self._pbx.hangup_channel(user.number, channel.unique_id)
+        return self._acted("hangup", user, channel)
+
+    def _choose(self, login: str, command: CallCommand, unique_id: str) -> tuple[UserLine, ChannelEvent]:
+        user = self._directory.with_line(login)
+        return user, self._current.choose(user.number, command, unique_id.strip())
+
+    @staticmethod
+    def _acted(what: str, user: UserLine, channel: ChannelEvent, on_hold: bool = False) -> Acted:
+        log.info("call control", extra={"action": what, "user": user.login, "unique_id": channel.unique_id})
+        return Acted(channel, on_hold)

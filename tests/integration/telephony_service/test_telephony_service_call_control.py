@@ -63,3 +63,76 @@ async def test_the_current_calls_of_an_unknown_user_or_one_without_line(telephon
     lineless = await telephony.new_user(line=False)
     for user in (lineless, User("nobody-here", "", "", ())):
         assert await refusal(current_calls(telephony, user)) == (NOT_FOUND, "UserNotFound")
+
+
+async def control(telephony: Telephony, rpc: str, user: User, unique_id: str = "") -> pb.CallControlReply:
+    reply: pb.CallControlReply = await getattr(telephony.stub, rpc)(
+        pb.CallControlRequest(username=user.login, unique_id=unique_id), metadata=telephony.service)
+    return reply
+
+
+async def test_answer_hold_resume_and_hang_up_the_current_call(telephony: Telephony, nats_client: NatsClient) -> None:
+    alice, bob = await telephony.new_user(), await telephony.new_user()
+    alice_events, bob_events = await phone_events_of(nats_client, alice), await phone_events_of(nats_client, bob)
+    dialled = await telephony.dial(alice, bob.line)
+    [ringing] = await bob_events.wait(1, events.PhoneEvent)
+
+    answered = await control(telephony, "Answer", bob)
+    assert (answered.unique_id, answered.linked_id) == (ringing.unique_id, dialled.linked_id)
+    await alice_events.wait(2, events.PhoneEvent)  # established
+    held = await control(telephony, "Hold", alice)
+    assert (held.unique_id, held.on_hold) == (dialled.unique_id, True)
+    await alice_events.wait(3, events.PhoneEvent)
+    resumed = await control(telephony, "Hold", alice)
+    assert (resumed.unique_id, resumed.on_hold) == (dialled.unique_id, False)
+    await alice_events.wait(4, events.PhoneEvent)
+    assert (await control(telephony, "Hangup", bob)).unique_id == ringing.unique_id
+
+    assert phone_events(await alice_events.wait(5, events.PhoneEvent)) == [
+        ("EventDialing", alice.line, bob.line), ("EventEstablished", alice.line, bob.line),
+        ("EventOnHold", alice.line, bob.line), ("EventEstablished", alice.line, bob.line),
+        ("EventReleased", alice.line, bob.line)]
+    assert [event[0] for event in phone_events(await bob_events.wait(3, events.PhoneEvent))] == [
+        "EventRinging", "EventEstablished", "EventReleased"]
+    assert await telephony.history(bob, size=5, count=1) == [(alice.login, bob.login, "answered")]
+
+
+async def test_hang_up_prefers_the_established_call_and_a_unique_id_names_another(
+    telephony: Telephony, nats_client: NatsClient,
+) -> None:
+    alice, bob, carol = await telephony.new_user(), await telephony.new_user(), await telephony.new_user()
+    bob_events = await phone_events_of(nats_client, bob)
+    first = await telephony.dial(alice, bob.line)
+    await bob_events.wait(1, events.PhoneEvent)
+    await control(telephony, "Answer", bob)
+    await bob_events.wait(2, events.PhoneEvent)
+    second = await telephony.dial(carol, bob.line)
+    await bob_events.wait(3, events.PhoneEvent)  # ringing while in the first call
+
+    # by the call's linked id: the ringing one, though the established call is the current one
+    assert (await control(telephony, "Hangup", bob, second.linked_id)).linked_id == second.linked_id
+    assert (await control(telephony, "Hangup", bob)).linked_id == first.linked_id
+    seen = await bob_events.wait(5, events.PhoneEvent)
+    assert [(event.event_type, event.other_dn) for event in seen[3:]] == [
+        ("EventReleased", carol.line), ("EventReleased", alice.line)]
+
+
+async def test_call_control_errors(telephony: Telephony, nats_client: NatsClient) -> None:
+    alice, bob, lineless = await telephony.new_user(), await telephony.new_user(), await telephony.new_user(False)
+    alice_events = await phone_events_of(nats_client, alice)
+    for rpc in ("Answer", "Hold", "Hangup"):
+        assert await refusal(control(telephony, rpc, alice)) == (NOT_FOUND, "NoCurrentCall")
+        assert await refusal(control(telephony, rpc, lineless)) == (NOT_FOUND, "UserNotFound")
+        assert await refusal(control(telephony, rpc, User("nobody-here", "", "", ()))) == (NOT_FOUND, "UserNotFound")
+    dialled = await telephony.dial(alice, bob.line)
+    await alice_events.wait(1, events.PhoneEvent)  # alice dials: nothing to answer, nothing to hold
+    assert await refusal(control(telephony, "Answer", alice)) == (NOT_FOUND, "NoCurrentCall")
+    assert await refusal(control(telephony, "Hold", alice)) == (NOT_FOUND, "NoCurrentCall")
+    assert await refusal(control(telephony, "Answer", alice, dialled.unique_id)) == (
+        grpc.StatusCode.ALREADY_EXISTS, "CallStateConflict")
+    assert await refusal(control(telephony, "Hangup", alice, "1700000000.999999")) == (NOT_FOUND, "CallNotFound")
+    dave = await telephony.new_user()  # another line's call is not this line's
+    assert await refusal(control(telephony, "Hangup", dave, dialled.unique_id)) == (NOT_FOUND, "CallNotFound")
+    await control(telephony, "Hangup", alice, dialled.unique_id)
+    assert [event.event_type for event in await alice_events.wait(2, events.PhoneEvent)] == [
+        "EventDialing", "EventReleased"]

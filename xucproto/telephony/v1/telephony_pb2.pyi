@@ -404,3 +404,21 @@ class CallCurrentCalls(_message.Message):
     EVENTS_FIELD_NUMBER: _ClassVar[int]
     events: _containers.RepeatedCompositeFieldContainer[_telephony_events_pb2.PhoneEvent]
     def __init__(self, events: _Optional[_Iterable[_Union[_telephony_events_pb2.PhoneEvent, _Mapping]]] = ...) -> None: ...
+
+class CallControlRequest(_message.Message):
+    __slots__ = ("username", "unique_id")
+    USERNAME_FIELD_NUMBER: _ClassVar[int]
+    UNIQUE_ID_FIELD_NUMBER: _ClassVar[int]
+    username: str
+    unique_id: str
+    def __init__(self, username: _Optional[str] = ..., unique_id: _Optional[str] = ...) -> None: ...
+
+class CallControlReply(_message.Message):
+    __slots__ = ("unique_id", "linked_id", "on_hold")
+    UNIQUE_ID_FIELD_NUMBER: _ClassVar[int]
+    LINKED_ID_FIELD_NUMBER: _ClassVar[int]
+    ON_HOLD_FIELD_NUMBER: _ClassVar[int]
+    unique_id: str
+    linked_id: str
+    on_hold: bool
+    def __init__(self, unique_id: _Optional[str] = ..., linked_id: _Optional[str] = ..., on_hold: _Optional[bool] = ...) -> None: ...

@@ -129,6 +129,21 @@ class TelephonyStub:
                 request_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallCurrentCallsRequest.SerializeToString,
                 response_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallCurrentCalls.FromString,
                 _registered_method=True)
+        self.Answer = channel.unary_unary(
+                '/xuc.telephony.v1.Telephony/Answer',
+                request_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlRequest.SerializeToString,
+                response_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlReply.FromString,
+                _registered_method=True)
+        self.Hold = channel.unary_unary(
+                '/xuc.telephony.v1.Telephony/Hold',
+                request_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlRequest.SerializeToString,
+                response_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlReply.FromString,
+                _registered_method=True)
+        self.Hangup = channel.unary_unary(
+                '/xuc.telephony.v1.Telephony/Hangup',
+                request_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlRequest.SerializeToString,
+                response_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlReply.FromString,
+                _registered_method=True)
 
 
 class TelephonyServicer:
@@ -277,6 +292,33 @@ class TelephonyServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Answer(self, request, context):
+        """Act on the user's current call, or on the call `unique_id` names (the line's channel's
+        `uniqueId`, or the call's `linkedId`). Current: Answer a ringing call; Hold an established
+        call, else resume one on hold (a toggle); Hangup the established call, else the dialing,
+        ringing, then held one (the oldest first among equals). The state changes come as the usual
+        phone events. Reasons: NoCurrentCall (no unique id, and no call in a fitting state),
+        CallNotFound (the unique id is no call in progress on the line), CallStateConflict (it is,
+        in a state the command does not apply to), NotSupportedByPbx (with Asterisk, Answer and Hold:
+        the AMI cannot make a SIP phone do it), UserNotFound, PbxRefused, PbxUnreachable.
+        Not idempotent: a repeat acts on the next current call, or toggles hold back.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Hold(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Hangup(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TelephonyServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -374,6 +416,21 @@ def add_TelephonyServicer_to_server(servicer, server):
                     servicer.GetCurrentCalls,
                     request_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallCurrentCallsRequest.FromString,
                     response_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallCurrentCalls.SerializeToString,
+            ),
+            'Answer': grpc.unary_unary_rpc_method_handler(
+                    servicer.Answer,
+                    request_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlRequest.FromString,
+                    response_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlReply.SerializeToString,
+            ),
+            'Hold': grpc.unary_unary_rpc_method_handler(
+                    servicer.Hold,
+                    request_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlRequest.FromString,
+                    response_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlReply.SerializeToString,
+            ),
+            'Hangup': grpc.unary_unary_rpc_method_handler(
+                    servicer.Hangup,
+                    request_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlRequest.FromString,
+                    response_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -889,6 +946,87 @@ class Telephony:
             '/xuc.telephony.v1.Telephony/GetCurrentCalls',
             xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallCurrentCallsRequest.SerializeToString,
             xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallCurrentCalls.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Answer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xuc.telephony.v1.Telephony/Answer',
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlRequest.SerializeToString,
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Hold(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xuc.telephony.v1.Telephony/Hold',
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlRequest.SerializeToString,
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Hangup(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xuc.telephony.v1.Telephony/Hangup',
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlRequest.SerializeToString,
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlReply.FromString,
             options,
             channel_credentials,
             insecure,

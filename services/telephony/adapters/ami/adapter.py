@@ -18,6 +18,10 @@ an operator's dialplan has to know about:
 - **Agents** are queue members: `QueueAdd`/`QueueRemove`/`QueuePause` per queue, with
   `Interface` from `channel_template` for the agent's phone and `MemberName Agent/<number>`.
   "Already there" on login and "Not there" on logout are success (the wanted state holds).
+- **Call control** names the line's channel by its Asterisk name, as the translator learnt it
+  from the events (an unknown one: CallNotFound): hang up is `Hangup` of that channel. Answering
+  and holding are NotSupportedByPbx: the AMI has no action that makes a SIP phone go off-hook or
+  put its call on hold (both are the phone's own SIP signalling); the user does it on the phone.
 - A command the PBX refuses (`Response: Error`) raises PbxUnreachable naming the refusal; a
   header that would carry a line break raises InvalidRequest, and nothing is sent.
 
@@ -39,7 +43,13 @@ from urllib.parse import unquote, urlsplit
 from services.telephony.adapters.ami.client import AmiActionError, AmiClient, Backoff
 from services.telephony.adapters.ami.frames import Frame, UnsafeHeader
 from services.telephony.adapters.ami.translate import AmiTranslator
-from services.telephony.domain.errors import InvalidRequest, PbxRefused, PbxUnreachable
+from services.telephony.domain.errors import (
+    CallNotFound,
+    InvalidRequest,
+    NotSupportedByPbx,
+    PbxRefused,
+    PbxUnreachable,
+)
 from services.telephony.domain.pbx import (
     AgentLine,
     CallIds,
@@ -192,6 +202,25 @@ class AmiPbx:
         for queue in agent.queue_names:
             await self._command("QueuePause", {"Queue": queue, "Interface": self._member(agent)["Interface"],
                                                "Paused": "true" if paused else "false"})
+
+    # -- call control
+
+    async def answer_channel(self, number: str, unique_id: str) -> None:
+        raise NotSupportedByPbx("Asterisk cannot answer a SIP phone from the AMI (the phone goes off-hook itself): "
+                                "answer on the phone")
+
+    async def hold_channel(self, number: str, unique_id: str, on_hold: bool) -> None:
+        raise NotSupportedByPbx("Asterisk cannot put a SIP phone's call on hold or resume it from the AMI (hold is "
+                                "the phone's own signalling): use the phone's hold key")
+
+    async def hangup_channel(self, number: str, unique_id: str) -> None:
+        await self._command("Hangup", {"Channel": self._channel_name(number, unique_id)})
+
+    def _channel_name(self, number: str, unique_id: str) -> str:
+        name = self._translator.channel_name(number, unique_id)
+        if not name:
+            raise CallNotFound(f"The PBX reports no channel {unique_id[:40]!r} of line {number}")
+        return name
 
     def _member(self, agent: AgentLine) -> dict[str, str]:
         return {"Interface": self._channel_template.format(line=agent.phone_number),

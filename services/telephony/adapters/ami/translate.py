@@ -104,6 +104,7 @@ class _Channel:
     state: ChannelState | None = None  # the last one reported
     user_data: Mapping[str, str] = field(default_factory=dict)
     is_caller: bool = False  # a channel our Originate created: the calling side
+    name: str = ""  # the Asterisk channel name (PJSIP/1001-00000001): what call control actions name
 
     def moved_to(self, state: ChannelState) -> list[PbxEvent]:
         if state is self.state:
@@ -151,6 +152,12 @@ class AmiTranslator:
         while len(self._expected) > MAX_EXPECTED_CHANNELS:
             self._expected.popitem(last=False)
 
+    def channel_name(self, line: str, unique_id: str) -> str:
+        """The Asterisk name of the line's channel with this Uniqueid, "" when not known (ended,
+        or never a channel of that line)."""
+        channel = self._channels.get(unique_id)
+        return channel.name if channel is not None and channel.line == line else ""
+
     def translate(self, frame: Frame) -> list[PbxEvent]:
         handler = self._handlers.get(frame.event.casefold())
         return handler(frame) if handler else []
@@ -196,7 +203,7 @@ class AmiTranslator:
         if unique_id and line:
             self._channels[unique_id] = _Channel(unique_id, linked_id, line, other,
                                                  user_data=self._call_data.get(linked_id, {}),
-                                                 is_caller=expected is not None)
+                                                 is_caller=expected is not None, name=frame.first("Channel"))
         return []
 
     def _newstate(self, frame: Frame) -> list[PbxEvent]:
@@ -215,12 +222,12 @@ class AmiTranslator:
         events: list[PbxEvent] = []
         if caller_line and caller_id:
             if caller is None:
-                caller = self._track(caller_id, frame.first("Linkedid"), caller_line)
+                caller = self._track(caller_id, frame.first("Linkedid"), caller_line, frame.first("Channel"))
             caller.other_number = caller.other_number or dest_line or self._dialled_number(frame)
             events += caller.moved_to(ChannelState.DIALING)
-        dest_id = frame.first("DestUniqueid")
+        dest_id, dest_channel_name = frame.first("DestUniqueid"), frame.first("DestChannel")
         if dest_line and dest_id:
-            dest = self._track(dest_id, frame.first("DestLinkedid"), dest_line)
+            dest = self._track(dest_id, frame.first("DestLinkedid"), dest_line, dest_channel_name)
             dest.other_number = caller_line or clean(frame.first("CallerIDNum"))
             dest.other_name = clean(frame.first("CallerIDName"))
             events += dest.moved_to(ChannelState.RINGING)
@@ -228,12 +235,13 @@ class AmiTranslator:
             del self._channels[dest_id]  # a guess at Newchannel, but the dialled party is no line
         return events
 
-    def _track(self, unique_id: str, linked_id: str, line: str) -> _Channel:
+    def _track(self, unique_id: str, linked_id: str, line: str, name: str) -> _Channel:
         channel = self._channels.get(unique_id)
         if channel is None or (channel.state is None and channel.line != line):
             linked_id = linked_id or unique_id
             channel = self._channels[unique_id] = _Channel(unique_id, linked_id, line,
                                                            user_data=self._call_data.get(linked_id, {}))
+        channel.name = name or channel.name
         return channel
 
     def _dialled_line(self, frame: Frame, caller_line: str) -> str:
@@ -297,7 +305,7 @@ class AmiTranslator:
         line = self._line_of(frame.first("CallerIDNum"), frame.first("Channel"))
         if not unique_id or not line or unique_id in self._channels:
             return []
-        channel = self._track(unique_id, frame.first("Linkedid"), line)
+        channel = self._track(unique_id, frame.first("Linkedid"), line, frame.first("Channel"))
         channel.other_number = clean(frame.first("ConnectedLineNum"))
         channel.other_name = clean(frame.first("ConnectedLineName"))
         if frame.first("ChannelState") == RINGING_STATE:
