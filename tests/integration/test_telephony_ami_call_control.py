@@ -150,3 +150,24 @@ async def test_answer_and_hold_are_not_supported_by_the_ami_and_a_refused_hangup
         del ami.errors["Hangup"]
     await ami.push_events([hangup(callee.with_state(6)), hangup(caller.with_state(6))])
     await alice_events.wait(3)
+
+
+async def test_a_dtmf_key_is_a_play_dtmf_received_on_the_users_channel(
+    telephony: Telephony, ami: ScriptedAmiServer, nats_events: NatsClient,
+) -> None:
+    alice, bob = await telephony.new_user(), await telephony.new_user()
+    alice_events, bob_events = await phone_events_of(nats_events, alice), await phone_events_of(nats_events, bob)
+    caller, callee = await established_call(ami, alice, bob, alice_events, bob_events)
+    sent = len(ami.actions_named("PlayDTMF"))
+
+    reply = await telephony.stub.SendDtmf(pb.CallDtmfRequest(username=alice.login, key="#"),
+                                          metadata=telephony.service)
+
+    assert reply.unique_id == caller.unique_id
+    action = await ami.wait_for_action("PlayDTMF", count=sent + 1)
+    assert (action["Channel"], action["Digit"], action["Receive"]) == (caller.name, "#", "true")
+    bad = pb.CallDtmfRequest(username=alice.login, key="x")
+    assert await refusal(telephony.stub.SendDtmf(bad, metadata=telephony.service)) == (
+        grpc.StatusCode.INVALID_ARGUMENT, "InvalidRequest")
+    await ami.push_events([hangup(callee), hangup(caller)])
+    await alice_events.wait(3)

@@ -26,7 +26,7 @@ DELIBERATELY_NOT_IDEMPOTENT = {
     "xuc.telephony.v1.Telephony": {"Dial", "DialByUsername", "DialFromQueue", "Handshake", "AgentLogin",
                                    "AgentLogout", "TogglePause",
                                    # call control: a repeat acts on the next current call, or toggles back
-                                   "Answer", "Hold", "Hangup"},
+                                   "Answer", "Hold", "Hangup", "SendDtmf"},
     "xuc.telephony.v1.Simulator": {"PlaceCall", "Answer", "Hold", "Resume", "Hangup"},
 }
 

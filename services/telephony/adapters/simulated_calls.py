@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from enum import Enum, StrEnum
 from types import MappingProxyType
 
+from services.telephony.domain.current_calls import checked_dtmf_key
 from services.telephony.domain.errors import CallNotFound, InvalidRequest
 from services.telephony.domain.pbx import CallIds, ChannelEvent, ChannelState, ForwardKind, Originate
 
@@ -48,6 +49,7 @@ class SimulatedCallView:
     callee: str
     state: CallState
     unique_ids: tuple[str, ...]
+    dtmf: str = ""  # the DTMF keys the lines of the call sent, in order
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,7 @@ class _Call:
     phase: _Phase = _Phase.RINGING
     ring_round: int = 0  # +1 each time a party starts ringing: the adapter's ring timer follows it
     visited: set[str] = field(default_factory=set)  # numbers already tried: no forward loops
+    dtmf: str = ""
 
     def parties(self) -> list[_Party]:
         return [self.caller] if self.callee is None else [self.caller, self.callee]
@@ -204,6 +207,13 @@ class SimulatedCalls:
         states = (ChannelState.ESTABLISHED, ChannelState.DIALING, ChannelState.RINGING, ChannelState.ON_HOLD)
         call, party = self._find(number, unique_id, states, "")
         return self._settle(call, self._release(call, callee_first=party is call.callee), party)
+
+    def send_dtmf(self, number: str, unique_id: str | None, key: str) -> Outcome:
+        """Recorded on the call (no event: a key press changes no channel's state)."""
+        key = checked_dtmf_key(key)
+        call, party = self._find(number, unique_id, (ChannelState.ESTABLISHED,), "established")
+        call.dtmf += key
+        return self._settle(call, [], party)
 
     def ring_timeout(self, linked_id: str) -> Outcome:
         """Nobody answered in time: the call moves to the callee's no-answer forward if it has
@@ -345,7 +355,7 @@ class SimulatedCalls:
     def _view(call: _Call) -> SimulatedCallView:
         unique_ids = tuple(party.unique_id for party in call.parties() if party.unique_id)
         callee = call.callee.number if call.callee else call.dialled
-        return SimulatedCallView(call.linked_id, call.caller.number, callee, _state(call), unique_ids)
+        return SimulatedCallView(call.linked_id, call.caller.number, callee, _state(call), unique_ids, call.dtmf)
 
 
 def _state(call: _Call) -> CallState:

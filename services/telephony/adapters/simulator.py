@@ -139,6 +139,11 @@ class SimulatedPbx:
     async def hangup_channel(self, number: str, unique_id: str) -> None:
         await self.hangup(number, unique_id)
 
+    async def send_dtmf(self, number: str, unique_id: str, key: str) -> None:
+        """Recorded on the call (the Simulator API's ListCalls shows it): nothing else hears it."""
+        self._check_open()
+        self._apply(self._calls.send_dtmf(number, unique_id, key))
+
     # --- the Simulator API --------------------------------------------------------------------
     async def place_call(self, caller: str, callee: str) -> SimulatedCallView:
         """A call from `caller` (a line or an external number) to `callee`."""

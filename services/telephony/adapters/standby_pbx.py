@@ -102,3 +102,6 @@ class StandbyPbx:
 
     async def hangup_channel(self, number: str, unique_id: str) -> None:
         await self._active().hangup_channel(number, unique_id)
+
+    async def send_dtmf(self, number: str, unique_id: str, key: str) -> None:
+        await self._active().send_dtmf(number, unique_id, key)

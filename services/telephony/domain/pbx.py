@@ -161,3 +161,7 @@ class Pbx(Protocol):
 
     async def hangup_channel(self, number: str, unique_id: str) -> None:
         """Hang up the line's channel (the call ends for a two-party call)."""
+
+    async def send_dtmf(self, number: str, unique_id: str, key: str) -> None:
+        """The line's established channel sends one DTMF key (already checked: 0-9, *, #, A-D), as
+        if pressed on the phone: the other party hears it."""

@@ -12,7 +12,7 @@ from services.telephony.service_layer.call_control import Acted, CallControlServ
 from xucproto.telephony.v1 import telephony_pb2 as pb
 
 Context: TypeAlias = grpc.aio.ServicerContext
-CALL_CONTROL_RPCS = ("GetCurrentCalls", "Answer", "Hold", "Hangup")
+CALL_CONTROL_RPCS = ("GetCurrentCalls", "Answer", "Hold", "Hangup", "SendDtmf")
 
 
 def _reply(acted: Acted) -> pb.CallControlReply:
@@ -35,3 +35,6 @@ class CallControlRpcs:
 
     async def Hangup(self, request: pb.CallControlRequest, context: Context) -> pb.CallControlReply:
         return _reply(await self._control.hangup(request.username, request.unique_id))
+
+    async def SendDtmf(self, request: pb.CallDtmfRequest, context: Context) -> pb.CallControlReply:
+        return _reply(await self._control.send_dtmf(request.username, request.key, request.unique_id))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from services.telephony.domain.current_calls import CallCommand, CurrentCalls
+from services.telephony.domain.current_calls import CallCommand, CurrentCalls, checked_dtmf_key
 from services.telephony.domain.model import PhoneEventOccurred, UserLine
 from services.telephony.domain.pbx import ChannelEvent, ChannelState
 from services.telephony.service_layer.dependencies import Dependencies
@@ -53,6 +53,12 @@ class CallControlService:
         user, channel = self._choose(login, CallCommand.HANGUP, unique_id)
         await self._pbx.hangup_channel(user.number, channel.unique_id)
         return self._acted("hangup", user, channel)
+
+    async def send_dtmf(self, login: str, key: str, unique_id: str = "") -> Acted:
+        key = checked_dtmf_key(key)
+        user, channel = self._choose(login, CallCommand.DTMF, unique_id)
+        await self._pbx.send_dtmf(user.number, channel.unique_id, key)
+        return self._acted("dtmf", user, channel)
 
     def _choose(self, login: str, command: CallCommand, unique_id: str) -> tuple[UserLine, ChannelEvent]:
         user = self._directory.with_line(login)

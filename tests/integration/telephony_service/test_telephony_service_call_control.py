@@ -136,3 +136,30 @@ async def test_call_control_errors(telephony: Telephony, nats_client: NatsClient
     await control(telephony, "Hangup", alice, dialled.unique_id)
     assert [event.event_type for event in await alice_events.wait(2, events.PhoneEvent)] == [
         "EventDialing", "EventReleased"]
+
+
+async def test_dtmf_keys_are_sent_by_the_established_call(telephony: Telephony, nats_client: NatsClient) -> None:
+    alice, bob = await telephony.new_user(), await telephony.new_user()
+    alice_events = await phone_events_of(nats_client, alice)
+    dialled = await telephony.dial(alice, bob.line)
+    await alice_events.wait(1, events.PhoneEvent)
+    dtmf = pb.CallDtmfRequest(username=alice.login, key="5")
+    # still dialing: no established call to send it
+    assert await refusal(telephony.stub.SendDtmf(dtmf, metadata=telephony.service)) == (NOT_FOUND, "NoCurrentCall")
+    await telephony.act("Answer", bob.line)
+    await alice_events.wait(2, events.PhoneEvent)
+
+    for key in ("5", "*", "d"):
+        reply = await telephony.stub.SendDtmf(pb.CallDtmfRequest(username=alice.login, key=key),
+                                              metadata=telephony.service)
+        assert reply.unique_id == dialled.unique_id
+    await telephony.stub.SendDtmf(pb.CallDtmfRequest(username=bob.login, key="#", unique_id=dialled.linked_id),
+                                  metadata=telephony.service)
+    listed = await telephony.simulator.ListCalls(pb.ListCallsRequest(), metadata=telephony.service)
+    [call] = [call for call in listed.calls if call.linked_id == dialled.linked_id]
+    assert call.dtmf == "5*D#"
+    for bad in ("", "E", "12", "é"):
+        bad_key = pb.CallDtmfRequest(username=alice.login, key=bad)
+        assert await refusal(telephony.stub.SendDtmf(bad_key, metadata=telephony.service)) == (
+            INVALID, "InvalidRequest")
+    await telephony.act("Hangup", alice.line)

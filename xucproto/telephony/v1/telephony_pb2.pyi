@@ -374,18 +374,20 @@ class ListCallsRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class SimulatedCall(_message.Message):
-    __slots__ = ("linked_id", "caller", "callee", "state", "unique_ids")
+    __slots__ = ("linked_id", "caller", "callee", "state", "unique_ids", "dtmf")
     LINKED_ID_FIELD_NUMBER: _ClassVar[int]
     CALLER_FIELD_NUMBER: _ClassVar[int]
     CALLEE_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     UNIQUE_IDS_FIELD_NUMBER: _ClassVar[int]
+    DTMF_FIELD_NUMBER: _ClassVar[int]
     linked_id: str
     caller: str
     callee: str
     state: str
     unique_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, linked_id: _Optional[str] = ..., caller: _Optional[str] = ..., callee: _Optional[str] = ..., state: _Optional[str] = ..., unique_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    dtmf: str
+    def __init__(self, linked_id: _Optional[str] = ..., caller: _Optional[str] = ..., callee: _Optional[str] = ..., state: _Optional[str] = ..., unique_ids: _Optional[_Iterable[str]] = ..., dtmf: _Optional[str] = ...) -> None: ...
 
 class SimulatedCalls(_message.Message):
     __slots__ = ("calls",)
@@ -412,6 +414,16 @@ class CallControlRequest(_message.Message):
     username: str
     unique_id: str
     def __init__(self, username: _Optional[str] = ..., unique_id: _Optional[str] = ...) -> None: ...
+
+class CallDtmfRequest(_message.Message):
+    __slots__ = ("username", "key", "unique_id")
+    USERNAME_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    UNIQUE_ID_FIELD_NUMBER: _ClassVar[int]
+    username: str
+    key: str
+    unique_id: str
+    def __init__(self, username: _Optional[str] = ..., key: _Optional[str] = ..., unique_id: _Optional[str] = ...) -> None: ...
 
 class CallControlReply(_message.Message):
     __slots__ = ("unique_id", "linked_id", "on_hold")

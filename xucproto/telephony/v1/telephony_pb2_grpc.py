@@ -144,6 +144,11 @@ class TelephonyStub:
                 request_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlRequest.SerializeToString,
                 response_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlReply.FromString,
                 _registered_method=True)
+        self.SendDtmf = channel.unary_unary(
+                '/xuc.telephony.v1.Telephony/SendDtmf',
+                request_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallDtmfRequest.SerializeToString,
+                response_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlReply.FromString,
+                _registered_method=True)
 
 
 class TelephonyServicer:
@@ -319,6 +324,16 @@ class TelephonyServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SendDtmf(self, request, context):
+        """One DTMF key (0-9, *, #, A-D; a lower-case letter is taken as its capital) sent by the user's
+        established call (the current one: the oldest established), as if pressed on the phone.
+        InvalidRequest for another key. Simulator: recorded on the call (ListCalls' `dtmf`). Asterisk:
+        PlayDTMF on the user's channel with `Receive: true` (Asterisk 16+).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TelephonyServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -430,6 +445,11 @@ def add_TelephonyServicer_to_server(servicer, server):
             'Hangup': grpc.unary_unary_rpc_method_handler(
                     servicer.Hangup,
                     request_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlRequest.FromString,
+                    response_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlReply.SerializeToString,
+            ),
+            'SendDtmf': grpc.unary_unary_rpc_method_handler(
+                    servicer.SendDtmf,
+                    request_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallDtmfRequest.FromString,
                     response_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlReply.SerializeToString,
             ),
     }
@@ -1026,6 +1046,33 @@ class Telephony:
             target,
             '/xuc.telephony.v1.Telephony/Hangup',
             xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlRequest.SerializeToString,
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SendDtmf(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xuc.telephony.v1.Telephony/SendDtmf',
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallDtmfRequest.SerializeToString,
             xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlReply.FromString,
             options,
             channel_credentials,

@@ -19,7 +19,10 @@ an operator's dialplan has to know about:
   `Interface` from `channel_template` for the agent's phone and `MemberName Agent/<number>`.
   "Already there" on login and "Not there" on logout are success (the wanted state holds).
 - **Call control** names the line's channel by its Asterisk name, as the translator learnt it
-  from the events (an unknown one: CallNotFound): hang up is `Hangup` of that channel. Answering
+  from the events (an unknown one: CallNotFound): hang up is `Hangup` of that channel; a DTMF key
+  is `PlayDTMF` on it with `Receive: true` (Asterisk 16+: the key is taken as received from the
+  phone, so it travels to the other party like a key pressed; without it Asterisk would play it to
+  the user's own phone). Answering
   and holding are NotSupportedByPbx: the AMI has no action that makes a SIP phone go off-hook or
   put its call on hold (both are the phone's own SIP signalling); the user does it on the phone.
 - A command the PBX refuses (`Response: Error`) raises PbxUnreachable naming the refusal; a
@@ -215,6 +218,10 @@ class AmiPbx:
 
     async def hangup_channel(self, number: str, unique_id: str) -> None:
         await self._command("Hangup", {"Channel": self._channel_name(number, unique_id)})
+
+    async def send_dtmf(self, number: str, unique_id: str, key: str) -> None:
+        await self._command("PlayDTMF", {"Channel": self._channel_name(number, unique_id), "Digit": key,
+                                         "Receive": "true"})
 
     def _channel_name(self, number: str, unique_id: str) -> str:
         name = self._translator.channel_name(number, unique_id)
