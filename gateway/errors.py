@@ -85,6 +85,7 @@ TABLE: dict[str, tuple[int, str]] = {
     "NoCurrentCall": (404, "NoCurrentCall"),
     "CallStateConflict": (409, "CallStateConflict"),
     "NotSupportedByPbx": (501, "NotSupportedByPbx"),
+    "TransferNotFound": (404, "TransferNotFound"),
     "Unreachable": (503, "Unreachable"),
     # edge-only answers
     "PayloadTooLarge": (413, "PayloadTooLarge"),

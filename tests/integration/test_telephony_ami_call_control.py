@@ -171,3 +171,78 @@ async def test_a_dtmf_key_is_a_play_dtmf_received_on_the_users_channel(
         grpc.StatusCode.INVALID_ARGUMENT, "InvalidRequest")
     await ami.push_events([hangup(callee), hangup(caller)])
     await alice_events.wait(3)
+
+
+async def test_a_direct_transfer_redirects_the_other_partys_channel(
+    telephony: Telephony, ami: ScriptedAmiServer, nats_events: NatsClient,
+) -> None:
+    alice, bob = await telephony.new_user(), await telephony.new_user()
+    alice_events, bob_events = await phone_events_of(nats_events, alice), await phone_events_of(nats_events, bob)
+    caller, callee = await established_call(ami, alice, bob, alice_events, bob_events)
+    redirects = len(ami.actions_named("Redirect"))
+
+    request = pb.CallTransferRequest(username=bob.login, destination="+33 (0)6 11 22 33 44")
+    reply = await telephony.stub.DirectTransfer(request, metadata=telephony.service)
+
+    assert reply.unique_id == callee.unique_id
+    action = await ami.wait_for_action("Redirect", count=redirects + 1)
+    assert (action["Channel"], action["Exten"], action["Context"], action["Priority"]) == (
+        caller.name, "0033611223344", "default", "1")
+    await ami.push_events([hangup(callee), hangup(caller)])
+    await bob_events.wait(3)
+    await alice_events.wait(3)
+
+
+async def test_an_attended_transfer_is_an_atxfer_completed_by_hanging_up_or_cancelled_by_the_abort_code(
+    telephony: Telephony, ami: ScriptedAmiServer, nats_events: NatsClient,
+) -> None:
+    alice, bob, carol = await telephony.new_user(), await telephony.new_user(), await telephony.new_user()
+    alice_events, bob_events = await phone_events_of(nats_events, alice), await phone_events_of(nats_events, bob)
+    caller, callee = await established_call(ami, alice, bob, alice_events, bob_events)
+    atxfers, hangups, dtmfs = (len(ami.actions_named(name)) for name in ("Atxfer", "Hangup", "PlayDTMF"))
+    attended = pb.CallTransferRequest(username=bob.login, destination=carol.line)
+    pending = pb.CallPendingTransferRequest(username=bob.login)
+
+    await telephony.stub.AttendedTransfer(attended, metadata=telephony.service)
+    action = await ami.wait_for_action("Atxfer", count=atxfers + 1)
+    assert (action["Channel"], action["Exten"], action["Context"]) == (callee.name, carol.line, "default")
+    cancelled = await telephony.stub.CancelTransfer(pending, metadata=telephony.service)
+    assert (cancelled.unique_id, cancelled.linked_id) == (callee.unique_id, caller.linked_id)
+    await ami.wait_for_action("PlayDTMF", count=dtmfs + 2)
+    assert [(frame["Channel"], frame["Digit"], frame["Receive"]) for frame in ami.actions_named("PlayDTMF")[dtmfs:]] \
+        == [(callee.name, "*", "true"), (callee.name, "1", "true")]
+    assert await refusal(telephony.stub.CancelTransfer(pending, metadata=telephony.service)) == (
+        grpc.StatusCode.NOT_FOUND, "TransferNotFound")
+
+    await telephony.stub.AttendedTransfer(attended, metadata=telephony.service)
+    await ami.wait_for_action("Atxfer", count=atxfers + 2)
+    completed = await telephony.stub.CompleteTransfer(pending, metadata=telephony.service)
+    assert completed.unique_id == callee.unique_id
+    assert (await ami.wait_for_action("Hangup", count=hangups + 1))["Channel"] == callee.name
+    await ami.push_events([hangup(callee), hangup(caller)])
+    await bob_events.wait(3)
+    await alice_events.wait(3)
+
+
+async def test_transfer_errors_with_asterisk(telephony: Telephony, ami: ScriptedAmiServer,
+                                            nats_events: NatsClient) -> None:
+    alice, bob = await telephony.new_user(), await telephony.new_user()
+    alice_events, bob_events = await phone_events_of(nats_events, alice), await phone_events_of(nats_events, bob)
+    pending = pb.CallPendingTransferRequest(username=bob.login)
+    assert await refusal(telephony.stub.CompleteTransfer(pending, metadata=telephony.service)) == (
+        grpc.StatusCode.NOT_FOUND, "TransferNotFound")
+    caller, callee = await established_call(ami, alice, bob, alice_events, bob_events)
+    bad = pb.CallTransferRequest(username=bob.login, destination="nowhere")
+    assert await refusal(telephony.stub.DirectTransfer(bad, metadata=telephony.service)) == (
+        grpc.StatusCode.INVALID_ARGUMENT, "InvalidNumber")
+    ami.errors["Atxfer"] = "No such channel"
+    try:
+        request = pb.CallTransferRequest(username=bob.login, destination="1234")
+        assert await refusal(telephony.stub.AttendedTransfer(request, metadata=telephony.service)) == (
+            grpc.StatusCode.INVALID_ARGUMENT, "PbxRefused")
+    finally:
+        del ami.errors["Atxfer"]
+    assert await refusal(telephony.stub.CompleteTransfer(pending, metadata=telephony.service)) == (
+        grpc.StatusCode.NOT_FOUND, "TransferNotFound")  # the refused Atxfer left none
+    await ami.push_events([hangup(callee), hangup(caller)])
+    await alice_events.wait(3)

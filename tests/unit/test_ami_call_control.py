@@ -6,7 +6,16 @@ from __future__ import annotations
 
 from services.telephony.adapters.ami.frames import Frame
 from services.telephony.adapters.ami.translate import AmiTranslator
-from tests.support.ami_events import Chan, Headers, dial_begin, hangup, newchannel, status_item
+from tests.support.ami_events import (
+    Chan,
+    Headers,
+    bridge_enter,
+    bridge_leave,
+    dial_begin,
+    hangup,
+    newchannel,
+    status_item,
+)
 
 CALL = "1700000000.1"
 ALICE = Chan("PJSIP/1001-00000001", CALL, CALL, "1001", "Alice Jones", exten="1002", state=4)
@@ -39,3 +48,24 @@ def test_a_channel_known_from_a_dial_begin_or_a_status_item_only() -> None:
     resynchronised = AmiTranslator({"1001"})
     run(resynchronised, status_item(ALICE.with_state(6), bridge_id="b-1"))
     assert resynchronised.channel_name("1001", ALICE.unique_id) == ALICE.name
+
+
+def test_the_other_party_from_the_dial_then_from_the_bridge() -> None:
+    translator = AmiTranslator({"1001", "1002"})
+    run(translator, newchannel(ALICE), dial_begin(ALICE, BOB, "PJSIP/1002"))
+    assert (translator.peers.of(ALICE.unique_id), translator.peers.of(BOB.unique_id)) == (BOB.name, ALICE.name)
+    # bob's call is picked up elsewhere: the bridge says who alice really talks to
+    run(translator, bridge_enter(ALICE, "b-1", 1), bridge_enter(TRUNK, "b-1", 2))
+    assert translator.peers.of(ALICE.unique_id) == TRUNK.name
+    run(translator, bridge_leave(TRUNK, "b-1", 1), hangup(TRUNK))
+    assert translator.peers.of(ALICE.unique_id) == BOB.name  # the dial's, left
+    run(translator, hangup(BOB), hangup(ALICE))
+    assert translator.peers.of(ALICE.unique_id) == ""
+
+
+def test_no_single_other_party_in_a_conference() -> None:
+    translator = AmiTranslator({"1001"})
+    run(translator, *(bridge_enter(chan, "b-2", count) for count, chan in enumerate((ALICE, BOB, TRUNK), 1)))
+    assert translator.peers.of(ALICE.unique_id) == ""
+    translator.connection_lost()
+    assert translator.peers.of(BOB.unique_id) == ""

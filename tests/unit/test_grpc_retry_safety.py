@@ -26,7 +26,8 @@ DELIBERATELY_NOT_IDEMPOTENT = {
     "xuc.telephony.v1.Telephony": {"Dial", "DialByUsername", "DialFromQueue", "Handshake", "AgentLogin",
                                    "AgentLogout", "TogglePause",
                                    # call control: a repeat acts on the next current call, or toggles back
-                                   "Answer", "Hold", "Hangup", "SendDtmf"},
+                                   "Answer", "Hold", "Hangup", "SendDtmf", "DirectTransfer", "AttendedTransfer",
+                                   "CompleteTransfer", "CancelTransfer"},
     "xuc.telephony.v1.Simulator": {"PlaceCall", "Answer", "Hold", "Resume", "Hangup"},
 }
 

@@ -105,3 +105,15 @@ class StandbyPbx:
 
     async def send_dtmf(self, number: str, unique_id: str, key: str) -> None:
         await self._active().send_dtmf(number, unique_id, key)
+
+    async def direct_transfer(self, number: str, unique_id: str, destination: str) -> None:
+        await self._active().direct_transfer(number, unique_id, destination)
+
+    async def attended_transfer(self, number: str, unique_id: str, destination: str) -> None:
+        await self._active().attended_transfer(number, unique_id, destination)
+
+    async def complete_transfer(self, number: str) -> CallIds:
+        return await self._active().complete_transfer(number)
+
+    async def cancel_transfer(self, number: str) -> CallIds:
+        return await self._active().cancel_transfer(number)

@@ -94,3 +94,11 @@ class NotSupportedByPbx(DomainError):
     reason = "NotSupportedByPbx"
     kind = ErrorKind.NOT_CONFIGURED
     default_message = "The PBX cannot do this"
+
+
+class TransferNotFound(DomainError):
+    """Complete or cancel an attended transfer, and the user's line has none in progress."""
+
+    reason = "TransferNotFound"
+    kind = ErrorKind.NOT_FOUND
+    default_message = "No attended transfer in progress"

@@ -165,3 +165,18 @@ class Pbx(Protocol):
     async def send_dtmf(self, number: str, unique_id: str, key: str) -> None:
         """The line's established channel sends one DTMF key (already checked: 0-9, *, #, A-D), as
         if pressed on the phone: the other party hears it."""
+
+    async def direct_transfer(self, number: str, unique_id: str, destination: str) -> None:
+        """The other party of the line's channel is put through to `destination` (sanitised); the
+        line leaves the call."""
+
+    async def attended_transfer(self, number: str, unique_id: str, destination: str) -> None:
+        """The line holds the call of its channel and calls `destination`; one per line at a time."""
+
+    async def complete_transfer(self, number: str) -> CallIds:
+        """The line's attended transfer: the held party and the destination are put through, the
+        line leaves both calls. The ids of the line's channel in the transferred call.
+        TransferNotFound when the line has none."""
+
+    async def cancel_transfer(self, number: str) -> CallIds:
+        """The line's attended transfer: the call to the destination ends, the held call resumes."""

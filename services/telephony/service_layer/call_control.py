@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from services.telephony.domain.current_calls import CallCommand, CurrentCalls, checked_dtmf_key
 from services.telephony.domain.model import PhoneEventOccurred, UserLine
-from services.telephony.domain.pbx import ChannelEvent, ChannelState
+from services.telephony.domain.numbers import sanitize
+from services.telephony.domain.pbx import CallIds, ChannelEvent, ChannelState
 from services.telephony.service_layer.dependencies import Dependencies
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,25 @@ class CallControlService:
         user, channel = self._choose(login, CallCommand.DTMF, unique_id)
         await self._pbx.send_dtmf(user.number, channel.unique_id, key)
         return self._acted("dtmf", user, channel)
+
+    async def direct_transfer(self, login: str, destination: str, unique_id: str = "") -> Acted:
+        number = sanitize(destination)  # as Dial's: InvalidNumber
+        user, channel = self._choose(login, CallCommand.TRANSFER, unique_id)
+        await self._pbx.direct_transfer(user.number, channel.unique_id, number)
+        return self._acted("direct transfer", user, channel)
+
+    async def attended_transfer(self, login: str, destination: str, unique_id: str = "") -> Acted:
+        number = sanitize(destination)
+        user, channel = self._choose(login, CallCommand.TRANSFER, unique_id)
+        await self._pbx.attended_transfer(user.number, channel.unique_id, number)
+        return self._acted("attended transfer", user, channel)
+
+    async def complete_transfer(self, login: str) -> CallIds:
+        """The adapter knows the line's attended transfer (TransferNotFound when none)."""
+        return await self._pbx.complete_transfer(self._directory.with_line(login).number)
+
+    async def cancel_transfer(self, login: str) -> CallIds:
+        return await self._pbx.cancel_transfer(self._directory.with_line(login).number)
 
     def _choose(self, login: str, command: CallCommand, unique_id: str) -> tuple[UserLine, ChannelEvent]:
         user = self._directory.with_line(login)

@@ -6,6 +6,8 @@ their errors. The scenarios with Asterisk: tests/integration/test_telephony_ami_
 
 from __future__ import annotations
 
+from typing import Any
+
 import grpc
 from nats.aio.client import Client as NatsClient
 
@@ -163,3 +165,95 @@ async def test_dtmf_keys_are_sent_by_the_established_call(telephony: Telephony, 
         assert await refusal(telephony.stub.SendDtmf(bad_key, metadata=telephony.service)) == (
             INVALID, "InvalidRequest")
     await telephony.act("Hangup", alice.line)
+
+
+async def transfer(telephony: Telephony, rpc: str, user: User, destination: str = "") -> pb.CallControlReply:
+    if rpc in ("CompleteTransfer", "CancelTransfer"):
+        request: Any = pb.CallPendingTransferRequest(username=user.login)
+    else:
+        request = pb.CallTransferRequest(username=user.login, destination=destination)
+    reply: pb.CallControlReply = await getattr(telephony.stub, rpc)(request, metadata=telephony.service)
+    return reply
+
+
+async def test_a_direct_transfer_puts_the_caller_through_to_the_destination(
+    telephony: Telephony, nats_client: NatsClient,
+) -> None:
+    alice, bob, carol = await telephony.new_user(), await telephony.new_user(), await telephony.new_user()
+    inboxes = [await phone_events_of(nats_client, user) for user in (alice, bob, carol)]
+    dialled = await telephony.dial(alice, bob.line)
+    await inboxes[1].wait(1, events.PhoneEvent)
+    await control(telephony, "Answer", bob)
+    await inboxes[0].wait(2, events.PhoneEvent)
+
+    reply = await transfer(telephony, "DirectTransfer", bob, f"{carol.line[:3]} {carol.line[3:]}")  # sanitised
+
+    assert reply.linked_id == dialled.linked_id
+    [ringing] = await inboxes[2].wait(1, events.PhoneEvent)
+    assert (ringing.event_type, ringing.other_dn, ringing.linked_id) == ("EventRinging", alice.line, dialled.linked_id)
+    await control(telephony, "Answer", carol)
+    assert phone_events((await inboxes[0].wait(4, events.PhoneEvent))[2:]) == [
+        ("EventDialing", alice.line, carol.line), ("EventEstablished", alice.line, carol.line)]
+    assert phone_events((await inboxes[1].wait(3, events.PhoneEvent))[2:]) == [
+        ("EventReleased", bob.line, alice.line)]
+    await control(telephony, "Hangup", carol)
+    await inboxes[0].wait(5, events.PhoneEvent)
+
+
+async def test_an_attended_transfer_completed_and_another_cancelled(
+    telephony: Telephony, nats_client: NatsClient,
+) -> None:
+    alice, bob, carol = await telephony.new_user(), await telephony.new_user(), await telephony.new_user()
+    alice_events, bob_events, carol_events = [await phone_events_of(nats_client, user) for user in (alice, bob, carol)]
+    dialled = await telephony.dial(alice, bob.line)
+    await bob_events.wait(1, events.PhoneEvent)
+    answered = await control(telephony, "Answer", bob)
+    await bob_events.wait(2, events.PhoneEvent)
+
+    started = await transfer(telephony, "AttendedTransfer", bob, carol.line)
+    assert started.unique_id == answered.unique_id
+    await carol_events.wait(1, events.PhoneEvent)
+    cancelled = await transfer(telephony, "CancelTransfer", bob)
+    assert (cancelled.unique_id, cancelled.linked_id) == (answered.unique_id, dialled.linked_id)
+    assert phone_events((await bob_events.wait(6, events.PhoneEvent))[2:]) == [
+        ("EventOnHold", bob.line, alice.line), ("EventDialing", bob.line, carol.line),
+        ("EventReleased", bob.line, carol.line), ("EventEstablished", bob.line, alice.line)]
+
+    await transfer(telephony, "AttendedTransfer", bob, carol.line)
+    await carol_events.wait(3, events.PhoneEvent)  # ringing, released, ringing again
+    await control(telephony, "Answer", carol)
+    await bob_events.wait(9, events.PhoneEvent)  # on hold, dialing, established
+    completed = await transfer(telephony, "CompleteTransfer", bob)
+    assert completed.unique_id == answered.unique_id
+    assert phone_events((await bob_events.wait(11, events.PhoneEvent))[9:]) == [
+        ("EventReleased", bob.line, alice.line), ("EventReleased", bob.line, carol.line)]
+    assert phone_events((await alice_events.wait(3, events.PhoneEvent))[2:]) == [
+        ("EventEstablished", alice.line, carol.line)]
+    assert phone_events((await carol_events.wait(5, events.PhoneEvent))[3:]) == [
+        ("EventEstablished", carol.line, bob.line), ("EventEstablished", carol.line, alice.line)]
+    await control(telephony, "Hangup", alice)
+    await carol_events.wait(6, events.PhoneEvent)
+    assert await current_calls(telephony, carol) == []
+
+
+async def test_transfer_errors(telephony: Telephony, nats_client: NatsClient) -> None:
+    alice, bob = await telephony.new_user(), await telephony.new_user()
+    for rpc in ("DirectTransfer", "AttendedTransfer"):
+        assert await refusal(transfer(telephony, rpc, alice, "1002")) == (NOT_FOUND, "NoCurrentCall")
+        assert await refusal(transfer(telephony, rpc, alice, "no digits")) == (INVALID, "InvalidNumber")
+    for rpc in ("CompleteTransfer", "CancelTransfer"):
+        assert await refusal(transfer(telephony, rpc, alice)) == (NOT_FOUND, "TransferNotFound")
+        assert await refusal(transfer(telephony, rpc, User("nobody-here", "", "", ()))) == (NOT_FOUND, "UserNotFound")
+    bob_events = await phone_events_of(nats_client, bob)
+    await telephony.dial(alice, bob.line)
+    await bob_events.wait(1, events.PhoneEvent)
+    # still ringing: not transferable yet
+    assert await refusal(transfer(telephony, "DirectTransfer", bob, "1234")) == (NOT_FOUND, "NoCurrentCall")
+    await control(telephony, "Answer", bob)
+    await bob_events.wait(2, events.PhoneEvent)
+    assert await refusal(transfer(telephony, "DirectTransfer", bob, alice.line)) == (INVALID, "InvalidRequest")
+    await transfer(telephony, "AttendedTransfer", bob, "0611223344")  # an external number: rings outside
+    assert await refusal(transfer(telephony, "CompleteTransfer", bob)) == (
+        grpc.StatusCode.ALREADY_EXISTS, "CallStateConflict")
+    await transfer(telephony, "CancelTransfer", bob)
+    await control(telephony, "Hangup", bob)

@@ -425,6 +425,22 @@ class CallDtmfRequest(_message.Message):
     unique_id: str
     def __init__(self, username: _Optional[str] = ..., key: _Optional[str] = ..., unique_id: _Optional[str] = ...) -> None: ...
 
+class CallTransferRequest(_message.Message):
+    __slots__ = ("username", "destination", "unique_id")
+    USERNAME_FIELD_NUMBER: _ClassVar[int]
+    DESTINATION_FIELD_NUMBER: _ClassVar[int]
+    UNIQUE_ID_FIELD_NUMBER: _ClassVar[int]
+    username: str
+    destination: str
+    unique_id: str
+    def __init__(self, username: _Optional[str] = ..., destination: _Optional[str] = ..., unique_id: _Optional[str] = ...) -> None: ...
+
+class CallPendingTransferRequest(_message.Message):
+    __slots__ = ("username",)
+    USERNAME_FIELD_NUMBER: _ClassVar[int]
+    username: str
+    def __init__(self, username: _Optional[str] = ...) -> None: ...
+
 class CallControlReply(_message.Message):
     __slots__ = ("unique_id", "linked_id", "on_hold")
     UNIQUE_ID_FIELD_NUMBER: _ClassVar[int]

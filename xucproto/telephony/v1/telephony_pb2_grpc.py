@@ -149,6 +149,26 @@ class TelephonyStub:
                 request_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallDtmfRequest.SerializeToString,
                 response_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlReply.FromString,
                 _registered_method=True)
+        self.DirectTransfer = channel.unary_unary(
+                '/xuc.telephony.v1.Telephony/DirectTransfer',
+                request_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallTransferRequest.SerializeToString,
+                response_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlReply.FromString,
+                _registered_method=True)
+        self.AttendedTransfer = channel.unary_unary(
+                '/xuc.telephony.v1.Telephony/AttendedTransfer',
+                request_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallTransferRequest.SerializeToString,
+                response_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlReply.FromString,
+                _registered_method=True)
+        self.CompleteTransfer = channel.unary_unary(
+                '/xuc.telephony.v1.Telephony/CompleteTransfer',
+                request_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallPendingTransferRequest.SerializeToString,
+                response_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlReply.FromString,
+                _registered_method=True)
+        self.CancelTransfer = channel.unary_unary(
+                '/xuc.telephony.v1.Telephony/CancelTransfer',
+                request_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallPendingTransferRequest.SerializeToString,
+                response_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlReply.FromString,
+                _registered_method=True)
 
 
 class TelephonyServicer:
@@ -334,6 +354,38 @@ class TelephonyServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DirectTransfer(self, request, context):
+        """Transfers of the user's current call (established, else on hold) or of the call named, to a
+        destination sanitised like Dial's (InvalidNumber). Direct: the other party is put through to
+        the destination, the user leaves the call (Asterisk: Redirect of the other party's channel).
+        Attended: the user holds the call and calls the destination (Asterisk: Atxfer), then
+        CompleteTransfer puts the other two through (the destination must have answered, else
+        CallStateConflict) or CancelTransfer ends the call to the destination and resumes the held
+        one. One attended transfer per line (CallStateConflict); TransferNotFound when there is none.
+        The reply: the user's channel in the transferred call. Event sequences: docs/telephony.md.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AttendedTransfer(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CompleteTransfer(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelTransfer(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TelephonyServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -450,6 +502,26 @@ def add_TelephonyServicer_to_server(servicer, server):
             'SendDtmf': grpc.unary_unary_rpc_method_handler(
                     servicer.SendDtmf,
                     request_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallDtmfRequest.FromString,
+                    response_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlReply.SerializeToString,
+            ),
+            'DirectTransfer': grpc.unary_unary_rpc_method_handler(
+                    servicer.DirectTransfer,
+                    request_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallTransferRequest.FromString,
+                    response_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlReply.SerializeToString,
+            ),
+            'AttendedTransfer': grpc.unary_unary_rpc_method_handler(
+                    servicer.AttendedTransfer,
+                    request_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallTransferRequest.FromString,
+                    response_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlReply.SerializeToString,
+            ),
+            'CompleteTransfer': grpc.unary_unary_rpc_method_handler(
+                    servicer.CompleteTransfer,
+                    request_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallPendingTransferRequest.FromString,
+                    response_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlReply.SerializeToString,
+            ),
+            'CancelTransfer': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelTransfer,
+                    request_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallPendingTransferRequest.FromString,
                     response_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlReply.SerializeToString,
             ),
     }
@@ -1073,6 +1145,114 @@ class Telephony:
             target,
             '/xuc.telephony.v1.Telephony/SendDtmf',
             xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallDtmfRequest.SerializeToString,
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DirectTransfer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xuc.telephony.v1.Telephony/DirectTransfer',
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallTransferRequest.SerializeToString,
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AttendedTransfer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xuc.telephony.v1.Telephony/AttendedTransfer',
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallTransferRequest.SerializeToString,
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CompleteTransfer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xuc.telephony.v1.Telephony/CompleteTransfer',
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallPendingTransferRequest.SerializeToString,
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelTransfer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xuc.telephony.v1.Telephony/CancelTransfer',
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallPendingTransferRequest.SerializeToString,
             xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlReply.FromString,
             options,
             channel_credentials,

@@ -51,6 +51,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from services.telephony.adapters.ami.frames import Frame
+from services.telephony.adapters.ami.peers import Peers
 from services.telephony.domain.pbx import (
     AgentEvent,
     AgentStatus,
@@ -132,10 +133,12 @@ class AmiTranslator:
         self._members: dict[str, dict[str, _Membership]] = {}  # agent -> queue -> membership
         self._agents: dict[str, tuple[AgentStatus, str]] = {}  # agent -> last reported (status, phone)
         self._logged_in_before: set[str] = set()
+        self.peers = Peers()  # the other party's channel of each channel (direct transfers)
         self._handlers: dict[str, Callable[[Frame], list[PbxEvent]]] = {
             "newchannel": self._newchannel, "newstate": self._newstate, "dialbegin": self._dial_begin,
             "dialend": self._dial_end, "bridgeenter": self._bridge_enter, "hold": self._hold,
-            "unhold": self._unhold, "hangup": self._hangup, "status": self._status,
+            "unhold": self._unhold, "hangup": self._hangup, "bridgeleave": self._bridge_leave,
+            "status": self._status,
             "extensionstatus": self._extension_status, "queuememberadded": self._member_update,
             "queuemember": self._member_update, "queuememberpause": self._member_update,
             "queuememberstatus": self._member_update, "queuememberremoved": self._member_removed,
@@ -158,6 +161,10 @@ class AmiTranslator:
         channel = self._channels.get(unique_id)
         return channel.name if channel is not None and channel.line == line else ""
 
+    def linked_id(self, unique_id: str) -> str:
+        channel = self._channels.get(unique_id)
+        return channel.linked_id if channel is not None else unique_id
+
     def translate(self, frame: Frame) -> list[PbxEvent]:
         handler = self._handlers.get(frame.event.casefold())
         return handler(frame) if handler else []
@@ -168,6 +175,7 @@ class AmiTranslator:
         self._channels.clear()
         self._expected.clear()
         self._call_data.clear()
+        self.peers.clear()
 
     def begin_resync(self) -> None:
         self._availability.clear()
@@ -226,6 +234,7 @@ class AmiTranslator:
             caller.other_number = caller.other_number or dest_line or self._dialled_number(frame)
             events += caller.moved_to(ChannelState.DIALING)
         dest_id, dest_channel_name = frame.first("DestUniqueid"), frame.first("DestChannel")
+        self.peers.dialled(caller_id, frame.first("Channel"), dest_id, dest_channel_name)
         if dest_line and dest_id:
             dest = self._track(dest_id, frame.first("DestLinkedid"), dest_line, dest_channel_name)
             dest.other_number = caller_line or clean(frame.first("CallerIDNum"))
@@ -274,6 +283,7 @@ class AmiTranslator:
         return events
 
     def _bridge_enter(self, frame: Frame) -> list[PbxEvent]:
+        self.peers.entered(frame.first("BridgeUniqueid"), frame.first("Uniqueid"), frame.first("Channel"))
         channel = self._channels.get(frame.first("Uniqueid"))
         if channel is not None and not channel.other_number:
             channel.other_number = clean(frame.first("ConnectedLineNum"))
@@ -291,7 +301,12 @@ class AmiTranslator:
             return []
         return channel.moved_to(ChannelState.ESTABLISHED)
 
+    def _bridge_leave(self, frame: Frame) -> list[PbxEvent]:
+        self.peers.left(frame.first("BridgeUniqueid"), frame.first("Uniqueid"))
+        return []  # says nothing of the state by itself: a Hangup or a new bridge follows
+
     def _hangup(self, frame: Frame) -> list[PbxEvent]:
+        self.peers.gone(frame.first("Uniqueid"))
         channel = self._channels.pop(frame.first("Uniqueid"), None)
         if channel is not None and not any(other.linked_id == channel.linked_id for other in self._channels.values()):
             self._call_data.pop(channel.linked_id, None)  # the call's last channel of a line
