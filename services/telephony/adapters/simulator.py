@@ -130,14 +130,19 @@ class SimulatedPbx:
     async def agent_pause(self, agent: AgentLine, paused: bool) -> None:
         self._emit_agent(agent.agent_number, agent.phone_number, AgentStatus.PAUSED if paused else AgentStatus.READY)
 
+    # Call control answers once the service has handled the events it produced (`flush`): the
+    # caller's next command then finds the call as they left it (a second Hold resumes).
     async def answer_channel(self, number: str, unique_id: str) -> None:
         await self.answer(number, unique_id)
+        await self.flush()
 
     async def hold_channel(self, number: str, unique_id: str, on_hold: bool) -> None:
         await (self.hold if on_hold else self.resume)(number, unique_id)
+        await self.flush()
 
     async def hangup_channel(self, number: str, unique_id: str) -> None:
         await self.hangup(number, unique_id)
+        await self.flush()
 
     async def send_dtmf(self, number: str, unique_id: str, key: str) -> None:
         """Recorded on the call (the Simulator API's ListCalls shows it): nothing else hears it."""
@@ -147,18 +152,24 @@ class SimulatedPbx:
     async def direct_transfer(self, number: str, unique_id: str, destination: str) -> None:
         self._check_open()
         self._apply(self._calls.direct_transfer(number, unique_id, destination))
+        await self.flush()
 
     async def attended_transfer(self, number: str, unique_id: str, destination: str) -> None:
         self._check_open()
         self._apply(self._calls.attended_transfer(number, unique_id, destination))
+        await self.flush()
 
     async def complete_transfer(self, number: str) -> CallIds:
         self._check_open()
-        return self._apply(self._calls.complete_transfer(number)).ids
+        ids = self._apply(self._calls.complete_transfer(number)).ids
+        await self.flush()
+        return ids
 
     async def cancel_transfer(self, number: str) -> CallIds:
         self._check_open()
-        return self._apply(self._calls.cancel_transfer(number)).ids
+        ids = self._apply(self._calls.cancel_transfer(number)).ids
+        await self.flush()
+        return ids
 
     # --- the Simulator API --------------------------------------------------------------------
     async def place_call(self, caller: str, callee: str) -> SimulatedCallView:

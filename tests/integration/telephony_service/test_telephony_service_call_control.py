@@ -99,6 +99,23 @@ async def test_answer_hold_resume_and_hang_up_the_current_call(telephony: Teleph
     assert await telephony.history(bob, size=5, count=1) == [(alice.login, bob.login, "answered")]
 
 
+async def test_with_the_simulator_a_command_answers_once_its_phone_events_are_published(
+    telephony: Telephony, nats_client: NatsClient,
+) -> None:
+    """So a client's next command finds the call as it left it: two Holds in a row hold, then resume."""
+    alice, bob = await telephony.new_user(), await telephony.new_user()
+    bob_events = await phone_events_of(nats_client, bob)
+    await telephony.dial(alice, bob.line)
+    await bob_events.wait(1, events.PhoneEvent)
+    await control(telephony, "Answer", bob)
+    assert [event.event_type for event in await current_calls(telephony, alice)] == ["EventEstablished"]
+    assert (await control(telephony, "Hold", alice)).on_hold
+    assert [event.event_type for event in await current_calls(telephony, alice)] == ["EventOnHold"]
+    assert not (await control(telephony, "Hold", alice)).on_hold
+    await control(telephony, "Hangup", alice)
+    assert await current_calls(telephony, alice) == await current_calls(telephony, bob) == []
+
+
 async def test_hang_up_prefers_the_established_call_and_a_unique_id_names_another(
     telephony: Telephony, nats_client: NatsClient,
 ) -> None:
