@@ -33,7 +33,8 @@ def telephony_event_message(event: Event) -> tuple[str, Message]:
         return event_catalogue.PHONE_EVENT.outgoing(event.login, pb.PhoneEvent(
             username=event.login, event_type=channel.state.value, dn=channel.number, other_dn=channel.other_number,
             linked_id=channel.linked_id, unique_id=channel.unique_id, user_data=dict(channel.user_data),
-            occurred_at=at, event_id=event.event_id))
+            occurred_at=at, event_id=event.event_id, other_name=channel.other_name,
+            call_direction=event.direction))
     if isinstance(event, PhoneStatusChanged):
         return event_catalogue.PHONE_STATUS.outgoing(event.login, pb.PhoneStatusChanged(
             username=event.login, number=event.number, status=event.status, handshake=event.handshake,

@@ -148,6 +148,7 @@ class PhoneEventOccurred:
     channel: ChannelEvent
     occurred_at: datetime
     event_id: str = field(default_factory=new_event_id)
+    direction: str = ""  # "Outgoing" or "Incoming" (domain/directions.py)
 
 
 @dataclass(frozen=True)

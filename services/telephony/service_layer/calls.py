@@ -12,6 +12,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 
+from services.telephony.domain.directions import CallDirections
 from services.telephony.domain.errors import InvalidRequest, PushTokenMissing
 from services.telephony.domain.history import CallTracker, EndedCall, HistoryEntry, entry_for
 from services.telephony.domain.model import (
@@ -52,6 +53,7 @@ class CallService:
         self._clock = deps.clock
         self._statuses = LineStatuses()
         self._tracker = CallTracker()
+        self._directions = CallDirections()
         self._push: dict[str, dict[PushPlatform, str]] = {}
         self._ended: asyncio.Queue[tuple[EndedCall, str, str]] = asyncio.Queue()
         self._recorder: asyncio.Task[None] | None = None
@@ -134,7 +136,7 @@ class CallService:
         if user is None:
             return  # a line no user has: nothing to tell anyone
         now = self._clock()
-        events: list[Event] = [PhoneEventOccurred(user.login, event, now)]
+        events: list[Event] = [PhoneEventOccurred(user.login, event, now, direction=self._directions.apply(event))]
         status = self._statuses.apply(event)
         if status is not None:
             events.append(PhoneStatusChanged(user.login, user.number, int(status), now))
@@ -157,6 +159,7 @@ class CallService:
         """The PBX is gone: its calls are unknown now. Lines go back to available (announced),
         and live calls are dropped from history tracking."""
         self._tracker.forget_all()
+        self._directions.forget_all()
         now = self._clock()
         events: list[Event] = []
         for number in self._statuses.reset():
