@@ -41,7 +41,7 @@ def agent_command(*names: str) -> Callable[[Handler], Handler]:
 @command("dial", "originate")
 async def dial(session: Session, request: Command) -> None:
     await session.call(session.telephony.Dial, pb.DialRequest(
-        username=session.login, number=request.text("destination"), variables=request.variables()))
+        username=session.login, number=request.text("destination"), variables=request.call_variables()))
 
 
 @command("dialByUsername")
@@ -55,7 +55,7 @@ async def dial_from_queue(session: Session, request: Command) -> None:
     await session.call(session.telephony.DialFromQueue, pb.DialFromQueueRequest(
         destination=request.text("destination"), queue_id=request.integer("queueId", maximum=2**63 - 1),
         caller_id_name=request.text("callerIdName", required=False),
-        caller_id_number=request.text("callerIdNumber", required=False), variables=request.variables()))
+        caller_id_number=request.text("callerIdNumber", required=False), variables=request.call_variables()))
 
 
 # --- user services -------------------------------------------------------------------------------

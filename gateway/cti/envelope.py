@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 MAX_TEXT = 1024  # any text argument (a number, a destination, a term): longer is refused
+USER_VARIABLE_PREFIX = "USR_"
 
 
 class Refused(Exception):
@@ -88,6 +89,12 @@ class Command:
                 for key, item in value.items()):
             raise self.invalid(f"'{name}' must be an object of strings")
         return {key: str(item) for key, item in value.items()}
+
+    def call_variables(self, name: str = "variables") -> dict[str, str]:
+        """Variables to attach to a call: as the original, each key gets the `USR_` prefix (once)
+        and travels in the call's userData."""
+        return {key if key.startswith(USER_VARIABLE_PREFIX) else f"{USER_VARIABLE_PREFIX}{key}": value
+                for key, value in self.variables(name).items()}
 
     def strings(self, name: str) -> list[str]:
         value = self.arguments.get(name)

@@ -70,6 +70,10 @@ class Session:
     def send(self, msg_type: str, cti_message: Any) -> None:
         self.socket.offer(encode(msg_type, cti_message), msg_type)
 
+    def _send_state(self, msg_type: str, cti_message: Any) -> None:
+        """A message of the state sent at logon: ahead of the events held meanwhile."""
+        self.socket.send_now(encode(msg_type, cti_message), msg_type)
+
     def refuse(self, refusal: Refused) -> None:
         CTI_ERRORS.labels(refusal.reason).inc()
         self.send(refusal.msg_type, refusal.cti_message())
@@ -93,14 +97,14 @@ class Session:
         self.agent_number = agents.agents[0].agent_number if agents.agents else ""
         self._services = await self.call(self.telephony.GetUserServices, telephony_pb2.GetUserServicesRequest(
             username=self.login))
-        self.send("UserConfigUpdate", translate.user_config(self.user, self._services, self.agent_number))
+        self._send_state("UserConfigUpdate", translate.user_config(self.user, self._services, self.agent_number))
         if self.user.line:
             statuses = await self.call(self.telephony.GetPhoneStatuses, telephony_pb2.GetPhoneStatusesRequest(
                 numbers=[self.user.line]))
             code = statuses.statuses.get(self.user.line, -2)
         else:
             code = -2
-        self.send("PhoneStatusUpdate", {"status": translate.phone_status_name(code)})
+        self._send_state("PhoneStatusUpdate", {"status": translate.phone_status_name(code)})
 
     # --- events (called by the hub) -------------------------------------------------------------
     def on_user_services(self, event: UserServicesChanged) -> None:

@@ -16,6 +16,7 @@ from tests.support.cti_client import CtiClient
 PHONE_USERS = {
     "cti.alice": "1101", "cti.bob": "1102", "cti.carol": "1103", "cti.dave": "1104", "cti.erin": "1105",
     "cti.frank": "1106", "cti.grace": "1107", "cti.heidi": "1108", "cti.ivan": "1109", "cti.judy": "1110",
+    "cti.kim": "1111", "cti.leo": "1112", "cti.mia": "1113",
 }
 PASSWORD = "cti-secret"
 AGENT, AGENT_USER, QUEUE_ID = "2101", "cti.carol", 7
@@ -23,7 +24,8 @@ AGENT, AGENT_USER, QUEUE_ID = "2101", "cti.carol", 7
 
 @pytest.fixture(scope="module")
 def cti_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    stack = Stack(tmp_path_factory.mktemp("cti")).start()
+    # The 1.0 API answers the tests' address: a DND set there must reach the sockets too.
+    stack = Stack(tmp_path_factory.mktemp("cti"), extra_env={"DEPRECATED_API_HOST": "127.0.0.1"}).start()
     try:
         path = stack.write_file("cti.yaml", {
             "users": [{"login": login, "password": PASSWORD, "firstname": login.split(".")[1].capitalize(),
@@ -53,6 +55,11 @@ def token_of(http: httpx.Client) -> Callable[[str], str]:
         token: str = response.json()["token"]
         return token
     return login
+
+
+def pbx(stack: Stack, *args: str) -> str:
+    """`xuc pbx ...`: the simulator driven as a phone would (answer, hold, hang up, external calls)."""
+    return stack.xuc("pbx", *args).stdout
 
 
 @pytest.fixture
