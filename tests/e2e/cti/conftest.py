@@ -1,6 +1,6 @@
 """One `xuc up` for the CTI channel's tests (the simulator PBX), with phone users, an agent and a
-queue provisioned. Each test uses users of its own, so that the tests do not see each other's
-events (see PHONE_USERS)."""
+queue provisioned, shared by the folder's modules. Each test uses users of its own, so that the
+tests do not see each other's events (see PHONE_USERS); the agent's tests leave it logged out."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ PASSWORD = "cti-secret"
 AGENT, AGENT_USER, QUEUE_ID = "2101", "cti.carol", 7
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # one per xdist worker, shared by the folder's modules
 def cti_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     # The 1.0 API answers the tests' address: a DND set there must reach the sockets too.
     stack = Stack(tmp_path_factory.mktemp("cti"), extra_env={"DEPRECATED_API_HOST": "127.0.0.1"}).start()
@@ -41,7 +41,7 @@ def cti_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     stack.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def http(cti_stack: Stack) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=cti_stack.url, timeout=15.0) as client:
         yield client
