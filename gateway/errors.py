@@ -78,6 +78,9 @@ TABLE: dict[str, tuple[int, str]] = {
     "InvalidNumber": (400, "InvalidNumber"),
     "InvalidRequest": (400, "InvalidRequest"),
     "InvalidQueues": (400, "InvalidQueues"),
+    # presence (the CTI channel's userStatusUpdate; PutUserStatuses of provisioning)
+    "UnknownUserStatus": (400, "UnknownUserStatus"),
+    "InvalidUserStatuses": (400, "InvalidUserStatuses"),
     # a PBX that is down is, to clients, one more dependency that cannot be reached
     "PbxUnreachable": (503, "Unreachable"),
     "PbxRefused": (400, "PbxRefused"),

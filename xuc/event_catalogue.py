@@ -31,6 +31,7 @@ from xucproto.events.v1.telephony_events_pb2 import (
     PushRequested,
     UndeliveredEvent,
     UserServicesChanged,
+    UserStatusChanged,
 )
 
 M = TypeVar("M", bound=Message)
@@ -78,11 +79,12 @@ PHONE_STATUS = EventKind(subjects.PHONE_STATUS, PhoneStatusChanged, subjects.TEL
 AGENT_STATE = EventKind(subjects.AGENT_STATE, AgentStateChanged, subjects.TELEPHONY_STREAM, "login")
 USER_SERVICES = EventKind(subjects.USER_SERVICES, UserServicesChanged, subjects.TELEPHONY_STREAM, "login")
 PUSH_REQUESTED = EventKind(subjects.PUSH_REQUESTED, PushRequested, subjects.TELEPHONY_STREAM, "login")
+USER_STATUS = EventKind(subjects.USER_STATUS, UserStatusChanged, subjects.TELEPHONY_STREAM, "login")
 WEBHOOK_DEAD = EventKind(subjects.WEBHOOK_DEAD, UndeliveredEvent, subjects.WEBHOOK_DEAD_STREAM, "login")
 
 CATALOGUE: tuple[EventKind[Message], ...] = (
     LOGIN_ATTEMPTED, USER_CHANGED, CONTACT_CHANGED, CONTACTS_IMPORTED, CONTACTS_CLEARED, QUALIFICATION_ANSWERED,
-    PHONE_EVENT, PHONE_STATUS, AGENT_STATE, USER_SERVICES, PUSH_REQUESTED, WEBHOOK_DEAD,
+    PHONE_EVENT, PHONE_STATUS, AGENT_STATE, USER_SERVICES, PUSH_REQUESTED, USER_STATUS, WEBHOOK_DEAD,
 )  # type: ignore[assignment]  # an EventKind of a subclass is one of Message: it is only read
 _BY_PREFIX = {kind.subject.prefix: kind for kind in CATALOGUE}
 _BY_TYPE = {kind.type_name: kind for kind in CATALOGUE}

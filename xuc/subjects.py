@@ -111,6 +111,7 @@ PHONE_STATUS = Subject("xuc.telephony.status")  # xucproto.events.v1.PhoneStatus
 AGENT_STATE = Subject("xuc.telephony.agent")  # xucproto.events.v1.AgentStateChanged, key: login
 USER_SERVICES = Subject("xuc.telephony.services")  # xucproto.events.v1.UserServicesChanged, key: login
 PUSH_REQUESTED = Subject("xuc.telephony.push")  # xucproto.events.v1.PushRequested, key: login
+USER_STATUS = Subject("xuc.telephony.presence")  # xucproto.events.v1.UserStatusChanged, key: login
 
 
 def telephony_stream() -> StreamConfig:

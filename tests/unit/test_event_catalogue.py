@@ -24,6 +24,7 @@ from services.contacts.domain.qualifications import QualificationAnswered
 from services.telephony.adapters.telephony_events import telephony_event_message
 from services.telephony.domain import model as telephony
 from services.telephony.domain.pbx import ChannelEvent, ChannelState
+from services.telephony.domain.presence import DEFAULT_STATUSES
 from xuc import event_catalogue, subjects
 from xuc.event_catalogue import CATALOGUE, by_subject, by_type, resolve
 
@@ -46,6 +47,7 @@ PUBLISHED: list[tuple[Callable[[Any], tuple[str, Message]], Any]] = [
     (telephony_event_message, telephony.UserServicesChanged(telephony.UserServices(LOGIN, dnd=True), NOW)),
     (telephony_event_message, telephony.PushRequested(LOGIN, telephony.PushPlatform.ANDROID, "token", "2000", "Bob",
                                                       "1.1", "1.1", NOW)),
+    (telephony_event_message, telephony.UserStatusChanged(LOGIN, DEFAULT_STATUSES[3], NOW)),
 ]
 
 

@@ -122,6 +122,22 @@ class PushRequested(_message.Message):
     event_id: str
     def __init__(self, username: _Optional[str] = ..., platform: _Optional[str] = ..., token: _Optional[str] = ..., caller_number: _Optional[str] = ..., caller_name: _Optional[str] = ..., unique_id: _Optional[str] = ..., linked_id: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., event_id: _Optional[str] = ...) -> None: ...
 
+class UserStatusChanged(_message.Message):
+    __slots__ = ("username", "status", "long_name", "color", "occurred_at", "event_id")
+    USERNAME_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    LONG_NAME_FIELD_NUMBER: _ClassVar[int]
+    COLOR_FIELD_NUMBER: _ClassVar[int]
+    OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    username: str
+    status: str
+    long_name: str
+    color: str
+    occurred_at: _timestamp_pb2.Timestamp
+    event_id: str
+    def __init__(self, username: _Optional[str] = ..., status: _Optional[str] = ..., long_name: _Optional[str] = ..., color: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., event_id: _Optional[str] = ...) -> None: ...
+
 class UndeliveredEvent(_message.Message):
     __slots__ = ("subject", "payload", "event_type", "body", "attempts", "last_error", "failed_at")
     SUBJECT_FIELD_NUMBER: _ClassVar[int]
