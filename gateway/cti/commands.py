@@ -76,6 +76,15 @@ async def forward(session: Session, request: Command) -> None:
         destination=request.text("destination", required=state)))
 
 
+# --- presence ------------------------------------------------------------------------------------
+@command("userStatusUpdate")
+async def user_status_update(session: Session, request: Command) -> None:
+    """Answered by the UserStatusUpdate event, to every socket of the user (an unknown status is
+    the service's UnknownUserStatus)."""
+    await session.call(session.telephony.SetUserStatus, pb.UserStatusSetRequest(
+        username=session.login, status=request.text("status")))
+
+
 # --- agents --------------------------------------------------------------------------------------
 async def _agent(session: Session, request: Command) -> pb.AgentState:
     """The agent a command names (`agentid`), else the user's own; AgentError when there is none."""

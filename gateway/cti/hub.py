@@ -60,6 +60,7 @@ class EventHub:
             (event_catalogue.PHONE_STATUS.subject.all, self._phone_status),
             (event_catalogue.AGENT_STATE.subject.all, self._agent_state),
             (event_catalogue.USER_SERVICES.subject.all, self._user_services),
+            (event_catalogue.USER_STATUS.subject.all, self._user_status),
             (event_catalogue.USER_CHANGED.subject.all, self._user_changed),
         ]
         for subject, handler in routes:
@@ -142,6 +143,14 @@ class EventHub:
             frame = encode("AgentStateEvent", translate.agent_state_from_event(event))
             for member in targets:
                 member.socket.offer(frame, "AgentStateEvent")
+
+    async def _user_status(self, message: Msg) -> None:
+        members = self._by_login.get(self._key(message))
+        event = members and self._parse(event_catalogue.USER_STATUS, message)
+        if event:
+            frame = encode("UserStatusUpdate", {"status": event.status})
+            for member in members or ():
+                member.socket.offer(frame, "UserStatusUpdate")
 
     async def _user_services(self, message: Msg) -> None:
         members = self._by_login.get(self._key(message))

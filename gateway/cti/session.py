@@ -92,6 +92,11 @@ class Session:
     async def send_initial_state(self) -> None:
         """What the client receives unasked after LoggedOn, in the spec's order (events that
         arrive meanwhile are held by the socket and follow)."""
+        statuses = await self.call(self.telephony.ListUserStatuses, telephony_pb2.UserStatusesListRequest())
+        self._send_state("UsersStatuses", translate.users_statuses(statuses))
+        chosen = await self.call(self.telephony.GetUserStatus, telephony_pb2.UserStatusGetRequest(
+            username=self.login))
+        self._send_state("UserStatusUpdate", {"status": chosen.status})
         agents = await self.call(self.telephony.ListUserAgents, telephony_pb2.ListUserAgentsRequest(
             username=self.login))
         self.agent_number = agents.agents[0].agent_number if agents.agents else ""

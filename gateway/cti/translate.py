@@ -128,3 +128,10 @@ def call_history(history: telephony_pb2.CallHistory, users: Mapping[str, auth_pb
 
     return [{"start": call.start, "duration": call.duration, "status": call.status,
              **party(call.src_username, "src"), **party(call.dst_username, "dst")} for call in history.calls]
+
+
+def users_statuses(statuses: telephony_pb2.UserStatuses) -> list[dict[str, Any]]:
+    """The presence statuses a user may choose (UsersStatuses)."""
+    return [{"name": status.name, "color": status.color, "longName": status.long_name,
+             "actions": [{"name": action.name, "parameters": action.parameters} for action in status.actions]}
+            for status in statuses.statuses]

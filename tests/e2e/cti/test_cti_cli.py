@@ -26,7 +26,8 @@ def test_xuc_cti_prints_each_message_and_sends_the_given_frames(cti_stack: Stack
                 break
         process.send_signal(signal.SIGINT)
         process.wait(EVENT_DEADLINE_SECONDS)
-    assert types == ["LoggedOn", "UserConfigUpdate", "PhoneStatusUpdate", "LineConfig"]
+    assert types == ["LoggedOn", "UsersStatuses", "UserStatusUpdate", "UserConfigUpdate", "PhoneStatusUpdate",
+                     "LineConfig"]
 
 
 def test_xuc_cti_says_why_it_cannot_log_in(cti_stack: Stack) -> None:

@@ -17,16 +17,23 @@ from tests.support.cti_client import CTI_PATH, CtiClient
 def test_logon_sends_loggedon_then_the_users_state_in_order(
         cti_stack: Stack, token_of: Callable[[str], str]) -> None:
     with CtiClient.open(cti_stack.url, token_of("cti.alice")) as cti:
-        first = [cti.read() for _ in range(3)]
-    assert [frame["msgType"] for frame in first] == ["LoggedOn", "UserConfigUpdate", "PhoneStatusUpdate"]
+        first = [cti.read() for _ in range(5)]
+    assert [frame["msgType"] for frame in first] == ["LoggedOn", "UsersStatuses", "UserStatusUpdate",
+                                                     "UserConfigUpdate", "PhoneStatusUpdate"]
     assert first[0]["ctiMessage"] == {}
-    config = first[1]["ctiMessage"]
+    statuses = first[1]["ctiMessage"]
+    assert [status["name"] for status in statuses] == ["available", "away", "outtolunch", "donotdisturb",
+                                                       "berightback"]
+    assert statuses[3] == {"name": "donotdisturb", "color": "#FF032D", "longName": "Do not disturb",
+                           "actions": [{"name": "enablednd", "parameters": "true"}]}
+    assert first[2]["ctiMessage"] == {"status": "available"}  # who never chose has the first status
+    config = first[3]["ctiMessage"]
     assert config["fullName"] == "Alice Cti"
     assert (config["dndEnabled"], config["uncFwdEnabled"], config["agentId"]) == (False, False, 0)
     assert set(config) == {"userId", "fullName", "mobileNumber", "agentId", "dndEnabled", "naFwdEnabled",
                            "naFwdDestination", "uncFwdEnabled", "uncFwdDestination", "busyFwdEnabled",
                            "busyFwdDestination", "voiceMailId", "voiceMailEnabled"}
-    assert first[2]["ctiMessage"] == {"status": "AVAILABLE"}
+    assert first[4]["ctiMessage"] == {"status": "AVAILABLE"}
 
 
 @pytest.mark.parametrize("token", ["", "not-a-token", "a.b.c"])

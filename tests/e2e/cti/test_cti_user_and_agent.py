@@ -115,3 +115,23 @@ def _token(stack: Stack, login: str, password: str) -> str:
     assert response.status_code == 200, response.text
     token: str = response.json()["token"]
     return token
+
+
+def test_presence_chosen_on_one_socket_reaches_every_socket_and_applies_its_actions(
+        open_cti: Callable[[str], CtiClient]) -> None:
+    desk, phone = open_cti("cti.leo"), open_cti("cti.leo")
+    desk.send("userStatusUpdate", status="away")
+    for socket in (desk, phone):
+        assert socket.expect("UserStatusUpdate", lambda status: status["status"] == "away") == {"status": "away"}
+    phone.send("userStatusUpdate", status="donotdisturb")  # its action: DND on
+    for socket in (desk, phone):
+        socket.expect("UserStatusUpdate", lambda status: status["status"] == "donotdisturb")
+        socket.expect("UserConfigUpdate", config_where(dndEnabled=True))
+    desk.send("userStatusUpdate", status="available")  # and back off
+    phone.expect("UserConfigUpdate", config_where(dndEnabled=False))
+    desk.send("userStatusUpdate", status="on-the-moon")
+    refused = desk.expect("Error")
+    assert (refused["Error"], refused["command"]) == ("UnknownUserStatus", "userStatusUpdate")
+    with_state = open_cti("cti.leo")  # a new socket starts from the chosen status
+    with_state.expect("UsersStatuses")
+    assert with_state.expect("UserStatusUpdate") == {"status": "available"}

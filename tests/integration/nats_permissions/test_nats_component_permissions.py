@@ -190,7 +190,7 @@ async def test_contacts_hears_the_contacts_events_for_its_cache(server: Authoriz
 
 
 @pytest.mark.parametrize("subject", [subjects.PHONE_EVENT.all, subjects.PHONE_STATUS.all, subjects.AGENT_STATE.all,
-                                     subjects.USER_SERVICES.all, subjects.USER_CHANGED.all])
+                                     subjects.USER_SERVICES.all, subjects.USER_STATUS.all, subjects.USER_CHANGED.all])
 async def test_the_gateway_hears_what_its_cti_sockets_show(server: AuthorizingNats, streams: None,
                                                            subject: str) -> None:
     connection = await component(server, "gateway")
@@ -200,6 +200,7 @@ async def test_the_gateway_hears_what_its_cti_sockets_show(server: AuthorizingNa
         await connection.flush()
         sent = subject.replace("*", "someone")
         await publisher.publish(sent, b"{}")
+        await publisher.flush()  # the server has routed it once this returns
         assert (await subscription.next_msg(timeout=WITHIN_SECONDS)).subject == sent
     finally:
         await publisher.close()
