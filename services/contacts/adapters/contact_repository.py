@@ -149,6 +149,11 @@ class SqlContactRepository:
         query = select(*CONTACT_COLUMNS).where(_owned(owner_id)).order_by(*LIST_ORDER).limit(limit)
         return [_to_contact(row) for row in await self._connection.execute(query)]
 
+    async def favorites(self, owner_id: str, limit: int) -> list[Contact]:
+        query = (select(*CONTACT_COLUMNS).where(_owned(owner_id), table.c.favorite.is_(True))
+                 .order_by(*LIST_ORDER).limit(limit))
+        return [_to_contact(row) for row in await self._connection.execute(query)]
+
     async def page_after(
         self, owner_id: str, after: PageCursor | None, size: int
     ) -> tuple[list[Contact], PageCursor | None]:

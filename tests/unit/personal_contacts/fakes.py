@@ -125,6 +125,10 @@ class FakeRepository:
             await self._database.during_load()
         return owned
 
+    async def favorites(self, owner_id: str, limit: int) -> list[Contact]:
+        self._database.reads.append("favorites")
+        return [contact for contact in self._owned(owner_id) if contact.fields.favorite][:limit]
+
     async def page_after(
         self, owner_id: str, after: PageCursor | None, size: int
     ) -> tuple[list[Contact], PageCursor | None]:
