@@ -30,6 +30,10 @@ class ContactRepository(Protocol):
     async def update(self, contact: Contact) -> bool:
         """Replace a visible contact's fields; False if there is none; DuplicateContact as for add."""
 
+    async def set_favorite(self, owner_id: str, contact_id: str, favorite: bool) -> bool:
+        """Set a visible contact's `favorite` if it is not so already; False when nothing changed
+        (no such contact, or already so). Of two such calls at once, one changes it."""
+
     async def delete(self, owner_id: str, contact_id: str) -> bool: ...
 
     async def delete_all(self, owner_id: str) -> int:

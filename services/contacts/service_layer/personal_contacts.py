@@ -268,12 +268,10 @@ class PersonalContactsService:
         contact_id = canonical_contact_id(contact_id)
         with self._cache.evicting(owner.user_id):
             async with self._uow() as uow:
-                existing = await uow.contacts.get(owner.user_id, contact_id)
-                if existing is None:
-                    raise _not_found(contact_id)
-                if existing.fields.favorite == favorite:
+                if not await uow.contacts.set_favorite(owner.user_id, contact_id, favorite):
+                    if await uow.contacts.get(owner.user_id, contact_id) is None:
+                        raise _not_found(contact_id)
                     return False
-                await uow.contacts.update(replace(existing, fields=replace(existing.fields, favorite=favorite)))
                 await uow.commit()
         await self._publish_change(owner, contact_id, "updated", not favorite, favorite)
         return True

@@ -76,12 +76,14 @@ class World:
             request, metadata=self.service if as_service else user.metadata)
         return reply
 
-    async def found(self, user: User, term: str, count: int) -> contacts_pb2.DirectoryEntries:
-        """The search, once it finds `count` entries (users are learnt from auth's events)."""
+    async def found(self, user: User, term: str, firstnames: list[str]) -> contacts_pb2.DirectoryEntries:
+        """The search, once it finds the entries of these firstnames, in order (users are learnt
+        from auth's events); its last answer at the deadline."""
         deadline = asyncio.get_running_loop().time() + EVENT_DEADLINE_SECONDS
         while True:
             reply = await self.search(user, term)
-            if len(reply.entries) == count or asyncio.get_running_loop().time() > deadline:
+            if [entry.firstname for entry in reply.entries] == firstnames \
+                    or asyncio.get_running_loop().time() > deadline:
                 return reply
             await asyncio.sleep(0.05)
 
@@ -115,7 +117,7 @@ async def test_a_search_finds_users_and_the_owners_personal_contacts_never_anoth
     await alice.create(firstname="Carla", lastname=f"Carla{tag}", number="0123", mobile="0700")
     await bob.create(firstname="Secret", lastname=f"Secret{tag}", number="0999")
 
-    reply = await world.found(alice.user, tag.upper(), 3)
+    reply = await world.found(alice.user, tag.upper(), ["Alice", "Bob", "Carla"])
 
     assert _entries(reply) == [
         ("internal", "Alice", f"Alice{tag}", "71001", "0611223344", telephony_pb2.AVAILABLE, False),
@@ -135,21 +137,21 @@ async def test_a_search_finds_users_and_the_owners_personal_contacts_never_anoth
 
 async def test_a_user_changed_or_deleted_in_auth_is_followed(world: World) -> None:
     alice = await world.user("Alice")
-    await world.found(alice.user, world.tag, 1)
+    await world.found(alice.user, world.tag, ["Alice"])
     await world.auth.UpdateUser(auth_pb2.UpdateUserRequest(login=alice.user.login, lastname=f"Renamed{world.tag}"),
                                 metadata=world.service)
-    assert [entry.lastname for entry in (await world.found(alice.user, f"renamed{world.tag}", 1)).entries] == [
+    assert [entry.lastname for entry in (await world.found(alice.user, f"renamed{world.tag}", ["Alice"])).entries] == [
         f"Renamed{world.tag}"]
     other = await world.user("Other")
     await world.auth.DeleteUser(auth_pb2.DeleteUserRequest(login=alice.user.login), metadata=world.service)
-    assert [entry.firstname for entry in (await world.found(other.user, world.tag, 1)).entries] == ["Other"]
+    assert [entry.firstname for entry in (await world.found(other.user, world.tag, ["Other"])).entries] == ["Other"]
 
 
 async def test_favorites_are_added_once_listed_removed_and_published(world: World, js: JetStreamContext) -> None:
     alice = await world.user("Alice")
     bob = await world.user("Bob")
     contact = await alice.create(firstname="Carla", lastname=f"Carla{world.tag}")
-    await world.found(alice.user, world.tag, 3)
+    await world.found(alice.user, world.tag, ["Alice", "Bob", "Carla"])
 
     assert await world.favorite("AddFavorite", alice.user, "internal", bob.user.user_id)
     assert not await world.favorite("AddFavorite", alice.user, "internal", bob.user.user_id)  # idempotent
@@ -205,3 +207,20 @@ async def test_bad_terms_and_the_wrong_owner_are_refused(world: World) -> None:
             NOT_FOUND, "UserNotFound")
     assert (await refusal(world.directory.ListFavorites(contacts_pb2.ListFavoritesRequest())))[0] \
         == grpc.StatusCode.UNAUTHENTICATED
+
+
+async def test_two_requests_adding_one_favorite_at_once_change_it_once(world: World, js: JetStreamContext) -> None:
+    alice = await world.user("Alice")
+    bob = await world.user("Bob")
+    contact = await alice.create(lastname=f"Carla{world.tag}")
+    await world.found(alice.user, world.tag, ["Alice", "Bob", ""])
+
+    for source, contact_id in [("personal", contact.id), ("internal", bob.user.user_id)]:
+        changed = await asyncio.gather(*(world.favorite("AddFavorite", alice.user, source, contact_id)
+                                         for _ in range(4)))
+        assert sorted(changed) == [False, False, False, True], source
+
+    subject = event_catalogue.FAVORITE_CHANGED.subject.for_key(alice.user.login)
+    events = [event_catalogue.FAVORITE_CHANGED.parse(message.data)
+              for message in await stored_messages(js, subject, count=2)]  # fails on a third
+    assert [(event.action, event.source) for event in events] == [("Added", "personal"), ("Added", "internal")]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import copy
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import TracebackType
 
 from services.contacts.domain.contacts import (
@@ -100,6 +100,13 @@ class FakeRepository:
         if not self._check_unique(contact):
             raise DuplicateContact()
         self.rows[contact.id] = Row(contact)
+        return True
+
+    async def set_favorite(self, owner_id: str, contact_id: str, favorite: bool) -> bool:
+        contact = next((contact for contact in self._owned(owner_id) if contact.id == contact_id), None)
+        if contact is None or contact.fields.favorite == favorite:
+            return False
+        self.rows[contact_id] = Row(replace(contact, fields=replace(contact.fields, favorite=favorite)))
         return True
 
     async def delete(self, owner_id: str, contact_id: str) -> bool:
