@@ -90,6 +90,7 @@ CONTACTS_STREAM = "XUC_CONTACTS"
 CONTACT_CHANGED = Subject("xuc.contacts.contact")  # xucproto.events.v1.ContactChanged, key: owner login
 CONTACTS_IMPORTED = Subject("xuc.contacts.imported")  # xucproto.events.v1.ContactsImported
 CONTACTS_CLEARED = Subject("xuc.contacts.cleared")  # xucproto.events.v1.ContactsCleared
+FAVORITE_CHANGED = Subject("xuc.contacts.favorite")  # xucproto.events.v1.FavoriteChanged, key: owner login
 # xucproto.events.v1.QualificationAnswered, key: the queue id
 QUALIFICATION_ANSWERED = Subject("xuc.contacts.qualification")
 
