@@ -96,8 +96,9 @@ async def main(settings: Settings) -> None:
         cti_limits = CtiLimits(send_queue=settings.cti_send_queue, max_frame_bytes=settings.cti_max_frame_bytes,
                                commands_per_second=settings.cti_commands_per_second,
                                command_burst=2 * int(settings.cti_commands_per_second))
-        cti = CtiEndpoint(hub, auth.keys, Backends(auth.stub, telephony, personal_contacts,
-                                                   grpc_client.service_metadata(settings.service_token)), cti_limits)
+        backends = Backends(auth.stub, telephony, contacts_pb2_grpc.DirectoryStub(contacts_channel),
+                            grpc_client.service_metadata(settings.service_token))
+        cti = CtiEndpoint(hub, auth.keys, backends, cti_limits)
         server = _Server(uvicorn.Config(
             create_app(config, auth.stub, auth.keys, personal_contacts,
                        contacts_pb2_grpc.QualificationsStub(contacts_channel), telephony, cti),

@@ -15,6 +15,7 @@ from gateway.cti import translate
 from gateway.cti.envelope import Command, Refused
 from gateway.cti.session import CommandEntry, Handler, Session
 from xucproto.auth.v1 import auth_pb2
+from xucproto.contacts.v1 import contacts_pb2
 from xucproto.telephony.v1 import telephony_pb2 as pb
 
 MAX_HINTS = 500  # numbers one socket may watch
@@ -191,6 +192,30 @@ async def _statuses(session: Session, numbers: list[str]) -> dict[str, int]:
         return {}
     reply = await session.call(session.telephony.GetPhoneStatuses, pb.GetPhoneStatusesRequest(numbers=numbers))
     return dict(reply.statuses)
+
+
+# --- directory and favorites ----------------------------------------------------------------------
+@command("directoryLookUp", "searchContacts")
+async def directory_lookup(session: Session, request: Command) -> None:
+    entries = await session.call(session.backends.directory.SearchDirectory, contacts_pb2.SearchDirectoryRequest(
+        owner_login=session.login, term=request.text("term")))
+    session.send("DirectoryResult", translate.directory_result(entries))
+
+
+@command("getFavorites")
+async def get_favorites(session: Session, request: Command) -> None:
+    entries = await session.call(session.backends.directory.ListFavorites, contacts_pb2.ListFavoritesRequest(
+        owner_login=session.login))
+    session.send("Favorites", translate.directory_result(entries))
+
+
+@command("addFavorite", "removeFavorite")
+async def change_favorite(session: Session, request: Command) -> None:
+    """Answered by FavoriteUpdated, to every socket of the user (nothing when nothing changed)."""
+    method = session.backends.directory.AddFavorite if request.name == "addFavorite" \
+        else session.backends.directory.RemoveFavorite
+    await session.call(method, contacts_pb2.FavoriteRequest(
+        owner_login=session.login, contact_id=request.text("contactId"), source=request.text("source")))
 
 
 # --- phone hints ---------------------------------------------------------------------------------

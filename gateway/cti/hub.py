@@ -61,6 +61,7 @@ class EventHub:
             (event_catalogue.AGENT_STATE.subject.all, self._agent_state),
             (event_catalogue.USER_SERVICES.subject.all, self._user_services),
             (event_catalogue.USER_STATUS.subject.all, self._user_status),
+            (event_catalogue.FAVORITE_CHANGED.subject.all, self._favorite_changed),
             (event_catalogue.USER_CHANGED.subject.all, self._user_changed),
         ]
         for subject, handler in routes:
@@ -151,6 +152,15 @@ class EventHub:
             frame = encode("UserStatusUpdate", {"status": event.status})
             for member in members or ():
                 member.socket.offer(frame, "UserStatusUpdate")
+
+    async def _favorite_changed(self, message: Msg) -> None:
+        members = self._by_login.get(self._key(message))
+        event = members and self._parse(event_catalogue.FAVORITE_CHANGED, message)
+        if event:
+            frame = encode("FavoriteUpdated", {"action": event.action, "contact_id": event.contact_id,
+                                               "source": event.source})
+            for member in members or ():
+                member.socket.offer(frame, "FavoriteUpdated")
 
     async def _user_services(self, message: Msg) -> None:
         members = self._by_login.get(self._key(message))

@@ -50,7 +50,7 @@ class Backends:
 
     auth: auth_pb2_grpc.AuthStub
     telephony: telephony_pb2_grpc.TelephonyStub | None
-    contacts: contacts_pb2_grpc.PersonalContactsStub
+    directory: contacts_pb2_grpc.DirectoryStub
     metadata: Metadata
 
 

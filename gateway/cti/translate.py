@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from xucproto.auth.v1 import auth_pb2
+from xucproto.contacts.v1 import contacts_pb2
 from xucproto.events.v1 import telephony_events_pb2 as events
 from xucproto.telephony.v1 import telephony_pb2
 
@@ -135,3 +136,15 @@ def users_statuses(statuses: telephony_pb2.UserStatuses) -> list[dict[str, Any]]
     return [{"name": status.name, "color": status.color, "longName": status.long_name,
              "actions": [{"name": action.name, "parameters": action.parameters} for action in status.actions]}
             for status in statuses.statuses]
+
+
+DIRECTORY_HEADERS = ["Firstname", "Lastname", "Number", "Mobile", "Favorite"]
+
+
+def directory_result(entries: contacts_pb2.DirectoryEntries) -> dict[str, Any]:
+    """DirectoryResult (and Favorites): the original's header row and one row per entry, each with
+    its live phone status."""
+    return {"headers": DIRECTORY_HEADERS, "entries": [
+        {"status": entry.status, "contact_id": entry.contact_id, "source": entry.source, "favorite": entry.favorite,
+         "entry": [entry.firstname, entry.lastname, entry.number, entry.mobile, str(entry.favorite).lower()]}
+        for entry in entries.entries]}

@@ -190,11 +190,12 @@ async def test_contacts_hears_the_contacts_events_for_its_cache(server: Authoriz
 
 
 @pytest.mark.parametrize("subject", [subjects.PHONE_EVENT.all, subjects.PHONE_STATUS.all, subjects.AGENT_STATE.all,
-                                     subjects.USER_SERVICES.all, subjects.USER_STATUS.all, subjects.USER_CHANGED.all])
+                                     subjects.USER_SERVICES.all, subjects.USER_STATUS.all, subjects.USER_CHANGED.all,
+                                     subjects.FAVORITE_CHANGED.all])
 async def test_the_gateway_hears_what_its_cti_sockets_show(server: AuthorizingNats, streams: None,
                                                            subject: str) -> None:
     connection = await component(server, "gateway")
-    publisher = await component(server, "auth" if subject.startswith("xuc.auth.") else "telephony")
+    publisher = await component(server, subject.split(".")[1])  # the service that publishes it
     try:
         subscription = await connection.subscribe(subject)
         await connection.flush()
@@ -207,7 +208,8 @@ async def test_the_gateway_hears_what_its_cti_sockets_show(server: AuthorizingNa
         await connection.close()
 
 
-@pytest.mark.parametrize("subject", [subjects.PUSH_REQUESTED.all, subjects.LOGIN_ATTEMPTED.all, "xuc.contacts.>"])
+@pytest.mark.parametrize("subject", [subjects.PUSH_REQUESTED.all, subjects.LOGIN_ATTEMPTED.all, "xuc.contacts.>",
+                                     subjects.CONTACT_CHANGED.all])
 async def test_the_gateway_hears_nothing_else(connect: Connector, subject: str) -> None:
     watched = await connect("gateway")
     await watched.connection.subscribe(subject)
