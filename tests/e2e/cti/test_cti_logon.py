@@ -9,7 +9,7 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from tests.e2e.conftest import Stack
+from tests.e2e.conftest import Stack, forge
 from tests.e2e.cti.conftest import PHONE_USERS
 from tests.support.cti_client import CTI_PATH, CtiClient
 
@@ -39,6 +39,15 @@ def test_logon_sends_loggedon_then_the_users_state_in_order(
 @pytest.mark.parametrize("token", ["", "not-a-token", "a.b.c"])
 def test_a_bad_token_gets_loggedonerror_then_1008(cti_stack: Stack, token: str) -> None:
     with CtiClient.open(cti_stack.url, token) as cti:
+        assert cti.read() == {"msgType": "LoggedOnError", "ctiMessage": {"Error": "loggedOnFailed"}}
+        assert cti.closed_with() == 1008
+
+
+@pytest.mark.parametrize("kind", ["alg-none", "hs256-with-the-public-key", "es256-with-another-key",
+                                  "tampered-login", "tampered-expiry", "unknown-kid", "truncated-signature"])
+def test_a_forged_token_gets_loggedonerror_then_1008(cti_stack: Stack, token_of: Callable[[str], str],
+                                                     kind: str) -> None:
+    with CtiClient.open(cti_stack.url, forge(kind, token_of("cti.alice"), cti_stack)) as cti:
         assert cti.read() == {"msgType": "LoggedOnError", "ctiMessage": {"Error": "loggedOnFailed"}}
         assert cti.closed_with() == 1008
 

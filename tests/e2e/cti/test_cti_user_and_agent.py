@@ -99,11 +99,15 @@ def test_lists_and_line_configuration(open_cti: Callable[[str], CtiClient]) -> N
 def test_a_user_disabled_or_deleted_has_their_sockets_closed(
         cti_stack: Stack, open_cti: Callable[[str], CtiClient]) -> None:
     cti_stack.xuc("user", "add", "cti.leaving", "--password", "leaving-secret")
-    with CtiClient.open(cti_stack.url, _token(cti_stack, "cti.leaving", "leaving-secret")) as first:
+    revoked = _token(cti_stack, "cti.leaving", "leaving-secret")
+    with CtiClient.open(cti_stack.url, revoked) as first:
         first.expect("LoggedOn")
         cti_stack.xuc("user", "disable", "cti.leaving")
         assert first.closed_with() == 1008
     cti_stack.xuc("user", "enable", "cti.leaving")
+    with CtiClient.open(cti_stack.url, revoked) as refused:  # a token of before the disable stays refused
+        assert refused.read() == {"msgType": "LoggedOnError", "ctiMessage": {"Error": "loggedOnFailed"}}
+        assert refused.closed_with() == 1008
     with CtiClient.open(cti_stack.url, _token(cti_stack, "cti.leaving", "leaving-secret")) as second:
         second.expect("LoggedOn")
         cti_stack.xuc("user", "delete", "cti.leaving")
