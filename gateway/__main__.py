@@ -12,6 +12,9 @@ from contextlib import AsyncExitStack
 import uvicorn
 
 from gateway.app import GatewayConfig, create_app
+from gateway.cti.endpoint import CtiEndpoint, CtiLimits
+from gateway.cti.hub import EventHub
+from gateway.cti.session import Backends
 from gateway.http_protocol import HeadLimits, limited_protocol
 from xuc.runtime import bootstrap, grpc_client
 from xuc.runtime.process import freeze_startup_objects, remove_ready_file, run, stop_signal, write_ready_file
@@ -85,9 +88,20 @@ async def main(settings: Settings) -> None:
                                body_timeout_seconds=settings.body_timeout_seconds)
         log.info("1.0 API clients", extra={"allowed": ",".join(config.deprecated_api_hosts) or "none",
                                            "trusted_proxies": ",".join(config.trusted_proxies) or "none"})
+        # The CTI WebSocket: one subscription per kind of event for all the sockets (gateway/cti/hub.py).
+        hub = EventHub(connection)
+        await hub.start()
+        stack.push_async_callback(hub.close)
+        personal_contacts = contacts_pb2_grpc.PersonalContactsStub(contacts_channel)
+        cti_limits = CtiLimits(send_queue=settings.cti_send_queue, max_frame_bytes=settings.cti_max_frame_bytes,
+                               commands_per_second=settings.cti_commands_per_second,
+                               command_burst=2 * int(settings.cti_commands_per_second))
+        backends = Backends(auth.stub, telephony, contacts_pb2_grpc.DirectoryStub(contacts_channel),
+                            grpc_client.service_metadata(settings.service_token))
+        cti = CtiEndpoint(hub, auth.keys, backends, cti_limits)
         server = _Server(uvicorn.Config(
-            create_app(config, auth.stub, auth.keys, contacts_pb2_grpc.PersonalContactsStub(contacts_channel),
-                       contacts_pb2_grpc.QualificationsStub(contacts_channel), telephony),
+            create_app(config, auth.stub, auth.keys, personal_contacts,
+                       contacts_pb2_grpc.QualificationsStub(contacts_channel), telephony, cti),
             host=settings.http_host,
             port=settings.http_port,
             # httptools (the fastest parser uvicorn offers), with bounds on request heads and idle
@@ -101,6 +115,8 @@ async def main(settings: Settings) -> None:
             # X-Forwarded-For is not trusted by uvicorn: the client address stays the peer's, and the
             # 1.0 API reads the header itself, from XUC_TRUSTED_PROXIES only (gateway/client_address.py).
             proxy_headers=False,
+            ws="websockets-sansio",
+            ws_max_size=settings.cti_max_frame_bytes,  # a bigger frame: closed with 1009 (message too big)
         ))
         listening = stack.enter_context(_listening_socket(settings.http_host, settings.http_port,
                                                           settings.http_reuse_port))

@@ -16,10 +16,12 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import ASGIApp
 
 from gateway.client_address import ClientPolicy
+from gateway.cti.endpoint import PATH as CTI_PATH
+from gateway.cti.endpoint import CtiEndpoint
 from gateway.errors import (
     response_for_domain_error,
     response_for_http_error,
@@ -147,8 +149,10 @@ def create_app(
     personal_contacts: contacts_pb2_grpc.PersonalContactsStub,
     qualifications: contacts_pb2_grpc.QualificationsStub,
     telephony: telephony_pb2_grpc.TelephonyStub | None = None,
+    cti: CtiEndpoint | None = None,
 ) -> Starlette:
     """The gateway; without a telephony stub (no XUC_TELEPHONY_ADDRESS) its routes answer 503.
+    The CTI WebSocket is served when `cti` is given (the process gives it; some tests do not).
 
     SettingsError if an allowed host or trusted proxy is not an address or network."""
     openapi = load_openapi()
@@ -177,6 +181,8 @@ def create_app(
         Route("/health/ready", ready, methods=["GET"]),
         Route(METRICS_PATH, metrics, methods=["GET"]),  # not authenticated: see docs/operations.md, "Observability"
     ]
+    if cti is not None:
+        routes.append(WebSocketRoute(CTI_PATH, cti.serve))
     # CORS outermost, so that every answer (errors and 413s included) carries its headers.
     middleware = []
     if config.cors_origins:

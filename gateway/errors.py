@@ -52,6 +52,9 @@ TABLE: dict[str, tuple[int, str]] = {
     "InvalidContact": (400, "InvalidContact"),
     "ContactNotFound": (404, "ContactNotFound"),
     "DuplicateContact": (409, "DuplicateContact"),
+    # the directory and favorites (gRPC only today: the CTI channel tells them in an Error message)
+    "InvalidDirectorySearch": (400, "InvalidDirectorySearch"),
+    "InvalidFavorite": (400, "InvalidFavorite"),
     # an Idempotency-Key that is not 1-128 printable ASCII characters; one already used for a
     # creation with other fields (422, as the IETF Idempotency-Key draft answers it)
     "InvalidIdempotencyKey": (400, "InvalidIdempotencyKey"),
@@ -78,6 +81,9 @@ TABLE: dict[str, tuple[int, str]] = {
     "InvalidNumber": (400, "InvalidNumber"),
     "InvalidRequest": (400, "InvalidRequest"),
     "InvalidQueues": (400, "InvalidQueues"),
+    # presence (the CTI channel's userStatusUpdate; PutUserStatuses of provisioning)
+    "UnknownUserStatus": (400, "UnknownUserStatus"),
+    "InvalidUserStatuses": (400, "InvalidUserStatuses"),
     # a PBX that is down is, to clients, one more dependency that cannot be reached
     "PbxUnreachable": (503, "Unreachable"),
     "PbxRefused": (400, "PbxRefused"),

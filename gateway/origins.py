@@ -76,6 +76,9 @@ def forwarded_origin(headers: dict[str, str]) -> str | None:
     return normalised_origin(f"{proto}://{host}")
 
 
+_HTTP_SCHEME_OF = {"ws": "http", "wss": "https"}  # a page at http://host opens ws://host
+
+
 class OriginCheck:
     """ASGI middleware: 403 OriginNotAllowed to state-changing requests of another origin."""
 
@@ -87,7 +90,10 @@ class OriginCheck:
         self._clients = clients
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] in SAFE_METHODS or self._any:
+        # A WebSocket handshake is a GET, but what follows changes state (the CTI channel's
+        # commands): browsers send its Origin, and it is checked like a state-changing request's.
+        checked = scope["type"] == "websocket" or (scope["type"] == "http" and scope["method"] not in SAFE_METHODS)
+        if not checked or self._any:
             return await self._app(scope, receive, send)
         sent = [value.decode("latin-1") for name, value in scope["headers"] if name == b"origin"]
         refused = next((origin for origin in sent if not self._allows(scope, origin)), None)
@@ -97,6 +103,9 @@ class OriginCheck:
         log.debug("request from another origin refused", extra={"origin": shown, "path": scope["path"]})
         error = OriginNotAllowed(f"Requests from the origin {shown!r} are not allowed "
                                  "(a web page of another site): add it to XUC_CORS_ORIGINS to allow it")
+        if scope["type"] == "websocket":  # closed before it is accepted: the server answers 403
+            await send({"type": "websocket.close", "code": 1008, "reason": "origin not allowed"})
+            return
         await response_for_domain_error(error, scope["path"])(scope, receive, send)
 
     def _allows(self, scope: Scope, origin: str) -> bool:
@@ -106,7 +115,8 @@ class OriginCheck:
         if normalised in self._allowed:
             return True
         headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
-        if normalised == normalised_origin(f"{scope['scheme']}://{headers.get('host', '')}"):
+        scheme = _HTTP_SCHEME_OF.get(scope["scheme"], scope["scheme"])
+        if normalised == normalised_origin(f"{scheme}://{headers.get('host', '')}"):
             return True
         client = scope.get("client")
         return self._clients.trusts(client[0] if client else None) and normalised == forwarded_origin(headers)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import grpc
 
-from xuc import keys_commands, launcher, nats_commands, pbx_commands, provisioning
+from xuc import cti_commands, keys_commands, launcher, nats_commands, pbx_commands, provisioning
 from xuc.launcher import CliError
 from xuc.runtime.grpc_errors import reason_of
 from xuc.runtime.settings import Settings, SettingsError
@@ -86,6 +86,7 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_user_commands(commands, common)
     pbx_commands.add_parser(commands, common)
     keys_commands.add_parser(commands, common)
+    cti_commands.add_parser(commands, common)
     nats_commands.add_parsers(commands, common)
     return parser
 
@@ -188,6 +189,7 @@ def _pbx(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"up": _up, "provision": _provision, "user": _user, "pbx": _pbx, "keys": keys_commands.run,
+            "cti": cti_commands.run,
             "nats-config": nats_commands.print_config, "nats-url": nats_commands.print_url}
 
 

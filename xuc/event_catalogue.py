@@ -22,6 +22,7 @@ from xucproto.events.v1.contacts_events_pb2 import (
     ContactChanged,
     ContactsCleared,
     ContactsImported,
+    FavoriteChanged,
     QualificationAnswered,
 )
 from xucproto.events.v1.telephony_events_pb2 import (
@@ -31,6 +32,7 @@ from xucproto.events.v1.telephony_events_pb2 import (
     PushRequested,
     UndeliveredEvent,
     UserServicesChanged,
+    UserStatusChanged,
 )
 
 M = TypeVar("M", bound=Message)
@@ -71,6 +73,7 @@ USER_CHANGED = EventKind(subjects.USER_CHANGED, UserChanged, subjects.AUTH_STREA
 CONTACT_CHANGED = EventKind(subjects.CONTACT_CHANGED, ContactChanged, subjects.CONTACTS_STREAM, "owner login")
 CONTACTS_IMPORTED = EventKind(subjects.CONTACTS_IMPORTED, ContactsImported, subjects.CONTACTS_STREAM, "owner login")
 CONTACTS_CLEARED = EventKind(subjects.CONTACTS_CLEARED, ContactsCleared, subjects.CONTACTS_STREAM, "owner login")
+FAVORITE_CHANGED = EventKind(subjects.FAVORITE_CHANGED, FavoriteChanged, subjects.CONTACTS_STREAM, "owner login")
 QUALIFICATION_ANSWERED = EventKind(subjects.QUALIFICATION_ANSWERED, QualificationAnswered, subjects.CONTACTS_STREAM,
                                    "queue id")
 PHONE_EVENT = EventKind(subjects.PHONE_EVENT, PhoneEvent, subjects.TELEPHONY_STREAM, "login")
@@ -78,11 +81,13 @@ PHONE_STATUS = EventKind(subjects.PHONE_STATUS, PhoneStatusChanged, subjects.TEL
 AGENT_STATE = EventKind(subjects.AGENT_STATE, AgentStateChanged, subjects.TELEPHONY_STREAM, "login")
 USER_SERVICES = EventKind(subjects.USER_SERVICES, UserServicesChanged, subjects.TELEPHONY_STREAM, "login")
 PUSH_REQUESTED = EventKind(subjects.PUSH_REQUESTED, PushRequested, subjects.TELEPHONY_STREAM, "login")
+USER_STATUS = EventKind(subjects.USER_STATUS, UserStatusChanged, subjects.TELEPHONY_STREAM, "login")
 WEBHOOK_DEAD = EventKind(subjects.WEBHOOK_DEAD, UndeliveredEvent, subjects.WEBHOOK_DEAD_STREAM, "login")
 
 CATALOGUE: tuple[EventKind[Message], ...] = (
-    LOGIN_ATTEMPTED, USER_CHANGED, CONTACT_CHANGED, CONTACTS_IMPORTED, CONTACTS_CLEARED, QUALIFICATION_ANSWERED,
-    PHONE_EVENT, PHONE_STATUS, AGENT_STATE, USER_SERVICES, PUSH_REQUESTED, WEBHOOK_DEAD,
+    LOGIN_ATTEMPTED, USER_CHANGED, CONTACT_CHANGED, CONTACTS_IMPORTED, CONTACTS_CLEARED, FAVORITE_CHANGED,
+    QUALIFICATION_ANSWERED,
+    PHONE_EVENT, PHONE_STATUS, AGENT_STATE, USER_SERVICES, PUSH_REQUESTED, USER_STATUS, WEBHOOK_DEAD,
 )  # type: ignore[assignment]  # an EventKind of a subclass is one of Message: it is only read
 _BY_PREFIX = {kind.subject.prefix: kind for kind in CATALOGUE}
 _BY_TYPE = {kind.type_name: kind for kind in CATALOGUE}

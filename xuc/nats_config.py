@@ -11,9 +11,11 @@ One user per component, each allowed what its process does and nothing more (doc
   xuc.auth.user.*`: the server checks the filter against it). The forms without the filter, which
   would let a consumer read the login attempts, are allowed to auth only.
 - subscribe: only its own inbox prefix (`_INBOX_<user>.>`: no one reads another's replies or
-  deliveries), plus the contacts events for contacts (its cache) and the webhook consumer's
-  delivery subject for webhooks. The subscriber keeps the default `_INBOX.>`, which no
-  component uses, so that any client works with it unchanged.
+  deliveries), plus the contacts events for contacts (its cache), the webhook consumer's
+  delivery subject for webhooks, and for the gateway the events its CTI sockets show (phone
+  events and statuses, agent states, user services, presence, favorites, user changes). The
+  subscriber keeps the default `_INBOX.>`, which no component uses, so that any client works
+  with it unchanged.
 
 `xuc up` writes `nats-credentials.json` (random passwords, once) and the server's configuration
 (from it, at each start) in the data directory; `xuc nats-config` prints the authorization block
@@ -92,6 +94,11 @@ _PUBLISH_DENIED = {SUBSCRIBER: [f"{_API}.CONSUMER.*.{_WEBHOOK}", f"{_API}.CONSUM
 _SUBSCRIBE: dict[str, list[str]] = {
     "contacts": ["xuc.contacts.>"],  # the cache's eviction feed (core subscriptions)
     "webhooks": [subjects.webhook_deliver_subject()],
+    # The CTI WebSocket's live events (core subscriptions, gateway/cti/hub.py): what a user's
+    # sockets show. Not the push requests (they carry device tokens) nor the login attempts.
+    "gateway": [subjects.PHONE_EVENT.all, subjects.PHONE_STATUS.all, subjects.AGENT_STATE.all,
+                subjects.USER_SERVICES.all, subjects.USER_STATUS.all, subjects.FAVORITE_CHANGED.all,
+                subjects.USER_CHANGED.all],
     SUBSCRIBER: ["xuc.>"],
 }
 

@@ -90,6 +90,7 @@ CONTACTS_STREAM = "XUC_CONTACTS"
 CONTACT_CHANGED = Subject("xuc.contacts.contact")  # xucproto.events.v1.ContactChanged, key: owner login
 CONTACTS_IMPORTED = Subject("xuc.contacts.imported")  # xucproto.events.v1.ContactsImported
 CONTACTS_CLEARED = Subject("xuc.contacts.cleared")  # xucproto.events.v1.ContactsCleared
+FAVORITE_CHANGED = Subject("xuc.contacts.favorite")  # xucproto.events.v1.FavoriteChanged, key: owner login
 # xucproto.events.v1.QualificationAnswered, key: the queue id
 QUALIFICATION_ANSWERED = Subject("xuc.contacts.qualification")
 
@@ -111,6 +112,7 @@ PHONE_STATUS = Subject("xuc.telephony.status")  # xucproto.events.v1.PhoneStatus
 AGENT_STATE = Subject("xuc.telephony.agent")  # xucproto.events.v1.AgentStateChanged, key: login
 USER_SERVICES = Subject("xuc.telephony.services")  # xucproto.events.v1.UserServicesChanged, key: login
 PUSH_REQUESTED = Subject("xuc.telephony.push")  # xucproto.events.v1.PushRequested, key: login
+USER_STATUS = Subject("xuc.telephony.presence")  # xucproto.events.v1.UserStatusChanged, key: login
 
 
 def telephony_stream() -> StreamConfig:

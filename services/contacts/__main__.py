@@ -7,13 +7,16 @@ import logging
 from contextlib import AsyncExitStack
 from pathlib import Path
 
+from services.contacts.adapters.auth_users import AuthUsers
 from services.contacts.adapters.cache_feed import NatsCacheFeed
 from services.contacts.adapters.call_centre import TelephonyCallCentre
 from services.contacts.adapters.contact_events import contact_event_message
 from services.contacts.adapters.contact_repository import SqlContactsUnitOfWork
+from services.contacts.adapters.favorites_store import SqlFavorites
 from services.contacts.adapters.phone_statuses import TelephonyPhoneStatuses
 from services.contacts.adapters.qualification_events import qualification_event_message
 from services.contacts.adapters.qualification_repository import SqlQualificationsUnitOfWork
+from services.contacts.entrypoints.directory_api import DIRECTORY_POLICY, DIRECTORY_SERVICE, DirectoryApi
 from services.contacts.entrypoints.personal_contacts_api import (
     PERSONAL_CONTACTS_POLICY,
     PERSONAL_CONTACTS_SERVICE,
@@ -24,8 +27,10 @@ from services.contacts.entrypoints.qualifications_api import (
     QUALIFICATIONS_SERVICE,
     QualificationsApi,
 )
+from services.contacts.service_layer.directory import DirectoryService
 from services.contacts.service_layer.personal_contacts import PersonalContactsService
 from services.contacts.service_layer.qualifications import QualificationsService
+from services.contacts.service_layer.users import Users, load_and_follow
 from xuc import subjects
 from xuc.runtime import bootstrap, grpc_client
 from xuc.runtime.grpc_edge import Authenticator, EdgeInterceptor
@@ -57,10 +62,12 @@ async def main(settings: Settings) -> None:
         if telephony_channel is not None:
             stack.push_async_callback(telephony_channel.close)
 
+        contact_events = events.publisher(contact_event_message)
+        phone_statuses = TelephonyPhoneStatuses(telephony_channel, settings.service_token)
         personal = PersonalContactsService(
             lambda: SqlContactsUnitOfWork(engine),
-            events.publisher(contact_event_message),
-            TelephonyPhoneStatuses(telephony_channel, settings.service_token),
+            contact_events,
+            phone_statuses,
             max_import_bytes=settings.max_import_bytes,
             import_lease_seconds=settings.contacts_import_lease_seconds,
             cache_max_age=settings.contacts_cache_ttl_seconds,
@@ -77,9 +84,16 @@ async def main(settings: Settings) -> None:
             events.publisher(qualification_event_message),
             TelephonyCallCentre(telephony_channel, settings.service_token) if telephony_channel is not None else None,
         )
+        # The directory's users: auth's, read at start and followed through its events.
+        users, user_source = Users(), AuthUsers(auth.stub, grpc_client.service_metadata(settings.service_token),
+                                                events.connection)
+        stack.push_async_callback(user_source.close)
+        await load_and_follow(users, user_source)
+        directory = DirectoryService(users, user_source, personal, SqlFavorites(engine), phone_statuses,
+                                     contact_events)
         personal_api, qualifications_api = PersonalContactsApi(personal), QualificationsApi(qualifications)
         interceptor = EdgeInterceptor(
-            {**PERSONAL_CONTACTS_POLICY, **QUALIFICATIONS_POLICY},
+            {**PERSONAL_CONTACTS_POLICY, **QUALIFICATIONS_POLICY, **DIRECTORY_POLICY},
             Authenticator(settings.service_token, auth.keys.verifier),
         )
         await serve_grpc(
@@ -90,6 +104,8 @@ async def main(settings: Settings) -> None:
                             .add_PersonalContactsServicer_to_server(personal_api, server)),
                 GrpcService(QUALIFICATIONS_SERVICE, lambda server: contacts_pb2_grpc
                             .add_QualificationsServicer_to_server(qualifications_api, server)),
+                GrpcService(DIRECTORY_SERVICE, lambda server: contacts_pb2_grpc
+                            .add_DirectoryServicer_to_server(DirectoryApi(directory), server)),
             ],
             [interceptor],
             stopping,

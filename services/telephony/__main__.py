@@ -29,6 +29,7 @@ from services.telephony.service_layer.dependencies import Dependencies
 from services.telephony.service_layer.directory import Directory, load_and_follow
 from services.telephony.service_layer.failover import Failover
 from services.telephony.service_layer.pbx_events import PbxEventRouter
+from services.telephony.service_layer.presence import PresenceService
 from services.telephony.service_layer.user_services import UserServicesService
 from xuc import subjects
 from xuc.runtime import bootstrap, grpc_client
@@ -87,13 +88,13 @@ class Standby:
         """Telephony calls refused while standing by, but GetPbxState (which says so)."""
         return StandbyInterceptor([TELEPHONY_SERVICE], self.is_active, [f"/{TELEPHONY_SERVICE}/GetPbxState"])
 
-    def start(self, calls: CallService, agents: AgentService) -> None:
+    def start(self, calls: CallService, agents: AgentService, presence: PresenceService) -> None:
         """Take the PBX when the lease is ours: what lives in the database is read again (push
-        registrations, agents: the previous active may have changed them), then the PBX connection
-        resynchronises calls, lines and agent states; let it go when the lease is lost."""
+        registrations, agents, presence statuses: the previous active may have changed them), then
+        the PBX connection resynchronises calls, lines and agent states; let it go when the lease is lost."""
 
         async def activate() -> None:
-            for reload in (calls.load, agents.load):
+            for reload in (calls.load, agents.load, presence.load):
                 try:
                     await reload()
                 except Exception:
@@ -130,6 +131,7 @@ async def main(settings: Settings) -> None:
 
         deps = Dependencies(partial(SqlTelephonyUnitOfWork, engine), pbx, publisher, directory)
         calls, user_services, agents = CallService(deps), UserServicesService(deps), AgentService(deps)
+        presence = PresenceService(deps, user_services, agents)
 
         async def lines_changed() -> None:
             await pbx.set_lines(directory.numbers())
@@ -139,6 +141,7 @@ async def main(settings: Settings) -> None:
         await load_and_follow(directory, source, lines_changed)
         await calls.load()
         await agents.load()
+        await presence.load()
         await calls.start_recording()
         stack.push_async_callback(calls.stop_recording)
 
@@ -157,12 +160,12 @@ async def main(settings: Settings) -> None:
         await connection_report.start(router)
         interceptors: list[grpc.aio.ServerInterceptor] = []
         if standby is not None:
-            standby.start(calls, agents)
+            standby.start(calls, agents, presence)
             stack.push_async_callback(standby.failover.close)  # before the PBX closes: steps down, releases the lease
             interceptors.append(standby.interceptor())
 
         control = CallControlService(deps, calls.current_calls)
-        telephony_api = TelephonyApi(calls, user_services, agents, pbx, control)
+        telephony_api = TelephonyApi(calls, user_services, agents, pbx, presence, control)
         services = [GrpcService(TELEPHONY_SERVICE, partial(telephony_pb2_grpc.add_TelephonyServicer_to_server,
                                                            telephony_api))]
         policy = dict(TELEPHONY_POLICY)

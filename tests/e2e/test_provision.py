@@ -92,3 +92,35 @@ def test_the_signing_keys_are_listed_through_the_running_auth(stack: Stack) -> N
 
     assert header.split() == ["kid", "generation", "state", "created", "signs", "from", "signs", "until"]
     assert "signing" in [row.split()[2] for row in keys]
+
+
+def test_user_statuses_are_applied_and_their_problems_reported_by_telephony(stack: Stack) -> None:
+    # The defaults, written out: applying them changes nothing other tests of the stack see.
+    defaults = stack.write_file("statuses.yaml", (
+        "userStatuses:\n"
+        "  - {name: available, longName: Available, color: '#08FD20',\n"
+        "     actions: [{name: enablednd, parameters: false}]}\n"
+        "  - {name: away, longName: Away, color: '#FDE50A'}\n"
+        "  - {name: outtolunch, longName: Out to lunch, color: '#001AFF'}\n"
+        "  - {name: donotdisturb, longName: Do not disturb, color: '#FF032D',\n"
+        "     actions: [{name: enablednd, parameters: true}]}\n"
+        "  - {name: berightback, longName: Be right back, color: '#FFB545'}\n"
+    ))
+    assert stack.xuc("provision", str(defaults)).stdout.splitlines() == ["user statuses: 5 applied"]
+
+    bad = stack.write_file("bad-statuses.yaml", (
+        "userStatuses:\n"
+        "  - {name: available, longName: Available, color: '#08FD20'}\n"
+        "  - name: available\n"
+        "    longName: Again\n"
+        "    color: green\n"
+        "    actions: [{name: dance}]\n"
+    ))
+    result = stack.xuc("provision", str(bad), check=False)
+
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    lines = result.stderr.splitlines()
+    assert any(line.startswith(f"{bad}:3: userStatuses[1].name: duplicate status 'available'") for line in lines), lines
+    assert any(line.startswith(f"{bad}:5: userStatuses[1].color: a colour must be written #RRGGBB") for line in lines)
+    assert any(line.startswith(f"{bad}:6: userStatuses[1].actions[0].name: unknown action 'dance'") for line in lines)
+    assert "applied" not in result.stdout

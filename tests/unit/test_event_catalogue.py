@@ -19,11 +19,12 @@ from services.auth.domain import model as auth
 from services.contacts.adapters.contact_events import contact_event_message
 from services.contacts.adapters.qualification_events import qualification_event_message
 from services.contacts.domain.contacts import Owner
-from services.contacts.domain.events import ContactChanged, ContactsCleared, ContactsImported
+from services.contacts.domain.events import ContactChanged, ContactsCleared, ContactsImported, FavoriteChanged
 from services.contacts.domain.qualifications import QualificationAnswered
 from services.telephony.adapters.telephony_events import telephony_event_message
 from services.telephony.domain import model as telephony
 from services.telephony.domain.pbx import ChannelEvent, ChannelState
+from services.telephony.domain.presence import DEFAULT_STATUSES
 from xuc import event_catalogue, subjects
 from xuc.event_catalogue import CATALOGUE, by_subject, by_type, resolve
 
@@ -38,6 +39,7 @@ PUBLISHED: list[tuple[Callable[[Any], tuple[str, Message]], Any]] = [
     (contact_event_message, ContactChanged(Owner("u1", LOGIN), "c1", "created", NOW)),
     (contact_event_message, ContactsImported(Owner("u1", LOGIN), 3, 1, NOW)),
     (contact_event_message, ContactsCleared(Owner("u1", LOGIN), 4, NOW)),
+    (contact_event_message, FavoriteChanged(Owner("u1", LOGIN), "Added", "c1", "personal", NOW)),
     (qualification_event_message, QualificationAnswered(1, 2, 3000, 4, "call-1", "2026-01-02 03:04:05", LOGIN, NOW)),
     (telephony_event_message, telephony.PhoneEventOccurred(LOGIN, ChannelEvent(
         "1000", "2000", next(iter(ChannelState)), "1.1", "1.1", {"XIVO_USERID": "9"}), NOW)),
@@ -46,6 +48,7 @@ PUBLISHED: list[tuple[Callable[[Any], tuple[str, Message]], Any]] = [
     (telephony_event_message, telephony.UserServicesChanged(telephony.UserServices(LOGIN, dnd=True), NOW)),
     (telephony_event_message, telephony.PushRequested(LOGIN, telephony.PushPlatform.ANDROID, "token", "2000", "Bob",
                                                       "1.1", "1.1", NOW)),
+    (telephony_event_message, telephony.UserStatusChanged(LOGIN, DEFAULT_STATUSES[3], NOW)),
 ]
 
 

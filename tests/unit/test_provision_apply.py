@@ -34,6 +34,7 @@ class Recorded:
     put_users: list[auth_pb2.PutUsersRequest] = field(default_factory=list)
     put_qualifications: list[contacts_pb2.PutQualificationsRequest] = field(default_factory=list)
     put_agents_and_queues: list[telephony_pb2.PutAgentsAndQueuesRequest] = field(default_factory=list)
+    put_user_statuses: list[telephony_pb2.UserStatusesPutRequest] = field(default_factory=list)
     validated: list[str] = field(default_factory=list)  # methods called with validate_only
     service_tokens: set[str] = field(default_factory=set)
     violations: dict[str, list[FieldViolation]] = field(default_factory=dict)  # method -> answered
@@ -93,6 +94,13 @@ class StandInTelephony(telephony_pb2_grpc.TelephonyServicer):
         self.recorded.put_agents_and_queues.append(request)
         return telephony_pb2.PutAgentsAndQueuesReply(agents=len(request.agents), queues=len(request.queues),
                                                      removed_agents=["2999"], removed_queues=[99])
+
+    async def PutUserStatuses(self, request: telephony_pb2.UserStatusesPutRequest,
+                              context: Any) -> telephony_pb2.UserStatusesPutReply:
+        if not await self.recorded.saw("PutUserStatuses", request, context):
+            return telephony_pb2.UserStatusesPutReply()
+        self.recorded.put_user_statuses.append(request)
+        return telephony_pb2.UserStatusesPutReply(statuses=len(request.user_statuses))
 
 
 @dataclass
@@ -230,6 +238,34 @@ async def test_the_contacts_address_is_read_from_the_run_directory(
     assert output_lines(capsys) == ["qualification Support: created", "qualification Old: deactivated"]
 
 
+async def test_user_statuses_are_put_in_one_call_to_telephony_and_only_when_listed(
+    services: Services, data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = settings_for(data_dir, auth=services.auth_address, telephony=services.contacts_address)
+    path = provisioning_file(data_dir, """\
+        users: [{login: erin, password: pw}]
+        userStatuses:
+          - {name: available, longName: Available, color: "#08FD20", actions: [{name: enablednd, parameters: false}]}
+          - name: pause
+            longName: On a break
+            color: "#FFB545"
+            actions: [{name: queuepause_all}, {name: enablednd}]
+        """)
+
+    await provision(path, settings)
+
+    assert output_lines(capsys) == ["user erin: created", "user statuses: 2 applied"]
+    assert services.recorded.validated == ["PutUsers", "PutUserStatuses"]
+    [request] = services.recorded.put_user_statuses
+    assert [(status.name, status.long_name, status.color,
+             [(action.name, action.parameters) for action in status.actions]) for status in request.user_statuses] == [
+        ("available", "Available", "#08FD20", [("enablednd", "false")]),
+        ("pause", "On a break", "#FFB545", [("queuepause_all", ""), ("enablednd", "")])]
+
+    await provision(provisioning_file(data_dir, "users: [{login: erin, password: pw}]\nuserStatuses:\n"), settings)
+    assert len(services.recorded.put_user_statuses) == 1  # a bare section leaves the statuses alone
+
+
 # --- the services' answers, mapped to the file's lines -------------------------------------------------
 def test_request_paths_map_to_the_keys_of_the_file() -> None:
     assert file_loc("users[3].login") == ("users", 3, "login")
@@ -238,6 +274,10 @@ def test_request_paths_map_to_the_keys_of_the_file() -> None:
     assert file_loc("qualifications[0].queue_ids[1]") == ("qualifications", 0, "queues", 1)
     assert file_loc("qualifications[0].sub_qualifications[2]") == ("qualifications", 0, "subQualifications", 2, "name")
     assert file_loc("qualifications[0].name") == ("qualifications", 0, "name")
+    assert file_loc("user_statuses[2].name") == ("userStatuses", 2, "name")
+    assert file_loc("user_statuses[0].long_name") == ("userStatuses", 0, "longName")
+    assert file_loc("user_statuses[1].actions[0].parameters") == ("userStatuses", 1, "actions", 0, "parameters")
+    assert file_loc("user_statuses") == ("userStatuses",)
     assert file_loc("") == ()
     assert file_loc("users[x]") == ("users",)  # what cannot be read ends the path
 
@@ -250,6 +290,8 @@ async def test_the_services_violations_are_reported_at_their_lines_and_nothing_i
                      FieldViolation(("users", 1, "mobile"), "mobile must be a phone number")],
         "PutAgentsAndQueues": [FieldViolation(("agents", 0, "username"), "an agent needs a user")],
         "PutQualifications": [FieldViolation(("qualifications", 0, "sub_qualifications", 1), "duplicate")],
+        "PutUserStatuses": [FieldViolation(("user_statuses", 0, "long_name"), "a long name must be ..."),
+                            FieldViolation(("user_statuses", 0, "actions", 0, "name"), "unknown action 'dance'")],
     }
     path = provisioning_file(data_dir, """\
         users:
@@ -265,6 +307,11 @@ async def test_the_services_violations_are_reported_at_their_lines_and_nothing_i
               - {name: Technical}
               - {name: Technical}
         colors: [red]
+        userStatuses:
+          - name: party
+            longName: ""
+            color: "#FF00FF"
+            actions: [{name: dance}]
         """)
 
     with pytest.raises(InvalidFile) as raised:
@@ -276,11 +323,13 @@ async def test_the_services_violations_are_reported_at_their_lines_and_nothing_i
         "f.yaml:5: users[1].mobile: mobile must be a phone number",
         "f.yaml:7: agents[0].user: an agent needs a user",
         "f.yaml:12: qualifications[0].subQualifications[1].name: duplicate",
-        "f.yaml:13: colors: unknown section (expected users, agents, queues, qualifications)",
+        "f.yaml:13: colors: unknown section (expected users, agents, queues, qualifications, userStatuses)",
+        "f.yaml:16: userStatuses[0].longName: a long name must be ...",
+        "f.yaml:18: userStatuses[0].actions[0].name: unknown action 'dance'",
     ]
-    assert services.recorded.validated == ["PutUsers", "PutAgentsAndQueues", "PutQualifications"]
+    assert services.recorded.validated == ["PutUsers", "PutAgentsAndQueues", "PutQualifications", "PutUserStatuses"]
     assert (services.recorded.put_users, services.recorded.put_agents_and_queues,
-            services.recorded.put_qualifications) == ([], [], [])
+            services.recorded.put_qualifications, services.recorded.put_user_statuses) == ([], [], [], [])
 
 
 async def test_the_files_own_problems_are_reported_when_a_service_is_away(data_dir: Path) -> None:
@@ -290,4 +339,4 @@ async def test_the_files_own_problems_are_reported_when_a_service_is_away(data_d
         await provision(path, settings_for(data_dir, auth="127.0.0.1:1"))
 
     assert [problem.render("f.yaml") for problem in raised.value.problems] == [
-        "f.yaml:2: colors: unknown section (expected users, agents, queues, qualifications)"]
+        "f.yaml:2: colors: unknown section (expected users, agents, queues, qualifications, userStatuses)"]

@@ -18,6 +18,10 @@ queues:
   - {id: 5, name: support, number: "3000", agents: ["2001"]}
 qualifications:
   - {name: Support, queues: [5], subQualifications: [{name: Technical}, {name: General}]}
+userStatuses:
+  - {name: available, longName: Available, color: "#08FD20", actions: [{name: enablednd, parameters: false}]}
+  - {name: away, longName: Away, color: "#FDE50A"}
+  - {name: pause, longName: On a break, color: "#FFB545", actions: [{name: queuepause_all}]}
 """
 
 
@@ -42,6 +46,11 @@ def test_the_documented_example_is_read_whole() -> None:
     [qualification] = spec.qualifications
     assert qualification.queues == [5]
     assert [sub.name for sub in qualification.sub_qualifications] == ["Technical", "General"]
+    assert spec.user_statuses is not None
+    assert [(status.name, status.long_name, status.color,
+             [(action.name, action.parameters) for action in status.actions]) for status in spec.user_statuses] == [
+        ("available", "Available", "#08FD20", [("enablednd", "false")]), ("away", "Away", "#FDE50A", []),
+        ("pause", "On a break", "#FFB545", [("queuepause_all", "")])]
 
 
 def test_numbers_written_unquoted_become_the_strings_as_written() -> None:
@@ -82,6 +91,32 @@ def test_an_empty_qualifications_list_is_kept_apart_from_an_absent_section() -> 
     assert parse("qualifications:\n").qualifications is None
 
 
+def test_user_statuses_are_managed_only_when_the_file_lists_them() -> None:
+    assert parse("userStatuses: []\n").user_statuses == []  # refused by the service: at least one
+    assert parse("users: []\n").user_statuses is None
+    assert parse("userStatuses:\n").user_statuses is None
+    # `parameters: true` as the original writes it is the text "true".
+    spec = parse('userStatuses: [{name: dnd, longName: DND, color: "#FF032D", '
+                 'actions: [{name: enablednd, parameters: true}]}]\n')
+    assert spec.user_statuses is not None
+    assert spec.user_statuses[0].actions[0].parameters == "true"
+
+
+def test_a_status_colour_left_unquoted_is_explained_at_its_line() -> None:
+    assert problems_of("""\
+        userStatuses:
+          - name: away
+            longName: Away
+            color: #FDE50A
+          - {name: back, color: "#FFB545", shade: dark}
+        """) == [
+        (4, "userStatuses[0].color",
+         'a colour is required: write it in quotes ("#08FD20"), a bare # starts a YAML comment'),
+        (5, "userStatuses[1].longName", "field required"),
+        (5, "userStatuses[1].shade", "unknown field"),
+    ]
+
+
 def test_a_name_is_not_taken_for_a_boolean() -> None:
     spec = parse("users:\n  - {login: nora, password: pw, lastname: No}\n")
 
@@ -113,7 +148,7 @@ def test_unknown_fields_and_sections_are_refused() -> None:
         phones: []
         """) == [
         (2, "users[0].email", "unknown field"),
-        (3, "phones", "unknown section (expected users, agents, queues, qualifications)"),
+        (3, "phones", "unknown section (expected users, agents, queues, qualifications, userStatuses)"),
     ]
 
 
@@ -140,7 +175,7 @@ def test_every_problem_of_the_file_is_reported_in_line_order() -> None:
 
 def test_a_file_that_is_not_a_mapping_is_refused() -> None:
     assert problems_of("- users\n") == [
-        (1, "", "the file must be a mapping of sections (users, agents, queues, qualifications)")]
+        (1, "", "the file must be a mapping of sections (users, agents, queues, qualifications, userStatuses)")]
 
 
 def test_a_section_that_is_not_a_list_is_reported_at_its_key() -> None:

@@ -13,6 +13,9 @@ deactivates every qualification, while an absent or bare `qualifications:` leave
 (a bare key is a placeholder, not a request to deactivate everything). Agents and queues refer to
 each other and are applied together: a file that has entries in either section describes all of
 them (agents or queues it does not list are removed); a file with neither leaves them alone.
+Presence statuses (`userStatuses:`) are like qualifications: a list describes all of them (an
+empty one is refused by the telephony service: a user who never chose has the first status), an
+absent or bare section leaves them alone.
 """
 
 from xuc.provisioning.apply import provision

@@ -4,8 +4,8 @@ Every section the file asks for is first sent to its service with `validate_only
 checks it against its own rules and answers every violation with its path in the request
 (`users[3].login`, a google.rpc.BadRequest), which is reported at the line of that value in the
 file. Only when neither the file nor any service found a problem is anything applied, section by
-section, idempotently, by the service that owns it (users: auth; agents and queues: telephony;
-qualifications: contacts).
+section, idempotently, by the service that owns it (users: auth; agents and queues, presence
+statuses: telephony; qualifications: contacts).
 """
 
 from __future__ import annotations
@@ -29,18 +29,24 @@ from xucproto.telephony.v1 import telephony_pb2, telephony_pb2_grpc
 
 PUT_USERS_SECONDS = 300.0  # password hashing is deliberately slow: a large file takes a while
 
+# A request's field -> the file's section, where they differ.
+_FILE_SECTIONS: dict[str | int, str] = {"user_statuses": "userStatuses"}
 # (section, field of an entry in the request) -> the file's key for it, where they differ.
 _FILE_KEYS: dict[tuple[str | int, str | int], str] = {
     ("agents", "username"): "user",
     ("qualifications", "queue_ids"): "queues",
     ("qualifications", "sub_qualifications"): "subQualifications",
+    ("userStatuses", "long_name"): "longName",
 }
 
 
 def file_loc(request_path: str) -> Loc:
     """Where a value of a Put* request is written in the file: "agents[0].username" ->
-    ("agents", 0, "user"); "qualifications[1].sub_qualifications[2]" -> (..., "subQualifications", 2, "name")."""
+    ("agents", 0, "user"); "qualifications[1].sub_qualifications[2]" -> (..., "subQualifications", 2, "name");
+    "user_statuses[0].long_name" -> ("userStatuses", 0, "longName")."""
     loc = path_loc(request_path)
+    if loc and loc[0] in _FILE_SECTIONS:
+        loc = (_FILE_SECTIONS[loc[0]], *loc[1:])
     if len(loc) >= 3 and (loc[0], loc[2]) in _FILE_KEYS:
         key = _FILE_KEYS[(loc[0], loc[2])]
         loc = (*loc[:2], key, *loc[3:])
@@ -94,6 +100,20 @@ async def put_qualifications(system: System, spec: ProvisionFile, validate_only:
         print(f"qualification {name}: deactivated", flush=True)
 
 
+async def put_user_statuses(system: System, spec: ProvisionFile, validate_only: bool) -> None:
+    """The presence statuses in one call: the telephony service replaces them all or none."""
+    request = telephony_pb2.UserStatusesPutRequest(user_statuses=[
+        telephony_pb2.UserStatusDefinition(
+            name=status.name, long_name=status.long_name, color=status.color,
+            actions=[telephony_pb2.UserStatusAction(name=action.name, parameters=action.parameters)
+                     for action in status.actions])
+        for status in spec.user_statuses or []], validate_only=validate_only)
+    stub = telephony_pb2_grpc.TelephonyStub(await system.channel("telephony"))
+    reply = await stub.PutUserStatuses(request, metadata=system.metadata, timeout=CALL_SECONDS)
+    if not validate_only:
+        print(f"user statuses: {reply.statuses} applied", flush=True)
+
+
 @dataclass(frozen=True)
 class Section:
     name: str
@@ -108,6 +128,8 @@ SECTIONS = (
     Section("users", put_users, lambda spec: bool(spec.users)),
     Section("agents+queues", put_agents_and_queues, lambda spec: bool(spec.agents or spec.queues)),
     Section("qualifications", put_qualifications, lambda spec: spec.qualifications is not None),
+    # The file describes every status when it lists them; an absent or bare section: nothing.
+    Section("userStatuses", put_user_statuses, lambda spec: spec.user_statuses is not None),
 )
 
 

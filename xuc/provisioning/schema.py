@@ -67,6 +67,30 @@ class QualificationEntry(_Entry):
     sub_qualifications: list[SubQualificationEntry] = Field(default=[], alias="subQualifications")
 
 
+def _parameters(value: Any) -> Any:
+    if isinstance(value, bool):  # `parameters: true` as the original writes it: the text of it
+        return "true" if value else "false"
+    return value
+
+
+def _color(value: Any) -> Any:
+    if value is None:  # `color: #08FD20` unquoted: YAML reads a comment, and no value
+        raise ValueError('a colour is required: write it in quotes ("#08FD20"), a bare # starts a YAML comment')
+    return value
+
+
+class StatusActionEntry(_Entry):
+    name: str
+    parameters: Annotated[str, BeforeValidator(_parameters)] = ""
+
+
+class UserStatusEntry(_Entry):
+    name: str
+    long_name: str = Field(alias="longName")
+    color: Annotated[str, BeforeValidator(_color)]
+    actions: list[StatusActionEntry] = []
+
+
 class ProvisionFile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -75,6 +99,8 @@ class ProvisionFile(BaseModel):
     queues: list[QueueEntry] = []
     # None: the file does not manage qualifications (see xuc/provisioning/__init__.py).
     qualifications: list[QualificationEntry] | None = None
+    # None: the file does not manage the presence statuses (absent or bare `userStatuses:`).
+    user_statuses: list[UserStatusEntry] | None = Field(default=None, alias="userStatuses")
 
     @field_validator("users", "agents", "queues", mode="before")
     @classmethod
@@ -82,7 +108,8 @@ class ProvisionFile(BaseModel):
         return [] if value is None else value  # `users:` with nothing under it yet
 
 
-SECTIONS = tuple(ProvisionFile.model_fields)
+# The sections as the file names them.
+SECTIONS = tuple(info.alias or name for name, info in ProvisionFile.model_fields.items())
 
 
 @dataclass(frozen=True)

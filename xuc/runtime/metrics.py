@@ -195,6 +195,15 @@ class WebhookMetrics:
 PBX_CONNECTED = Gauge("xuc_pbx_connected", "1 while the connection to the PBX is up, 0 otherwise", ["kind"])
 
 
+# --- the CTI WebSocket (gateway/cti/) ---------------------------------------------------------------
+CTI_SOCKETS = Gauge("xuc_cti_sockets", "CTI WebSockets open on this gateway (logged on)")
+CTI_MESSAGES = Counter("xuc_cti_messages_total", "CTI frames by msgType or command, and direction "
+                       "(in: from clients, out: to clients)", ["type", "direction"])
+CTI_SLOW_CLOSED = Counter("xuc_cti_slow_consumers_closed_total", "CTI sockets closed with 1013 because "
+                          "their client did not read: their send queue was full")
+CTI_ERRORS = Counter("xuc_cti_errors_total", "Error and LoggedOnError messages sent, by reason", ["reason"])
+
+
 def render() -> bytes:
     """The metrics of this process in Prometheus' text format."""
     return generate_latest(REGISTRY)
@@ -283,3 +292,4 @@ class MetricsServer:
     async def close(self) -> None:
         await asyncio.to_thread(self._httpd.shutdown)  # returns once the serving loop has stopped
         self._httpd.server_close()
+

@@ -225,6 +225,11 @@ class Settings:
     max_header_bytes: int = 16384
     header_timeout_seconds: float = 10.0
     keep_alive_timeout_seconds: float = 5.0
+    # the gateway's CTI WebSocket (docs/cti.md): frames queued for a client that does not read
+    # before it is closed (1013), the largest frame a client may send (1009), commands per socket
+    cti_send_queue: int = 1000
+    cti_max_frame_bytes: int = 64 * 1024
+    cti_commands_per_second: float = 20.0
     # telephony: compete for the PBX lease (active, or standby); the lease TTL (docs/telephony.md, failover)
     telephony_failover: bool = False
     telephony_lease_ttl_seconds: float = 10.0
@@ -310,6 +315,9 @@ class Settings:
             max_header_bytes=_int(env, "XUC_MAX_HEADER_BYTES", 16384, minimum=MIN_HEADER_BYTES),
             header_timeout_seconds=_seconds(env, "XUC_HEADER_TIMEOUT_SECONDS", 10.0),
             keep_alive_timeout_seconds=_seconds(env, "XUC_KEEP_ALIVE_TIMEOUT_SECONDS", 5.0),
+            cti_send_queue=_int(env, "XUC_CTI_SEND_QUEUE", 1000, minimum=1),
+            cti_max_frame_bytes=_int(env, "XUC_CTI_MAX_FRAME_BYTES", 64 * 1024, minimum=1024),
+            cti_commands_per_second=_int(env, "XUC_CTI_COMMANDS_PER_SECOND", 20, minimum=1),
             telephony_failover=_bool(env, "XUC_TELEPHONY_FAILOVER", False),
             telephony_lease_ttl_seconds=_int(env, "XUC_TELEPHONY_LEASE_TTL_MS", 10000, minimum=1000) / 1000,
             replicas=_replicas(env),

@@ -8,7 +8,7 @@ from datetime import datetime
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from services.contacts.domain.events import ContactChanged, ContactsImported, Event
+from services.contacts.domain.events import ContactChanged, ContactsImported, Event, FavoriteChanged
 from xuc import event_catalogue
 from xucproto.events.v1 import contacts_events_pb2
 
@@ -31,6 +31,11 @@ def contact_event_message(event: Event) -> tuple[str, Message]:
         return event_catalogue.CONTACTS_IMPORTED.outgoing(owner.login, contacts_events_pb2.ContactsImported(
             owner_login=owner.login, owner_user_id=owner.user_id, created=event.created, failed=event.failed,
             occurred_at=occurred_at,
+        ))
+    if isinstance(event, FavoriteChanged):
+        return event_catalogue.FAVORITE_CHANGED.outgoing(owner.login, contacts_events_pb2.FavoriteChanged(
+            owner_login=owner.login, owner_user_id=owner.user_id, action=event.action, contact_id=event.contact_id,
+            source=event.source, occurred_at=occurred_at,
         ))
     return event_catalogue.CONTACTS_CLEARED.outgoing(owner.login, contacts_events_pb2.ContactsCleared(
         owner_login=owner.login, owner_user_id=owner.user_id, deleted=event.deleted, occurred_at=occurred_at,

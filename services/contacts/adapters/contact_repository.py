@@ -125,6 +125,12 @@ class SqlContactRepository:
             raise DuplicateContact(DUPLICATE_MESSAGE) from None
         return int(result.rowcount)
 
+    async def set_favorite(self, owner_id: str, contact_id: str, favorite: bool) -> bool:
+        # Conditional: of two requests at once, the second finds nothing left to change.
+        statement = (update(table).where(table.c.id == contact_id, _owned(owner_id), table.c.favorite != favorite)
+                     .values(favorite=favorite, updated_at=func.now()))
+        return int((await self._connection.execute(statement)).rowcount) > 0
+
     async def delete(self, owner_id: str, contact_id: str) -> bool:
         result = await self._connection.execute(delete(table).where(table.c.id == contact_id, _owned(owner_id)))
         return int(result.rowcount) > 0
@@ -147,6 +153,11 @@ class SqlContactRepository:
 
     async def all_visible(self, owner_id: str, limit: int) -> list[Contact]:
         query = select(*CONTACT_COLUMNS).where(_owned(owner_id)).order_by(*LIST_ORDER).limit(limit)
+        return [_to_contact(row) for row in await self._connection.execute(query)]
+
+    async def favorites(self, owner_id: str, limit: int) -> list[Contact]:
+        query = (select(*CONTACT_COLUMNS).where(_owned(owner_id), table.c.favorite.is_(True))
+                 .order_by(*LIST_ORDER).limit(limit))
         return [_to_contact(row) for row in await self._connection.execute(query)]
 
     async def page_after(

@@ -69,3 +69,15 @@ contacts_imports = Table(
     Column("instance_id", String(36), nullable=False),
     Column("renewed_at", Float, nullable=False),
 )
+
+# Favorites kept apart from what they name (docs/contacts.md, "The directory and favorites"): today
+# the users of the system (source "internal", contact_id the user's id); a personal contact's
+# favorite is its own `favorite` column. One row per owner and entry.
+contacts_favorites = Table(
+    "contacts_favorites",
+    metadata,
+    Column("owner_id", String(64), primary_key=True),
+    Column("source", String(16), primary_key=True),
+    Column("contact_id", String(64), primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)

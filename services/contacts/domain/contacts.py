@@ -110,6 +110,9 @@ def _has_refused_character(value: str) -> bool:
     return any(unicodedata.category(character) in _REFUSED_CATEGORIES for character in value)
 
 
+has_refused_character = _has_refused_character  # for the other rules of the contacts domain
+
+
 @dataclass(frozen=True)
 class Owner:
     """The user whose contacts these are: `user_id` owns them, `login` names them in events."""

@@ -99,3 +99,27 @@ class ImportInterrupted(Unreachable):
     deleted its pending rows: nothing of it is imported, the file can be sent again."""
 
     default_message = "The import was interrupted; nothing was imported, send the file again"
+
+
+class InvalidDirectorySearch(DomainError):
+    """A directory search term that is empty, too short or too long, or holds control characters."""
+
+    reason = "InvalidDirectorySearch"
+    kind = ErrorKind.INVALID
+    default_message = "A directory search term is 2 to 128 characters"
+
+
+class InvalidFavorite(DomainError):
+    """A favorite named by a source that is not "internal" or "personal", or without a contact id."""
+
+    reason = "InvalidFavorite"
+    kind = ErrorKind.INVALID
+    default_message = "A favorite is named by its source (internal or personal) and its contact id"
+
+
+class UnknownUser(DomainError):
+    """A service asked for the directory of a login that no user has."""
+
+    reason = "UserNotFound"
+    kind = ErrorKind.NOT_FOUND
+    default_message = "No user has this login"

@@ -39,4 +39,14 @@ class ContactsCleared:
     event_id: str = field(default_factory=_event_id)
 
 
-Event = ContactChanged | ContactsImported | ContactsCleared
+@dataclass(frozen=True)
+class FavoriteChanged:
+    owner: Owner
+    action: str  # "Added", "Removed"
+    contact_id: str
+    source: str  # "internal", "personal"
+    occurred_at: datetime
+    event_id: str = field(default_factory=_event_id)
+
+
+Event = ContactChanged | ContactsImported | ContactsCleared | FavoriteChanged

@@ -9,11 +9,12 @@ it; another process may delete the pending rows of an import whose lease expired
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Protocol
 
 from services.contacts.domain.contacts import Contact, ContactQuery, KeyedContact
+from services.contacts.domain.directory import DirectoryUser
 from services.contacts.domain.events import Event
 from services.contacts.domain.idempotency import IdempotentCreation
 
@@ -29,6 +30,10 @@ class ContactRepository(Protocol):
     async def update(self, contact: Contact) -> bool:
         """Replace a visible contact's fields; False if there is none; DuplicateContact as for add."""
 
+    async def set_favorite(self, owner_id: str, contact_id: str, favorite: bool) -> bool:
+        """Set a visible contact's `favorite` if it is not so already; False when nothing changed
+        (no such contact, or already so). Of two such calls at once, one changes it."""
+
     async def delete(self, owner_id: str, contact_id: str) -> bool: ...
 
     async def delete_all(self, owner_id: str) -> int:
@@ -39,6 +44,9 @@ class ContactRepository(Protocol):
 
     async def all_visible(self, owner_id: str, limit: int) -> list[Contact]:
         """Up to `limit` of the owner's visible contacts in list order, in one read."""
+
+    async def favorites(self, owner_id: str, limit: int) -> list[Contact]:
+        """Up to `limit` of the owner's visible contacts marked favorite, in list order."""
 
     async def page_after(
         self, owner_id: str, after: PageCursor | None, size: int
@@ -132,3 +140,32 @@ class CallCentre(Protocol):
 
 class EventPublisher(Protocol):
     async def publish(self, events: Sequence[Event]) -> None: ...
+
+
+class FavoritesStore(Protocol):
+    """The favorites kept apart from the entries they name: each (owner, source, contact id) once.
+    (A personal contact's favorite is its own `favorite` field, kept with the contact.) Each call
+    is one transaction of its own."""
+
+    async def add(self, owner_id: str, source: str, contact_id: str) -> bool:
+        """Record the favorite; False when it already was one."""
+
+    async def remove(self, owner_id: str, source: str, contact_id: str) -> bool:
+        """Forget the favorite; False when it was none."""
+
+    async def contact_ids(self, owner_id: str, source: str) -> set[str]: ...
+
+
+# Called with a user's login and what auth now says of them (None: no such user any more).
+OnUserChange = Callable[[str, DirectoryUser | None], Awaitable[None]]
+
+
+class UserSource(Protocol):
+    """The users of the system, as the auth service knows them."""
+
+    async def follow(self, on_change: OnUserChange) -> None:
+        """From now on, call `on_change` for each user changed (created, updated, deleted)."""
+
+    async def read(self, login: str) -> DirectoryUser | None: ...
+
+    async def read_all(self) -> list[DirectoryUser]: ...

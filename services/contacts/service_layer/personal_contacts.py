@@ -2,6 +2,9 @@
 the import pipeline in contacts_import.py and the upkeep in contacts_maintenance.py). Events are
 published after the change is committed.
 
+- Favorites: a contact's `favorite` field is its favorite in the directory too (service_layer/directory.py);
+  each change of it, by any path (create, update, `set_favorite`, delete), publishes FavoriteChanged
+  after ContactChanged.
 - Every use case acts for an `Owner` (the caller's user id and login): another user's contact id
   answers ContactNotFound, exactly like an id that does not exist.
 - A list asks telephony for the status of its contacts' numbers in ONE call; a contact without
@@ -53,8 +56,9 @@ from services.contacts.domain.contacts import (
     new_contact_id,
 )
 from services.contacts.domain.csv_format import CsvExport
+from services.contacts.domain.directory import ADDED, PERSONAL, REMOVED
 from services.contacts.domain.errors import ContactNotFound, IdempotencyKeyReused
-from services.contacts.domain.events import ContactChanged, ContactsCleared, Event
+from services.contacts.domain.events import ContactChanged, ContactsCleared, Event, FavoriteChanged
 from services.contacts.domain.idempotency import (
     IDEMPOTENCY_WINDOW_SECONDS,
     IdempotentCreation,
@@ -136,15 +140,7 @@ class PersonalContactsService:
 
     # --- reading -------------------------------------------------------------------------------
     async def list_contacts(self, owner: Owner, search: str = "", limit: int = 0, offset: int = 0) -> ContactPage:
-        query = contact_query(search, limit, offset)
-        cached = await self._cache.contacts(owner.user_id, self._loader(owner.user_id))
-        if cached is None:
-            async with self._uow() as uow:
-                contacts, total = await uow.contacts.search(owner.user_id, query)
-        else:
-            matching = cached.matching(query.terms)
-            end = query.offset + query.limit if query.limit else None
-            contacts, total = matching[query.offset:end], len(matching)
+        contacts, total = await self.find_contacts(owner, search, limit, offset)
         numbers = sorted({contact.fields.number for contact in contacts if contact.fields.number})
         statuses = await self._phones.statuses(numbers) if numbers else {}
         entries = [
@@ -153,6 +149,26 @@ class PersonalContactsService:
             for contact in contacts
         ]
         return ContactPage(entries, total)
+
+    async def find_contacts(self, owner: Owner, search: str = "", limit: int = 0,
+                            offset: int = 0) -> tuple[list[Contact], int]:
+        """One page of the owner's contacts matching `search`, in list order, and how many match."""
+        query = contact_query(search, limit, offset)
+        cached = await self._cache.contacts(owner.user_id, self._loader(owner.user_id))
+        if cached is None:
+            async with self._uow() as uow:
+                return await uow.contacts.search(owner.user_id, query)
+        matching = cached.matching(query.terms)
+        end = query.offset + query.limit if query.limit else None
+        return matching[query.offset:end], len(matching)
+
+    async def favorite_contacts(self, owner: Owner, limit: int) -> list[Contact]:
+        """Up to `limit` of the owner's contacts marked favorite, in list order."""
+        cached = await self._cache.contacts(owner.user_id, self._loader(owner.user_id))
+        if cached is None:
+            async with self._uow() as uow:
+                return await uow.contacts.favorites(owner.user_id, limit)
+        return [contact for contact in cached.contacts if contact.fields.favorite][:limit]
 
     async def get_contact(self, owner: Owner, contact_id: str) -> Contact:
         contact_id = canonical_contact_id(contact_id)
@@ -197,7 +213,7 @@ class PersonalContactsService:
             async with self._uow() as uow:
                 await uow.contacts.add(contact)
                 await uow.commit()
-        await self._publish(ContactChanged(owner, contact.id, "created", self._now()))
+        await self._publish_change(owner, contact.id, "created", False, contact.fields.favorite)
         return contact
 
     async def _create_idempotently(self, owner: Owner, key: str, fields: ContactFields) -> Contact:
@@ -225,7 +241,7 @@ class PersonalContactsService:
             # The key's record went between our claim and our look-up (expired, deleted): again.
         else:
             raise Unreachable("The creation could not be settled, try again")
-        await self._publish(ContactChanged(owner, contact.id, "created", self._now()))
+        await self._publish_change(owner, contact.id, "created", False, contact.fields.favorite)
         return contact
 
     async def update_contact(
@@ -243,17 +259,32 @@ class PersonalContactsService:
                 contact = replace(existing, fields=replace(validated, favorite=kept))
                 await uow.contacts.update(contact)
                 await uow.commit()
-        await self._publish(ContactChanged(owner, contact.id, "updated", self._now()))
+        await self._publish_change(owner, contact.id, "updated", existing.fields.favorite, kept)
         return contact
+
+    async def set_favorite(self, owner: Owner, contact_id: str, favorite: bool) -> bool:
+        """Mark the owner's contact a favorite or not; False when it already was so (nothing written,
+        no event). Another owner's contact, or none: ContactNotFound."""
+        contact_id = canonical_contact_id(contact_id)
+        with self._cache.evicting(owner.user_id):
+            async with self._uow() as uow:
+                if not await uow.contacts.set_favorite(owner.user_id, contact_id, favorite):
+                    if await uow.contacts.get(owner.user_id, contact_id) is None:
+                        raise _not_found(contact_id)
+                    return False
+                await uow.commit()
+        await self._publish_change(owner, contact_id, "updated", not favorite, favorite)
+        return True
 
     async def delete_contact(self, owner: Owner, contact_id: str) -> int:
         contact_id = canonical_contact_id(contact_id)
         with self._cache.evicting(owner.user_id):
             async with self._uow() as uow:
-                if not await uow.contacts.delete(owner.user_id, contact_id):
+                existing = await uow.contacts.get(owner.user_id, contact_id)
+                if existing is None or not await uow.contacts.delete(owner.user_id, contact_id):
                     raise _not_found(contact_id)
                 await uow.commit()
-        await self._publish(ContactChanged(owner, contact_id, "deleted", self._now()))
+        await self._publish_change(owner, contact_id, "deleted", existing.fields.favorite, False)
         return 1
 
     async def delete_all_contacts(self, owner: Owner) -> int:
@@ -290,6 +321,16 @@ class PersonalContactsService:
 
     async def _publish(self, event: Event) -> None:
         await self._publisher.publish([event])
+
+    async def _publish_change(self, owner: Owner, contact_id: str, change: str, was_favorite: bool,
+                              is_favorite: bool) -> None:
+        """ContactChanged, then FavoriteChanged when the contact's `favorite` changed (a favorite
+        deleted is a favorite removed): whoever shows the owner's favorites follows one subject."""
+        now = self._now()
+        events: list[Event] = [ContactChanged(owner, contact_id, change, now)]
+        if was_favorite != is_favorite:
+            events.append(FavoriteChanged(owner, ADDED if is_favorite else REMOVED, contact_id, PERSONAL, now))
+        await self._publisher.publish(events)
 
 
 def _not_found(contact_id: str) -> ContactNotFound:

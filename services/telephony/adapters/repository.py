@@ -6,6 +6,7 @@ as aware UTC datetimes on both engines.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -13,9 +14,19 @@ from typing import Any
 from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.telephony.adapters.tables import agents, calls, push_registrations, queue_members, queues, user_services
+from services.telephony.adapters.tables import (
+    agents,
+    calls,
+    chosen_user_statuses,
+    push_registrations,
+    queue_members,
+    queues,
+    user_services,
+    user_status_table,
+)
 from services.telephony.domain.history import EndedCall
 from services.telephony.domain.model import Agent, Forward, PushPlatform, Queue, UserServices
+from services.telephony.domain.presence import StatusAction, UserStatus
 from xuc.runtime.db import SqlUnitOfWork
 
 PARTY = 64  # the size of the calls table's text columns
@@ -129,6 +140,35 @@ class SqlTelephonyRepository:
         for row in await self._connection.execute(select(push_registrations)):
             tokens.setdefault(row.login, {})[PushPlatform(row.platform)] = row.token
         return tokens
+
+
+    async def user_status_table(self) -> list[UserStatus]:
+        rows = await self._connection.execute(select(user_status_table).order_by(user_status_table.c.position))
+        return [UserStatus(row.name, row.long_name, row.color,
+                           tuple(StatusAction(action["name"], action["parameters"])
+                                 for action in json.loads(row.actions)))
+                for row in rows]
+
+    async def replace_user_status_table(self, statuses: Sequence[UserStatus]) -> None:
+        await self._connection.execute(delete(user_status_table))
+        await self._connection.execute(insert(user_status_table), [
+            {"position": position, "name": status.name, "long_name": status.long_name, "color": status.color,
+             "actions": json.dumps([{"name": action.name, "parameters": action.parameters}
+                                    for action in status.actions])}
+            for position, status in enumerate(statuses)])
+
+    async def chosen_user_status(self, login: str) -> str | None:
+        query = select(chosen_user_statuses.c.status).where(chosen_user_statuses.c.login == login)
+        status: str | None = (await self._connection.execute(query)).scalar_one_or_none()
+        return status
+
+    async def save_chosen_user_status(self, login: str, name: str, at: datetime) -> None:
+        key = chosen_user_statuses.c.login == login
+        changed = await self._connection.execute(update(chosen_user_statuses).where(key)
+                                                 .values(status=name, chosen_at=_utc(at)))
+        if changed.rowcount == 0:
+            await self._connection.execute(insert(chosen_user_statuses).values(
+                login=login, status=name, chosen_at=_utc(at)))
 
 
 class SqlTelephonyUnitOfWork(SqlUnitOfWork):

@@ -84,3 +84,23 @@ push_registrations = Table(
     Column("token", Text, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
+
+# Presence: the configured statuses, in order (actions as JSON: a list of {name, parameters}), and
+# each user's last choice (a name; one no longer configured reads as the first status).
+user_status_table = Table(
+    "telephony_user_status_table",
+    metadata,
+    Column("position", Integer, primary_key=True, autoincrement=False),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("long_name", String(128), nullable=False),
+    Column("color", String(7), nullable=False),
+    Column("actions", Text, nullable=False, server_default="[]"),
+)
+
+chosen_user_statuses = Table(
+    "telephony_user_statuses",
+    metadata,
+    Column("login", String(64), primary_key=True),
+    Column("status", String(64), nullable=False),
+    Column("chosen_at", DateTime(timezone=True), nullable=False),
+)

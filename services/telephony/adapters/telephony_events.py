@@ -15,6 +15,7 @@ from services.telephony.domain.model import (
     PhoneStatusChanged,
     PushRequested,
     UserServicesChanged,
+    UserStatusChanged,
 )
 from xuc import event_catalogue
 from xucproto.events.v1 import telephony_events_pb2 as pb
@@ -32,7 +33,8 @@ def phone_event_message(event: PhoneEventOccurred) -> pb.PhoneEvent:
     return pb.PhoneEvent(
         username=event.login, event_type=channel.state.value, dn=channel.number, other_dn=channel.other_number,
         linked_id=channel.linked_id, unique_id=channel.unique_id, user_data=dict(channel.user_data),
-        occurred_at=_timestamp(event.occurred_at), event_id=event.event_id)
+        occurred_at=_timestamp(event.occurred_at), event_id=event.event_id, other_name=channel.other_name,
+        call_direction=event.direction)
 
 
 def telephony_event_message(event: Event) -> tuple[str, Message]:
@@ -56,6 +58,11 @@ def telephony_event_message(event: Event) -> tuple[str, Message]:
             unconditional_destination=services.unconditional.destination,
             no_answer_enabled=services.no_answer.enabled, no_answer_destination=services.no_answer.destination,
             busy_enabled=services.busy.enabled, busy_destination=services.busy.destination,
+            occurred_at=at, event_id=event.event_id))
+    if isinstance(event, UserStatusChanged):
+        status = event.status
+        return event_catalogue.USER_STATUS.outgoing(event.login, pb.UserStatusChanged(
+            username=event.login, status=status.name, long_name=status.long_name, color=status.color,
             occurred_at=at, event_id=event.event_id))
     assert isinstance(event, PushRequested)
     return event_catalogue.PUSH_REQUESTED.outgoing(event.login, pb.PushRequested(

@@ -1,4 +1,5 @@
-"""The telephony service's errors; each reason is documented in docs/telephony.md and docs/rest-api.md."""
+"""The telephony service's errors; each reason is documented in docs/telephony.md and docs/rest-api.md
+(the presence ones, UnknownUserStatus and InvalidUserStatuses, in docs/telephony.md and docs/grpc.md)."""
 
 from __future__ import annotations
 
@@ -67,6 +68,22 @@ class PbxUnreachable(DomainError):
     reason = "PbxUnreachable"
     kind = ErrorKind.UNAVAILABLE
     default_message = "The PBX is not reachable"
+
+
+class UnknownUserStatus(DomainError):
+    """A presence status chosen that is not among the configured ones."""
+
+    reason = "UnknownUserStatus"
+    kind = ErrorKind.INVALID
+    default_message = "No such user status"
+
+
+class InvalidUserStatuses(DomainError):
+    """Presence statuses to configure that break a rule (name, colour, action, duplicate...)."""
+
+    reason = "InvalidUserStatuses"
+    kind = ErrorKind.INVALID
+    default_message = "The user statuses are not valid"
 
 
 # --- call control (answer, hold, hang up, DTMF, transfers) -------------------------------------

@@ -11,6 +11,7 @@ from enum import Enum
 
 from services.telephony.domain.errors import InvalidQueues, InvalidRequest
 from services.telephony.domain.pbx import AgentStatus, ChannelEvent, ForwardKind
+from services.telephony.domain.presence import UserStatus
 from xuc.errors import FieldViolation, Path
 
 MAX_DESTINATION = 40
@@ -148,6 +149,7 @@ class PhoneEventOccurred:
     channel: ChannelEvent
     occurred_at: datetime
     event_id: str = field(default_factory=new_event_id)
+    direction: str = ""  # "Outgoing" or "Incoming" (domain/directions.py)
 
 
 @dataclass(frozen=True)
@@ -187,4 +189,16 @@ class PushRequested:
     event_id: str = field(default_factory=new_event_id)
 
 
-Event = PhoneEventOccurred | PhoneStatusChanged | AgentStateChanged | UserServicesChanged | PushRequested
+@dataclass(frozen=True)
+class UserStatusChanged:
+    """A presence status chosen (domain/presence.py), published on each choice, a repeat too:
+    its actions were applied again."""
+
+    login: str
+    status: UserStatus
+    occurred_at: datetime
+    event_id: str = field(default_factory=new_event_id)
+
+
+Event = (PhoneEventOccurred | PhoneStatusChanged | AgentStateChanged | UserServicesChanged | PushRequested
+         | UserStatusChanged)

@@ -9,6 +9,7 @@ from typing import Protocol
 
 from services.telephony.domain.history import EndedCall
 from services.telephony.domain.model import Agent, Event, PushPlatform, Queue, UserLine, UserServices
+from services.telephony.domain.presence import UserStatus
 
 
 class TelephonyRepository(Protocol):
@@ -35,6 +36,16 @@ class TelephonyRepository(Protocol):
 
     async def all_push_tokens(self) -> dict[str, dict[PushPlatform, str]]:
         """Every registration: login -> platform -> token."""
+
+    async def user_status_table(self) -> list[UserStatus]:
+        """The configured presence statuses, in order; none while never configured."""
+
+    async def replace_user_status_table(self, statuses: Sequence[UserStatus]) -> None: ...
+
+    async def chosen_user_status(self, login: str) -> str | None:
+        """The name of the status the user chose last; None if they never chose."""
+
+    async def save_chosen_user_status(self, login: str, name: str, at: datetime) -> None: ...
 
 
 class TelephonyUnitOfWork(Protocol):

@@ -14,10 +14,12 @@ from services.telephony.domain.errors import InvalidQueues, InvalidRequest
 from services.telephony.domain.history import format_duration, format_start
 from services.telephony.domain.model import Agent, AgentState, PushPlatform, Queue, UserServices
 from services.telephony.domain.pbx import AgentStatus, CallIds, ForwardKind, Pbx
+from services.telephony.domain.presence import StatusAction, UserStatus
 from services.telephony.entrypoints.call_control_api import CALL_CONTROL_RPCS, CallControlRpcs
 from services.telephony.service_layer.agents import AgentService
 from services.telephony.service_layer.call_control import CallControlService
 from services.telephony.service_layer.calls import CallService
+from services.telephony.service_layer.presence import PresenceService
 from services.telephony.service_layer.user_services import UserServicesService
 from xuc.errors import FieldViolation, Forbidden
 from xuc.runtime.grpc_edge import Access, current_caller
@@ -27,7 +29,8 @@ from xucproto.telephony.v1 import telephony_pb2_grpc
 TELEPHONY_SERVICE = pb.DESCRIPTOR.services_by_name["Telephony"].full_name
 _SERVICE_ONLY = ("Dial", "DialByUsername", "DialFromQueue", "SetDnd", "SetForward", "GetUserServices", "Handshake",
                  "AgentLogin", "AgentLogout", "TogglePause", "ListAgents", "GetHistory", "PutAgentsAndQueues",
-                 "GetPbxState", *CALL_CONTROL_RPCS)
+                 "GetPbxState", "ListUserStatuses", "GetUserStatus", "SetUserStatus", "PutUserStatuses",
+                 *CALL_CONTROL_RPCS)
 TELEPHONY_POLICY: dict[str, Access] = {
     **{f"/{TELEPHONY_SERVICE}/{name}": Access.SERVICE for name in _SERVICE_ONLY},
     f"/{TELEPHONY_SERVICE}/GetPhoneStatuses": Access.USER_OR_SERVICE,
@@ -73,6 +76,15 @@ def _agent(state: AgentState) -> pb.AgentState:
                          queue_ids=state.queue_ids)
 
 
+def _status(status: UserStatus) -> pb.UserStatusDefinition:
+    return pb.UserStatusDefinition(name=status.name, long_name=status.long_name, color=status.color, actions=[
+        pb.UserStatusAction(name=action.name, parameters=action.parameters) for action in status.actions])
+
+
+def _status_reply(login: str, status: UserStatus) -> pb.UserStatusReply:
+    return pb.UserStatusReply(username=login, status=status.name, definition=_status(status))
+
+
 def _whose(username: str) -> str:
     """The user a request names: a user calling may name only themselves (or nobody: themselves),
     a service must name one."""
@@ -88,12 +100,13 @@ def _whose(username: str) -> str:
 
 class TelephonyApi(CallControlRpcs, telephony_pb2_grpc.TelephonyServicer):
     def __init__(self, calls: CallService, user_services: UserServicesService, agents: AgentService,
-                 pbx: Pbx, control: CallControlService) -> None:
+                 pbx: Pbx, presence: PresenceService, control: CallControlService) -> None:
         self._calls = calls
         self._control = control
         self._user_services = user_services
         self._agents = agents
         self._pbx = pbx
+        self._presence = presence
 
     async def GetPhoneStatuses(self, request: pb.GetPhoneStatusesRequest, context: Context) -> pb.PhoneStatuses:
         return pb.PhoneStatuses(statuses=self._calls.phone_statuses(list(request.numbers)))
@@ -177,3 +190,19 @@ class TelephonyApi(CallControlRpcs, telephony_pb2_grpc.TelephonyServicer):
     async def GetPbxState(self, request: pb.GetPbxStateRequest, context: Context) -> pb.PbxState:
         state = self._pbx.connection()
         return pb.PbxState(kind=state.kind, connected=state.connected, detail=state.detail)
+
+    # --- presence ----------------------------------------------------------------------------------
+    async def ListUserStatuses(self, request: pb.UserStatusesListRequest, context: Context) -> pb.UserStatuses:
+        return pb.UserStatuses(statuses=[_status(status) for status in self._presence.statuses()])
+
+    async def GetUserStatus(self, request: pb.UserStatusGetRequest, context: Context) -> pb.UserStatusReply:
+        return _status_reply(request.username, await self._presence.get(request.username))
+
+    async def SetUserStatus(self, request: pb.UserStatusSetRequest, context: Context) -> pb.UserStatusReply:
+        return _status_reply(request.username, await self._presence.choose(request.username, request.status))
+
+    async def PutUserStatuses(self, request: pb.UserStatusesPutRequest, context: Context) -> pb.UserStatusesPutReply:
+        statuses = [UserStatus(status.name, status.long_name, status.color,
+                               tuple(StatusAction(action.name, action.parameters) for action in status.actions))
+                    for status in request.user_statuses]
+        return pb.UserStatusesPutReply(statuses=await self._presence.put(statuses, request.validate_only))

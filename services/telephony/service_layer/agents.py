@@ -88,7 +88,12 @@ class AgentService:
 
     async def toggle_pause(self, phone_number: str) -> AgentState:
         state = self._on_phone(phone_number)
-        pause = state.status is AgentStatus.READY
+        return await self.set_paused(phone_number, state.status is AgentStatus.READY)
+
+    async def set_paused(self, phone_number: str, pause: bool) -> AgentState:
+        """Pause the agent logged in on the line, or make it ready (presence statuses ask for one
+        or the other, not a toggle)."""
+        state = self._on_phone(phone_number)
         await self._pbx.agent_pause(self._line(state, phone_number), pause)
         return await self._set(replace(state, status=AgentStatus.PAUSED if pause else AgentStatus.READY))
 

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 
+from services.telephony.domain.directions import CallDirections
 from services.telephony.domain.current_calls import CurrentCalls
 from services.telephony.domain.errors import InvalidRequest, PushTokenMissing
 from services.telephony.domain.history import CallTracker, EndedCall, HistoryEntry, entry_for
@@ -53,6 +54,7 @@ class CallService:
         self._clock = deps.clock
         self._statuses = LineStatuses()
         self._tracker = CallTracker()
+        self._directions = CallDirections()
         self.current_calls = CurrentCalls()  # shared with CallControlService, which reads it
         self._push: dict[str, dict[PushPlatform, str]] = {}
         self._ended: asyncio.Queue[tuple[EndedCall, str, str]] = asyncio.Queue()
@@ -136,7 +138,7 @@ class CallService:
         if user is None:
             return  # a line no user has: nothing to tell anyone
         now = self._clock()
-        phone_event = PhoneEventOccurred(user.login, event, now)
+        phone_event = PhoneEventOccurred(user.login, event, now, direction=self._directions.apply(event))
         self.current_calls.apply(phone_event)  # before publishing: whoever saw the event finds the call so
         events: list[Event] = [phone_event]
         status = self._statuses.apply(event)
@@ -161,6 +163,7 @@ class CallService:
         """The PBX is gone: its calls are unknown now. Lines go back to available (announced),
         and live calls are dropped from history tracking."""
         self._tracker.forget_all()
+        self._directions.forget_all()
         self.current_calls.forget_all()
         now = self._clock()
         events: list[Event] = []

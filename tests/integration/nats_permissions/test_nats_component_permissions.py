@@ -187,3 +187,30 @@ async def test_contacts_hears_the_contacts_events_for_its_cache(server: Authoriz
         assert (await subscription.next_msg(timeout=WITHIN_SECONDS)).subject == "xuc.contacts.contact.owner"
     finally:
         await connection.close()
+
+
+@pytest.mark.parametrize("subject", [subjects.PHONE_EVENT.all, subjects.PHONE_STATUS.all, subjects.AGENT_STATE.all,
+                                     subjects.USER_SERVICES.all, subjects.USER_STATUS.all, subjects.USER_CHANGED.all,
+                                     subjects.FAVORITE_CHANGED.all])
+async def test_the_gateway_hears_what_its_cti_sockets_show(server: AuthorizingNats, streams: None,
+                                                           subject: str) -> None:
+    connection = await component(server, "gateway")
+    publisher = await component(server, subject.split(".")[1])  # the service that publishes it
+    try:
+        subscription = await connection.subscribe(subject)
+        await connection.flush()
+        sent = subject.replace("*", "someone")
+        await publisher.publish(sent, b"{}")
+        await publisher.flush()  # the server has routed it once this returns
+        assert (await subscription.next_msg(timeout=WITHIN_SECONDS)).subject == sent
+    finally:
+        await publisher.close()
+        await connection.close()
+
+
+@pytest.mark.parametrize("subject", [subjects.PUSH_REQUESTED.all, subjects.LOGIN_ATTEMPTED.all, "xuc.contacts.>",
+                                     subjects.CONTACT_CHANGED.all])
+async def test_the_gateway_hears_nothing_else(connect: Connector, subject: str) -> None:
+    watched = await connect("gateway")
+    await watched.connection.subscribe(subject)
+    await watched.refused(f'subscription to "{subject}"')

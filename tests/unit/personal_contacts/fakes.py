@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import copy
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import TracebackType
 
 from services.contacts.domain.contacts import (
@@ -102,6 +102,13 @@ class FakeRepository:
         self.rows[contact.id] = Row(contact)
         return True
 
+    async def set_favorite(self, owner_id: str, contact_id: str, favorite: bool) -> bool:
+        contact = next((contact for contact in self._owned(owner_id) if contact.id == contact_id), None)
+        if contact is None or contact.fields.favorite == favorite:
+            return False
+        self.rows[contact_id] = Row(replace(contact, fields=replace(contact.fields, favorite=favorite)))
+        return True
+
     async def delete(self, owner_id: str, contact_id: str) -> bool:
         return any(contact.id == contact_id for contact in self._owned(owner_id)) and bool(self.rows.pop(contact_id))
 
@@ -124,6 +131,10 @@ class FakeRepository:
         if self._database.during_load is not None:
             await self._database.during_load()
         return owned
+
+    async def favorites(self, owner_id: str, limit: int) -> list[Contact]:
+        self._database.reads.append("favorites")
+        return [contact for contact in self._owned(owner_id) if contact.fields.favorite][:limit]
 
     async def page_after(
         self, owner_id: str, after: PageCursor | None, size: int

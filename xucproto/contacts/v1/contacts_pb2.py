@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#xucproto/contacts/v1/contacts.proto\x12\x0fxuc.contacts.v1\"\xa5\x01\n\rContactFields\x12\x11\n\tfirstname\x18\x01 \x01(\t\x12\x10\n\x08lastname\x18\x02 \x01(\t\x12\x0e\n\x06number\x18\x03 \x01(\t\x12\x0e\n\x06mobile\x18\x04 \x01(\t\x12\x0b\n\x03\x66\x61x\x18\x05 \x01(\t\x12\r\n\x05\x65mail\x18\x06 \x01(\t\x12\x0f\n\x07\x63ompany\x18\x07 \x01(\t\x12\x15\n\x08\x66\x61vorite\x18\x08 \x01(\x08H\x00\x88\x01\x01\x42\x0b\n\t_favorite\"\xde\x01\n\x14\x43reateContactRequest\x12\x11\n\tfirstname\x18\x01 \x01(\t\x12\x10\n\x08lastname\x18\x02 \x01(\t\x12\x0e\n\x06number\x18\x03 \x01(\t\x12\x0e\n\x06mobile\x18\x04 \x01(\t\x12\x0b\n\x03\x66\x61x\x18\x05 \x01(\t\x12\r\n\x05\x65mail\x18\x06 \x01(\t\x12\x0f\n\x07\x63ompany\x18\x07 \x01(\t\x12\x15\n\x08\x66\x61vorite\x18\x08 \x01(\x08H\x00\x88\x01\x01\x12\x1c\n\x0fidempotency_key\x18\t \x01(\tH\x01\x88\x01\x01\x42\x0b\n\t_favoriteB\x12\n\x10_idempotency_key\"E\n\x07\x43ontact\x12\n\n\x02id\x18\x01 \x01(\t\x12.\n\x06\x66ields\x18\x02 \x01(\x0b\x32\x1e.xuc.contacts.v1.ContactFields\"\x18\n\nContactRef\x12\n\n\x02id\x18\x01 \x01(\t\"R\n\x14UpdateContactRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12.\n\x06\x66ields\x18\x02 \x01(\x0b\x32\x1e.xuc.contacts.v1.ContactFields\"D\n\x13ListContactsRequest\x12\x0e\n\x06search\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x05\x12\x0e\n\x06offset\x18\x03 \x01(\x05\"N\n\x11\x43ontactWithStatus\x12)\n\x07\x63ontact\x18\x01 \x01(\x0b\x32\x18.xuc.contacts.v1.Contact\x12\x0e\n\x06status\x18\x02 \x01(\x05\"Q\n\x0b\x43ontactList\x12\x33\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\".xuc.contacts.v1.ContactWithStatus\x12\r\n\x05total\x18\x02 \x01(\x05\"\x1a\n\x18\x44\x65leteAllContactsRequest\"&\n\x13\x44\x65leteContactsReply\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\x05\"\x17\n\x15\x45xportContactsRequest\"\x18\n\x08\x43svChunk\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\":\n\x0bImportChunk\x12\x0f\n\x07\x63harset\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\x12\x0c\n\x04last\x18\x03 \x01(\x08\".\n\x0e\x43reatedContact\x12\n\n\x02id\x18\x01 \x01(\t\x12\x10\n\x08lastname\x18\x02 \x01(\t\"*\n\nFailedLine\x12\x0c\n\x04line\x18\x01 \x01(\x05\x12\x0e\n\x06\x65rrors\x18\x02 \x03(\t\"\x83\x01\n\x0cImportReport\x12\x30\n\x07\x63reated\x18\x01 \x03(\x0b\x32\x1f.xuc.contacts.v1.CreatedContact\x12+\n\x06\x66\x61iled\x18\x02 \x03(\x0b\x32\x1b.xuc.contacts.v1.FailedLine\x12\x14\n\x0c\x66\x61iled_count\x18\x03 \x01(\x05\"\x1c\n\x08QueueRef\x12\x10\n\x08queue_id\x18\x01 \x01(\x03\"<\n\x10SubQualification\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0e\n\x06\x61\x63tive\x18\x03 \x01(\x08\"\x8b\x01\n\rQualification\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x0c\n\x04name\x18\x02 \x01(\t\x12=\n\x12sub_qualifications\x18\x03 \x03(\x0b\x32!.xuc.contacts.v1.SubQualification\x12\x11\n\tqueue_ids\x18\x04 \x03(\x03\x12\x0e\n\x06\x61\x63tive\x18\x05 \x01(\x08\"K\n\x11QualificationList\x12\x36\n\x0equalifications\x18\x01 \x03(\x0b\x32\x1e.xuc.contacts.v1.Qualification\"\xbc\x01\n\x13QualificationAnswer\x12\x1c\n\x14sub_qualification_id\x18\x01 \x01(\x03\x12\x0c\n\x04time\x18\x02 \x01(\t\x12\x0e\n\x06\x63\x61llid\x18\x03 \x01(\t\x12\r\n\x05\x61gent\x18\x04 \x01(\x03\x12\r\n\x05queue\x18\x05 \x01(\x03\x12\x12\n\nfirst_name\x18\x06 \x01(\t\x12\x11\n\tlast_name\x18\x07 \x01(\t\x12\x0f\n\x07\x63omment\x18\x08 \x01(\t\x12\x13\n\x0b\x63ustom_data\x18\t \x01(\t\"\x17\n\tAnswerRef\x12\n\n\x02id\x18\x01 \x01(\x03\"B\n\x14\x45xportAnswersRequest\x12\x10\n\x08queue_id\x18\x01 \x01(\x03\x12\x0c\n\x04\x66rom\x18\x02 \x01(\t\x12\n\n\x02to\x18\x03 \x01(\t\"P\n\x11QualificationSpec\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tqueue_ids\x18\x02 \x03(\x03\x12\x1a\n\x12sub_qualifications\x18\x03 \x03(\t\"m\n\x18PutQualificationsRequest\x12:\n\x0equalifications\x18\x01 \x03(\x0b\x32\".xuc.contacts.v1.QualificationSpec\x12\x15\n\rvalidate_only\x18\x02 \x01(\x08\"w\n\x16PutQualificationsReply\x12\x36\n\x0equalifications\x18\x01 \x03(\x0b\x32\x1e.xuc.contacts.v1.Qualification\x12\x10\n\x08outcomes\x18\x02 \x03(\t\x12\x13\n\x0b\x64\x65\x61\x63tivated\x18\x03 \x03(\t\"\x1b\n\x19ListQualificationsRequest2\xcc\x05\n\x10PersonalContacts\x12W\n\x0cListContacts\x12$.xuc.contacts.v1.ListContactsRequest\x1a\x1c.xuc.contacts.v1.ContactList\"\x03\x90\x02\x01\x12H\n\nGetContact\x12\x1b.xuc.contacts.v1.ContactRef\x1a\x18.xuc.contacts.v1.Contact\"\x03\x90\x02\x01\x12U\n\rCreateContact\x12%.xuc.contacts.v1.CreateContactRequest\x1a\x18.xuc.contacts.v1.Contact\"\x03\x90\x02\x02\x12U\n\rUpdateContact\x12%.xuc.contacts.v1.UpdateContactRequest\x1a\x18.xuc.contacts.v1.Contact\"\x03\x90\x02\x02\x12R\n\rDeleteContact\x12\x1b.xuc.contacts.v1.ContactRef\x1a$.xuc.contacts.v1.DeleteContactsReply\x12\x64\n\x11\x44\x65leteAllContacts\x12).xuc.contacts.v1.DeleteAllContactsRequest\x1a$.xuc.contacts.v1.DeleteContactsReply\x12Z\n\x0e\x45xportContacts\x12&.xuc.contacts.v1.ExportContactsRequest\x1a\x19.xuc.contacts.v1.CsvChunk\"\x03\x90\x02\x01\x30\x01\x12Q\n\x0eImportContacts\x12\x1c.xuc.contacts.v1.ImportChunk\x1a\x1d.xuc.contacts.v1.ImportReport(\x01\x30\x01\x32\xf4\x03\n\x0eQualifications\x12]\n\x17ListQueueQualifications\x12\x19.xuc.contacts.v1.QueueRef\x1a\".xuc.contacts.v1.QualificationList\"\x03\x90\x02\x01\x12P\n\x0c\x43reateAnswer\x12$.xuc.contacts.v1.QualificationAnswer\x1a\x1a.xuc.contacts.v1.AnswerRef\x12X\n\rExportAnswers\x12%.xuc.contacts.v1.ExportAnswersRequest\x1a\x19.xuc.contacts.v1.CsvChunk\"\x03\x90\x02\x01\x30\x01\x12l\n\x11PutQualifications\x12).xuc.contacts.v1.PutQualificationsRequest\x1a\'.xuc.contacts.v1.PutQualificationsReply\"\x03\x90\x02\x02\x12i\n\x12ListQualifications\x12*.xuc.contacts.v1.ListQualificationsRequest\x1a\".xuc.contacts.v1.QualificationList\"\x03\x90\x02\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#xucproto/contacts/v1/contacts.proto\x12\x0fxuc.contacts.v1\"\xa5\x01\n\rContactFields\x12\x11\n\tfirstname\x18\x01 \x01(\t\x12\x10\n\x08lastname\x18\x02 \x01(\t\x12\x0e\n\x06number\x18\x03 \x01(\t\x12\x0e\n\x06mobile\x18\x04 \x01(\t\x12\x0b\n\x03\x66\x61x\x18\x05 \x01(\t\x12\r\n\x05\x65mail\x18\x06 \x01(\t\x12\x0f\n\x07\x63ompany\x18\x07 \x01(\t\x12\x15\n\x08\x66\x61vorite\x18\x08 \x01(\x08H\x00\x88\x01\x01\x42\x0b\n\t_favorite\"\xde\x01\n\x14\x43reateContactRequest\x12\x11\n\tfirstname\x18\x01 \x01(\t\x12\x10\n\x08lastname\x18\x02 \x01(\t\x12\x0e\n\x06number\x18\x03 \x01(\t\x12\x0e\n\x06mobile\x18\x04 \x01(\t\x12\x0b\n\x03\x66\x61x\x18\x05 \x01(\t\x12\r\n\x05\x65mail\x18\x06 \x01(\t\x12\x0f\n\x07\x63ompany\x18\x07 \x01(\t\x12\x15\n\x08\x66\x61vorite\x18\x08 \x01(\x08H\x00\x88\x01\x01\x12\x1c\n\x0fidempotency_key\x18\t \x01(\tH\x01\x88\x01\x01\x42\x0b\n\t_favoriteB\x12\n\x10_idempotency_key\"E\n\x07\x43ontact\x12\n\n\x02id\x18\x01 \x01(\t\x12.\n\x06\x66ields\x18\x02 \x01(\x0b\x32\x1e.xuc.contacts.v1.ContactFields\"\x18\n\nContactRef\x12\n\n\x02id\x18\x01 \x01(\t\"R\n\x14UpdateContactRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12.\n\x06\x66ields\x18\x02 \x01(\x0b\x32\x1e.xuc.contacts.v1.ContactFields\"D\n\x13ListContactsRequest\x12\x0e\n\x06search\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x05\x12\x0e\n\x06offset\x18\x03 \x01(\x05\"N\n\x11\x43ontactWithStatus\x12)\n\x07\x63ontact\x18\x01 \x01(\x0b\x32\x18.xuc.contacts.v1.Contact\x12\x0e\n\x06status\x18\x02 \x01(\x05\"Q\n\x0b\x43ontactList\x12\x33\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\".xuc.contacts.v1.ContactWithStatus\x12\r\n\x05total\x18\x02 \x01(\x05\"\x1a\n\x18\x44\x65leteAllContactsRequest\"&\n\x13\x44\x65leteContactsReply\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\x05\"\x17\n\x15\x45xportContactsRequest\"\x18\n\x08\x43svChunk\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\":\n\x0bImportChunk\x12\x0f\n\x07\x63harset\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\x12\x0c\n\x04last\x18\x03 \x01(\x08\".\n\x0e\x43reatedContact\x12\n\n\x02id\x18\x01 \x01(\t\x12\x10\n\x08lastname\x18\x02 \x01(\t\"*\n\nFailedLine\x12\x0c\n\x04line\x18\x01 \x01(\x05\x12\x0e\n\x06\x65rrors\x18\x02 \x03(\t\"\x83\x01\n\x0cImportReport\x12\x30\n\x07\x63reated\x18\x01 \x03(\x0b\x32\x1f.xuc.contacts.v1.CreatedContact\x12+\n\x06\x66\x61iled\x18\x02 \x03(\x0b\x32\x1b.xuc.contacts.v1.FailedLine\x12\x14\n\x0c\x66\x61iled_count\x18\x03 \x01(\x05\";\n\x16SearchDirectoryRequest\x12\x13\n\x0bowner_login\x18\x01 \x01(\t\x12\x0c\n\x04term\x18\x02 \x01(\t\"+\n\x14ListFavoritesRequest\x12\x13\n\x0bowner_login\x18\x01 \x01(\t\"\xad\x01\n\x0e\x44irectoryEntry\x12\x0e\n\x06source\x18\x01 \x01(\t\x12\x12\n\ncontact_id\x18\x02 \x01(\t\x12\x11\n\tfirstname\x18\x03 \x01(\t\x12\x10\n\x08lastname\x18\x04 \x01(\t\x12\x0e\n\x06number\x18\x05 \x01(\t\x12\x0e\n\x06mobile\x18\x06 \x01(\t\x12\x10\n\x08\x66\x61vorite\x18\x07 \x01(\x08\x12\x0e\n\x06status\x18\x08 \x01(\x05\x12\x10\n\x08username\x18\t \x01(\t\"W\n\x10\x44irectoryEntries\x12\x30\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x1f.xuc.contacts.v1.DirectoryEntry\x12\x11\n\ttruncated\x18\x02 \x01(\x08\"J\n\x0f\x46\x61voriteRequest\x12\x13\n\x0bowner_login\x18\x01 \x01(\t\x12\x12\n\ncontact_id\x18\x02 \x01(\t\x12\x0e\n\x06source\x18\x03 \x01(\t\" \n\rFavoriteReply\x12\x0f\n\x07\x63hanged\x18\x01 \x01(\x08\"\x1c\n\x08QueueRef\x12\x10\n\x08queue_id\x18\x01 \x01(\x03\"<\n\x10SubQualification\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0e\n\x06\x61\x63tive\x18\x03 \x01(\x08\"\x8b\x01\n\rQualification\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x0c\n\x04name\x18\x02 \x01(\t\x12=\n\x12sub_qualifications\x18\x03 \x03(\x0b\x32!.xuc.contacts.v1.SubQualification\x12\x11\n\tqueue_ids\x18\x04 \x03(\x03\x12\x0e\n\x06\x61\x63tive\x18\x05 \x01(\x08\"K\n\x11QualificationList\x12\x36\n\x0equalifications\x18\x01 \x03(\x0b\x32\x1e.xuc.contacts.v1.Qualification\"\xbc\x01\n\x13QualificationAnswer\x12\x1c\n\x14sub_qualification_id\x18\x01 \x01(\x03\x12\x0c\n\x04time\x18\x02 \x01(\t\x12\x0e\n\x06\x63\x61llid\x18\x03 \x01(\t\x12\r\n\x05\x61gent\x18\x04 \x01(\x03\x12\r\n\x05queue\x18\x05 \x01(\x03\x12\x12\n\nfirst_name\x18\x06 \x01(\t\x12\x11\n\tlast_name\x18\x07 \x01(\t\x12\x0f\n\x07\x63omment\x18\x08 \x01(\t\x12\x13\n\x0b\x63ustom_data\x18\t \x01(\t\"\x17\n\tAnswerRef\x12\n\n\x02id\x18\x01 \x01(\x03\"B\n\x14\x45xportAnswersRequest\x12\x10\n\x08queue_id\x18\x01 \x01(\x03\x12\x0c\n\x04\x66rom\x18\x02 \x01(\t\x12\n\n\x02to\x18\x03 \x01(\t\"P\n\x11QualificationSpec\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tqueue_ids\x18\x02 \x03(\x03\x12\x1a\n\x12sub_qualifications\x18\x03 \x03(\t\"m\n\x18PutQualificationsRequest\x12:\n\x0equalifications\x18\x01 \x03(\x0b\x32\".xuc.contacts.v1.QualificationSpec\x12\x15\n\rvalidate_only\x18\x02 \x01(\x08\"w\n\x16PutQualificationsReply\x12\x36\n\x0equalifications\x18\x01 \x03(\x0b\x32\x1e.xuc.contacts.v1.Qualification\x12\x10\n\x08outcomes\x18\x02 \x03(\t\x12\x13\n\x0b\x64\x65\x61\x63tivated\x18\x03 \x03(\t\"\x1b\n\x19ListQualificationsRequest2\xcc\x05\n\x10PersonalContacts\x12W\n\x0cListContacts\x12$.xuc.contacts.v1.ListContactsRequest\x1a\x1c.xuc.contacts.v1.ContactList\"\x03\x90\x02\x01\x12H\n\nGetContact\x12\x1b.xuc.contacts.v1.ContactRef\x1a\x18.xuc.contacts.v1.Contact\"\x03\x90\x02\x01\x12U\n\rCreateContact\x12%.xuc.contacts.v1.CreateContactRequest\x1a\x18.xuc.contacts.v1.Contact\"\x03\x90\x02\x02\x12U\n\rUpdateContact\x12%.xuc.contacts.v1.UpdateContactRequest\x1a\x18.xuc.contacts.v1.Contact\"\x03\x90\x02\x02\x12R\n\rDeleteContact\x12\x1b.xuc.contacts.v1.ContactRef\x1a$.xuc.contacts.v1.DeleteContactsReply\x12\x64\n\x11\x44\x65leteAllContacts\x12).xuc.contacts.v1.DeleteAllContactsRequest\x1a$.xuc.contacts.v1.DeleteContactsReply\x12Z\n\x0e\x45xportContacts\x12&.xuc.contacts.v1.ExportContactsRequest\x1a\x19.xuc.contacts.v1.CsvChunk\"\x03\x90\x02\x01\x30\x01\x12Q\n\x0eImportContacts\x12\x1c.xuc.contacts.v1.ImportChunk\x1a\x1d.xuc.contacts.v1.ImportReport(\x01\x30\x01\x32\xfe\x02\n\tDirectory\x12\x62\n\x0fSearchDirectory\x12\'.xuc.contacts.v1.SearchDirectoryRequest\x1a!.xuc.contacts.v1.DirectoryEntries\"\x03\x90\x02\x01\x12^\n\rListFavorites\x12%.xuc.contacts.v1.ListFavoritesRequest\x1a!.xuc.contacts.v1.DirectoryEntries\"\x03\x90\x02\x01\x12T\n\x0b\x41\x64\x64\x46\x61vorite\x12 .xuc.contacts.v1.FavoriteRequest\x1a\x1e.xuc.contacts.v1.FavoriteReply\"\x03\x90\x02\x02\x12W\n\x0eRemoveFavorite\x12 .xuc.contacts.v1.FavoriteRequest\x1a\x1e.xuc.contacts.v1.FavoriteReply\"\x03\x90\x02\x02\x32\xf4\x03\n\x0eQualifications\x12]\n\x17ListQueueQualifications\x12\x19.xuc.contacts.v1.QueueRef\x1a\".xuc.contacts.v1.QualificationList\"\x03\x90\x02\x01\x12P\n\x0c\x43reateAnswer\x12$.xuc.contacts.v1.QualificationAnswer\x1a\x1a.xuc.contacts.v1.AnswerRef\x12X\n\rExportAnswers\x12%.xuc.contacts.v1.ExportAnswersRequest\x1a\x19.xuc.contacts.v1.CsvChunk\"\x03\x90\x02\x01\x30\x01\x12l\n\x11PutQualifications\x12).xuc.contacts.v1.PutQualificationsRequest\x1a\'.xuc.contacts.v1.PutQualificationsReply\"\x03\x90\x02\x02\x12i\n\x12ListQualifications\x12*.xuc.contacts.v1.ListQualificationsRequest\x1a\".xuc.contacts.v1.QualificationList\"\x03\x90\x02\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,6 +41,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PERSONALCONTACTS'].methods_by_name['UpdateContact']._serialized_options = b'\220\002\002'
   _globals['_PERSONALCONTACTS'].methods_by_name['ExportContacts']._loaded_options = None
   _globals['_PERSONALCONTACTS'].methods_by_name['ExportContacts']._serialized_options = b'\220\002\001'
+  _globals['_DIRECTORY'].methods_by_name['SearchDirectory']._loaded_options = None
+  _globals['_DIRECTORY'].methods_by_name['SearchDirectory']._serialized_options = b'\220\002\001'
+  _globals['_DIRECTORY'].methods_by_name['ListFavorites']._loaded_options = None
+  _globals['_DIRECTORY'].methods_by_name['ListFavorites']._serialized_options = b'\220\002\001'
+  _globals['_DIRECTORY'].methods_by_name['AddFavorite']._loaded_options = None
+  _globals['_DIRECTORY'].methods_by_name['AddFavorite']._serialized_options = b'\220\002\002'
+  _globals['_DIRECTORY'].methods_by_name['RemoveFavorite']._loaded_options = None
+  _globals['_DIRECTORY'].methods_by_name['RemoveFavorite']._serialized_options = b'\220\002\002'
   _globals['_QUALIFICATIONS'].methods_by_name['ListQueueQualifications']._loaded_options = None
   _globals['_QUALIFICATIONS'].methods_by_name['ListQueueQualifications']._serialized_options = b'\220\002\001'
   _globals['_QUALIFICATIONS'].methods_by_name['ExportAnswers']._loaded_options = None
@@ -81,30 +89,44 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_FAILEDLINE']._serialized_end=1132
   _globals['_IMPORTREPORT']._serialized_start=1135
   _globals['_IMPORTREPORT']._serialized_end=1266
-  _globals['_QUEUEREF']._serialized_start=1268
-  _globals['_QUEUEREF']._serialized_end=1296
-  _globals['_SUBQUALIFICATION']._serialized_start=1298
-  _globals['_SUBQUALIFICATION']._serialized_end=1358
-  _globals['_QUALIFICATION']._serialized_start=1361
-  _globals['_QUALIFICATION']._serialized_end=1500
-  _globals['_QUALIFICATIONLIST']._serialized_start=1502
-  _globals['_QUALIFICATIONLIST']._serialized_end=1577
-  _globals['_QUALIFICATIONANSWER']._serialized_start=1580
-  _globals['_QUALIFICATIONANSWER']._serialized_end=1768
-  _globals['_ANSWERREF']._serialized_start=1770
-  _globals['_ANSWERREF']._serialized_end=1793
-  _globals['_EXPORTANSWERSREQUEST']._serialized_start=1795
-  _globals['_EXPORTANSWERSREQUEST']._serialized_end=1861
-  _globals['_QUALIFICATIONSPEC']._serialized_start=1863
-  _globals['_QUALIFICATIONSPEC']._serialized_end=1943
-  _globals['_PUTQUALIFICATIONSREQUEST']._serialized_start=1945
-  _globals['_PUTQUALIFICATIONSREQUEST']._serialized_end=2054
-  _globals['_PUTQUALIFICATIONSREPLY']._serialized_start=2056
-  _globals['_PUTQUALIFICATIONSREPLY']._serialized_end=2175
-  _globals['_LISTQUALIFICATIONSREQUEST']._serialized_start=2177
-  _globals['_LISTQUALIFICATIONSREQUEST']._serialized_end=2204
-  _globals['_PERSONALCONTACTS']._serialized_start=2207
-  _globals['_PERSONALCONTACTS']._serialized_end=2923
-  _globals['_QUALIFICATIONS']._serialized_start=2926
-  _globals['_QUALIFICATIONS']._serialized_end=3426
+  _globals['_SEARCHDIRECTORYREQUEST']._serialized_start=1268
+  _globals['_SEARCHDIRECTORYREQUEST']._serialized_end=1327
+  _globals['_LISTFAVORITESREQUEST']._serialized_start=1329
+  _globals['_LISTFAVORITESREQUEST']._serialized_end=1372
+  _globals['_DIRECTORYENTRY']._serialized_start=1375
+  _globals['_DIRECTORYENTRY']._serialized_end=1548
+  _globals['_DIRECTORYENTRIES']._serialized_start=1550
+  _globals['_DIRECTORYENTRIES']._serialized_end=1637
+  _globals['_FAVORITEREQUEST']._serialized_start=1639
+  _globals['_FAVORITEREQUEST']._serialized_end=1713
+  _globals['_FAVORITEREPLY']._serialized_start=1715
+  _globals['_FAVORITEREPLY']._serialized_end=1747
+  _globals['_QUEUEREF']._serialized_start=1749
+  _globals['_QUEUEREF']._serialized_end=1777
+  _globals['_SUBQUALIFICATION']._serialized_start=1779
+  _globals['_SUBQUALIFICATION']._serialized_end=1839
+  _globals['_QUALIFICATION']._serialized_start=1842
+  _globals['_QUALIFICATION']._serialized_end=1981
+  _globals['_QUALIFICATIONLIST']._serialized_start=1983
+  _globals['_QUALIFICATIONLIST']._serialized_end=2058
+  _globals['_QUALIFICATIONANSWER']._serialized_start=2061
+  _globals['_QUALIFICATIONANSWER']._serialized_end=2249
+  _globals['_ANSWERREF']._serialized_start=2251
+  _globals['_ANSWERREF']._serialized_end=2274
+  _globals['_EXPORTANSWERSREQUEST']._serialized_start=2276
+  _globals['_EXPORTANSWERSREQUEST']._serialized_end=2342
+  _globals['_QUALIFICATIONSPEC']._serialized_start=2344
+  _globals['_QUALIFICATIONSPEC']._serialized_end=2424
+  _globals['_PUTQUALIFICATIONSREQUEST']._serialized_start=2426
+  _globals['_PUTQUALIFICATIONSREQUEST']._serialized_end=2535
+  _globals['_PUTQUALIFICATIONSREPLY']._serialized_start=2537
+  _globals['_PUTQUALIFICATIONSREPLY']._serialized_end=2656
+  _globals['_LISTQUALIFICATIONSREQUEST']._serialized_start=2658
+  _globals['_LISTQUALIFICATIONSREQUEST']._serialized_end=2685
+  _globals['_PERSONALCONTACTS']._serialized_start=2688
+  _globals['_PERSONALCONTACTS']._serialized_end=3404
+  _globals['_DIRECTORY']._serialized_start=3407
+  _globals['_DIRECTORY']._serialized_end=3789
+  _globals['_QUALIFICATIONS']._serialized_start=3792
+  _globals['_QUALIFICATIONS']._serialized_end=4292
 # @@protoc_insertion_point(module_scope)

@@ -152,6 +152,66 @@ class ImportReport(_message.Message):
     failed_count: int
     def __init__(self, created: _Optional[_Iterable[_Union[CreatedContact, _Mapping]]] = ..., failed: _Optional[_Iterable[_Union[FailedLine, _Mapping]]] = ..., failed_count: _Optional[int] = ...) -> None: ...
 
+class SearchDirectoryRequest(_message.Message):
+    __slots__ = ("owner_login", "term")
+    OWNER_LOGIN_FIELD_NUMBER: _ClassVar[int]
+    TERM_FIELD_NUMBER: _ClassVar[int]
+    owner_login: str
+    term: str
+    def __init__(self, owner_login: _Optional[str] = ..., term: _Optional[str] = ...) -> None: ...
+
+class ListFavoritesRequest(_message.Message):
+    __slots__ = ("owner_login",)
+    OWNER_LOGIN_FIELD_NUMBER: _ClassVar[int]
+    owner_login: str
+    def __init__(self, owner_login: _Optional[str] = ...) -> None: ...
+
+class DirectoryEntry(_message.Message):
+    __slots__ = ("source", "contact_id", "firstname", "lastname", "number", "mobile", "favorite", "status", "username")
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    CONTACT_ID_FIELD_NUMBER: _ClassVar[int]
+    FIRSTNAME_FIELD_NUMBER: _ClassVar[int]
+    LASTNAME_FIELD_NUMBER: _ClassVar[int]
+    NUMBER_FIELD_NUMBER: _ClassVar[int]
+    MOBILE_FIELD_NUMBER: _ClassVar[int]
+    FAVORITE_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    USERNAME_FIELD_NUMBER: _ClassVar[int]
+    source: str
+    contact_id: str
+    firstname: str
+    lastname: str
+    number: str
+    mobile: str
+    favorite: bool
+    status: int
+    username: str
+    def __init__(self, source: _Optional[str] = ..., contact_id: _Optional[str] = ..., firstname: _Optional[str] = ..., lastname: _Optional[str] = ..., number: _Optional[str] = ..., mobile: _Optional[str] = ..., favorite: _Optional[bool] = ..., status: _Optional[int] = ..., username: _Optional[str] = ...) -> None: ...
+
+class DirectoryEntries(_message.Message):
+    __slots__ = ("entries", "truncated")
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    entries: _containers.RepeatedCompositeFieldContainer[DirectoryEntry]
+    truncated: bool
+    def __init__(self, entries: _Optional[_Iterable[_Union[DirectoryEntry, _Mapping]]] = ..., truncated: _Optional[bool] = ...) -> None: ...
+
+class FavoriteRequest(_message.Message):
+    __slots__ = ("owner_login", "contact_id", "source")
+    OWNER_LOGIN_FIELD_NUMBER: _ClassVar[int]
+    CONTACT_ID_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    owner_login: str
+    contact_id: str
+    source: str
+    def __init__(self, owner_login: _Optional[str] = ..., contact_id: _Optional[str] = ..., source: _Optional[str] = ...) -> None: ...
+
+class FavoriteReply(_message.Message):
+    __slots__ = ("changed",)
+    CHANGED_FIELD_NUMBER: _ClassVar[int]
+    changed: bool
+    def __init__(self, changed: _Optional[bool] = ...) -> None: ...
+
 class QueueRef(_message.Message):
     __slots__ = ("queue_id",)
     QUEUE_ID_FIELD_NUMBER: _ClassVar[int]

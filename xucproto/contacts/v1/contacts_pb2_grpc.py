@@ -415,6 +415,244 @@ class PersonalContacts:
             _registered_method=True)
 
 
+class DirectoryStub:
+    """--- the directory: users and personal contacts, and favorites -------------------------------------
+    One user's view of the directory (docs/contacts.md, "The directory and favorites"): the users of
+    the system (source "internal", as auth knows them; contact_id is the user's id) and the user's own
+    personal contacts (source "personal"; contact_id is the contact's id), each with the live phone
+    status of its number and whether the user made it a favorite.
+
+    Whose directory: with a user's token, the token's user (an `owner_login` naming someone else is
+    PERMISSION_DENIED, Forbidden); with the service token (the gateway's CTI channel, any internal
+    caller), the user `owner_login` names (required; unknown: NOT_FOUND, UserNotFound). Reasons:
+    InvalidDirectorySearch, InvalidFavorite, ContactNotFound, UserNotFound, Forbidden.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.SearchDirectory = channel.unary_unary(
+                '/xuc.contacts.v1.Directory/SearchDirectory',
+                request_serializer=xucproto_dot_contacts_dot_v1_dot_contacts__pb2.SearchDirectoryRequest.SerializeToString,
+                response_deserializer=xucproto_dot_contacts_dot_v1_dot_contacts__pb2.DirectoryEntries.FromString,
+                _registered_method=True)
+        self.ListFavorites = channel.unary_unary(
+                '/xuc.contacts.v1.Directory/ListFavorites',
+                request_serializer=xucproto_dot_contacts_dot_v1_dot_contacts__pb2.ListFavoritesRequest.SerializeToString,
+                response_deserializer=xucproto_dot_contacts_dot_v1_dot_contacts__pb2.DirectoryEntries.FromString,
+                _registered_method=True)
+        self.AddFavorite = channel.unary_unary(
+                '/xuc.contacts.v1.Directory/AddFavorite',
+                request_serializer=xucproto_dot_contacts_dot_v1_dot_contacts__pb2.FavoriteRequest.SerializeToString,
+                response_deserializer=xucproto_dot_contacts_dot_v1_dot_contacts__pb2.FavoriteReply.FromString,
+                _registered_method=True)
+        self.RemoveFavorite = channel.unary_unary(
+                '/xuc.contacts.v1.Directory/RemoveFavorite',
+                request_serializer=xucproto_dot_contacts_dot_v1_dot_contacts__pb2.FavoriteRequest.SerializeToString,
+                response_deserializer=xucproto_dot_contacts_dot_v1_dot_contacts__pb2.FavoriteReply.FromString,
+                _registered_method=True)
+
+
+class DirectoryServicer:
+    """--- the directory: users and personal contacts, and favorites -------------------------------------
+    One user's view of the directory (docs/contacts.md, "The directory and favorites"): the users of
+    the system (source "internal", as auth knows them; contact_id is the user's id) and the user's own
+    personal contacts (source "personal"; contact_id is the contact's id), each with the live phone
+    status of its number and whether the user made it a favorite.
+
+    Whose directory: with a user's token, the token's user (an `owner_login` naming someone else is
+    PERMISSION_DENIED, Forbidden); with the service token (the gateway's CTI channel, any internal
+    caller), the user `owner_login` names (required; unknown: NOT_FOUND, UserNotFound). Reasons:
+    InvalidDirectorySearch, InvalidFavorite, ContactNotFound, UserNotFound, Forbidden.
+    """
+
+    def SearchDirectory(self, request, context):
+        """Entries whose names or numbers contain `term` (2 to 128 characters once trimmed), at most 100,
+        sorted by lastname then firstname; `truncated` when more matched.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListFavorites(self, request, context):
+        """The user's favorites, in the same shape and order.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AddFavorite(self, request, context):
+        """Makes an entry a favorite; a user that does not exist, or a contact that is not the owner's:
+        NOT_FOUND (ContactNotFound). Adding a favorite again changes nothing (`changed` false, no event).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RemoveFavorite(self, request, context):
+        """Removing what is not a favorite changes nothing (`changed` false, no event); an entry that
+        does not exist (and is no favorite): NOT_FOUND (ContactNotFound).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_DirectoryServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'SearchDirectory': grpc.unary_unary_rpc_method_handler(
+                    servicer.SearchDirectory,
+                    request_deserializer=xucproto_dot_contacts_dot_v1_dot_contacts__pb2.SearchDirectoryRequest.FromString,
+                    response_serializer=xucproto_dot_contacts_dot_v1_dot_contacts__pb2.DirectoryEntries.SerializeToString,
+            ),
+            'ListFavorites': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListFavorites,
+                    request_deserializer=xucproto_dot_contacts_dot_v1_dot_contacts__pb2.ListFavoritesRequest.FromString,
+                    response_serializer=xucproto_dot_contacts_dot_v1_dot_contacts__pb2.DirectoryEntries.SerializeToString,
+            ),
+            'AddFavorite': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddFavorite,
+                    request_deserializer=xucproto_dot_contacts_dot_v1_dot_contacts__pb2.FavoriteRequest.FromString,
+                    response_serializer=xucproto_dot_contacts_dot_v1_dot_contacts__pb2.FavoriteReply.SerializeToString,
+            ),
+            'RemoveFavorite': grpc.unary_unary_rpc_method_handler(
+                    servicer.RemoveFavorite,
+                    request_deserializer=xucproto_dot_contacts_dot_v1_dot_contacts__pb2.FavoriteRequest.FromString,
+                    response_serializer=xucproto_dot_contacts_dot_v1_dot_contacts__pb2.FavoriteReply.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'xuc.contacts.v1.Directory', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('xuc.contacts.v1.Directory', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class Directory:
+    """--- the directory: users and personal contacts, and favorites -------------------------------------
+    One user's view of the directory (docs/contacts.md, "The directory and favorites"): the users of
+    the system (source "internal", as auth knows them; contact_id is the user's id) and the user's own
+    personal contacts (source "personal"; contact_id is the contact's id), each with the live phone
+    status of its number and whether the user made it a favorite.
+
+    Whose directory: with a user's token, the token's user (an `owner_login` naming someone else is
+    PERMISSION_DENIED, Forbidden); with the service token (the gateway's CTI channel, any internal
+    caller), the user `owner_login` names (required; unknown: NOT_FOUND, UserNotFound). Reasons:
+    InvalidDirectorySearch, InvalidFavorite, ContactNotFound, UserNotFound, Forbidden.
+    """
+
+    @staticmethod
+    def SearchDirectory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xuc.contacts.v1.Directory/SearchDirectory',
+            xucproto_dot_contacts_dot_v1_dot_contacts__pb2.SearchDirectoryRequest.SerializeToString,
+            xucproto_dot_contacts_dot_v1_dot_contacts__pb2.DirectoryEntries.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListFavorites(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xuc.contacts.v1.Directory/ListFavorites',
+            xucproto_dot_contacts_dot_v1_dot_contacts__pb2.ListFavoritesRequest.SerializeToString,
+            xucproto_dot_contacts_dot_v1_dot_contacts__pb2.DirectoryEntries.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddFavorite(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xuc.contacts.v1.Directory/AddFavorite',
+            xucproto_dot_contacts_dot_v1_dot_contacts__pb2.FavoriteRequest.SerializeToString,
+            xucproto_dot_contacts_dot_v1_dot_contacts__pb2.FavoriteReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RemoveFavorite(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xuc.contacts.v1.Directory/RemoveFavorite',
+            xucproto_dot_contacts_dot_v1_dot_contacts__pb2.FavoriteRequest.SerializeToString,
+            xucproto_dot_contacts_dot_v1_dot_contacts__pb2.FavoriteReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
 class QualificationsStub:
     """--- call qualifications -------------------------------------------------------------------------
     """

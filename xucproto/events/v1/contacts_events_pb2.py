@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(xucproto/events/v1/contacts_events.proto\x12\rxuc.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x91\x01\n\x0e\x43ontactChanged\x12\x13\n\x0bowner_login\x18\x01 \x01(\t\x12\x15\n\rowner_user_id\x18\x02 \x01(\t\x12\x12\n\ncontact_id\x18\x03 \x01(\t\x12\x0e\n\x06\x63hange\x18\x04 \x01(\t\x12/\n\x0boccurred_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x90\x01\n\x10\x43ontactsImported\x12\x13\n\x0bowner_login\x18\x01 \x01(\t\x12\x15\n\rowner_user_id\x18\x02 \x01(\t\x12\x0f\n\x07\x63reated\x18\x03 \x01(\x05\x12\x0e\n\x06\x66\x61iled\x18\x04 \x01(\x05\x12/\n\x0boccurred_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x7f\n\x0f\x43ontactsCleared\x12\x13\n\x0bowner_login\x18\x01 \x01(\t\x12\x15\n\rowner_user_id\x18\x02 \x01(\t\x12\x0f\n\x07\x64\x65leted\x18\x03 \x01(\x05\x12/\n\x0boccurred_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xca\x01\n\x15QualificationAnswered\x12\x11\n\tanswer_id\x18\x01 \x01(\x03\x12\x1c\n\x14sub_qualification_id\x18\x02 \x01(\x03\x12\r\n\x05queue\x18\x03 \x01(\x03\x12\r\n\x05\x61gent\x18\x04 \x01(\x03\x12\x0e\n\x06\x63\x61llid\x18\x05 \x01(\t\x12\x0c\n\x04time\x18\x06 \x01(\t\x12\x13\n\x0b\x61nswered_by\x18\x07 \x01(\t\x12/\n\x0boccurred_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(xucproto/events/v1/contacts_events.proto\x12\rxuc.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x91\x01\n\x0e\x43ontactChanged\x12\x13\n\x0bowner_login\x18\x01 \x01(\t\x12\x15\n\rowner_user_id\x18\x02 \x01(\t\x12\x12\n\ncontact_id\x18\x03 \x01(\t\x12\x0e\n\x06\x63hange\x18\x04 \x01(\t\x12/\n\x0boccurred_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x90\x01\n\x10\x43ontactsImported\x12\x13\n\x0bowner_login\x18\x01 \x01(\t\x12\x15\n\rowner_user_id\x18\x02 \x01(\t\x12\x0f\n\x07\x63reated\x18\x03 \x01(\x05\x12\x0e\n\x06\x66\x61iled\x18\x04 \x01(\x05\x12/\n\x0boccurred_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x7f\n\x0f\x43ontactsCleared\x12\x13\n\x0bowner_login\x18\x01 \x01(\t\x12\x15\n\rowner_user_id\x18\x02 \x01(\t\x12\x0f\n\x07\x64\x65leted\x18\x03 \x01(\x05\x12/\n\x0boccurred_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xa2\x01\n\x0f\x46\x61voriteChanged\x12\x13\n\x0bowner_login\x18\x01 \x01(\t\x12\x15\n\rowner_user_id\x18\x02 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x03 \x01(\t\x12\x12\n\ncontact_id\x18\x04 \x01(\t\x12\x0e\n\x06source\x18\x05 \x01(\t\x12/\n\x0boccurred_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xca\x01\n\x15QualificationAnswered\x12\x11\n\tanswer_id\x18\x01 \x01(\x03\x12\x1c\n\x14sub_qualification_id\x18\x02 \x01(\x03\x12\r\n\x05queue\x18\x03 \x01(\x03\x12\r\n\x05\x61gent\x18\x04 \x01(\x03\x12\x0e\n\x06\x63\x61llid\x18\x05 \x01(\t\x12\x0c\n\x04time\x18\x06 \x01(\t\x12\x13\n\x0b\x61nswered_by\x18\x07 \x01(\t\x12/\n\x0boccurred_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,6 +38,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CONTACTSIMPORTED']._serialized_end=385
   _globals['_CONTACTSCLEARED']._serialized_start=387
   _globals['_CONTACTSCLEARED']._serialized_end=514
-  _globals['_QUALIFICATIONANSWERED']._serialized_start=517
-  _globals['_QUALIFICATIONANSWERED']._serialized_end=719
+  _globals['_FAVORITECHANGED']._serialized_start=517
+  _globals['_FAVORITECHANGED']._serialized_end=679
+  _globals['_QUALIFICATIONANSWERED']._serialized_start=682
+  _globals['_QUALIFICATIONANSWERED']._serialized_end=884
 # @@protoc_insertion_point(module_scope)

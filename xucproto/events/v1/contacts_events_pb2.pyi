@@ -48,6 +48,22 @@ class ContactsCleared(_message.Message):
     occurred_at: _timestamp_pb2.Timestamp
     def __init__(self, owner_login: _Optional[str] = ..., owner_user_id: _Optional[str] = ..., deleted: _Optional[int] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
+class FavoriteChanged(_message.Message):
+    __slots__ = ("owner_login", "owner_user_id", "action", "contact_id", "source", "occurred_at")
+    OWNER_LOGIN_FIELD_NUMBER: _ClassVar[int]
+    OWNER_USER_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    CONTACT_ID_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
+    owner_login: str
+    owner_user_id: str
+    action: str
+    contact_id: str
+    source: str
+    occurred_at: _timestamp_pb2.Timestamp
+    def __init__(self, owner_login: _Optional[str] = ..., owner_user_id: _Optional[str] = ..., action: _Optional[str] = ..., contact_id: _Optional[str] = ..., source: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
 class QualificationAnswered(_message.Message):
     __slots__ = ("answer_id", "sub_qualification_id", "queue", "agent", "callid", "time", "answered_by", "occurred_at")
     ANSWER_ID_FIELD_NUMBER: _ClassVar[int]

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)xucproto/events/v1/telephony_events.proto\x12\rxuc.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa6\x02\n\nPhoneEvent\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x12\n\nevent_type\x18\x02 \x01(\t\x12\n\n\x02\x64n\x18\x03 \x01(\t\x12\x10\n\x08other_dn\x18\x04 \x01(\t\x12\x11\n\tlinked_id\x18\x05 \x01(\t\x12\x11\n\tunique_id\x18\x06 \x01(\t\x12:\n\tuser_data\x18\x07 \x03(\x0b\x32\'.xuc.events.v1.PhoneEvent.UserDataEntry\x12/\n\x0boccurred_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x65vent_id\x18\t \x01(\t\x1a/\n\rUserDataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x9c\x01\n\x12PhoneStatusChanged\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x0e\n\x06number\x18\x02 \x01(\t\x12\x0e\n\x06status\x18\x03 \x01(\x05\x12\x11\n\thandshake\x18\x04 \x01(\x08\x12/\n\x0boccurred_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x65vent_id\x18\x06 \x01(\t\"\xa3\x01\n\x11\x41gentStateChanged\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x14\n\x0c\x61gent_number\x18\x02 \x01(\t\x12\r\n\x05state\x18\x03 \x01(\t\x12\x14\n\x0cphone_number\x18\x04 \x01(\t\x12/\n\x0boccurred_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x65vent_id\x18\x06 \x01(\t\"\xa3\x02\n\x13UserServicesChanged\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x0b\n\x03\x64nd\x18\x02 \x01(\x08\x12\x1d\n\x15unconditional_enabled\x18\x03 \x01(\x08\x12!\n\x19unconditional_destination\x18\x04 \x01(\t\x12\x19\n\x11no_answer_enabled\x18\x05 \x01(\x08\x12\x1d\n\x15no_answer_destination\x18\x06 \x01(\t\x12\x14\n\x0c\x62usy_enabled\x18\x07 \x01(\x08\x12\x18\n\x10\x62usy_destination\x18\x08 \x01(\t\x12/\n\x0boccurred_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x65vent_id\x18\n \x01(\t\"\xd7\x01\n\rPushRequested\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x10\n\x08platform\x18\x02 \x01(\t\x12\r\n\x05token\x18\x03 \x01(\t\x12\x15\n\rcaller_number\x18\x04 \x01(\t\x12\x13\n\x0b\x63\x61ller_name\x18\x05 \x01(\t\x12\x11\n\tunique_id\x18\x06 \x01(\t\x12\x11\n\tlinked_id\x18\x07 \x01(\t\x12/\n\x0boccurred_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x65vent_id\x18\t \x01(\t\"\xab\x01\n\x10UndeliveredEvent\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\x0f\n\x07payload\x18\x02 \x01(\x0c\x12\x12\n\nevent_type\x18\x03 \x01(\t\x12\x0c\n\x04\x62ody\x18\x04 \x01(\t\x12\x10\n\x08\x61ttempts\x18\x05 \x01(\x05\x12\x12\n\nlast_error\x18\x06 \x01(\t\x12-\n\tfailed_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)xucproto/events/v1/telephony_events.proto\x12\rxuc.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe6\x02\n\nPhoneEvent\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x12\n\nevent_type\x18\x02 \x01(\t\x12\n\n\x02\x64n\x18\x03 \x01(\t\x12\x10\n\x08other_dn\x18\x04 \x01(\t\x12\x11\n\tlinked_id\x18\x05 \x01(\t\x12\x11\n\tunique_id\x18\x06 \x01(\t\x12:\n\tuser_data\x18\x07 \x03(\x0b\x32\'.xuc.events.v1.PhoneEvent.UserDataEntry\x12/\n\x0boccurred_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x65vent_id\x18\t \x01(\t\x12\x12\n\nother_name\x18\n \x01(\t\x12\x12\n\nqueue_name\x18\x0b \x01(\t\x12\x16\n\x0e\x63\x61ll_direction\x18\x0c \x01(\t\x1a/\n\rUserDataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x9c\x01\n\x12PhoneStatusChanged\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x0e\n\x06number\x18\x02 \x01(\t\x12\x0e\n\x06status\x18\x03 \x01(\x05\x12\x11\n\thandshake\x18\x04 \x01(\x08\x12/\n\x0boccurred_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x65vent_id\x18\x06 \x01(\t\"\xa3\x01\n\x11\x41gentStateChanged\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x14\n\x0c\x61gent_number\x18\x02 \x01(\t\x12\r\n\x05state\x18\x03 \x01(\t\x12\x14\n\x0cphone_number\x18\x04 \x01(\t\x12/\n\x0boccurred_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x65vent_id\x18\x06 \x01(\t\"\xa3\x02\n\x13UserServicesChanged\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x0b\n\x03\x64nd\x18\x02 \x01(\x08\x12\x1d\n\x15unconditional_enabled\x18\x03 \x01(\x08\x12!\n\x19unconditional_destination\x18\x04 \x01(\t\x12\x19\n\x11no_answer_enabled\x18\x05 \x01(\x08\x12\x1d\n\x15no_answer_destination\x18\x06 \x01(\t\x12\x14\n\x0c\x62usy_enabled\x18\x07 \x01(\x08\x12\x18\n\x10\x62usy_destination\x18\x08 \x01(\t\x12/\n\x0boccurred_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x65vent_id\x18\n \x01(\t\"\xd7\x01\n\rPushRequested\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x10\n\x08platform\x18\x02 \x01(\t\x12\r\n\x05token\x18\x03 \x01(\t\x12\x15\n\rcaller_number\x18\x04 \x01(\t\x12\x13\n\x0b\x63\x61ller_name\x18\x05 \x01(\t\x12\x11\n\tunique_id\x18\x06 \x01(\t\x12\x11\n\tlinked_id\x18\x07 \x01(\t\x12/\n\x0boccurred_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x65vent_id\x18\t \x01(\t\"\x9a\x01\n\x11UserStatusChanged\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\x11\n\tlong_name\x18\x03 \x01(\t\x12\r\n\x05\x63olor\x18\x04 \x01(\t\x12/\n\x0boccurred_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x65vent_id\x18\x06 \x01(\t\"\xab\x01\n\x10UndeliveredEvent\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\x0f\n\x07payload\x18\x02 \x01(\x0c\x12\x12\n\nevent_type\x18\x03 \x01(\t\x12\x0c\n\x04\x62ody\x18\x04 \x01(\t\x12\x10\n\x08\x61ttempts\x18\x05 \x01(\x05\x12\x12\n\nlast_error\x18\x06 \x01(\t\x12-\n\tfailed_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,17 +35,19 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PHONEEVENT_USERDATAENTRY']._loaded_options = None
   _globals['_PHONEEVENT_USERDATAENTRY']._serialized_options = b'8\001'
   _globals['_PHONEEVENT']._serialized_start=94
-  _globals['_PHONEEVENT']._serialized_end=388
-  _globals['_PHONEEVENT_USERDATAENTRY']._serialized_start=341
-  _globals['_PHONEEVENT_USERDATAENTRY']._serialized_end=388
-  _globals['_PHONESTATUSCHANGED']._serialized_start=391
-  _globals['_PHONESTATUSCHANGED']._serialized_end=547
-  _globals['_AGENTSTATECHANGED']._serialized_start=550
-  _globals['_AGENTSTATECHANGED']._serialized_end=713
-  _globals['_USERSERVICESCHANGED']._serialized_start=716
-  _globals['_USERSERVICESCHANGED']._serialized_end=1007
-  _globals['_PUSHREQUESTED']._serialized_start=1010
-  _globals['_PUSHREQUESTED']._serialized_end=1225
-  _globals['_UNDELIVEREDEVENT']._serialized_start=1228
-  _globals['_UNDELIVEREDEVENT']._serialized_end=1399
+  _globals['_PHONEEVENT']._serialized_end=452
+  _globals['_PHONEEVENT_USERDATAENTRY']._serialized_start=405
+  _globals['_PHONEEVENT_USERDATAENTRY']._serialized_end=452
+  _globals['_PHONESTATUSCHANGED']._serialized_start=455
+  _globals['_PHONESTATUSCHANGED']._serialized_end=611
+  _globals['_AGENTSTATECHANGED']._serialized_start=614
+  _globals['_AGENTSTATECHANGED']._serialized_end=777
+  _globals['_USERSERVICESCHANGED']._serialized_start=780
+  _globals['_USERSERVICESCHANGED']._serialized_end=1071
+  _globals['_PUSHREQUESTED']._serialized_start=1074
+  _globals['_PUSHREQUESTED']._serialized_end=1289
+  _globals['_USERSTATUSCHANGED']._serialized_start=1292
+  _globals['_USERSTATUSCHANGED']._serialized_end=1446
+  _globals['_UNDELIVEREDEVENT']._serialized_start=1449
+  _globals['_UNDELIVEREDEVENT']._serialized_end=1620
 # @@protoc_insertion_point(module_scope)

@@ -10,7 +10,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class PhoneEvent(_message.Message):
-    __slots__ = ("username", "event_type", "dn", "other_dn", "linked_id", "unique_id", "user_data", "occurred_at", "event_id")
+    __slots__ = ("username", "event_type", "dn", "other_dn", "linked_id", "unique_id", "user_data", "occurred_at", "event_id", "other_name", "queue_name", "call_direction")
     class UserDataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -27,6 +27,9 @@ class PhoneEvent(_message.Message):
     USER_DATA_FIELD_NUMBER: _ClassVar[int]
     OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    OTHER_NAME_FIELD_NUMBER: _ClassVar[int]
+    QUEUE_NAME_FIELD_NUMBER: _ClassVar[int]
+    CALL_DIRECTION_FIELD_NUMBER: _ClassVar[int]
     username: str
     event_type: str
     dn: str
@@ -36,7 +39,10 @@ class PhoneEvent(_message.Message):
     user_data: _containers.ScalarMap[str, str]
     occurred_at: _timestamp_pb2.Timestamp
     event_id: str
-    def __init__(self, username: _Optional[str] = ..., event_type: _Optional[str] = ..., dn: _Optional[str] = ..., other_dn: _Optional[str] = ..., linked_id: _Optional[str] = ..., unique_id: _Optional[str] = ..., user_data: _Optional[_Mapping[str, str]] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., event_id: _Optional[str] = ...) -> None: ...
+    other_name: str
+    queue_name: str
+    call_direction: str
+    def __init__(self, username: _Optional[str] = ..., event_type: _Optional[str] = ..., dn: _Optional[str] = ..., other_dn: _Optional[str] = ..., linked_id: _Optional[str] = ..., unique_id: _Optional[str] = ..., user_data: _Optional[_Mapping[str, str]] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., event_id: _Optional[str] = ..., other_name: _Optional[str] = ..., queue_name: _Optional[str] = ..., call_direction: _Optional[str] = ...) -> None: ...
 
 class PhoneStatusChanged(_message.Message):
     __slots__ = ("username", "number", "status", "handshake", "occurred_at", "event_id")
@@ -115,6 +121,22 @@ class PushRequested(_message.Message):
     occurred_at: _timestamp_pb2.Timestamp
     event_id: str
     def __init__(self, username: _Optional[str] = ..., platform: _Optional[str] = ..., token: _Optional[str] = ..., caller_number: _Optional[str] = ..., caller_name: _Optional[str] = ..., unique_id: _Optional[str] = ..., linked_id: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., event_id: _Optional[str] = ...) -> None: ...
+
+class UserStatusChanged(_message.Message):
+    __slots__ = ("username", "status", "long_name", "color", "occurred_at", "event_id")
+    USERNAME_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    LONG_NAME_FIELD_NUMBER: _ClassVar[int]
+    COLOR_FIELD_NUMBER: _ClassVar[int]
+    OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    username: str
+    status: str
+    long_name: str
+    color: str
+    occurred_at: _timestamp_pb2.Timestamp
+    event_id: str
+    def __init__(self, username: _Optional[str] = ..., status: _Optional[str] = ..., long_name: _Optional[str] = ..., color: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., event_id: _Optional[str] = ...) -> None: ...
 
 class UndeliveredEvent(_message.Message):
     __slots__ = ("subject", "payload", "event_type", "body", "attempts", "last_error", "failed_at")

@@ -395,6 +395,74 @@ class SimulatedCalls(_message.Message):
     calls: _containers.RepeatedCompositeFieldContainer[SimulatedCall]
     def __init__(self, calls: _Optional[_Iterable[_Union[SimulatedCall, _Mapping]]] = ...) -> None: ...
 
+class UserStatusAction(_message.Message):
+    __slots__ = ("name", "parameters")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    parameters: str
+    def __init__(self, name: _Optional[str] = ..., parameters: _Optional[str] = ...) -> None: ...
+
+class UserStatusDefinition(_message.Message):
+    __slots__ = ("name", "long_name", "color", "actions")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    LONG_NAME_FIELD_NUMBER: _ClassVar[int]
+    COLOR_FIELD_NUMBER: _ClassVar[int]
+    ACTIONS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    long_name: str
+    color: str
+    actions: _containers.RepeatedCompositeFieldContainer[UserStatusAction]
+    def __init__(self, name: _Optional[str] = ..., long_name: _Optional[str] = ..., color: _Optional[str] = ..., actions: _Optional[_Iterable[_Union[UserStatusAction, _Mapping]]] = ...) -> None: ...
+
+class UserStatusesListRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class UserStatuses(_message.Message):
+    __slots__ = ("statuses",)
+    STATUSES_FIELD_NUMBER: _ClassVar[int]
+    statuses: _containers.RepeatedCompositeFieldContainer[UserStatusDefinition]
+    def __init__(self, statuses: _Optional[_Iterable[_Union[UserStatusDefinition, _Mapping]]] = ...) -> None: ...
+
+class UserStatusGetRequest(_message.Message):
+    __slots__ = ("username",)
+    USERNAME_FIELD_NUMBER: _ClassVar[int]
+    username: str
+    def __init__(self, username: _Optional[str] = ...) -> None: ...
+
+class UserStatusSetRequest(_message.Message):
+    __slots__ = ("username", "status")
+    USERNAME_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    username: str
+    status: str
+    def __init__(self, username: _Optional[str] = ..., status: _Optional[str] = ...) -> None: ...
+
+class UserStatusReply(_message.Message):
+    __slots__ = ("username", "status", "definition")
+    USERNAME_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    DEFINITION_FIELD_NUMBER: _ClassVar[int]
+    username: str
+    status: str
+    definition: UserStatusDefinition
+    def __init__(self, username: _Optional[str] = ..., status: _Optional[str] = ..., definition: _Optional[_Union[UserStatusDefinition, _Mapping]] = ...) -> None: ...
+
+class UserStatusesPutRequest(_message.Message):
+    __slots__ = ("user_statuses", "validate_only")
+    USER_STATUSES_FIELD_NUMBER: _ClassVar[int]
+    VALIDATE_ONLY_FIELD_NUMBER: _ClassVar[int]
+    user_statuses: _containers.RepeatedCompositeFieldContainer[UserStatusDefinition]
+    validate_only: bool
+    def __init__(self, user_statuses: _Optional[_Iterable[_Union[UserStatusDefinition, _Mapping]]] = ..., validate_only: _Optional[bool] = ...) -> None: ...
+
+class UserStatusesPutReply(_message.Message):
+    __slots__ = ("statuses",)
+    STATUSES_FIELD_NUMBER: _ClassVar[int]
+    statuses: int
+    def __init__(self, statuses: _Optional[int] = ...) -> None: ...
+
 class CallCurrentCallsRequest(_message.Message):
     __slots__ = ("username",)
     USERNAME_FIELD_NUMBER: _ClassVar[int]

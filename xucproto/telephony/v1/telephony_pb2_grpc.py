@@ -124,6 +124,26 @@ class TelephonyStub:
                 request_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.GetPbxStateRequest.SerializeToString,
                 response_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.PbxState.FromString,
                 _registered_method=True)
+        self.ListUserStatuses = channel.unary_unary(
+                '/xuc.telephony.v1.Telephony/ListUserStatuses',
+                request_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.UserStatusesListRequest.SerializeToString,
+                response_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.UserStatuses.FromString,
+                _registered_method=True)
+        self.GetUserStatus = channel.unary_unary(
+                '/xuc.telephony.v1.Telephony/GetUserStatus',
+                request_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.UserStatusGetRequest.SerializeToString,
+                response_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.UserStatusReply.FromString,
+                _registered_method=True)
+        self.SetUserStatus = channel.unary_unary(
+                '/xuc.telephony.v1.Telephony/SetUserStatus',
+                request_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.UserStatusSetRequest.SerializeToString,
+                response_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.UserStatusReply.FromString,
+                _registered_method=True)
+        self.PutUserStatuses = channel.unary_unary(
+                '/xuc.telephony.v1.Telephony/PutUserStatuses',
+                request_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.UserStatusesPutRequest.SerializeToString,
+                response_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.UserStatusesPutReply.FromString,
+                _registered_method=True)
         self.GetCurrentCalls = channel.unary_unary(
                 '/xuc.telephony.v1.Telephony/GetCurrentCalls',
                 request_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallCurrentCallsRequest.SerializeToString,
@@ -304,6 +324,43 @@ class TelephonyServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListUserStatuses(self, request, context):
+        """--- Presence: the statuses a user chooses (available, away...) -----------------------------
+        (issue 13, the CTI WebSocket's UsersStatuses / userStatusUpdate; docs/telephony.md, "Presence").
+        Caller: a service. Users are named by login; an unknown one is UserNotFound.
+
+        The configured statuses, in their order (the defaults until PutUserStatuses was called).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetUserStatus(self, request, context):
+        """The user's current status; a user who never chose one (or whose choice is no longer
+        configured) has the first configured status.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetUserStatus(self, request, context):
+        """Choose the user's status: its actions are applied (DND, agent logout, pause), then the
+        choice is stored and published as xuc.events.v1.UserStatusChanged (on every choice, a repeat
+        too). A name not configured: reason UnknownUserStatus (INVALID_ARGUMENT).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PutUserStatuses(self, request, context):
+        """Replace the configured statuses (the `userStatuses:` section of `xuc provision`), all or
+        nothing. Reason InvalidUserStatuses, with a google.rpc.BadRequest naming every bad field
+        (user_statuses[2].name, user_statuses[0].actions[1].name, ...).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetCurrentCalls(self, request, context):
         """--- Call control and current calls (issue 13, the CTI WebSocket) -----------------------------
         Messages: the Call* block at the end of this file. Behaviour: docs/telephony.md, "Call control".
@@ -381,7 +438,8 @@ class TelephonyServicer:
         raise NotImplementedError('Method not implemented!')
 
     def CancelTransfer(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """--- end of call control ------------------------------------------------------------------------
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -478,6 +536,26 @@ def add_TelephonyServicer_to_server(servicer, server):
                     servicer.GetPbxState,
                     request_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.GetPbxStateRequest.FromString,
                     response_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.PbxState.SerializeToString,
+            ),
+            'ListUserStatuses': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListUserStatuses,
+                    request_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.UserStatusesListRequest.FromString,
+                    response_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.UserStatuses.SerializeToString,
+            ),
+            'GetUserStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetUserStatus,
+                    request_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.UserStatusGetRequest.FromString,
+                    response_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.UserStatusReply.SerializeToString,
+            ),
+            'SetUserStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetUserStatus,
+                    request_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.UserStatusSetRequest.FromString,
+                    response_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.UserStatusReply.SerializeToString,
+            ),
+            'PutUserStatuses': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutUserStatuses,
+                    request_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.UserStatusesPutRequest.FromString,
+                    response_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.UserStatusesPutReply.SerializeToString,
             ),
             'GetCurrentCalls': grpc.unary_unary_rpc_method_handler(
                     servicer.GetCurrentCalls,
@@ -1011,6 +1089,114 @@ class Telephony:
             '/xuc.telephony.v1.Telephony/GetPbxState',
             xucproto_dot_telephony_dot_v1_dot_telephony__pb2.GetPbxStateRequest.SerializeToString,
             xucproto_dot_telephony_dot_v1_dot_telephony__pb2.PbxState.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListUserStatuses(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xuc.telephony.v1.Telephony/ListUserStatuses',
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.UserStatusesListRequest.SerializeToString,
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.UserStatuses.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetUserStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xuc.telephony.v1.Telephony/GetUserStatus',
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.UserStatusGetRequest.SerializeToString,
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.UserStatusReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetUserStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xuc.telephony.v1.Telephony/SetUserStatus',
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.UserStatusSetRequest.SerializeToString,
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.UserStatusReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutUserStatuses(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xuc.telephony.v1.Telephony/PutUserStatuses',
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.UserStatusesPutRequest.SerializeToString,
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.UserStatusesPutReply.FromString,
             options,
             channel_credentials,
             insecure,

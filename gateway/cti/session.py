@@ -1,0 +1,163 @@
+"""A logged-on socket: who it is, the state sent at logon, and the dispatch of its commands.
+
+Every command becomes calls to the services (gateway/cti/commands.py); a refusal by a service, or
+a command the gateway cannot read, is answered with an `Error` (`AgentError` for agent commands)
+carrying the service's reason, and the socket stays open.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+
+from gateway.cti import translate
+from gateway.cti.connection import POLICY_VIOLATION, CtiSocket, RateLimit
+from gateway.cti.envelope import PONG, Command, Ping, Refused, encode, parse
+from gateway.cti.hub import EventHub
+from xuc.errors import DomainError
+from xuc.runtime.grpc_client import Metadata
+from xuc.runtime.grpc_errors import reason_of
+from xuc.runtime.metrics import CTI_ERRORS, CTI_MESSAGES
+from xucproto.auth.v1 import auth_pb2, auth_pb2_grpc
+from xucproto.contacts.v1 import contacts_pb2_grpc
+from xucproto.events.v1.auth_events_pb2 import UserChanged
+from xucproto.events.v1.telephony_events_pb2 import UserServicesChanged
+from xucproto.telephony.v1 import telephony_pb2, telephony_pb2_grpc
+
+log = logging.getLogger(__name__)
+
+RPC_TIMEOUT_SECONDS = 10.0
+# Reasons a service answers that mean "this service cannot be reached now".
+_UNREACHABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+
+
+Handler = Callable[["Session", Command], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class CommandEntry:
+    handler: Handler
+    error_type: str = "Error"  # agent commands answer their refusals with AgentError
+
+
+@dataclass(frozen=True)
+class Backends:
+    """The services a session calls, with the service token (the user was verified at logon)."""
+
+    auth: auth_pb2_grpc.AuthStub
+    telephony: telephony_pb2_grpc.TelephonyStub | None
+    directory: contacts_pb2_grpc.DirectoryStub
+    metadata: Metadata
+
+
+class Session:
+    def __init__(self, socket: CtiSocket, user: auth_pb2.User, hub: EventHub, backends: Backends,
+                 rate: RateLimit) -> None:
+        self.socket = socket
+        self.user = user
+        self.login = user.login
+        self.hub = hub
+        self.backends = backends
+        self.agent_number = ""  # the user's own agent, "" when none
+        self._rate = rate
+        self._services: telephony_pb2.UserServices | None = None
+
+    # --- out ------------------------------------------------------------------------------------
+    def send(self, msg_type: str, cti_message: Any) -> None:
+        self.socket.offer(encode(msg_type, cti_message), msg_type)
+
+    def _send_state(self, msg_type: str, cti_message: Any) -> None:
+        """A message of the state sent at logon: ahead of the events held meanwhile."""
+        self.socket.send_now(encode(msg_type, cti_message), msg_type)
+
+    def refuse(self, refusal: Refused) -> None:
+        CTI_ERRORS.labels(refusal.reason).inc()
+        self.send(refusal.msg_type, refusal.cti_message())
+
+    @property
+    def telephony(self) -> telephony_pb2_grpc.TelephonyStub:
+        if self.backends.telephony is None:
+            raise Refused("Unreachable", "The telephony service is not configured")
+        return self.backends.telephony
+
+    async def call(self, method: Any, request: Any) -> Any:
+        """One RPC with the service token and the gateway's deadline."""
+        return await method(request, metadata=self.backends.metadata, timeout=RPC_TIMEOUT_SECONDS)
+
+    # --- logon ----------------------------------------------------------------------------------
+    async def send_initial_state(self) -> None:
+        """What the client receives unasked after LoggedOn, in the spec's order (events that
+        arrive meanwhile are held by the socket and follow)."""
+        statuses = await self.call(self.telephony.ListUserStatuses, telephony_pb2.UserStatusesListRequest())
+        self._send_state("UsersStatuses", translate.users_statuses(statuses))
+        chosen = await self.call(self.telephony.GetUserStatus, telephony_pb2.UserStatusGetRequest(
+            username=self.login))
+        self._send_state("UserStatusUpdate", {"status": chosen.status})
+        agents = await self.call(self.telephony.ListUserAgents, telephony_pb2.ListUserAgentsRequest(
+            username=self.login))
+        self.agent_number = agents.agents[0].agent_number if agents.agents else ""
+        self._services = await self.call(self.telephony.GetUserServices, telephony_pb2.GetUserServicesRequest(
+            username=self.login))
+        self._send_state("UserConfigUpdate", translate.user_config(self.user, self._services, self.agent_number))
+        if self.user.line:
+            statuses = await self.call(self.telephony.GetPhoneStatuses, telephony_pb2.GetPhoneStatusesRequest(
+                numbers=[self.user.line]))
+            code = statuses.statuses.get(self.user.line, -2)
+        else:
+            code = -2
+        self._send_state("PhoneStatusUpdate", {"status": translate.phone_status_name(code)})
+
+    # --- events (called by the hub) -------------------------------------------------------------
+    def on_user_services(self, event: UserServicesChanged) -> None:
+        self._services = translate.user_services_of(event)
+        self.send("UserConfigUpdate", translate.user_config(self.user, self._services, self.agent_number))
+
+    def on_user_changed(self, event: UserChanged) -> None:
+        if event.change == "deleted" or event.disabled:
+            log.info("CTI socket closed: its user was %s", "deleted" if event.change == "deleted" else "disabled",
+                     extra={"login": self.login})
+            self.socket.close(POLICY_VIOLATION, "user deleted or disabled")
+
+    # --- in -------------------------------------------------------------------------------------
+    async def receive(self, text: str | bytes, commands: Mapping[str, CommandEntry]) -> None:
+        try:
+            frame = parse(text)
+            if isinstance(frame, Ping):
+                CTI_MESSAGES.labels("ping", "in").inc()
+                self.socket.offer(PONG, "Pong")
+                return
+            entry = commands.get(frame.name)
+            CTI_MESSAGES.labels(frame.name if entry else "unknown", "in").inc()
+            if entry is None:
+                raise Refused("UnknownCommand", f"Unknown command {frame.name!r}", frame.name)
+            if not self._rate.allow():
+                raise Refused("RateLimited", "Too many commands: slow down", frame.name)
+            await self._run(entry, frame)
+        except Refused as refusal:
+            self.refuse(refusal)
+
+    async def _run(self, entry: CommandEntry, command: Command) -> None:
+        try:
+            await self._translated(entry.handler, command)
+        except Refused as refusal:
+            refusal.command = refusal.command or command.name
+            refusal.msg_type = entry.error_type
+            raise
+
+    async def _translated(self, handler: Handler, command: Command) -> None:
+        """The handler, its failures as refusals: a domain error's or a service's reason."""
+        try:
+            await handler(self, command)
+        except DomainError as error:
+            raise Refused(error.reason, error.message, command.name) from None
+        except grpc.aio.AioRpcError as error:
+            if error.code() in _UNREACHABLE:
+                raise Refused("Unreachable", "A service is not reachable now; try again", command.name) from None
+            reason = reason_of(error) or error.code().name
+            if not reason_of(error):
+                log.warning("CTI command failed", extra={"command": command.name, "status": error.code().name})
+            raise Refused(reason, error.details() or reason, command.name) from None
