@@ -12,8 +12,8 @@ import logging
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 
-from services.telephony.domain.directions import CallDirections
 from services.telephony.domain.current_calls import CurrentCalls
+from services.telephony.domain.directions import CallDirections
 from services.telephony.domain.errors import InvalidRequest, PushTokenMissing
 from services.telephony.domain.history import CallTracker, EndedCall, HistoryEntry, entry_for
 from services.telephony.domain.model import (
