@@ -87,6 +87,11 @@ TABLE: dict[str, tuple[int, str]] = {
     # a PBX that is down is, to clients, one more dependency that cannot be reached
     "PbxUnreachable": (503, "Unreachable"),
     "PbxRefused": (400, "PbxRefused"),
+    # call control: no call to act on; a call in the wrong state; what the PBX cannot do (AMI answer/hold)
+    "NoCurrentCall": (404, "NoCurrentCall"),
+    "CallStateConflict": (409, "CallStateConflict"),
+    "NotSupportedByPbx": (501, "NotSupportedByPbx"),
+    "TransferNotFound": (404, "TransferNotFound"),
     "Unreachable": (503, "Unreachable"),
     # edge-only answers
     "PayloadTooLarge": (413, "PayloadTooLarge"),

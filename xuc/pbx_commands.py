@@ -32,7 +32,8 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], co
 
 
 def _render(call: Any) -> str:
-    return f"{call.linked_id}  {call.caller} -> {call.callee}  {call.state}  ({', '.join(call.unique_ids)})"
+    dtmf = f"  dtmf {call.dtmf}" if call.dtmf else ""  # the keys the call's lines sent (Telephony.SendDtmf)
+    return f"{call.linked_id}  {call.caller} -> {call.callee}  {call.state}  ({', '.join(call.unique_ids)}){dtmf}"
 
 
 async def run(args: argparse.Namespace) -> None:

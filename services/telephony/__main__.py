@@ -23,6 +23,7 @@ from services.telephony.entrypoints.simulator_api import SIMULATOR_POLICY, SIMUL
 from services.telephony.entrypoints.standby import StandbyHealth, StandbyInterceptor
 from services.telephony.entrypoints.telephony_api import TELEPHONY_POLICY, TELEPHONY_SERVICE, TelephonyApi
 from services.telephony.service_layer.agents import AgentService
+from services.telephony.service_layer.call_control import CallControlService
 from services.telephony.service_layer.calls import CallService
 from services.telephony.service_layer.dependencies import Dependencies
 from services.telephony.service_layer.directory import Directory, load_and_follow
@@ -163,7 +164,8 @@ async def main(settings: Settings) -> None:
             stack.push_async_callback(standby.failover.close)  # before the PBX closes: steps down, releases the lease
             interceptors.append(standby.interceptor())
 
-        telephony_api = TelephonyApi(calls, user_services, agents, pbx, presence)
+        control = CallControlService(deps, calls.current_calls)
+        telephony_api = TelephonyApi(calls, user_services, agents, pbx, presence, control)
         services = [GrpcService(TELEPHONY_SERVICE, partial(telephony_pb2_grpc.add_TelephonyServicer_to_server,
                                                            telephony_api))]
         policy = dict(TELEPHONY_POLICY)

@@ -15,8 +15,10 @@ The server sends the `Asterisk Call Manager/5.0.1` greeting, answers Login (Succ
 configured user and secret, `Response: Error` / `Message: Authentication failed` otherwise),
 records every action it receives (`actions`, as frames, login included), and answers Originate
 (then an OriginateResponse event after `originate_response_delay`), DBPut, QueueAdd, QueueRemove,
-QueuePause, Ping and Logoff like Asterisk does; ExtensionStateList, QueueStatus and Status answer
-`EventList: start`, the items set in `lists[action]`, then the `...Complete` event. A test can
+QueuePause, Hangup, PlayDTMF, Redirect, Atxfer, Ping and Logoff like Asterisk does (the channel
+events a real Asterisk would send after a call control action are the test's to push);
+ExtensionStateList, QueueStatus and Status answer `EventList: start`, the items set in
+`lists[action]`, then the `...Complete` event. A test can
 make an action fail (`errors[name] = message`), stop answering (`mute = True`), or accept and
 close connections at once (`reject = True`).
 """
@@ -46,6 +48,11 @@ SUCCESS_MESSAGES = {
     "QueueAdd": "Added interface to queue",
     "QueueRemove": "Removed interface from queue",
     "QueuePause": "Interface paused successfully",
+    # call control (the Response frames of Asterisk 13+; the events that follow are the test's to push)
+    "Hangup": "Channel Hungup",
+    "PlayDTMF": "DTMF successfully queued",
+    "Redirect": "Redirect successful",
+    "Atxfer": "Atxfer successfully queued",
 }
 
 

@@ -24,7 +24,10 @@ DELIBERATELY_NOT_IDEMPOTENT = {
     "xuc.contacts.v1.Qualifications": {"CreateAnswer"},  # a repeat records a second answer
     # a repeat acts on the PBX again (another call, another pause toggle, every status published again)
     "xuc.telephony.v1.Telephony": {"Dial", "DialByUsername", "DialFromQueue", "Handshake", "AgentLogin",
-                                   "AgentLogout", "TogglePause"},
+                                   "AgentLogout", "TogglePause",
+                                   # call control: a repeat acts on the next current call, or toggles back
+                                   "Answer", "Hold", "Hangup", "SendDtmf", "DirectTransfer", "AttendedTransfer",
+                                   "CompleteTransfer", "CancelTransfer"},
     "xuc.telephony.v1.Simulator": {"PlaceCall", "Answer", "Hold", "Resume", "Hangup"},
 }
 

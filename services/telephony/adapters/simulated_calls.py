@@ -15,92 +15,29 @@ call it acted on as it is afterwards.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator, Mapping
-from dataclasses import dataclass, field
-from enum import Enum, StrEnum
+from collections.abc import Callable, Collection, Iterator
 from types import MappingProxyType
 
+from services.telephony.adapters.simulated_model import (
+    AsteriskIds,
+    Call,
+    CallState,
+    Outcome,
+    Party,
+    Phase,
+    SimulatedCallView,
+    state_of,
+)
+from services.telephony.domain.current_calls import checked_dtmf_key
 from services.telephony.domain.errors import CallNotFound, InvalidRequest
 from services.telephony.domain.pbx import CallIds, ChannelEvent, ChannelState, ForwardKind, Originate
+
+__all__ = ["AsteriskIds", "CallState", "Outcome", "SimulatedCallView", "SimulatedCalls"]
 
 _LIVE = (ChannelState.DIALING, ChannelState.RINGING, ChannelState.ESTABLISHED, ChannelState.ON_HOLD)
 # A line with a channel in one of these states is "in a call" (busy forward); a line that only
 # rings is not: a second call rings it too (call waiting).
 _BUSY = (ChannelState.DIALING, ChannelState.ESTABLISHED, ChannelState.ON_HOLD)
-
-
-class CallState(StrEnum):
-    """A call as the Simulator API lists it (the `state` of a SimulatedCall)."""
-
-    RINGING = "ringing"
-    ESTABLISHED = "established"
-    ON_HOLD = "on_hold"
-    RELEASED = "released"
-
-
-@dataclass(frozen=True)
-class SimulatedCallView:
-    """A snapshot of one call: the unique ids are the caller's channel's, then the callee's
-    (a party without a channel, i.e. an external number, has none)."""
-
-    linked_id: str
-    caller: str
-    callee: str
-    state: CallState
-    unique_ids: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What an operation did: its events in order, the call it acted on (after the operation),
-    and the ids of the acting party's channel (the linked id when that party has no channel)."""
-
-    events: list[ChannelEvent]
-    call: SimulatedCallView
-    ids: CallIds
-
-
-class AsteriskIds:
-    """Unique ids as Asterisk makes them, `<epoch seconds>.<sequence>`, the sequence growing for
-    the whole life of the simulator so that two ids never collide."""
-
-    def __init__(self, clock: Callable[[], float]) -> None:
-        self._clock = clock
-        self._sequence = 0
-
-    def __call__(self) -> str:
-        self._sequence += 1
-        return f"{int(self._clock())}.{self._sequence}"
-
-
-class _Phase(Enum):
-    SOURCE_RINGING = "source_ringing"  # click-to-call without auto-answer: the source line rings first
-    RINGING = "ringing"  # the callee rings
-    ESTABLISHED = "established"
-    RELEASED = "released"
-
-
-@dataclass(eq=False)  # parties and calls are compared by identity
-class _Party:
-    number: str
-    unique_id: str  # "" for an external number: no channel, no events
-    state: ChannelState
-
-
-@dataclass(eq=False)
-class _Call:
-    caller: _Party
-    dialled: str  # what the caller dialled (before forwards)
-    caller_name: str  # shown to the callee (other_name of its events)
-    user_data: Mapping[str, str]
-    linked_id: str = ""  # the first channel's unique id (or a fresh id when no party has a channel)
-    callee: _Party | None = None  # None until the callee is rung (or when nobody could be)
-    phase: _Phase = _Phase.RINGING
-    ring_round: int = 0  # +1 each time a party starts ringing: the adapter's ring timer follows it
-    visited: set[str] = field(default_factory=set)  # numbers already tried: no forward loops
-
-    def parties(self) -> list[_Party]:
-        return [self.caller] if self.callee is None else [self.caller, self.callee]
 
 
 class SimulatedCalls:
@@ -111,7 +48,7 @@ class SimulatedCalls:
         self._lines: frozenset[str] = frozenset()
         self._dnd: set[str] = set()
         self._forwards: dict[tuple[str, ForwardKind], str] = {}
-        self._calls: dict[str, _Call] = {}  # live calls by linked id, oldest first
+        self._calls: dict[str, Call] = {}  # live calls by linked id, oldest first
 
     # --- lines and their services ------------------------------------------------------------
     def set_lines(self, numbers: Collection[str]) -> None:
@@ -141,13 +78,13 @@ class SimulatedCalls:
         if request.source not in self._lines:
             raise CallNotFound(f"Cannot call from {request.source}: it is not a line of the simulator")
         self._refuse_self_call(request.source, request.destination)
-        call = _Call(_Party(request.source, "", ChannelState.RINGING), request.destination,
+        call = Call(Party(request.source, "", ChannelState.RINGING), request.destination,
                      request.caller_id_name, MappingProxyType(dict(request.variables)))
         call.caller.unique_id = self._channel_id(call)
         if auto_answer:
             events = self._set(call, call.caller, ChannelState.DIALING) + self._route(call)
         else:
-            call.phase = _Phase.SOURCE_RINGING
+            call.phase = Phase.SOURCE_RINGING
             call.ring_round += 1
             events = self._set(call, call.caller, ChannelState.RINGING)
         return self._settle(call, events, call.caller)
@@ -158,7 +95,7 @@ class SimulatedCalls:
         if caller not in self._lines and callee not in self._lines:
             raise CallNotFound(f"Neither {caller} nor {callee} is a line of the simulator")
         self._refuse_self_call(caller, callee)
-        call = _Call(_Party(caller, "", ChannelState.DIALING), callee, "", MappingProxyType({}))
+        call = Call(Party(caller, "", ChannelState.DIALING), callee, "", MappingProxyType({}))
         if caller in self._lines:
             call.caller.unique_id = self._channel_id(call)
         events = self._set(call, call.caller, ChannelState.DIALING) + self._route(call)
@@ -166,8 +103,8 @@ class SimulatedCalls:
 
     def _originate_from_queue(self, request: Originate) -> Outcome:
         """No channel for the queue: the destination rings, shown the caller id number."""
-        caller = _Party(request.caller_id_number or request.source, "", ChannelState.DIALING)
-        call = _Call(caller, request.destination, request.caller_id_name, MappingProxyType(dict(request.variables)))
+        caller = Party(request.caller_id_number or request.source, "", ChannelState.DIALING)
+        call = Call(caller, request.destination, request.caller_id_name, MappingProxyType(dict(request.variables)))
         events = self._route(call)
         return self._settle(call, events, call.callee or caller)
 
@@ -181,10 +118,10 @@ class SimulatedCalls:
         """`number` picks up the call ringing there. The source of a click-to-call without
         auto-answer then dials; a callee establishes the call (both parties' channels)."""
         call, party = self._find(number, unique_id, (ChannelState.RINGING,), "ringing")
-        if call.phase is _Phase.SOURCE_RINGING:
+        if call.phase is Phase.SOURCE_RINGING:
             events = self._set(call, party, ChannelState.DIALING) + self._route(call)
         else:
-            call.phase = _Phase.ESTABLISHED
+            call.phase = Phase.ESTABLISHED
             events = self._set(call, party, ChannelState.ESTABLISHED)
             events += self._set(call, call.caller, ChannelState.ESTABLISHED)
         return self._settle(call, events, party)
@@ -205,16 +142,23 @@ class SimulatedCalls:
         call, party = self._find(number, unique_id, states, "")
         return self._settle(call, self._release(call, callee_first=party is call.callee), party)
 
+    def send_dtmf(self, number: str, unique_id: str | None, key: str) -> Outcome:
+        """Recorded on the call (no event: a key press changes no channel's state)."""
+        key = checked_dtmf_key(key)
+        call, party = self._find(number, unique_id, (ChannelState.ESTABLISHED,), "established")
+        call.dtmf += key
+        return self._settle(call, [], party)
+
     def ring_timeout(self, linked_id: str) -> Outcome:
         """Nobody answered in time: the call moves to the callee's no-answer forward if it has
         one, else it is released (missed). Nothing happens to a call answered meanwhile."""
         call = self._calls.get(linked_id)
         if call is None:
             raise CallNotFound(f"No call {linked_id} in the simulator")
-        if call.phase is _Phase.SOURCE_RINGING:
+        if call.phase is Phase.SOURCE_RINGING:
             return self._settle(call, self._release(call), call.caller)
         callee = call.callee
-        if call.phase is not _Phase.RINGING or callee is None:
+        if call.phase is not Phase.RINGING or callee is None:
             return self._settle(call, [], call.caller)
         destination = self._forward(callee.number, ForwardKind.NO_ANSWER)
         target = None if destination is None or destination in call.visited else self._resolve(call, destination)
@@ -234,7 +178,7 @@ class SimulatedCalls:
         """The ring round of this call if it rings (unanswered), else None (answered, ended or
         unknown): what `ringing()` says of one call, without looking at the others."""
         call = self._calls.get(linked_id)
-        if call is None or call.phase not in (_Phase.SOURCE_RINGING, _Phase.RINGING):
+        if call is None or call.phase not in (Phase.SOURCE_RINGING, Phase.RINGING):
             return None
         return call.ring_round
 
@@ -242,28 +186,28 @@ class SimulatedCalls:
         """Linked id -> ring round of every call that rings (unanswered): the adapter keeps one
         ring timer per (call, round), so a forward or a dialling source restarts the timer."""
         return {linked_id: call.ring_round for linked_id, call in self._calls.items()
-                if call.phase in (_Phase.SOURCE_RINGING, _Phase.RINGING)}
+                if call.phase in (Phase.SOURCE_RINGING, Phase.RINGING)}
 
     # --- routing ------------------------------------------------------------------------------
-    def _route(self, call: _Call) -> list[ChannelEvent]:
+    def _route(self, call: Call) -> list[ChannelEvent]:
         """The caller dials: ring who `call.dialled` leads to, or release the call (DND)."""
-        call.phase = _Phase.RINGING
+        call.phase = Phase.RINGING
         call.visited.add(call.caller.number)
         target = self._resolve(call, call.dialled)
         if target is None:
             return self._release(call)
         return self._alert(call, target)
 
-    def _alert(self, call: _Call, target: str) -> list[ChannelEvent]:
+    def _alert(self, call: Call, target: str) -> list[ChannelEvent]:
         """`target` (already resolved) becomes the callee and rings."""
-        party = _Party(target, "", ChannelState.RINGING)
+        party = Party(target, "", ChannelState.RINGING)
         call.callee = party
         if target in self._lines:
             party.unique_id = self._channel_id(call)
         call.ring_round += 1
         return self._set(call, party, ChannelState.RINGING)
 
-    def _resolve(self, call: _Call, number: str) -> str | None:
+    def _resolve(self, call: Call, number: str) -> str | None:
         """The number that actually rings for `number` (None: DND, nobody rings). Unconditional
         forwards, then busy forwards, are followed from line to line; a forward back to a number
         already tried is ignored (that number rings)."""
@@ -282,41 +226,42 @@ class SimulatedCalls:
     def _forward(self, number: str, kind: ForwardKind) -> str | None:
         return self._forwards.get((number, kind)) if number in self._lines else None
 
-    def _busy(self, number: str, excluded: _Call) -> bool:
+    def _busy(self, number: str, excluded: Call) -> bool:
         return any(party.number == number and party.unique_id and party.state in _BUSY
                    for call in self._calls.values() if call is not excluded for party in call.parties())
 
     # --- state changes ------------------------------------------------------------------------
-    def _channel_id(self, call: _Call) -> str:
+    def _channel_id(self, call: Call) -> str:
         """A new channel's unique id; the call's first channel names the call (its linked id)."""
         unique_id = self._new_id()
         call.linked_id = call.linked_id or unique_id
         return unique_id
 
-    def _set(self, call: _Call, party: _Party, state: ChannelState) -> list[ChannelEvent]:
+    def _set(self, call: Call, party: Party, state: ChannelState) -> list[ChannelEvent]:
         party.state = state
         if not party.unique_id:
             return []
+        linked_id = party.linked_id or call.linked_id
         if party is not call.caller:  # the callee, or a callee forwarded away from
-            return [ChannelEvent(party.number, call.caller.number, state, party.unique_id, call.linked_id,
+            return [ChannelEvent(party.number, call.caller.number, state, party.unique_id, linked_id,
                                  call.user_data, call.caller_name)]
         other = call.callee.number if call.callee else call.dialled
-        return [ChannelEvent(party.number, other, state, party.unique_id, call.linked_id, call.user_data,
+        return [ChannelEvent(party.number, other, state, party.unique_id, linked_id, call.user_data,
                              is_caller=True)]
 
-    def _release(self, call: _Call, callee_first: bool = False) -> list[ChannelEvent]:
+    def _release(self, call: Call, callee_first: bool = False) -> list[ChannelEvent]:
         """Every party still in the call is released: the one who ends it first."""
-        call.phase = _Phase.RELEASED
+        call.phase = Phase.RELEASED
         parties = call.parties()
         if callee_first:
             parties.reverse()
         return [event for party in parties if party.state in _LIVE
                 for event in self._set(call, party, ChannelState.RELEASED)]
 
-    def _settle(self, call: _Call, events: list[ChannelEvent], actor: _Party) -> Outcome:
+    def _settle(self, call: Call, events: list[ChannelEvent], actor: Party) -> Outcome:
         """Record the call's new state: a released call is forgotten, a new one is kept."""
         call.linked_id = call.linked_id or self._new_id()
-        if call.phase is _Phase.RELEASED:
+        if call.phase is Phase.RELEASED:
             self._calls.pop(call.linked_id, None)
         else:
             self._calls.setdefault(call.linked_id, call)
@@ -324,35 +269,28 @@ class SimulatedCalls:
 
     # --- lookups ------------------------------------------------------------------------------
     def _find(self, number: str, unique_id: str | None, states: tuple[ChannelState, ...],
-              wanted: str) -> tuple[_Call, _Party]:
+              wanted: str) -> tuple[Call, Party]:
         """The call where `number` is in one of `states` (the earlier state preferred, then the
         older call), narrowed to `unique_id` (a channel's or the call's linked id) when given."""
         candidates = [(call, party) for call, party in self._parties_of(number)
-                      if party.state in states and unique_id in (None, "", party.unique_id, call.linked_id)]
+                      if party.state in states
+                      and unique_id in (None, "", party.unique_id, party.linked_id or call.linked_id)]
         if not candidates:
             which = f" {unique_id}" if unique_id else ""
             state = f"{wanted} " if wanted else ""
             raise CallNotFound(f"No {state}call{which} at {number} in the simulator")
         return min(candidates, key=lambda candidate: states.index(candidate[1].state))
 
-    def _parties_of(self, number: str) -> Iterator[tuple[_Call, _Party]]:
+    def _parties_of(self, number: str) -> Iterator[tuple[Call, Party]]:
         for call in self._calls.values():
             for party in call.parties():
                 if party.number == number:
                     yield call, party
 
     @staticmethod
-    def _view(call: _Call) -> SimulatedCallView:
+    def _view(call: Call) -> SimulatedCallView:
         unique_ids = tuple(party.unique_id for party in call.parties() if party.unique_id)
         callee = call.callee.number if call.callee else call.dialled
-        return SimulatedCallView(call.linked_id, call.caller.number, callee, _state(call), unique_ids)
+        return SimulatedCallView(call.linked_id, call.caller.number, callee, state_of(call), unique_ids, call.dtmf)
 
 
-def _state(call: _Call) -> CallState:
-    if call.phase is _Phase.RELEASED:
-        return CallState.RELEASED
-    if call.phase is not _Phase.ESTABLISHED:
-        return CallState.RINGING
-    if any(party.state is ChannelState.ON_HOLD for party in call.parties()):
-        return CallState.ON_HOLD
-    return CallState.ESTABLISHED

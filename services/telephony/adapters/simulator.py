@@ -21,9 +21,9 @@ from services.telephony.adapters.simulated_calls import (
     AsteriskIds,
     CallState,
     Outcome,
-    SimulatedCalls,
     SimulatedCallView,
 )
+from services.telephony.adapters.simulated_transfers import TransferringCalls
 from services.telephony.domain.errors import CallNotFound, PbxUnreachable
 from services.telephony.domain.pbx import (
     AgentEvent,
@@ -55,7 +55,7 @@ class SimulatedPbx:
                  clock: Callable[[], float] = time.time) -> None:
         if ring_timeout_seconds <= 0:
             raise ValueError(f"The ring timeout must be positive, not {ring_timeout_seconds}")
-        self._calls = SimulatedCalls(AsteriskIds(clock))
+        self._calls = TransferringCalls(AsteriskIds(clock))
         self._ring_timeout = ring_timeout_seconds
         self._auto_answer = auto_answer
         self._queue: asyncio.Queue[PbxEvent] = asyncio.Queue()
@@ -130,6 +130,47 @@ class SimulatedPbx:
     async def agent_pause(self, agent: AgentLine, paused: bool) -> None:
         self._emit_agent(agent.agent_number, agent.phone_number, AgentStatus.PAUSED if paused else AgentStatus.READY)
 
+    # Call control answers once the service has handled the events it produced (`flush`): the
+    # caller's next command then finds the call as they left it (a second Hold resumes).
+    async def answer_channel(self, number: str, unique_id: str) -> None:
+        await self.answer(number, unique_id)
+        await self.flush()
+
+    async def hold_channel(self, number: str, unique_id: str, on_hold: bool) -> None:
+        await (self.hold if on_hold else self.resume)(number, unique_id)
+        await self.flush()
+
+    async def hangup_channel(self, number: str, unique_id: str) -> None:
+        await self.hangup(number, unique_id)
+        await self.flush()
+
+    async def send_dtmf(self, number: str, unique_id: str, key: str) -> None:
+        """Recorded on the call (the Simulator API's ListCalls shows it): nothing else hears it."""
+        self._check_open()
+        self._apply(self._calls.send_dtmf(number, unique_id, key))
+
+    async def direct_transfer(self, number: str, unique_id: str, destination: str) -> None:
+        self._check_open()
+        self._apply(self._calls.direct_transfer(number, unique_id, destination))
+        await self.flush()
+
+    async def attended_transfer(self, number: str, unique_id: str, destination: str) -> None:
+        self._check_open()
+        self._apply(self._calls.attended_transfer(number, unique_id, destination))
+        await self.flush()
+
+    async def complete_transfer(self, number: str) -> CallIds:
+        self._check_open()
+        ids = self._apply(self._calls.complete_transfer(number)).ids
+        await self.flush()
+        return ids
+
+    async def cancel_transfer(self, number: str) -> CallIds:
+        self._check_open()
+        ids = self._apply(self._calls.cancel_transfer(number)).ids
+        await self.flush()
+        return ids
+
     # --- the Simulator API --------------------------------------------------------------------
     async def place_call(self, caller: str, callee: str) -> SimulatedCallView:
         """A call from `caller` (a line or an external number) to `callee`."""
@@ -173,11 +214,12 @@ class SimulatedPbx:
         self._queue.put_nowait(AgentEvent(agent_number, phone_number, status))
 
     def _apply(self, outcome: Outcome) -> Outcome:
-        """Queue the outcome's events, then make the ring timer follow the call it acted on (an
-        operation acts on one call: the others' timers stay as they are)."""
+        """Queue the outcome's events, then make the ring timers follow: the call it acted on,
+        and any other call that stopped ringing (a transfer acts on two calls)."""
         for event in outcome.events:
             self._queue.put_nowait(event)
-        self._sync_timer(outcome.call.linked_id)
+        for linked_id in {outcome.call.linked_id, *self._timers}:
+            self._sync_timer(linked_id)
         return outcome
 
     def _sync_timer(self, linked_id: str) -> None:

@@ -93,3 +93,27 @@ class StandbyPbx:
 
     async def agent_pause(self, agent: AgentLine, paused: bool) -> None:
         await self._active().agent_pause(agent, paused)
+
+    async def answer_channel(self, number: str, unique_id: str) -> None:
+        await self._active().answer_channel(number, unique_id)
+
+    async def hold_channel(self, number: str, unique_id: str, on_hold: bool) -> None:
+        await self._active().hold_channel(number, unique_id, on_hold)
+
+    async def hangup_channel(self, number: str, unique_id: str) -> None:
+        await self._active().hangup_channel(number, unique_id)
+
+    async def send_dtmf(self, number: str, unique_id: str, key: str) -> None:
+        await self._active().send_dtmf(number, unique_id, key)
+
+    async def direct_transfer(self, number: str, unique_id: str, destination: str) -> None:
+        await self._active().direct_transfer(number, unique_id, destination)
+
+    async def attended_transfer(self, number: str, unique_id: str, destination: str) -> None:
+        await self._active().attended_transfer(number, unique_id, destination)
+
+    async def complete_transfer(self, number: str) -> CallIds:
+        return await self._active().complete_transfer(number)
+
+    async def cancel_transfer(self, number: str) -> CallIds:
+        return await self._active().cancel_transfer(number)

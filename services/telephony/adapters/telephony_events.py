@@ -27,15 +27,20 @@ def _timestamp(moment: datetime) -> Timestamp:
     return stamp
 
 
+def phone_event_message(event: PhoneEventOccurred) -> pb.PhoneEvent:
+    """As published, and as GetCurrentCalls answers it."""
+    channel = event.channel
+    return pb.PhoneEvent(
+        username=event.login, event_type=channel.state.value, dn=channel.number, other_dn=channel.other_number,
+        linked_id=channel.linked_id, unique_id=channel.unique_id, user_data=dict(channel.user_data),
+        occurred_at=_timestamp(event.occurred_at), event_id=event.event_id, other_name=channel.other_name,
+        call_direction=event.direction)
+
+
 def telephony_event_message(event: Event) -> tuple[str, Message]:
     at = _timestamp(event.occurred_at)
     if isinstance(event, PhoneEventOccurred):
-        channel = event.channel
-        return event_catalogue.PHONE_EVENT.outgoing(event.login, pb.PhoneEvent(
-            username=event.login, event_type=channel.state.value, dn=channel.number, other_dn=channel.other_number,
-            linked_id=channel.linked_id, unique_id=channel.unique_id, user_data=dict(channel.user_data),
-            occurred_at=at, event_id=event.event_id, other_name=channel.other_name,
-            call_direction=event.direction))
+        return event_catalogue.PHONE_EVENT.outgoing(event.login, phone_event_message(event))
     if isinstance(event, PhoneStatusChanged):
         return event_catalogue.PHONE_STATUS.outgoing(event.login, pb.PhoneStatusChanged(
             username=event.login, number=event.number, status=event.status, handshake=event.handshake,

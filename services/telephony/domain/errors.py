@@ -84,3 +84,38 @@ class InvalidUserStatuses(DomainError):
     reason = "InvalidUserStatuses"
     kind = ErrorKind.INVALID
     default_message = "The user statuses are not valid"
+
+
+# --- call control (answer, hold, hang up, DTMF, transfers) -------------------------------------
+class NoCurrentCall(DomainError):
+    """A command without a unique id, and the user's line has no call it could act on."""
+
+    reason = "NoCurrentCall"
+    kind = ErrorKind.NOT_FOUND
+    default_message = "The user has no call to act on"
+
+
+class CallStateConflict(DomainError):
+    """The call named is in progress, but not in a state the command applies to (answering a call
+    already established, sending DTMF to one still ringing...)."""
+
+    reason = "CallStateConflict"
+    kind = ErrorKind.CONFLICT
+    default_message = "The call is not in a state this command applies to"
+
+
+class NotSupportedByPbx(DomainError):
+    """The PBX behind cannot do this (Asterisk's AMI cannot make a SIP phone answer or hold);
+    the message says why and what to do instead."""
+
+    reason = "NotSupportedByPbx"
+    kind = ErrorKind.NOT_CONFIGURED
+    default_message = "The PBX cannot do this"
+
+
+class TransferNotFound(DomainError):
+    """Complete or cancel an attended transfer, and the user's line has none in progress."""
+
+    reason = "TransferNotFound"
+    kind = ErrorKind.NOT_FOUND
+    default_message = "No attended transfer in progress"

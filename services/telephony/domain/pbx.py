@@ -148,3 +148,35 @@ class Pbx(Protocol):
     async def agent_logout(self, agent: AgentLine) -> None: ...
 
     async def agent_pause(self, agent: AgentLine, paused: bool) -> None: ...
+
+    # --- call control: the service chose the line's channel (by its unique id) from the phone
+    # events; CallNotFound when the PBX no longer knows it, NotSupportedByPbx for what the PBX
+    # cannot do (Asterisk's AMI cannot answer or hold a SIP phone's call).
+
+    async def answer_channel(self, number: str, unique_id: str) -> None:
+        """The line picks up its ringing channel."""
+
+    async def hold_channel(self, number: str, unique_id: str, on_hold: bool) -> None:
+        """Put the line's established channel on hold (`on_hold`), or resume it."""
+
+    async def hangup_channel(self, number: str, unique_id: str) -> None:
+        """Hang up the line's channel (the call ends for a two-party call)."""
+
+    async def send_dtmf(self, number: str, unique_id: str, key: str) -> None:
+        """The line's established channel sends one DTMF key (already checked: 0-9, *, #, A-D), as
+        if pressed on the phone: the other party hears it."""
+
+    async def direct_transfer(self, number: str, unique_id: str, destination: str) -> None:
+        """The other party of the line's channel is put through to `destination` (sanitised); the
+        line leaves the call."""
+
+    async def attended_transfer(self, number: str, unique_id: str, destination: str) -> None:
+        """The line holds the call of its channel and calls `destination`; one per line at a time."""
+
+    async def complete_transfer(self, number: str) -> CallIds:
+        """The line's attended transfer: the held party and the destination are put through, the
+        line leaves both calls. The ids of the line's channel in the transferred call.
+        TransferNotFound when the line has none."""
+
+    async def cancel_transfer(self, number: str) -> CallIds:
+        """The line's attended transfer: the call to the destination ends, the held call resumes."""

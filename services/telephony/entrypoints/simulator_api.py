@@ -23,7 +23,7 @@ Context: TypeAlias = grpc.aio.ServicerContext
 
 def _call(view: SimulatedCallView) -> pb.SimulatedCall:
     return pb.SimulatedCall(linked_id=view.linked_id, caller=view.caller, callee=view.callee, state=view.state,
-                            unique_ids=list(view.unique_ids))
+                            unique_ids=list(view.unique_ids), dtmf=view.dtmf)
 
 
 class SimulatorApi(telephony_pb2_grpc.SimulatorServicer):

@@ -15,7 +15,9 @@ from services.telephony.domain.history import format_duration, format_start
 from services.telephony.domain.model import Agent, AgentState, PushPlatform, Queue, UserServices
 from services.telephony.domain.pbx import AgentStatus, CallIds, ForwardKind, Pbx
 from services.telephony.domain.presence import StatusAction, UserStatus
+from services.telephony.entrypoints.call_control_api import CALL_CONTROL_RPCS, CallControlRpcs
 from services.telephony.service_layer.agents import AgentService
+from services.telephony.service_layer.call_control import CallControlService
 from services.telephony.service_layer.calls import CallService
 from services.telephony.service_layer.presence import PresenceService
 from services.telephony.service_layer.user_services import UserServicesService
@@ -27,7 +29,8 @@ from xucproto.telephony.v1 import telephony_pb2_grpc
 TELEPHONY_SERVICE = pb.DESCRIPTOR.services_by_name["Telephony"].full_name
 _SERVICE_ONLY = ("Dial", "DialByUsername", "DialFromQueue", "SetDnd", "SetForward", "GetUserServices", "Handshake",
                  "AgentLogin", "AgentLogout", "TogglePause", "ListAgents", "GetHistory", "PutAgentsAndQueues",
-                 "GetPbxState", "ListUserStatuses", "GetUserStatus", "SetUserStatus", "PutUserStatuses")
+                 "GetPbxState", "ListUserStatuses", "GetUserStatus", "SetUserStatus", "PutUserStatuses",
+                 *CALL_CONTROL_RPCS)
 TELEPHONY_POLICY: dict[str, Access] = {
     **{f"/{TELEPHONY_SERVICE}/{name}": Access.SERVICE for name in _SERVICE_ONLY},
     f"/{TELEPHONY_SERVICE}/GetPhoneStatuses": Access.USER_OR_SERVICE,
@@ -95,10 +98,11 @@ def _whose(username: str) -> str:
     return claims.login
 
 
-class TelephonyApi(telephony_pb2_grpc.TelephonyServicer):
+class TelephonyApi(CallControlRpcs, telephony_pb2_grpc.TelephonyServicer):
     def __init__(self, calls: CallService, user_services: UserServicesService, agents: AgentService,
-                 pbx: Pbx, presence: PresenceService) -> None:
+                 pbx: Pbx, presence: PresenceService, control: CallControlService) -> None:
         self._calls = calls
+        self._control = control
         self._user_services = user_services
         self._agents = agents
         self._pbx = pbx

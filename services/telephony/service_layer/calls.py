@@ -12,6 +12,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 
+from services.telephony.domain.current_calls import CurrentCalls
 from services.telephony.domain.directions import CallDirections
 from services.telephony.domain.errors import InvalidRequest, PushTokenMissing
 from services.telephony.domain.history import CallTracker, EndedCall, HistoryEntry, entry_for
@@ -54,6 +55,7 @@ class CallService:
         self._statuses = LineStatuses()
         self._tracker = CallTracker()
         self._directions = CallDirections()
+        self.current_calls = CurrentCalls()  # shared with CallControlService, which reads it
         self._push: dict[str, dict[PushPlatform, str]] = {}
         self._ended: asyncio.Queue[tuple[EndedCall, str, str]] = asyncio.Queue()
         self._recorder: asyncio.Task[None] | None = None
@@ -136,7 +138,9 @@ class CallService:
         if user is None:
             return  # a line no user has: nothing to tell anyone
         now = self._clock()
-        events: list[Event] = [PhoneEventOccurred(user.login, event, now, direction=self._directions.apply(event))]
+        phone_event = PhoneEventOccurred(user.login, event, now, direction=self._directions.apply(event))
+        self.current_calls.apply(phone_event)  # before publishing: whoever saw the event finds the call so
+        events: list[Event] = [phone_event]
         status = self._statuses.apply(event)
         if status is not None:
             events.append(PhoneStatusChanged(user.login, user.number, int(status), now))
@@ -160,6 +164,7 @@ class CallService:
         and live calls are dropped from history tracking."""
         self._tracker.forget_all()
         self._directions.forget_all()
+        self.current_calls.forget_all()
         now = self._clock()
         events: list[Event] = []
         for number in self._statuses.reset():

@@ -1,3 +1,4 @@
+from xucproto.events.v1 import telephony_events_pb2 as _telephony_events_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -373,18 +374,20 @@ class ListCallsRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class SimulatedCall(_message.Message):
-    __slots__ = ("linked_id", "caller", "callee", "state", "unique_ids")
+    __slots__ = ("linked_id", "caller", "callee", "state", "unique_ids", "dtmf")
     LINKED_ID_FIELD_NUMBER: _ClassVar[int]
     CALLER_FIELD_NUMBER: _ClassVar[int]
     CALLEE_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     UNIQUE_IDS_FIELD_NUMBER: _ClassVar[int]
+    DTMF_FIELD_NUMBER: _ClassVar[int]
     linked_id: str
     caller: str
     callee: str
     state: str
     unique_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, linked_id: _Optional[str] = ..., caller: _Optional[str] = ..., callee: _Optional[str] = ..., state: _Optional[str] = ..., unique_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    dtmf: str
+    def __init__(self, linked_id: _Optional[str] = ..., caller: _Optional[str] = ..., callee: _Optional[str] = ..., state: _Optional[str] = ..., unique_ids: _Optional[_Iterable[str]] = ..., dtmf: _Optional[str] = ...) -> None: ...
 
 class SimulatedCalls(_message.Message):
     __slots__ = ("calls",)
@@ -459,3 +462,59 @@ class UserStatusesPutReply(_message.Message):
     STATUSES_FIELD_NUMBER: _ClassVar[int]
     statuses: int
     def __init__(self, statuses: _Optional[int] = ...) -> None: ...
+
+class CallCurrentCallsRequest(_message.Message):
+    __slots__ = ("username",)
+    USERNAME_FIELD_NUMBER: _ClassVar[int]
+    username: str
+    def __init__(self, username: _Optional[str] = ...) -> None: ...
+
+class CallCurrentCalls(_message.Message):
+    __slots__ = ("events",)
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[_telephony_events_pb2.PhoneEvent]
+    def __init__(self, events: _Optional[_Iterable[_Union[_telephony_events_pb2.PhoneEvent, _Mapping]]] = ...) -> None: ...
+
+class CallControlRequest(_message.Message):
+    __slots__ = ("username", "unique_id")
+    USERNAME_FIELD_NUMBER: _ClassVar[int]
+    UNIQUE_ID_FIELD_NUMBER: _ClassVar[int]
+    username: str
+    unique_id: str
+    def __init__(self, username: _Optional[str] = ..., unique_id: _Optional[str] = ...) -> None: ...
+
+class CallDtmfRequest(_message.Message):
+    __slots__ = ("username", "key", "unique_id")
+    USERNAME_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    UNIQUE_ID_FIELD_NUMBER: _ClassVar[int]
+    username: str
+    key: str
+    unique_id: str
+    def __init__(self, username: _Optional[str] = ..., key: _Optional[str] = ..., unique_id: _Optional[str] = ...) -> None: ...
+
+class CallTransferRequest(_message.Message):
+    __slots__ = ("username", "destination", "unique_id")
+    USERNAME_FIELD_NUMBER: _ClassVar[int]
+    DESTINATION_FIELD_NUMBER: _ClassVar[int]
+    UNIQUE_ID_FIELD_NUMBER: _ClassVar[int]
+    username: str
+    destination: str
+    unique_id: str
+    def __init__(self, username: _Optional[str] = ..., destination: _Optional[str] = ..., unique_id: _Optional[str] = ...) -> None: ...
+
+class CallPendingTransferRequest(_message.Message):
+    __slots__ = ("username",)
+    USERNAME_FIELD_NUMBER: _ClassVar[int]
+    username: str
+    def __init__(self, username: _Optional[str] = ...) -> None: ...
+
+class CallControlReply(_message.Message):
+    __slots__ = ("unique_id", "linked_id", "on_hold")
+    UNIQUE_ID_FIELD_NUMBER: _ClassVar[int]
+    LINKED_ID_FIELD_NUMBER: _ClassVar[int]
+    ON_HOLD_FIELD_NUMBER: _ClassVar[int]
+    unique_id: str
+    linked_id: str
+    on_hold: bool
+    def __init__(self, unique_id: _Optional[str] = ..., linked_id: _Optional[str] = ..., on_hold: _Optional[bool] = ...) -> None: ...

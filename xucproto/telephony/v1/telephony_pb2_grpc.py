@@ -144,6 +144,51 @@ class TelephonyStub:
                 request_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.UserStatusesPutRequest.SerializeToString,
                 response_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.UserStatusesPutReply.FromString,
                 _registered_method=True)
+        self.GetCurrentCalls = channel.unary_unary(
+                '/xuc.telephony.v1.Telephony/GetCurrentCalls',
+                request_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallCurrentCallsRequest.SerializeToString,
+                response_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallCurrentCalls.FromString,
+                _registered_method=True)
+        self.Answer = channel.unary_unary(
+                '/xuc.telephony.v1.Telephony/Answer',
+                request_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlRequest.SerializeToString,
+                response_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlReply.FromString,
+                _registered_method=True)
+        self.Hold = channel.unary_unary(
+                '/xuc.telephony.v1.Telephony/Hold',
+                request_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlRequest.SerializeToString,
+                response_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlReply.FromString,
+                _registered_method=True)
+        self.Hangup = channel.unary_unary(
+                '/xuc.telephony.v1.Telephony/Hangup',
+                request_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlRequest.SerializeToString,
+                response_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlReply.FromString,
+                _registered_method=True)
+        self.SendDtmf = channel.unary_unary(
+                '/xuc.telephony.v1.Telephony/SendDtmf',
+                request_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallDtmfRequest.SerializeToString,
+                response_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlReply.FromString,
+                _registered_method=True)
+        self.DirectTransfer = channel.unary_unary(
+                '/xuc.telephony.v1.Telephony/DirectTransfer',
+                request_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallTransferRequest.SerializeToString,
+                response_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlReply.FromString,
+                _registered_method=True)
+        self.AttendedTransfer = channel.unary_unary(
+                '/xuc.telephony.v1.Telephony/AttendedTransfer',
+                request_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallTransferRequest.SerializeToString,
+                response_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlReply.FromString,
+                _registered_method=True)
+        self.CompleteTransfer = channel.unary_unary(
+                '/xuc.telephony.v1.Telephony/CompleteTransfer',
+                request_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallPendingTransferRequest.SerializeToString,
+                response_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlReply.FromString,
+                _registered_method=True)
+        self.CancelTransfer = channel.unary_unary(
+                '/xuc.telephony.v1.Telephony/CancelTransfer',
+                request_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallPendingTransferRequest.SerializeToString,
+                response_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlReply.FromString,
+                _registered_method=True)
 
 
 class TelephonyServicer:
@@ -316,6 +361,89 @@ class TelephonyServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetCurrentCalls(self, request, context):
+        """--- Call control and current calls (issue 13, the CTI WebSocket) -----------------------------
+        Messages: the Call* block at the end of this file. Behaviour: docs/telephony.md, "Call control".
+        Caller: a service (the gateway, on behalf of the user of a CTI socket).
+
+        The latest phone event of each call in progress on the user's line, oldest call first: what a
+        client that reconnects rebuilds its screen from (CTI `getCurrentCallsPhoneEvents`). The events
+        are those published on NATS (same event ids). UserNotFound: no such user, or no line.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Answer(self, request, context):
+        """Act on the user's current call, or on the call `unique_id` names (the line's channel's
+        `uniqueId`, or the call's `linkedId`). Current: Answer a ringing call; Hold an established
+        call, else resume one on hold (a toggle); Hangup the established call, else the dialing,
+        ringing, then held one (the oldest first among equals). The state changes come as the usual
+        phone events. Reasons: NoCurrentCall (no unique id, and no call in a fitting state),
+        CallNotFound (the unique id is no call in progress on the line), CallStateConflict (it is,
+        in a state the command does not apply to), NotSupportedByPbx (with Asterisk, Answer and Hold:
+        the AMI cannot make a SIP phone do it), UserNotFound, PbxRefused, PbxUnreachable.
+        Not idempotent: a repeat acts on the next current call, or toggles hold back.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Hold(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Hangup(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SendDtmf(self, request, context):
+        """One DTMF key (0-9, *, #, A-D; a lower-case letter is taken as its capital) sent by the user's
+        established call (the current one: the oldest established), as if pressed on the phone.
+        InvalidRequest for another key. Simulator: recorded on the call (ListCalls' `dtmf`). Asterisk:
+        PlayDTMF on the user's channel with `Receive: true` (Asterisk 16+).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DirectTransfer(self, request, context):
+        """Transfers of the user's current call (established, else on hold) or of the call named, to a
+        destination sanitised like Dial's (InvalidNumber). Direct: the other party is put through to
+        the destination, the user leaves the call (Asterisk: Redirect of the other party's channel).
+        Attended: the user holds the call and calls the destination (Asterisk: Atxfer), then
+        CompleteTransfer puts the other two through (the destination must have answered, else
+        CallStateConflict) or CancelTransfer ends the call to the destination and resumes the held
+        one. One attended transfer per line (CallStateConflict); TransferNotFound when there is none.
+        The reply: the user's channel in the transferred call. Event sequences: docs/telephony.md.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AttendedTransfer(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CompleteTransfer(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelTransfer(self, request, context):
+        """--- end of call control ------------------------------------------------------------------------
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TelephonyServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -428,6 +556,51 @@ def add_TelephonyServicer_to_server(servicer, server):
                     servicer.PutUserStatuses,
                     request_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.UserStatusesPutRequest.FromString,
                     response_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.UserStatusesPutReply.SerializeToString,
+            ),
+            'GetCurrentCalls': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCurrentCalls,
+                    request_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallCurrentCallsRequest.FromString,
+                    response_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallCurrentCalls.SerializeToString,
+            ),
+            'Answer': grpc.unary_unary_rpc_method_handler(
+                    servicer.Answer,
+                    request_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlRequest.FromString,
+                    response_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlReply.SerializeToString,
+            ),
+            'Hold': grpc.unary_unary_rpc_method_handler(
+                    servicer.Hold,
+                    request_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlRequest.FromString,
+                    response_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlReply.SerializeToString,
+            ),
+            'Hangup': grpc.unary_unary_rpc_method_handler(
+                    servicer.Hangup,
+                    request_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlRequest.FromString,
+                    response_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlReply.SerializeToString,
+            ),
+            'SendDtmf': grpc.unary_unary_rpc_method_handler(
+                    servicer.SendDtmf,
+                    request_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallDtmfRequest.FromString,
+                    response_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlReply.SerializeToString,
+            ),
+            'DirectTransfer': grpc.unary_unary_rpc_method_handler(
+                    servicer.DirectTransfer,
+                    request_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallTransferRequest.FromString,
+                    response_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlReply.SerializeToString,
+            ),
+            'AttendedTransfer': grpc.unary_unary_rpc_method_handler(
+                    servicer.AttendedTransfer,
+                    request_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallTransferRequest.FromString,
+                    response_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlReply.SerializeToString,
+            ),
+            'CompleteTransfer': grpc.unary_unary_rpc_method_handler(
+                    servicer.CompleteTransfer,
+                    request_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallPendingTransferRequest.FromString,
+                    response_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlReply.SerializeToString,
+            ),
+            'CancelTransfer': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelTransfer,
+                    request_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallPendingTransferRequest.FromString,
+                    response_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1024,6 +1197,249 @@ class Telephony:
             '/xuc.telephony.v1.Telephony/PutUserStatuses',
             xucproto_dot_telephony_dot_v1_dot_telephony__pb2.UserStatusesPutRequest.SerializeToString,
             xucproto_dot_telephony_dot_v1_dot_telephony__pb2.UserStatusesPutReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCurrentCalls(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xuc.telephony.v1.Telephony/GetCurrentCalls',
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallCurrentCallsRequest.SerializeToString,
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallCurrentCalls.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Answer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xuc.telephony.v1.Telephony/Answer',
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlRequest.SerializeToString,
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Hold(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xuc.telephony.v1.Telephony/Hold',
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlRequest.SerializeToString,
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Hangup(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xuc.telephony.v1.Telephony/Hangup',
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlRequest.SerializeToString,
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SendDtmf(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xuc.telephony.v1.Telephony/SendDtmf',
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallDtmfRequest.SerializeToString,
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DirectTransfer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xuc.telephony.v1.Telephony/DirectTransfer',
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallTransferRequest.SerializeToString,
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AttendedTransfer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xuc.telephony.v1.Telephony/AttendedTransfer',
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallTransferRequest.SerializeToString,
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CompleteTransfer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xuc.telephony.v1.Telephony/CompleteTransfer',
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallPendingTransferRequest.SerializeToString,
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelTransfer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xuc.telephony.v1.Telephony/CancelTransfer',
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallPendingTransferRequest.SerializeToString,
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlReply.FromString,
             options,
             channel_credentials,
             insecure,

@@ -18,6 +18,21 @@ an operator's dialplan has to know about:
 - **Agents** are queue members: `QueueAdd`/`QueueRemove`/`QueuePause` per queue, with
   `Interface` from `channel_template` for the agent's phone and `MemberName Agent/<number>`.
   "Already there" on login and "Not there" on logout are success (the wanted state holds).
+- **Call control** names the line's channel by its Asterisk name, as the translator learnt it
+  from the events (an unknown one: CallNotFound): hang up is `Hangup` of that channel; a DTMF key
+  is `PlayDTMF` on it with `Receive: true` (Asterisk 16+: the key is taken as received from the
+  phone, so it travels to the other party like a key pressed; without it Asterisk would play it to
+  the user's own phone). A direct transfer is `Redirect` of the other party's channel (the other
+  member of the user's channel's bridge, else the other side of the DialBegin that joined them) to
+  the destination in `context`, priority 1; the user's channel, left alone, is hung up by Asterisk.
+  An attended transfer is `Atxfer` of the user's channel to the destination in `context` (Asterisk
+  holds the other party and dials the destination from the user's channel); completing it hangs
+  up the user's channel (Asterisk then puts the other two through), cancelling it plays the
+  `atxferabort` feature code (features.conf, `*1` by default: `atxfer_abort`) as DTMF received
+  on the user's channel (Asterisk ends the call to the destination and resumes the held one).
+  Answering
+  and holding are NotSupportedByPbx: the AMI has no action that makes a SIP phone go off-hook or
+  put its call on hold (both are the phone's own SIP signalling); the user does it on the phone.
 - A command the PBX refuses (`Response: Error`) raises PbxUnreachable naming the refusal; a
   header that would carry a line break raises InvalidRequest, and nothing is sent.
 
@@ -39,7 +54,14 @@ from urllib.parse import unquote, urlsplit
 from services.telephony.adapters.ami.client import AmiActionError, AmiClient, Backoff
 from services.telephony.adapters.ami.frames import Frame, UnsafeHeader
 from services.telephony.adapters.ami.translate import AmiTranslator
-from services.telephony.domain.errors import InvalidRequest, PbxRefused, PbxUnreachable
+from services.telephony.domain.errors import (
+    CallNotFound,
+    InvalidRequest,
+    NotSupportedByPbx,
+    PbxRefused,
+    PbxUnreachable,
+    TransferNotFound,
+)
 from services.telephony.domain.pbx import (
     AgentLine,
     CallIds,
@@ -94,11 +116,14 @@ def caller_id(name: str, number: str) -> str:
 class AmiPbx:
     def __init__(self, url: str, *, channel_template: str = "PJSIP/{line}", context: str = "default",
                  action_timeout: float = 5.0, connect_timeout: float = 5.0, backoff_initial: float = 0.5,
-                 backoff_max: float = 30.0, originate_wait: float = 0.5, ping_interval: float | None = 20.0) -> None:
+                 backoff_max: float = 30.0, originate_wait: float = 0.5, ping_interval: float | None = 20.0,
+                 atxfer_abort: str = "*1") -> None:
         address = parse_ami_url(url)
         self._channel_template = channel_template
         self._context = context
         self._originate_wait = originate_wait
+        self._atxfer_abort = atxfer_abort
+        self._transfers: dict[str, tuple[str, str]] = {}  # line -> (unique id, name) of its transferring channel
         self._translator = AmiTranslator()
         self._client = AmiClient(address.host, address.port, address.username, address.secret,
                                  on_event=self._on_frame, on_state=self._on_state, action_timeout=action_timeout,
@@ -192,6 +217,62 @@ class AmiPbx:
         for queue in agent.queue_names:
             await self._command("QueuePause", {"Queue": queue, "Interface": self._member(agent)["Interface"],
                                                "Paused": "true" if paused else "false"})
+
+    # -- call control
+
+    async def answer_channel(self, number: str, unique_id: str) -> None:
+        raise NotSupportedByPbx("Asterisk cannot answer a SIP phone from the AMI (the phone goes off-hook itself): "
+                                "answer on the phone")
+
+    async def hold_channel(self, number: str, unique_id: str, on_hold: bool) -> None:
+        raise NotSupportedByPbx("Asterisk cannot put a SIP phone's call on hold or resume it from the AMI (hold is "
+                                "the phone's own signalling): use the phone's hold key")
+
+    async def hangup_channel(self, number: str, unique_id: str) -> None:
+        await self._command("Hangup", {"Channel": self._channel_name(number, unique_id)})
+
+    async def send_dtmf(self, number: str, unique_id: str, key: str) -> None:
+        await self._command("PlayDTMF", {"Channel": self._channel_name(number, unique_id), "Digit": key,
+                                         "Receive": "true"})
+
+    async def direct_transfer(self, number: str, unique_id: str, destination: str) -> None:
+        self._channel_name(number, unique_id)
+        peer = self._translator.peers.of(unique_id)
+        if not peer:
+            raise CallNotFound(f"The PBX reports no other party on line {number}'s call {unique_id[:40]!r}")
+        await self._command("Redirect", {"Channel": peer, "Exten": destination, "Context": self._context,
+                                         "Priority": "1"})
+
+    async def attended_transfer(self, number: str, unique_id: str, destination: str) -> None:
+        name = self._channel_name(number, unique_id)
+        await self._command("Atxfer", {"Channel": name, "Exten": destination, "Context": self._context})
+        self._transfers[number] = (unique_id, name)
+
+    async def complete_transfer(self, number: str) -> CallIds:
+        unique_id, name = self._transfer_of(number)
+        await self._command("Hangup", {"Channel": name})
+        self._transfers.pop(number, None)
+        return CallIds(unique_id, self._translator.linked_id(unique_id))
+
+    async def cancel_transfer(self, number: str) -> CallIds:
+        unique_id, name = self._transfer_of(number)
+        for digit in self._atxfer_abort:
+            await self._command("PlayDTMF", {"Channel": name, "Digit": digit, "Receive": "true"})
+        self._transfers.pop(number, None)
+        return CallIds(unique_id, self._translator.linked_id(unique_id))
+
+    def _transfer_of(self, number: str) -> tuple[str, str]:
+        transfer = self._transfers.get(number)
+        if transfer is None or self._translator.channel_name(number, transfer[0]) != transfer[1]:
+            self._transfers.pop(number, None)  # none, or its channel has ended since
+            raise TransferNotFound(f"No attended transfer in progress on line {number}")
+        return transfer
+
+    def _channel_name(self, number: str, unique_id: str) -> str:
+        name = self._translator.channel_name(number, unique_id)
+        if not name:
+            raise CallNotFound(f"The PBX reports no channel {unique_id[:40]!r} of line {number}")
+        return name
 
     def _member(self, agent: AgentLine) -> dict[str, str]:
         return {"Interface": self._channel_template.format(line=agent.phone_number),

@@ -51,6 +51,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from services.telephony.adapters.ami.frames import Frame
+from services.telephony.adapters.ami.peers import Peers
 from services.telephony.domain.pbx import (
     AgentEvent,
     AgentStatus,
@@ -104,6 +105,7 @@ class _Channel:
     state: ChannelState | None = None  # the last one reported
     user_data: Mapping[str, str] = field(default_factory=dict)
     is_caller: bool = False  # a channel our Originate created: the calling side
+    name: str = ""  # the Asterisk channel name (PJSIP/1001-00000001): what call control actions name
 
     def moved_to(self, state: ChannelState) -> list[PbxEvent]:
         if state is self.state:
@@ -131,10 +133,12 @@ class AmiTranslator:
         self._members: dict[str, dict[str, _Membership]] = {}  # agent -> queue -> membership
         self._agents: dict[str, tuple[AgentStatus, str]] = {}  # agent -> last reported (status, phone)
         self._logged_in_before: set[str] = set()
+        self.peers = Peers()  # the other party's channel of each channel (direct transfers)
         self._handlers: dict[str, Callable[[Frame], list[PbxEvent]]] = {
             "newchannel": self._newchannel, "newstate": self._newstate, "dialbegin": self._dial_begin,
             "dialend": self._dial_end, "bridgeenter": self._bridge_enter, "hold": self._hold,
-            "unhold": self._unhold, "hangup": self._hangup, "status": self._status,
+            "unhold": self._unhold, "hangup": self._hangup, "bridgeleave": self._bridge_leave,
+            "status": self._status,
             "extensionstatus": self._extension_status, "queuememberadded": self._member_update,
             "queuemember": self._member_update, "queuememberpause": self._member_update,
             "queuememberstatus": self._member_update, "queuememberremoved": self._member_removed,
@@ -151,6 +155,16 @@ class AmiTranslator:
         while len(self._expected) > MAX_EXPECTED_CHANNELS:
             self._expected.popitem(last=False)
 
+    def channel_name(self, line: str, unique_id: str) -> str:
+        """The Asterisk name of the line's channel with this Uniqueid, "" when not known (ended,
+        or never a channel of that line)."""
+        channel = self._channels.get(unique_id)
+        return channel.name if channel is not None and channel.line == line else ""
+
+    def linked_id(self, unique_id: str) -> str:
+        channel = self._channels.get(unique_id)
+        return channel.linked_id if channel is not None else unique_id
+
     def translate(self, frame: Frame) -> list[PbxEvent]:
         handler = self._handlers.get(frame.event.casefold())
         return handler(frame) if handler else []
@@ -161,6 +175,7 @@ class AmiTranslator:
         self._channels.clear()
         self._expected.clear()
         self._call_data.clear()
+        self.peers.clear()
 
     def begin_resync(self) -> None:
         self._availability.clear()
@@ -196,7 +211,7 @@ class AmiTranslator:
         if unique_id and line:
             self._channels[unique_id] = _Channel(unique_id, linked_id, line, other,
                                                  user_data=self._call_data.get(linked_id, {}),
-                                                 is_caller=expected is not None)
+                                                 is_caller=expected is not None, name=frame.first("Channel"))
         return []
 
     def _newstate(self, frame: Frame) -> list[PbxEvent]:
@@ -215,12 +230,13 @@ class AmiTranslator:
         events: list[PbxEvent] = []
         if caller_line and caller_id:
             if caller is None:
-                caller = self._track(caller_id, frame.first("Linkedid"), caller_line)
+                caller = self._track(caller_id, frame.first("Linkedid"), caller_line, frame.first("Channel"))
             caller.other_number = caller.other_number or dest_line or self._dialled_number(frame)
             events += caller.moved_to(ChannelState.DIALING)
-        dest_id = frame.first("DestUniqueid")
+        dest_id, dest_channel_name = frame.first("DestUniqueid"), frame.first("DestChannel")
+        self.peers.dialled(caller_id, frame.first("Channel"), dest_id, dest_channel_name)
         if dest_line and dest_id:
-            dest = self._track(dest_id, frame.first("DestLinkedid"), dest_line)
+            dest = self._track(dest_id, frame.first("DestLinkedid"), dest_line, dest_channel_name)
             dest.other_number = caller_line or clean(frame.first("CallerIDNum"))
             dest.other_name = clean(frame.first("CallerIDName"))
             events += dest.moved_to(ChannelState.RINGING)
@@ -228,12 +244,13 @@ class AmiTranslator:
             del self._channels[dest_id]  # a guess at Newchannel, but the dialled party is no line
         return events
 
-    def _track(self, unique_id: str, linked_id: str, line: str) -> _Channel:
+    def _track(self, unique_id: str, linked_id: str, line: str, name: str) -> _Channel:
         channel = self._channels.get(unique_id)
         if channel is None or (channel.state is None and channel.line != line):
             linked_id = linked_id or unique_id
             channel = self._channels[unique_id] = _Channel(unique_id, linked_id, line,
                                                            user_data=self._call_data.get(linked_id, {}))
+        channel.name = name or channel.name
         return channel
 
     def _dialled_line(self, frame: Frame, caller_line: str) -> str:
@@ -266,6 +283,7 @@ class AmiTranslator:
         return events
 
     def _bridge_enter(self, frame: Frame) -> list[PbxEvent]:
+        self.peers.entered(frame.first("BridgeUniqueid"), frame.first("Uniqueid"), frame.first("Channel"))
         channel = self._channels.get(frame.first("Uniqueid"))
         if channel is not None and not channel.other_number:
             channel.other_number = clean(frame.first("ConnectedLineNum"))
@@ -283,7 +301,12 @@ class AmiTranslator:
             return []
         return channel.moved_to(ChannelState.ESTABLISHED)
 
+    def _bridge_leave(self, frame: Frame) -> list[PbxEvent]:
+        self.peers.left(frame.first("BridgeUniqueid"), frame.first("Uniqueid"))
+        return []  # says nothing of the state by itself: a Hangup or a new bridge follows
+
     def _hangup(self, frame: Frame) -> list[PbxEvent]:
+        self.peers.gone(frame.first("Uniqueid"))
         channel = self._channels.pop(frame.first("Uniqueid"), None)
         if channel is not None and not any(other.linked_id == channel.linked_id for other in self._channels.values()):
             self._call_data.pop(channel.linked_id, None)  # the call's last channel of a line
@@ -297,7 +320,7 @@ class AmiTranslator:
         line = self._line_of(frame.first("CallerIDNum"), frame.first("Channel"))
         if not unique_id or not line or unique_id in self._channels:
             return []
-        channel = self._track(unique_id, frame.first("Linkedid"), line)
+        channel = self._track(unique_id, frame.first("Linkedid"), line, frame.first("Channel"))
         channel.other_number = clean(frame.first("ConnectedLineNum"))
         channel.other_name = clean(frame.first("ConnectedLineName"))
         if frame.first("ChannelState") == RINGING_STATE:
