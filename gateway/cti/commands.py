@@ -59,6 +59,48 @@ async def dial_from_queue(session: Session, request: Command) -> None:
         caller_id_number=request.text("callerIdNumber", required=False), variables=request.call_variables()))
 
 
+# --- the calls in progress ------------------------------------------------------------------------
+@command("getCurrentCallsPhoneEvents")
+async def current_calls(session: Session, request: Command) -> None:
+    """The latest phone event of each call in progress: a client that reconnects rebuilds its screen."""
+    calls = await session.call(session.telephony.GetCurrentCalls, pb.CallCurrentCallsRequest(username=session.login))
+    session.send("CurrentCallsPhoneEvents", {"events": [translate.phone_event(event) for event in calls.events]})
+
+
+_CALL_ACTIONS = {"answer": "Answer", "hold": "Hold", "hangup": "Hangup"}
+
+
+@command(*_CALL_ACTIONS)
+async def call_action(session: Session, request: Command) -> None:
+    """On the call `uniqueId` names, else the user's current call (docs/telephony.md); `hold`
+    toggles. Answered by the phone events."""
+    method = getattr(session.telephony, _CALL_ACTIONS[request.name])
+    await session.call(method, pb.CallControlRequest(username=session.login,
+                                                     unique_id=request.text("uniqueId", required=False)))
+
+
+@command("sendDtmf")
+async def send_dtmf(session: Session, request: Command) -> None:
+    await session.call(session.telephony.SendDtmf, pb.CallDtmfRequest(
+        username=session.login, key=request.text("key"), unique_id=request.text("uniqueId", required=False)))
+
+
+@command("directTransfer", "attendedTransfer")
+async def transfer(session: Session, request: Command) -> None:
+    method = session.telephony.DirectTransfer if request.name == "directTransfer" \
+        else session.telephony.AttendedTransfer
+    await session.call(method, pb.CallTransferRequest(
+        username=session.login, destination=request.text("destination"),
+        unique_id=request.text("uniqueId", required=False)))
+
+
+@command("completeTransfer", "cancelTransfer")
+async def end_transfer(session: Session, request: Command) -> None:
+    method = session.telephony.CompleteTransfer if request.name == "completeTransfer" \
+        else session.telephony.CancelTransfer
+    await session.call(method, pb.CallPendingTransferRequest(username=session.login))
+
+
 # --- user services -------------------------------------------------------------------------------
 @command("dnd")
 async def dnd(session: Session, request: Command) -> None:

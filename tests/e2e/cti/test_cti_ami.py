@@ -97,6 +97,19 @@ def test_a_dial_on_the_socket_is_an_originate_and_the_ami_events_reach_both_sock
         for socket in (alice, bob):
             socket.expect("PhoneEvent", of_type("EventEstablished"))
         bob.expect("PhoneStatusUpdate", lambda status: status["status"] == "BUSY")
+        # Call control through the AMI: DTMF is PlayDTMF on the user's channel; a SIP phone cannot
+        # be made to answer or hold from the AMI: the refusal says so.
+        alice.send("sendDtmf", key="7")
+        dtmf = loop.run(ami.wait_for_action("PlayDTMF"))
+        assert (dtmf["Channel"], dtmf["Digit"]) == (caller.name, "7")
+        alice.send("hold")
+        refused = alice.expect("Error")
+        assert (refused["Error"], refused["command"]) == ("NotSupportedByPbx", "hold")
+        alice.send("getCurrentCallsPhoneEvents")
+        [current] = alice.expect("CurrentCallsPhoneEvents")["events"]
+        assert (current["eventType"], current["uniqueId"]) == ("EventEstablished", call)
+        bob.send("hangup")
+        assert loop.run(ami.wait_for_action("Hangup"))["Channel"] == callee.name
         loop.run(ami.push_events([hangup(callee.with_state(6)), hangup(caller.with_state(6))]))
         for socket in (alice, bob, watcher):
             socket.expect("PhoneEvent", of_type("EventReleased"))

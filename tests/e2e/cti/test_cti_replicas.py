@@ -1,6 +1,7 @@
 """Sockets on a scaled-out gateway (`xuc up` with two gateway replicas sharing the port): events
 reach a user's sockets whichever replica holds them, and when a replica is killed its clients
-reconnect (to the other one, or to the replica started again) and are served as before."""
+reconnect (to the other one, or to the replica started again), rebuild their screen with
+getCurrentCallsPhoneEvents and are served as before."""
 
 from __future__ import annotations
 
@@ -57,6 +58,9 @@ def test_sockets_on_both_replicas_get_the_events_and_survive_a_killed_replica(
                 sockets.append(again)
                 assert again.read()["msgType"] == "LoggedOn"
                 again.expect("PhoneStatusUpdate", lambda status: status["status"] == "RINGING")
+                again.send("getCurrentCallsPhoneEvents")  # the screen rebuilt: the call still ringing
+                [current] = again.expect("CurrentCallsPhoneEvents")["events"]
+                assert (current["eventType"], current["otherDN"]) == ("EventRinging", "0601020304")
                 reconnected.append(again)
         assert survivors, "every socket was on the killed replica"
         assert reconnected, "no socket was on the killed replica"
