@@ -70,6 +70,7 @@ class CtiEndpoint:
             await self._serve(websocket, session)
         finally:
             self._hub.leave(session)
+            await session.close()
             CTI_SOCKETS.dec()
             socket.close(socket.close_code or 1000, "")
             await socket.wait_closed()

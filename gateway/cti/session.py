@@ -7,6 +7,7 @@ carrying the service's reason, and the socket stays open.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from xuc.errors import DomainError
 from xuc.runtime.grpc_client import Metadata
 from xuc.runtime.grpc_errors import reason_of
 from xuc.runtime.metrics import CTI_ERRORS, CTI_MESSAGES
+from xuc.tasks import cancel_and_wait
 from xucproto.auth.v1 import auth_pb2, auth_pb2_grpc
 from xucproto.contacts.v1 import contacts_pb2_grpc
 from xucproto.events.v1.auth_events_pb2 import UserChanged
@@ -65,6 +67,7 @@ class Session:
         self.agent_number = ""  # the user's own agent, "" when none
         self._rate = rate
         self._services: telephony_pb2.UserServices | None = None
+        self._refreshing: asyncio.Task[None] | None = None
 
     # --- out ------------------------------------------------------------------------------------
     def send(self, msg_type: str, cti_message: Any) -> None:
@@ -91,24 +94,21 @@ class Session:
     # --- logon ----------------------------------------------------------------------------------
     async def send_initial_state(self) -> None:
         """What the client receives unasked after LoggedOn, in the spec's order (events that
-        arrive meanwhile are held by the socket and follow)."""
-        statuses = await self.call(self.telephony.ListUserStatuses, telephony_pb2.UserStatusesListRequest())
-        self._send_state("UsersStatuses", translate.users_statuses(statuses))
-        chosen = await self.call(self.telephony.GetUserStatus, telephony_pb2.UserStatusGetRequest(
-            username=self.login))
-        self._send_state("UserStatusUpdate", {"status": chosen.status})
-        agents = await self.call(self.telephony.ListUserAgents, telephony_pb2.ListUserAgentsRequest(
-            username=self.login))
+        arrive meanwhile are held by the socket and follow). The reads go out together."""
+        telephony, login = self.telephony, self.login
+        statuses, chosen, agents, services, phone = await asyncio.gather(
+            self.call(telephony.ListUserStatuses, telephony_pb2.UserStatusesListRequest()),
+            self.call(telephony.GetUserStatus, telephony_pb2.UserStatusGetRequest(username=login)),
+            self.call(telephony.ListUserAgents, telephony_pb2.ListUserAgentsRequest(username=login)),
+            self.call(telephony.GetUserServices, telephony_pb2.GetUserServicesRequest(username=login)),
+            self.call(telephony.GetPhoneStatuses, telephony_pb2.GetPhoneStatusesRequest(
+                numbers=[self.user.line] if self.user.line else [])))
         self.agent_number = agents.agents[0].agent_number if agents.agents else ""
-        self._services = await self.call(self.telephony.GetUserServices, telephony_pb2.GetUserServicesRequest(
-            username=self.login))
-        self._send_state("UserConfigUpdate", translate.user_config(self.user, self._services, self.agent_number))
-        if self.user.line:
-            statuses = await self.call(self.telephony.GetPhoneStatuses, telephony_pb2.GetPhoneStatusesRequest(
-                numbers=[self.user.line]))
-            code = statuses.statuses.get(self.user.line, -2)
-        else:
-            code = -2
+        self._services = services
+        self._send_state("UsersStatuses", translate.users_statuses(statuses))
+        self._send_state("UserStatusUpdate", {"status": chosen.status})
+        self._send_state("UserConfigUpdate", translate.user_config(self.user, services, self.agent_number))
+        code = phone.statuses.get(self.user.line, -2) if self.user.line else -2
         self._send_state("PhoneStatusUpdate", {"status": translate.phone_status_name(code)})
 
     # --- events (called by the hub) -------------------------------------------------------------
@@ -121,6 +121,27 @@ class Session:
             log.info("CTI socket closed: its user was %s", "deleted" if event.change == "deleted" else "disabled",
                      extra={"login": self.login})
             self.socket.close(POLICY_VIOLATION, "user deleted or disabled")
+        elif event.change == "updated":
+            # A new name or mobile shows at once; read in a task (the hub never waits for a socket),
+            # the latest change winning over a read still in progress.
+            if self._refreshing is not None:
+                self._refreshing.cancel()
+            self._refreshing = asyncio.create_task(self._refresh_user(), name=f"cti-user-{self.login}")
+
+    async def _refresh_user(self) -> None:
+        try:
+            self.user = await self.call(self.backends.auth.GetUser, auth_pb2.GetUserRequest(login=self.login))
+        except grpc.aio.AioRpcError as error:
+            log.warning("CTI user not read again", extra={"login": self.login, "status": error.code().name})
+        else:
+            if self._services is not None:
+                self.send("UserConfigUpdate", translate.user_config(self.user, self._services, self.agent_number))
+        finally:
+            if self._refreshing is asyncio.current_task():
+                self._refreshing = None
+
+    async def close(self) -> None:
+        await cancel_and_wait(self._refreshing)
 
     # --- in -------------------------------------------------------------------------------------
     async def receive(self, text: str | bytes, commands: Mapping[str, CommandEntry]) -> None:

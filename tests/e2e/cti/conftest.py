@@ -17,7 +17,7 @@ PHONE_USERS = {
     "cti.alice": "1101", "cti.bob": "1102", "cti.carol": "1103", "cti.dave": "1104", "cti.erin": "1105",
     "cti.frank": "1106", "cti.grace": "1107", "cti.heidi": "1108", "cti.ivan": "1109", "cti.judy": "1110",
     "cti.kim": "1111", "cti.leo": "1112", "cti.mia": "1113", "cti.nina": "1114", "cti.omar": "1115",
-    "cti.pia": "1116", "cti.quinn": "1117",
+    "cti.pia": "1116", "cti.quinn": "1117", "cti.rosa": "1118",
 }
 PASSWORD = "cti-secret"
 AGENT, AGENT_USER, QUEUE_ID = "2101", "cti.carol", 7

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from tests.e2e.conftest import Stack
-from tests.e2e.cti.conftest import AGENT, AGENT_USER, PHONE_USERS, QUEUE_ID
+from tests.e2e.cti.conftest import AGENT, AGENT_USER, PASSWORD, PHONE_USERS, QUEUE_ID
 from tests.support.cti_client import CtiClient
 
 
@@ -139,3 +139,15 @@ def test_presence_chosen_on_one_socket_reaches_every_socket_and_applies_its_acti
     with_state = open_cti("cti.leo")  # a new socket starts from the chosen status
     with_state.expect("UsersStatuses")
     assert with_state.expect("UserStatusUpdate") == {"status": "available"}
+
+
+def test_a_user_renamed_elsewhere_sees_the_new_name_at_once(
+        cti_stack: Stack, open_cti: Callable[[str], CtiClient]) -> None:
+    rosa = open_cti("cti.rosa")
+    assert rosa.expect("UserConfigUpdate")["fullName"] == "Rosa Cti"
+    path = cti_stack.write_file("rosa.yaml", {"users": [
+        {"login": "cti.rosa", "password": PASSWORD, "firstname": "Rosalind", "lastname": "Cti", "line": "1118",
+         "mobile": "0677889900"}]})
+    assert cti_stack.xuc("provision", str(path)).stdout.splitlines()[0] == "user cti.rosa: updated"
+    renamed = rosa.expect("UserConfigUpdate", config_where(fullName="Rosalind Cti"))
+    assert renamed["mobileNumber"] == "0677889900"
