@@ -92,6 +92,9 @@ TABLE: dict[str, tuple[int, str]] = {
     "CallStateConflict": (409, "CallStateConflict"),
     "NotSupportedByPbx": (501, "NotSupportedByPbx"),
     "TransferNotFound": (404, "TransferNotFound"),
+    # call data (setData, dialFromMobile's variables) that break a rule; dial from a user without mobile
+    "InvalidCallData": (400, "InvalidCallData"),
+    "NoMobileNumber": (404, "NoMobileNumber"),
     "Unreachable": (503, "Unreachable"),
     # edge-only answers
     "PayloadTooLarge": (413, "PayloadTooLarge"),

@@ -59,6 +59,13 @@ async def dial_from_queue(session: Session, request: Command) -> None:
         caller_id_number=request.text("callerIdNumber", required=False), variables=request.call_variables()))
 
 
+@command("dialFromMobile")
+async def dial_from_mobile(session: Session, request: Command) -> None:
+    """The user's mobile rings first, then the destination (docs/telephony.md)."""
+    await session.call(session.telephony.DialFromMobile, pb.DialFromMobileRequest(
+        username=session.login, destination=request.text("destination"), variables=request.call_variables()))
+
+
 # --- the calls in progress ------------------------------------------------------------------------
 @command("getCurrentCallsPhoneEvents")
 async def current_calls(session: Session, request: Command) -> None:
@@ -99,6 +106,14 @@ async def end_transfer(session: Session, request: Command) -> None:
     method = session.telephony.CompleteTransfer if request.name == "completeTransfer" \
         else session.telephony.CancelTransfer
     await session.call(method, pb.CallPendingTransferRequest(username=session.login))
+
+
+@command("setData")
+async def set_data(session: Session, request: Command) -> None:
+    """Variables (as `USR_<name>`) attached to the current call: its later phone events carry them."""
+    await session.call(session.telephony.SetCallData, pb.CallDataRequest(
+        username=session.login, variables=request.call_variables(),
+        unique_id=request.text("uniqueId", required=False)))
 
 
 # --- user services -------------------------------------------------------------------------------

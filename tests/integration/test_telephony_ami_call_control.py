@@ -1,6 +1,7 @@
 """Call control with Asterisk: the telephony service as a real process with XUC_PBX=ami://...
 against the scripted AMI server (tests/support/ami_server.py). The RPCs become AMI actions on the
-channels the AMI events named (Hangup, PlayDTMF, Redirect, Atxfer); the events the scripted
+channels the AMI events named (Hangup, PlayDTMF, Redirect, Atxfer, Setvar; DialFromMobile is an
+Originate of a Local channel); the events the scripted
 Asterisk then pushes become the phone events and current calls. Answering and holding a SIP
 phone's call cannot be done from the AMI: NotSupportedByPbx. The same RPCs with the simulator:
 tests/integration/telephony_service/test_telephony_service_call_control.py.
@@ -246,3 +247,55 @@ async def test_transfer_errors_with_asterisk(telephony: Telephony, ami: Scripted
         grpc.StatusCode.NOT_FOUND, "TransferNotFound")  # the refused Atxfer left none
     await ami.push_events([hangup(callee), hangup(caller)])
     await alice_events.wait(3)
+
+
+async def test_call_data_is_one_setvar_per_variable_and_the_later_events_carry_it(
+    telephony: Telephony, ami: ScriptedAmiServer, nats_events: NatsClient,
+) -> None:
+    alice, bob = await telephony.new_user(), await telephony.new_user()
+    alice_events, bob_events = await phone_events_of(nats_events, alice), await phone_events_of(nats_events, bob)
+    caller, callee = await established_call(ami, alice, bob, alice_events, bob_events)
+    setvars = len(ami.actions_named("Setvar"))
+
+    request = pb.CallDataRequest(username=alice.login, variables={"USR_ticket": "42", "USR_step": "two words"})
+    reply = await telephony.stub.SetCallData(request, metadata=telephony.service)
+
+    assert (reply.unique_id, reply.linked_id) == (caller.unique_id, caller.linked_id)
+    await ami.wait_for_action("Setvar", count=setvars + 2)
+    assert sorted((frame["Channel"], frame["Variable"], frame["Value"])
+                  for frame in ami.actions_named("Setvar")[setvars:]) == [
+        (caller.name, "USR_step", "two words"), (caller.name, "USR_ticket", "42")]
+    await ami.push_events([hangup(callee), hangup(caller)])
+    # both parties' later events carry the data (the translator added it to the call's)
+    for inbox in (alice_events, bob_events):
+        released = (await inbox.wait(3))[-1]
+        assert released.event_type == "EventReleased"
+        assert dict(released.user_data) == {"USR_ticket": "42", "USR_step": "two words"}
+    bad = pb.CallDataRequest(username=alice.login, variables={"USR_x": "a\r\nAction: Hangup"})
+    assert await refusal(telephony.stub.SetCallData(bad, metadata=telephony.service)) == (
+        grpc.StatusCode.INVALID_ARGUMENT, "InvalidCallData")
+    assert len(ami.actions_named("Setvar")) == setvars + 2  # nothing sent for it
+
+
+async def test_dial_from_mobile_originates_a_local_channel_to_the_mobile(
+    telephony: Telephony, ami: ScriptedAmiServer,
+) -> None:
+    alice = await telephony.new_user(mobile="+33611223344")
+    originates = len(ami.actions_named("Originate"))
+
+    request = pb.DialFromMobileRequest(username=alice.login, destination="+33 1 23", variables={"USR_crm": "7"})
+    reply = await telephony.stub.DialFromMobile(request, metadata=telephony.service)
+
+    assert reply.number == "0033123"
+    action = await ami.wait_for_action("Originate", count=originates + 1)
+    assert (action["Channel"], action["Exten"], action["Context"], action["Priority"]) == (
+        "Local/0033611223344@default", "0033123", "default", "1")
+    assert action["CallerID"] == f'"Test {alice.login}" <{alice.line}>'
+    assert sorted(action.all("Variable")) == sorted(["USR_crm=7", f"XIVO_USERID={alice.user_id}"])
+    assert reply.unique_id
+
+    bob = await telephony.new_user()
+    without = pb.DialFromMobileRequest(username=bob.login, destination="1234")
+    assert await refusal(telephony.stub.DialFromMobile(without, metadata=telephony.service)) == (
+        grpc.StatusCode.NOT_FOUND, "NoMobileNumber")
+    assert len(ami.actions_named("Originate")) == originates + 1

@@ -53,6 +53,7 @@ SUCCESS_MESSAGES = {
     "PlayDTMF": "DTMF successfully queued",
     "Redirect": "Redirect successful",
     "Atxfer": "Atxfer successfully queued",
+    "Setvar": "Variable Set",
 }
 
 

@@ -93,10 +93,11 @@ class Telephony:
     auth: auth_pb2_grpc.AuthStub
     service: tuple[tuple[str, str], ...]
 
-    async def new_user(self) -> User:
+    async def new_user(self, mobile: str = "") -> User:
         login, number = unique_login("ami"), f"6{secrets.randbelow(10**7):07d}"
         created = await self.auth.CreateUser(auth_pb2.CreateUserRequest(
-            login=login, password=PASSWORD, firstname="Test", lastname=login, line=number), metadata=self.service)
+            login=login, password=PASSWORD, firstname="Test", lastname=login, line=number, mobile=mobile),
+            metadata=self.service)
         # telephony learns users from auth's events (and tells the AMI translator the new line at once)
         await eventually(lambda: self.statuses(number), lambda statuses: statuses[number] != -2, 5.0,
                          f"telephony learning the line of {login}")

@@ -69,3 +69,15 @@ def test_no_single_other_party_in_a_conference() -> None:
     assert translator.peers.of(ALICE.unique_id) == ""
     translator.connection_lost()
     assert translator.peers.of(BOB.unique_id) == ""
+
+
+def test_call_data_set_on_a_channel_travels_in_the_later_events_of_every_channel_of_its_call() -> None:
+    translator = AmiTranslator({"1001", "1002"})
+    run(translator, newchannel(ALICE), dial_begin(ALICE, BOB, "PJSIP/1002"))
+    translator.add_call_data(ALICE.unique_id, {"USR_ticket": "42"})
+    translator.add_call_data(ALICE.unique_id, {"USR_queue": "sales"})
+    events = [event for headers in (bridge_enter(ALICE, "b-1", 1), bridge_enter(BOB, "b-1", 2))
+              for event in translator.translate(Frame(headers))]
+    assert [(event.number, dict(event.user_data)) for event in events] == [  # type: ignore[union-attr]
+        ("1001", {"USR_ticket": "42", "USR_queue": "sales"}), ("1002", {"USR_ticket": "42", "USR_queue": "sales"})]
+    translator.add_call_data("1700000000.99", {"USR_x": "1"})  # a channel no longer known: nothing to do

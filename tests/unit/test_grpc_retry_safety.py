@@ -27,7 +27,7 @@ DELIBERATELY_NOT_IDEMPOTENT = {
                                    "AgentLogout", "TogglePause",
                                    # call control: a repeat acts on the next current call, or toggles back
                                    "Answer", "Hold", "Hangup", "SendDtmf", "DirectTransfer", "AttendedTransfer",
-                                   "CompleteTransfer", "CancelTransfer"},
+                                   "CompleteTransfer", "CancelTransfer", "SetCallData", "DialFromMobile"},
     "xuc.telephony.v1.Simulator": {"PlaceCall", "Answer", "Hold", "Resume", "Hangup"},
 }
 

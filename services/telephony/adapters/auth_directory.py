@@ -31,7 +31,7 @@ READ_ATTEMPTS = 6  # with back-off 0.5 s doubling: about half a minute of auth o
 
 
 def _user_line(user: Any) -> UserLine:
-    return UserLine(user.login, user.line, user.firstname, user.lastname, user.id)
+    return UserLine(user.login, user.line, user.firstname, user.lastname, user.id, user.mobile)
 
 
 class AuthDirectory:

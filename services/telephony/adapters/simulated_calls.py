@@ -15,7 +15,7 @@ call it acted on as it is afterwards.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from types import MappingProxyType
 
 from services.telephony.adapters.simulated_model import (
@@ -75,6 +75,8 @@ class SimulatedCalls:
         """Click-to-call (or a queue call when `request.from_queue`)."""
         if request.from_queue:
             return self._originate_from_queue(request)
+        if request.external_source:
+            return self._originate_from_outside(request, auto_answer)
         if request.source not in self._lines:
             raise CallNotFound(f"Cannot call from {request.source}: it is not a line of the simulator")
         self._refuse_self_call(request.source, request.destination)
@@ -107,6 +109,21 @@ class SimulatedCalls:
         call = Call(caller, request.destination, request.caller_id_name, MappingProxyType(dict(request.variables)))
         events = self._route(call)
         return self._settle(call, events, call.callee or caller)
+
+    def _originate_from_outside(self, request: Originate, auto_answer: bool) -> Outcome:
+        """The source is an external number (a user's mobile): it rings first, without a channel
+        (no events: no line of ours rings), and once it answers (at once with auto-answer, else
+        through the Simulator API's answer of that number) the destination is dialled."""
+        self._refuse_self_call(request.source, request.destination)
+        call = Call(Party(request.source, "", ChannelState.RINGING), request.destination,
+                    request.caller_id_name, MappingProxyType(dict(request.variables)))
+        if auto_answer:
+            events = self._set(call, call.caller, ChannelState.DIALING) + self._route(call)
+        else:
+            call.phase = Phase.SOURCE_RINGING
+            call.ring_round += 1
+            events = []
+        return self._settle(call, events, call.caller)
 
     @staticmethod
     def _refuse_self_call(caller: str, callee: str) -> None:
@@ -168,6 +185,13 @@ class SimulatedCalls:
         # (all its channels released) to whoever follows the events.
         events = self._alert(call, target) + self._set(call, callee, ChannelState.RELEASED)
         return self._settle(call, events, callee)
+
+    def set_data(self, number: str, unique_id: str | None, variables: Mapping[str, str]) -> Outcome:
+        """Attach variables to the call (both parties' later events carry them); no event now."""
+        states = (ChannelState.ESTABLISHED, ChannelState.DIALING, ChannelState.RINGING, ChannelState.ON_HOLD)
+        call, party = self._find(number, unique_id, states, "")
+        call.user_data = MappingProxyType({**call.user_data, **variables})
+        return self._settle(call, [], party)
 
     # --- queries ------------------------------------------------------------------------------
     def calls(self) -> list[SimulatedCallView]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 
 from services.telephony.adapters.simulated_calls import (
     AsteriskIds,
@@ -170,6 +170,10 @@ class SimulatedPbx:
         ids = self._apply(self._calls.cancel_transfer(number)).ids
         await self.flush()
         return ids
+
+    async def set_call_data(self, number: str, unique_id: str, variables: Mapping[str, str]) -> None:
+        self._check_open()
+        self._apply(self._calls.set_data(number, unique_id, variables))
 
     # --- the Simulator API --------------------------------------------------------------------
     async def place_call(self, caller: str, callee: str) -> SimulatedCallView:

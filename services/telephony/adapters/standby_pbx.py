@@ -9,7 +9,7 @@ service forget the PBX's calls as after any disconnection.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 
 from services.telephony.domain.errors import PbxUnreachable
 from services.telephony.domain.pbx import (
@@ -117,3 +117,6 @@ class StandbyPbx:
 
     async def cancel_transfer(self, number: str) -> CallIds:
         return await self._active().cancel_transfer(number)
+
+    async def set_call_data(self, number: str, unique_id: str, variables: Mapping[str, str]) -> None:
+        await self._active().set_call_data(number, unique_id, variables)

@@ -37,6 +37,7 @@ class CallCommand(Enum):
     HANGUP = "hangup"
     DTMF = "send DTMF to"
     TRANSFER = "transfer"
+    SET_DATA = "attach data to"
 
 
 PREFERENCES: dict[CallCommand, tuple[ChannelState, ...]] = {
@@ -46,6 +47,9 @@ PREFERENCES: dict[CallCommand, tuple[ChannelState, ...]] = {
                          ChannelState.ON_HOLD),
     CallCommand.DTMF: (ChannelState.ESTABLISHED,),
     CallCommand.TRANSFER: (ChannelState.ESTABLISHED, ChannelState.ON_HOLD),
+    # Data travels with the call whatever its state: the active call first, as for hang-up.
+    CallCommand.SET_DATA: (ChannelState.ESTABLISHED, ChannelState.DIALING, ChannelState.RINGING,
+                           ChannelState.ON_HOLD),
 }
 
 

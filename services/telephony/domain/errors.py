@@ -119,3 +119,19 @@ class TransferNotFound(DomainError):
     reason = "TransferNotFound"
     kind = ErrorKind.NOT_FOUND
     default_message = "No attended transfer in progress"
+
+
+class InvalidCallData(DomainError):
+    """Variables to attach to a call that break a rule (key, value, size, count: docs/telephony.md)."""
+
+    reason = "InvalidCallData"
+    kind = ErrorKind.INVALID
+    default_message = "The call variables are not valid"
+
+
+class NoMobileNumber(DomainError):
+    """Dial from the user's mobile, and the user has no mobile number (auth's `mobile` field)."""
+
+    reason = "NoMobileNumber"
+    kind = ErrorKind.NOT_FOUND
+    default_message = "The user has no mobile number"

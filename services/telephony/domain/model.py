@@ -32,6 +32,7 @@ class UserLine:
     firstname: str = ""
     lastname: str = ""
     user_id: str = ""
+    mobile: str = ""  # the user's mobile number as auth has it ("" when none): dial from mobile
 
     @property
     def name(self) -> str:

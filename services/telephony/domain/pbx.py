@@ -98,6 +98,9 @@ class Originate:
     caller_id_number: str = ""
     variables: Mapping[str, str] = field(default_factory=dict)
     from_queue: bool = False  # source is a queue number: no line of the source rings first
+    # source is a number outside the PBX (a user's mobile): it rings first, as an external party
+    # (no line, no channel of ours), then the destination is dialled
+    external_source: bool = False
 
 
 @dataclass(frozen=True)
@@ -180,3 +183,7 @@ class Pbx(Protocol):
 
     async def cancel_transfer(self, number: str) -> CallIds:
         """The line's attended transfer: the call to the destination ends, the held call resumes."""
+
+    async def set_call_data(self, number: str, unique_id: str, variables: Mapping[str, str]) -> None:
+        """Attach `variables` (already checked) to the call of the line's channel: every later
+        channel event of the call, of every party, carries them in its user data."""

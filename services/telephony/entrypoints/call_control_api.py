@@ -10,11 +10,12 @@ import grpc
 from services.telephony.adapters.telephony_events import phone_event_message
 from services.telephony.domain.pbx import CallIds
 from services.telephony.service_layer.call_control import Acted, CallControlService
+from services.telephony.service_layer.calls import CallService
 from xucproto.telephony.v1 import telephony_pb2 as pb
 
 Context: TypeAlias = grpc.aio.ServicerContext
 CALL_CONTROL_RPCS = ("GetCurrentCalls", "Answer", "Hold", "Hangup", "SendDtmf", "DirectTransfer", "AttendedTransfer",
-                     "CompleteTransfer", "CancelTransfer")
+                     "CompleteTransfer", "CancelTransfer", "SetCallData", "DialFromMobile")
 
 
 def _ids(ids: CallIds) -> pb.CallControlReply:
@@ -28,6 +29,7 @@ def _reply(acted: Acted) -> pb.CallControlReply:
 
 class CallControlRpcs:
     _control: CallControlService
+    _calls: CallService
 
     async def GetCurrentCalls(self, request: pb.CallCurrentCallsRequest, context: Context) -> pb.CallCurrentCalls:
         return pb.CallCurrentCalls(events=[phone_event_message(event)
@@ -56,3 +58,12 @@ class CallControlRpcs:
 
     async def CancelTransfer(self, request: pb.CallPendingTransferRequest, context: Context) -> pb.CallControlReply:
         return _ids(await self._control.cancel_transfer(request.username))
+
+    async def SetCallData(self, request: pb.CallDataRequest, context: Context) -> pb.CallControlReply:
+        return _reply(await self._control.set_call_data(request.username, dict(request.variables),
+                                                        request.unique_id))
+
+    async def DialFromMobile(self, request: pb.DialFromMobileRequest, context: Context) -> pb.DialReply:
+        ids, number = await self._calls.dial_from_mobile(request.username, request.destination,
+                                                         dict(request.variables))
+        return pb.DialReply(unique_id=ids.unique_id, linked_id=ids.linked_id, number=number)

@@ -1,5 +1,5 @@
 """Call control on a user's line (the CTI socket's commands): the calls in progress, and answer,
-hold, hang up, DTMF and transfers of the user's current call or of the one named.
+hold, hang up, DTMF, transfers and call data of the user's current call or of the one named.
 
 Which call a command acts on is decided here, once for both PBX adapters, from the phone events
 already published (domain/current_calls.py); the adapter is then told the line's channel by its
@@ -9,8 +9,10 @@ unique id. The state changes themselves come back, as always, as the PBX's event
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 
+from services.telephony.domain.call_data import checked_call_data
 from services.telephony.domain.current_calls import CallCommand, CurrentCalls, checked_dtmf_key
 from services.telephony.domain.model import PhoneEventOccurred, UserLine
 from services.telephony.domain.numbers import sanitize
@@ -72,6 +74,13 @@ class CallControlService:
         user, channel = self._choose(login, CallCommand.TRANSFER, unique_id)
         await self._pbx.attended_transfer(user.number, channel.unique_id, number)
         return self._acted("attended transfer", user, channel)
+
+    async def set_call_data(self, login: str, variables: Mapping[str, str], unique_id: str = "") -> Acted:
+        """Attach variables to the call: its later phone events (both parties') carry them."""
+        checked = checked_call_data(variables)
+        user, channel = self._choose(login, CallCommand.SET_DATA, unique_id)
+        await self._pbx.set_call_data(user.number, channel.unique_id, checked)
+        return self._acted("set data", user, channel)
 
     async def complete_transfer(self, login: str) -> CallIds:
         """The adapter knows the line's attended transfer (TransferNotFound when none)."""

@@ -12,9 +12,10 @@ import logging
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 
+from services.telephony.domain.call_data import checked_call_data
 from services.telephony.domain.current_calls import CurrentCalls
 from services.telephony.domain.directions import CallDirections
-from services.telephony.domain.errors import InvalidRequest, PushTokenMissing
+from services.telephony.domain.errors import InvalidRequest, NoMobileNumber, PushTokenMissing
 from services.telephony.domain.history import CallTracker, EndedCall, HistoryEntry, entry_for
 from services.telephony.domain.model import (
     MAX_PUSH_TOKEN,
@@ -88,6 +89,22 @@ class CallService:
             source=queue.number, destination=number, caller_id_name=caller_id_name,
             caller_id_number=caller_id_number, variables=dict(variables), from_queue=True,
         ))
+        return ids, number
+
+    async def dial_from_mobile(self, login: str, destination: str, variables: Mapping[str, str]
+                               ) -> tuple[CallIds, str]:
+        """The user's mobile rings first (an outside number: the user's line is not involved), then
+        `destination` is dialled, shown the user's name and line (their mobile without a line)."""
+        user = self._directory.require(login)
+        if not user.mobile.strip():
+            raise NoMobileNumber(f"User {login!r} has no mobile number")
+        mobile, number = sanitize(user.mobile), sanitize(destination)
+        ids = await self._pbx.originate(Originate(
+            source=mobile, destination=number, caller_id_name=user.name, caller_id_number=user.number or mobile,
+            variables={**checked_call_data(variables, required=False), USER_ID_VARIABLE: user.user_id},
+            external_source=True,
+        ))
+        log.info("dial from mobile", extra={"user": login, "destination": number, "linked_id": ids.linked_id})
         return ids, number
 
     async def handshake(self) -> int:

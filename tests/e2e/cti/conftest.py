@@ -17,8 +17,10 @@ PHONE_USERS = {
     "cti.alice": "1101", "cti.bob": "1102", "cti.carol": "1103", "cti.dave": "1104", "cti.erin": "1105",
     "cti.frank": "1106", "cti.grace": "1107", "cti.heidi": "1108", "cti.ivan": "1109", "cti.judy": "1110",
     "cti.kim": "1111", "cti.leo": "1112", "cti.mia": "1113", "cti.nina": "1114", "cti.omar": "1115",
-    "cti.pia": "1116", "cti.quinn": "1117", "cti.rosa": "1118",
+    "cti.pia": "1116", "cti.quinn": "1117", "cti.rita": "1118", "cti.sam": "1119", "cti.rosa": "1120",
 }
+# login -> mobile number, for the users that have one (dialFromMobile).
+MOBILES = {"cti.sam": "0633445566"}
 PASSWORD = "cti-secret"
 AGENT, AGENT_USER, QUEUE_ID = "2101", "cti.carol", 7
 
@@ -30,7 +32,8 @@ def cti_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     try:
         path = stack.write_file("cti.yaml", {
             "users": [{"login": login, "password": PASSWORD, "firstname": login.split(".")[1].capitalize(),
-                       "lastname": "Cti", "line": line} for login, line in PHONE_USERS.items()],
+                       "lastname": "Cti", "line": line, **({"mobile": MOBILES[login]} if login in MOBILES else {})}
+                      for login, line in PHONE_USERS.items()],
             "agents": [{"number": AGENT, "user": AGENT_USER}],
             "queues": [{"id": QUEUE_ID, "name": "sales", "number": "3100", "agents": [AGENT]}],
         })

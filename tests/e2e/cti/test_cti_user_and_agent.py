@@ -146,7 +146,7 @@ def test_a_user_renamed_elsewhere_sees_the_new_name_at_once(
     rosa = open_cti("cti.rosa")
     assert rosa.expect("UserConfigUpdate")["fullName"] == "Rosa Cti"
     path = cti_stack.write_file("rosa.yaml", {"users": [
-        {"login": "cti.rosa", "password": PASSWORD, "firstname": "Rosalind", "lastname": "Cti", "line": "1118",
+        {"login": "cti.rosa", "password": PASSWORD, "firstname": "Rosalind", "lastname": "Cti", "line": "1120",
          "mobile": "0677889900"}]})
     assert cti_stack.xuc("provision", str(path)).stdout.splitlines()[0] == "user cti.rosa: updated"
     renamed = rosa.expect("UserConfigUpdate", config_where(fullName="Rosalind Cti"))

@@ -518,3 +518,37 @@ class CallControlReply(_message.Message):
     linked_id: str
     on_hold: bool
     def __init__(self, unique_id: _Optional[str] = ..., linked_id: _Optional[str] = ..., on_hold: _Optional[bool] = ...) -> None: ...
+
+class CallDataRequest(_message.Message):
+    __slots__ = ("username", "variables", "unique_id")
+    class VariablesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    USERNAME_FIELD_NUMBER: _ClassVar[int]
+    VARIABLES_FIELD_NUMBER: _ClassVar[int]
+    UNIQUE_ID_FIELD_NUMBER: _ClassVar[int]
+    username: str
+    variables: _containers.ScalarMap[str, str]
+    unique_id: str
+    def __init__(self, username: _Optional[str] = ..., variables: _Optional[_Mapping[str, str]] = ..., unique_id: _Optional[str] = ...) -> None: ...
+
+class DialFromMobileRequest(_message.Message):
+    __slots__ = ("username", "destination", "variables")
+    class VariablesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    USERNAME_FIELD_NUMBER: _ClassVar[int]
+    DESTINATION_FIELD_NUMBER: _ClassVar[int]
+    VARIABLES_FIELD_NUMBER: _ClassVar[int]
+    username: str
+    destination: str
+    variables: _containers.ScalarMap[str, str]
+    def __init__(self, username: _Optional[str] = ..., destination: _Optional[str] = ..., variables: _Optional[_Mapping[str, str]] = ...) -> None: ...

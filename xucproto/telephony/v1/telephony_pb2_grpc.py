@@ -189,6 +189,16 @@ class TelephonyStub:
                 request_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallPendingTransferRequest.SerializeToString,
                 response_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlReply.FromString,
                 _registered_method=True)
+        self.SetCallData = channel.unary_unary(
+                '/xuc.telephony.v1.Telephony/SetCallData',
+                request_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallDataRequest.SerializeToString,
+                response_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlReply.FromString,
+                _registered_method=True)
+        self.DialFromMobile = channel.unary_unary(
+                '/xuc.telephony.v1.Telephony/DialFromMobile',
+                request_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.DialFromMobileRequest.SerializeToString,
+                response_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.DialReply.FromString,
+                _registered_method=True)
 
 
 class TelephonyServicer:
@@ -438,7 +448,30 @@ class TelephonyServicer:
         raise NotImplementedError('Method not implemented!')
 
     def CancelTransfer(self, request, context):
-        """--- end of call control ------------------------------------------------------------------------
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetCallData(self, request, context):
+        """Attach variables to the user's current call (established, else dialing, ringing, on hold) or
+        to the call named: every later phone event of the call, of both parties, carries them in its
+        `user_data` (CTI `setData`; the gateway prefixes the keys with USR_). No event of its own.
+        InvalidCallData: no variable, more than 32, a key not 1-64 of [A-Za-z0-9_], a value over 512
+        characters or with a control character. Asterisk: one Setvar per variable on the user's channel.
+        Other reasons: as Answer's.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DialFromMobile(self, request, context):
+        """Call `destination` (sanitised like Dial's) from the user's mobile number (auth's `mobile`):
+        the mobile rings first and, once answered, the destination is dialled, shown the user's name.
+        The user's line is not involved: no phone event of the user for the mobile's leg. Reasons:
+        NoMobileNumber, InvalidNumber, InvalidCallData (the variables, as SetCallData's but none is
+        fine), UserNotFound, PbxRefused, PbxUnreachable. Asterisk: Originate of Local/<mobile>@context.
+        --- end of call control ------------------------------------------------------------------------
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -601,6 +634,16 @@ def add_TelephonyServicer_to_server(servicer, server):
                     servicer.CancelTransfer,
                     request_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallPendingTransferRequest.FromString,
                     response_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlReply.SerializeToString,
+            ),
+            'SetCallData': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetCallData,
+                    request_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallDataRequest.FromString,
+                    response_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlReply.SerializeToString,
+            ),
+            'DialFromMobile': grpc.unary_unary_rpc_method_handler(
+                    servicer.DialFromMobile,
+                    request_deserializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.DialFromMobileRequest.FromString,
+                    response_serializer=xucproto_dot_telephony_dot_v1_dot_telephony__pb2.DialReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1440,6 +1483,60 @@ class Telephony:
             '/xuc.telephony.v1.Telephony/CancelTransfer',
             xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallPendingTransferRequest.SerializeToString,
             xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetCallData(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xuc.telephony.v1.Telephony/SetCallData',
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallDataRequest.SerializeToString,
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.CallControlReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DialFromMobile(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/xuc.telephony.v1.Telephony/DialFromMobile',
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.DialFromMobileRequest.SerializeToString,
+            xucproto_dot_telephony_dot_v1_dot_telephony__pb2.DialReply.FromString,
             options,
             channel_credentials,
             insecure,

@@ -4,14 +4,15 @@ Commands become AMI actions; AMI events become port events through the pure tran
 an operator's dialplan has to know about:
 
 - **Originate**: `Channel` from `channel_template` (`PJSIP/{line}`) for the source line, or
-  `Local/{queue number}@{context}` for a queue call; `Exten` the destination, `Context`,
-  `Priority 1`, `CallerID "name" <number>` when given, `Async true`, one `Variable: k=v` per
-  variable. We also set `ChannelId` (Asterisk 13+): the source channel's Uniqueid is then the
-  ActionID-derived id we chose, which is returned at once as both unique and linked id (the
-  originated channel is the call's first one) and lets the translator know that channel is the
-  source line's. If an OriginateResponse event with the same ActionID comes within
-  `originate_wait` seconds, its Uniqueid (and Linkedid, if any) is returned instead (an Asterisk
-  that ignores ChannelId).
+  `Local/{queue number}@{context}` for a queue call, or `Local/{mobile}@{context}` for a call
+  from a user's mobile (the dialplan's route for outside numbers rings it through the trunk);
+  `Exten` the destination, `Context`, `Priority 1`, `CallerID "name" <number>` when given,
+  `Async true`, one `Variable: k=v` per variable. We also set `ChannelId` (Asterisk 13+): the
+  source channel's Uniqueid is then the ActionID-derived id we chose, which is returned at once
+  as both unique and linked id (the originated channel is the call's first one) and lets the
+  translator know that channel is the source line's. If an OriginateResponse event with the same
+  ActionID comes within `originate_wait` seconds, its Uniqueid (and Linkedid, if any) is returned
+  instead (an Asterisk that ignores ChannelId).
 - **User services** are stored in the Asterisk database for the dialplan to read: family
   `xuc/<line>`, key `dnd` ("1"/"0"), keys `fwd_unc`, `fwd_rna` (no answer), `fwd_busy` (the
   destination, "" when off), e.g. `${DB(xuc/${EXTEN}/fwd_unc)}`.
@@ -30,6 +31,8 @@ an operator's dialplan has to know about:
   up the user's channel (Asterisk then puts the other two through), cancelling it plays the
   `atxferabort` feature code (features.conf, `*1` by default: `atxfer_abort`) as DTMF received
   on the user's channel (Asterisk ends the call to the destination and resumes the held one).
+  Call data (CTI `setData`) is one `Setvar` per variable on the line's channel; the translator
+  then adds them to the call's data, so the later events of every channel of the call carry them.
   Answering
   and holding are NotSupportedByPbx: the AMI has no action that makes a SIP phone go off-hook or
   put its call on hold (both are the phone's own SIP signalling); the user does it on the phone.
@@ -162,7 +165,7 @@ class AmiPbx:
         waiter: asyncio.Future[Frame] = asyncio.get_running_loop().create_future()
         self._originates[action_id] = waiter
         try:
-            if not call.from_queue:
+            if not (call.from_queue or call.external_source):
                 self._translator.expect_channel(action_id, call.source, call.destination, call.variables)
             await self._command("Originate", headers, action_id=action_id)
             return await self._originated_ids(waiter, action_id)
@@ -170,7 +173,9 @@ class AmiPbx:
             self._originates.pop(action_id, None)
 
     def _originate_headers(self, call: Originate, channel_id: str) -> dict[str, str | Sequence[str]]:
-        channel = (f"Local/{call.source}@{self._context}" if call.from_queue
+        # A queue's number and a mobile are no phone of ours: the dialplan reaches them (the
+        # queue, or the trunk for an outside number) through a Local channel in `context`.
+        channel = (f"Local/{call.source}@{self._context}" if call.from_queue or call.external_source
                    else self._channel_template.format(line=call.source))
         headers: dict[str, str | Sequence[str]] = {
             "Channel": channel, "Exten": call.destination, "Context": self._context, "Priority": "1",
@@ -260,6 +265,12 @@ class AmiPbx:
             await self._command("PlayDTMF", {"Channel": name, "Digit": digit, "Receive": "true"})
         self._transfers.pop(number, None)
         return CallIds(unique_id, self._translator.linked_id(unique_id))
+
+    async def set_call_data(self, number: str, unique_id: str, variables: Mapping[str, str]) -> None:
+        name = self._channel_name(number, unique_id)
+        for key, value in variables.items():
+            await self._command("Setvar", {"Channel": name, "Variable": key, "Value": value})
+        self._translator.add_call_data(unique_id, variables)
 
     def _transfer_of(self, number: str) -> tuple[str, str]:
         transfer = self._transfers.get(number)

@@ -165,6 +165,21 @@ class AmiTranslator:
         channel = self._channels.get(unique_id)
         return channel.linked_id if channel is not None else unique_id
 
+    def add_call_data(self, unique_id: str, variables: Mapping[str, str]) -> None:
+        """Variables set on the channel's call (Setvar): the later events of every channel of the
+        call carry them, as an Originate's variables."""
+        channel = self._channels.get(unique_id)
+        if channel is None:
+            return
+        linked_id = channel.linked_id
+        data = {**self._call_data.get(linked_id, {}), **variables}
+        self._call_data[linked_id] = data
+        while len(self._call_data) > MAX_EXPECTED_CHANNELS:
+            self._call_data.popitem(last=False)
+        for other in self._channels.values():
+            if other.linked_id == linked_id:
+                other.user_data = data
+
     def translate(self, frame: Frame) -> list[PbxEvent]:
         handler = self._handlers.get(frame.event.casefold())
         return handler(frame) if handler else []
