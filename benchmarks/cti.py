@@ -10,8 +10,8 @@ gateway's; every socket pings every 5 s as cti.js does). Measures, ending with o
     for pings for `--idle` s: the gateway's RSS growth (VmRSS before opening them, after a warm-up,
     and after the idle time), per socket, and the pings answered. `GET /xuc/api/2.0/auth/check`
     (harness.load: wrk or benchmarks/loadgen.py, 50 connections, `--seconds` a round) without and
-    with the sockets open, rounds A B B A (without, with, with, without), best round of each:
-    the ratio with / without.
+    with the sockets open, rounds A B B A (without, with, with, without; the sockets closed and
+    opened again each cycle, `--check-cycles` 2), best round of each: the ratio with / without.
   * **events**: `--event-rate` (1,000) phone events a second for `--seconds`, over `--users` (500)
     users with one socket each: benchmarks/event_driver.py (a separate process) places calls from
     external numbers to the lines through the Simulator gRPC API and hangs each up 0.1 s later, so
@@ -85,12 +85,14 @@ def report(figures: dict[str, Any]) -> None:
               f"RSS {idle['rss_before_mb']} -> {idle['rss_after_mb']} MB, growth {idle['rss_growth_mb']} MB "
               f"(target <= 150: {says[met['rss_growth_mb']]}), {idle['kib_per_socket']} KiB per socket "
               f"(target <= 75: {says[met['kib_per_socket']]})")
-        print(f"  pings {idle['pings']}, pongs {idle['pongs']}, sockets closed by the server {idle['closed']}; "
-              f"gateway cores while idle {idle['idle_gateway_cores']}")
+        print(f"  pings every {idle['ping_seconds']} s: {idle['pings']}, pongs {idle['pongs']}, sockets closed by "
+              f"the server {idle['closed']}; cores busy while idle {idle['idle_cores']}")
         for label in ("without", "with"):
             result = idle[f"check_{label}"]
             print(f"  GET /auth/check {label:<7} sockets {result['rps']:8.0f} req/s  p50 {result['p50_ms']:6.2f} ms  "
                   f"p99 {result['p99_ms']:6.2f} ms  errors {result['errors']}")
+        print(f"  cores busy during the best round without sockets {idle['check_cores_without']}, "
+              f"with {idle['check_cores_with']}")
         print(f"  with / without = {idle['check_with_sockets_ratio']} (target >= 0.9: "
               f"{says[met['check_with_sockets_ratio']]}); rounds without {idle['rounds_without_rps']}, "
               f"with {idle['rounds_with_rps']} req/s")
@@ -126,7 +128,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="each load round (check, events, dial)")
     parser.add_argument("--idle", type=float, default=12.0, help="seconds the sockets idle before RSS is read")
     parser.add_argument("--dial-rate", type=float, default=50.0)
+    parser.add_argument("--ping-seconds", type=float, default=5.0,
+                        help="each idle socket's ping period (cti.js: 5); 0: no pings (a diagnostic)")
     parser.add_argument("--connections", type=int, default=50, help="of the /auth/check load")
+    parser.add_argument("--check-cycles", type=int, default=2,
+                        help="cycles of /auth/check rounds without, with, with, without the idle sockets")
     parser.add_argument("--skip", action="append", default=[], choices=("idle", "events", "dial"))
     options = parser.parse_args()
     if 0.1 * options.event_rate / 4 >= options.users:

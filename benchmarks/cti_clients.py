@@ -5,10 +5,10 @@ answer a line on stdout (asyncio + aiohttp on uvloop).
 Every socket pings every 5 s, as cti.js does (the first ping at a random moment of the first 5 s, so
 that they do not all ping at once), and counts the pongs. Requests:
 
-  {"op": "open", "group": G, "urls": [...], "logins": [...], "cti": true}
+  {"op": "open", "group": G, "urls": [...], "logins": [...], "cti": true, "ping": 5.0}
       opens one socket per URL (group G, login for the report), 50 handshakes at a time; with "cti"
-      waits for each socket's state at logon (up to its PhoneStatusUpdate). -> {"opened", "failed",
-      "errors", "seconds"}
+      waits for each socket's state at logon (up to its PhoneStatusUpdate); each pings every "ping"
+      seconds (0: never, a diagnostic). -> {"opened", "failed", "errors", "seconds"}
   {"op": "record"}            from now on, note every frame but pongs: (arrival, socket, msgType,
                               eventType, uniqueId, status); forgets what was noted before
   {"op": "quiet", "seconds": Q, "within": W}
@@ -99,14 +99,17 @@ class Clients:
         if not socket.closing:
             self.closed += 1
 
-    async def _ping(self, socket: Socket) -> None:
-        await asyncio.sleep(random.uniform(0, PING_SECONDS))
+    async def _ping(self, socket: Socket, every: float) -> None:
+        if not every:
+            return
+        await asyncio.sleep(random.uniform(0, every))
         while not socket.ws.closed:
             self.pings += 1
             await socket.ws.send_str(PING)
-            await asyncio.sleep(PING_SECONDS)
+            await asyncio.sleep(every)
 
-    async def open(self, group: str, urls: list[str], logins: list[str], cti: bool) -> dict[str, Any]:
+    async def open(self, group: str, urls: list[str], logins: list[str], cti: bool,
+                   ping: float = PING_SECONDS) -> dict[str, Any]:
         assert self.session is not None
         started = time.monotonic()
         gate = asyncio.Semaphore(HANDSHAKES_AT_ONCE)
@@ -121,7 +124,7 @@ class Clients:
                     return
                 socket = Socket(len(self.sockets), group, login, ws)
                 self.sockets.append(socket)
-                socket.tasks = [asyncio.create_task(self._read(socket)), asyncio.create_task(self._ping(socket))]
+                socket.tasks = [asyncio.create_task(self._read(socket)), asyncio.create_task(self._ping(socket, ping))]
                 if cti:
                     try:
                         await asyncio.wait_for(socket.logged_on.wait(), 30)
@@ -185,7 +188,8 @@ class Clients:
     async def handle(self, request: dict[str, Any]) -> dict[str, Any]:
         op = request["op"]
         if op == "open":
-            return await self.open(request["group"], request["urls"], request["logins"], request.get("cti", True))
+            return await self.open(request["group"], request["urls"], request["logins"], request.get("cti", True),
+                                   request.get("ping", PING_SECONDS))
         if op == "record":
             self.recording, self.frames = True, {}
             return {}

@@ -20,6 +20,7 @@ from typing import Any
 
 from benchmarks import harness
 from benchmarks.cti_analysis import match, summary
+from benchmarks.cti_clients import PING_SECONDS
 from benchmarks.telephony import DIALLED
 from benchmarks.telephony_stack import telephony_address
 from xucproto.telephony.v1 import telephony_pb2
@@ -59,8 +60,9 @@ class ClientProcess:
             raise RuntimeError(f"the clients could not {request['op']}: {answer['error']}")
         return answer
 
-    def open(self, group: str, urls: list[str], logins: list[str], cti: bool = True) -> dict[str, Any]:
-        opened = self.request(op="open", group=group, urls=urls, logins=logins, cti=cti)
+    def open(self, group: str, urls: list[str], logins: list[str], cti: bool = True,
+             ping: float = PING_SECONDS) -> dict[str, Any]:
+        opened = self.request(op="open", group=group, urls=urls, logins=logins, cti=cti, ping=ping)
         if opened["failed"]:
             raise RuntimeError(f"{opened['failed']} sockets of {len(urls)} did not open: {opened['errors']}")
         return opened
@@ -112,33 +114,51 @@ def idle_sockets(stack: harness.Stack, clients: ClientProcess, tokens: dict[str,
     check_url = f"{stack.url}/xuc/api/2.0/auth/check"
     header = {"Authorization": f"Bearer {tokens[logins[0]]}"}
 
+    watched = {**stack.pids(), "clients": clients.pid}
+    rounds: list[tuple[dict[str, float], harness.LoadResult]] = []  # each round's cores busy, and its result
+
     def check() -> harness.LoadResult:
-        return harness.load(check_url, options.connections, int(options.seconds), headers=header)
+        """A round of load, and the cores each process kept busy meanwhile (the load generator's too)."""
+        before, generator, started = harness.process_cpu(watched), harness.children_cpu(), time.monotonic()
+        result = harness.load(check_url, options.connections, int(options.seconds), headers=header)
+        elapsed = time.monotonic() - started
+        used = harness.cores(before, harness.process_cpu(watched), elapsed)
+        used["load_generator"] = round((harness.children_cpu() - generator) / elapsed, 2)
+        rounds.append((used, result))
+        return result
 
     harness.load(check_url, options.connections, 2, headers=header)  # warm-up, not counted
     warm = logins[:50]  # the logon path warmed up, its first allocations made, before RSS is read
     clients.open("warm-up", [cti_url(stack, tokens[login]) for login in warm], warm)
     clients.request(op="close", group="warm-up")
-    without = [check()]
-    rss_before = rss_mb(gateway)
+    without: list[harness.LoadResult] = []
+    with_sockets: list[harness.LoadResult] = []
     chosen = [logins[index % len(logins)] for index in range(options.sockets)]
-    opened = clients.open("idle", [cti_url(stack, tokens[login]) for login in chosen], chosen)
-    cpu_before = harness.process_cpu({"gateway": gateway})
-    time.sleep(options.idle)
-    idle_cores = harness.cores(cpu_before, harness.process_cpu({"gateway": gateway}), options.idle)["gateway"]
-    rss_after = rss_mb(gateway)
-    with_sockets = [check(), check()]
-    stats = clients.request(op="stats")
-    clients.request(op="close", group="idle")
-    without.append(check())
+    urls = [cti_url(stack, tokens[login]) for login in chosen]
+    for cycle in range(options.check_cycles):  # rounds without, with, with, without; the sockets reopened each cycle
+        without.append(check())
+        if cycle == 0:
+            rss_before = rss_mb(gateway)
+        opened = clients.open("idle", urls, chosen, ping=options.ping_seconds)
+        if cycle == 0:
+            cpu_before = harness.process_cpu(watched)
+            time.sleep(options.idle)
+            idle_cores = harness.cores(cpu_before, harness.process_cpu(watched), options.idle)
+            rss_after, first_open = rss_mb(gateway), opened
+        with_sockets += [check(), check()]
+        stats = clients.request(op="stats")
+        clients.request(op="close", group="idle")
+        without.append(check())
     best_with, best_without = harness.best_of(with_sockets), harness.best_of(without)
     growth = rss_after - rss_before
-    return {"sockets": options.sockets, "opened": opened["opened"], "failed": opened["failed"],
-            "open_s": opened["seconds"], "gateway_fd_limit": fd_limit(gateway), "idle_s": options.idle,
+    return {"sockets": options.sockets, "opened": first_open["opened"], "failed": first_open["failed"],
+            "open_s": first_open["seconds"], "gateway_fd_limit": fd_limit(gateway), "idle_s": options.idle,
             "rss_before_mb": round(rss_before, 1), "rss_after_mb": round(rss_after, 1),
             "rss_growth_mb": round(growth, 1), "kib_per_socket": round(growth * 1024 / options.sockets, 1),
             "pings": stats["pings"], "pongs": stats["pongs"], "closed": stats["closed"],
-            "idle_gateway_cores": idle_cores,
+            "ping_seconds": options.ping_seconds, "idle_cores": idle_cores,
+            "check_cores_without": next(used for used, result in rounds if result is best_without),
+            "check_cores_with": next(used for used, result in rounds if result is best_with),
             "check_without": best_without.as_dict(), "check_with": best_with.as_dict(),
             "check_with_sockets_ratio": round(best_with.rps / best_without.rps, 2),
             "rounds_without_rps": [round(result.rps) for result in without],
