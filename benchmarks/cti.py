@@ -28,8 +28,8 @@ gateway's; every socket pings every 5 s as cti.js does). Measures, ending with o
     The external number rings until the ring timeout releases it, so users >= 2 x the rate.
 
 Everything (clients, driver, load generator, stack) shares the machine: figures on 2 cores are
-those of a busy box, hence the same-run ratios. A quick run: `--sockets 500 --users 100
---event-rate 200 --seconds 5 --idle 6` (under 3 minutes). The rounds and helpers are in
+those of a busy box, hence the same-run ratios. A quick run (1.5 minutes): `--sockets 300
+--users 100 --event-rate 200 --seconds 4 --idle 6 --check-cycles 1`. The rounds and helpers are in
 benchmarks/cti_rounds.py, the matching in benchmarks/cti_analysis.py.
 """
 
