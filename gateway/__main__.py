@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import socket
 from collections.abc import Iterator
@@ -28,6 +29,7 @@ log = logging.getLogger("gateway")
 # ~2 MB at most (it was one message, hence no bound at all before).
 CONTACTS_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 CONTACTS_CHANNEL_OPTIONS = (("grpc.max_receive_message_length", CONTACTS_MAX_MESSAGE_BYTES),)
+GC_THRESHOLDS = (7000, 10, 10)  # CPython's defaults: (700, 10, 10)
 
 
 class _Server(uvicorn.Server):
@@ -129,6 +131,11 @@ async def main(settings: Settings) -> None:
             # Its metrics are served on the same port, at /metrics.
             write_ready_file(settings.ready_file, http=f"{host}:{port}", metrics=f"{host}:{port}")
             freeze_startup_objects()
+            # Each open CTI socket keeps some 150 objects alive (its coroutines, queue, session):
+            # with thousands open, a full collection at the default thresholds scans them every few
+            # seconds and stops serving for 100+ ms (benchmarks/cti.py, docs/performance.md).
+            # Collect the young generation ten times less often; cycles are rare on our paths.
+            gc.set_threshold(*GC_THRESHOLDS)
         # On SIGTERM/SIGINT uvicorn stops accepting, finishes in-flight requests, then returns.
         await asyncio.wait([serving, asyncio.create_task(stopping.wait())], return_when=asyncio.FIRST_COMPLETED)
         server.should_exit = True

@@ -9,7 +9,6 @@ gateway writes no access log line with the query string; see docs/cti.md, "Secur
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
 
@@ -67,7 +66,9 @@ class CtiEndpoint:
         try:
             await self._send_initial_state(session)
             socket.release()
-            await self._serve(websocket, session)
+            # Read in this task: a socket costs the writer task and nothing more. When the socket
+            # closes itself (slow client, user deleted), the close makes `receive` return.
+            await self._read(websocket, session)
         finally:
             self._hub.leave(session)
             await session.close()
@@ -102,16 +103,6 @@ class CtiEndpoint:
             session.refuse(Refused("Unreachable", "The user's state could not be read; try again later"))
         except Refused as refusal:
             session.refuse(refusal)
-
-    async def _serve(self, websocket: WebSocket, session: Session) -> None:
-        reading = asyncio.create_task(self._read(websocket, session), name=f"cti-reader-{session.login}")
-        closing = asyncio.create_task(session.socket.closed.wait())
-        try:
-            await asyncio.wait({reading, closing}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in (reading, closing):
-                task.cancel()
-            await asyncio.gather(reading, closing, return_exceptions=True)
 
     async def _read(self, websocket: WebSocket, session: Session) -> None:
         try:
