@@ -73,3 +73,21 @@ def test_commands_over_the_rate_are_refused_and_pings_still_answered(open_cti: C
     judy.send_raw(PING)
     assert judy.expect("Pong") == {}
     assert refused[0]["message"] == "Too many commands: slow down"
+
+
+def test_the_gateway_counts_sockets_messages_and_errors(cti_stack: Stack, open_cti: Callable[[str], CtiClient]) -> None:
+    def metrics() -> tuple[float, float, float, float]:
+        page = scrape_url(f"{cti_stack.url}/metrics")
+        return (page.value("xuc_cti_sockets"), page.value("xuc_cti_messages_total", type="ping", direction="in"),
+                page.value("xuc_cti_messages_total", type="Pong", direction="out"),
+                page.value("xuc_cti_errors_total", reason="UnknownCommand"))
+
+    before = metrics()
+    kim = open_cti("cti.kim")
+    kim.send_raw(PING)
+    kim.expect("Pong")
+    kim.send("noSuchCommand")
+    kim.expect("Error")
+    sockets, pings, pongs, unknown = metrics()
+    assert sockets >= 1  # this one at least (other tests' sockets may be open on the shared stack)
+    assert (pings - before[1], pongs - before[2], unknown - before[3]) >= (1, 1, 1)
