@@ -103,17 +103,20 @@ class CtiSocket:
             self._held.append((frame, msg_type))
             if len(self._held) > self._queue.maxsize:
                 self._held = None
-                self.close(TRY_AGAIN_LATER, "client too slow: send queue full")
+                self._overflowed()
             return
         try:
             self._queue.put_nowait(frame)
         except asyncio.QueueFull:
-            CTI_SLOW_CLOSED.inc()
-            log.warning("CTI client not reading: closed", extra={"login": self.login,
-                                                                 "queued": self._queue.qsize()})
-            self.close(TRY_AGAIN_LATER, "client too slow: send queue full")
+            self._overflowed()
             return
         count_sent(msg_type)
+
+    def _overflowed(self) -> None:
+        """More frames wait than the queue holds (sent, or held during the logon): closed, counted."""
+        CTI_SLOW_CLOSED.inc()
+        log.warning("CTI client not reading: closed", extra={"login": self.login, "queued": self._queue.qsize()})
+        self.close(TRY_AGAIN_LATER, "client too slow: send queue full")
 
     def close(self, code: int, reason: str) -> None:
         """Close the socket (once); what is queued and not written yet is dropped."""

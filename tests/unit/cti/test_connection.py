@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import asyncio
 
+from prometheus_client import REGISTRY
+
 from gateway.cti.connection import TRY_AGAIN_LATER, CtiSocket, RateLimit
+
+
+def slow_consumers_closed() -> float:
+    return REGISTRY.get_sample_value("xuc_cti_slow_consumers_closed_total") or 0.0
 
 
 class StuckClient:
@@ -38,7 +44,7 @@ class ReadingClient(StuckClient):
 
 
 async def test_a_client_that_does_not_read_is_closed_with_1013_once_its_queue_is_full() -> None:
-    client = StuckClient()
+    client, closed_before = StuckClient(), slow_consumers_closed()
     socket = CtiSocket(client, "alice", queue_size=3)
     socket.start()
     socket.offer("first", "PhoneEvent")
@@ -51,6 +57,7 @@ async def test_a_client_that_does_not_read_is_closed_with_1013_once_its_queue_is
     await socket.wait_closed()
     assert client.closed_with == [TRY_AGAIN_LATER]
     assert socket.close_code == TRY_AGAIN_LATER
+    assert slow_consumers_closed() == closed_before + 1
     socket.offer("after", "PhoneEvent")  # ignored: the socket is closing
     assert client.sent == ["first"]
 
@@ -73,7 +80,7 @@ async def test_frames_go_out_in_order_and_held_events_follow_the_logon_state() -
 
 
 async def test_events_held_during_a_logon_are_bounded_too() -> None:
-    client = ReadingClient()
+    client, closed_before = ReadingClient(), slow_consumers_closed()
     socket = CtiSocket(client, "alice", queue_size=2)
     socket.hold()
     for index in range(3):
@@ -81,6 +88,7 @@ async def test_events_held_during_a_logon_are_bounded_too() -> None:
     assert socket.closed.is_set()
     await socket.wait_closed()
     assert client.closed_with == [TRY_AGAIN_LATER]
+    assert slow_consumers_closed() == closed_before + 1  # counted like any client that does not read
 
 
 def test_the_command_rate_is_a_token_bucket() -> None:
