@@ -4,6 +4,7 @@ refused while pings are still answered."""
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 from collections.abc import Callable
@@ -22,6 +23,9 @@ pytestmark = pytest.mark.timeout(240)
 PING = '{"claz":"ping"}'
 LOGON_MESSAGES = ("LoggedOn", "UsersStatuses", "UserStatusUpdate", "UserConfigUpdate", "PhoneStatusUpdate")
 BURST = 5_000  # pings between two looks at the gateway's metrics
+HINT_COMMANDS = 40  # the socket's burst of commands; those over its rate are answered Error (frames too)
+HINTS = json.dumps({"claz": "web", "command": "subscribeToPhoneHints",
+                    "phoneNumbers": [str(9_000_000 + index) for index in range(500)]})
 MAX_PINGS = 2_000_000  # far more than the kernel buffers and the send queue hold (a bound for the loop only)
 
 
@@ -36,7 +40,8 @@ def test_a_client_that_does_not_read_is_closed_with_1013_and_counted(
     raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a client whose window fills at once
     url = cti_stack.url.replace("http://", "ws://") + f"{CTI_PATH}?token={token_of('cti.heidi')}"
     # max_queue: the client library stops reading its socket once one message waits unread.
-    with connect(url, sock=raw, max_queue=1) as stuck:
+    # ping_interval None: the client library's own keepalive would close the socket it stops reading.
+    with connect(url, sock=raw, max_queue=1, ping_interval=None) as stuck:
         # The logon first: the flood below then fills the socket's send queue (a flood during the
         # logon fills the queue of events held for after the state, counted the same way).
         for _ in LOGON_MESSAGES:
@@ -44,6 +49,11 @@ def test_a_client_that_does_not_read_is_closed_with_1013_and_counted(
         sent = 0
         try:
             while slow_consumers_closed(cti_stack) == before:
+                # Hints of 500 numbers: 500 frames an answer, so the kernel's buffers (up to 4 MB on
+                # the gateway's side) fill in seconds, not in the 20 s after which uvicorn's own
+                # keepalive would close a client that does not answer its pings.
+                for _ in range(HINT_COMMANDS):
+                    stuck.send(HINTS)
                 for _ in range(BURST):
                     stuck.send(PING)
                 sent += BURST
